@@ -1,0 +1,3 @@
+from carbonstream.cli import main
+
+raise SystemExit(main())

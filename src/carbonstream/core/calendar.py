@@ -1,0 +1,88 @@
+"""Calendar buckets in the plant's time zone, and rolling rates.
+
+Base buckets are UTC-aligned and nest in local calendar buckets, so a calendar
+bucket is found per *distinct* base bucket (a few thousand per batch), never
+per reading. Bucket keys are the UTC instant of the local bucket start: on a
+DST fall-back day the two local 02:00 hours are two distinct keys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from numpy.typing import NDArray
+
+from carbonstream.core.batch import NS_PER_S
+
+CALENDAR_UNITS = ("minute", "15min", "hour", "day", "month")
+ROLLING_WINDOWS_S = (60, 900, 3600)
+
+_UTC = dt.UTC
+
+
+def month_starts(
+    lo: dt.datetime, hi: dt.datetime, zone: ZoneInfo
+) -> tuple[NDArray[np.int64], list[tuple[int, int]]]:
+    """Local month starts (as UTC ns) covering lo..hi, with (year, month) labels."""
+    y, m = lo.year, lo.month
+    starts: list[int] = []
+    labels: list[tuple[int, int]] = []
+    while (y, m) <= (hi.year, hi.month):
+        starts.append(int(dt.datetime(y, m, 1, tzinfo=zone).timestamp()) * NS_PER_S)
+        labels.append((y, m))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return np.array(starts, dtype=np.int64), labels
+
+
+def bucket_start(ts_ns: int, unit: str, zone: ZoneInfo) -> int:
+    """The UTC ns of the start of the local calendar bucket holding ``ts_ns``."""
+    if unit == "minute":
+        return ts_ns - ts_ns % (60 * NS_PER_S)
+    local = dt.datetime.fromtimestamp(ts_ns // NS_PER_S, _UTC).astimezone(zone)
+    if unit == "15min":
+        start = local.replace(minute=local.minute - local.minute % 15, second=0, microsecond=0)
+    elif unit == "hour":
+        start = local.replace(minute=0, second=0, microsecond=0)
+    elif unit == "day":
+        start = dt.datetime(local.year, local.month, local.day, tzinfo=zone)
+    elif unit == "month":
+        start = dt.datetime(local.year, local.month, 1, tzinfo=zone)
+    else:
+        raise ValueError(f"unknown bucket {unit!r}; use one of {', '.join(CALENDAR_UNITS)}")
+    return int(start.timestamp()) * NS_PER_S
+
+
+def to_calendar(base: NDArray[np.int64], unit: str, zone: ZoneInfo) -> NDArray[np.int64]:
+    """Map base-bucket starts to calendar-bucket starts (vectorized over distinct values)."""
+    uniq, inv = np.unique(base, return_inverse=True)
+    mapped = np.array([bucket_start(int(b), unit, zone) for b in uniq], dtype=np.int64)
+    return mapped[inv]
+
+
+def label(ts_ns: int, zone: ZoneInfo) -> str:
+    """ISO-8601 local time with offset, e.g. 2026-03-29T03:00:00+02:00."""
+    return dt.datetime.fromtimestamp(ts_ns // NS_PER_S, _UTC).astimezone(zone).isoformat()
+
+
+def rolling_rates(
+    bucket: NDArray[np.int64],
+    bucket_s: int,
+    values: NDArray[np.float64],
+    now_ns: int,
+    windows_s: tuple[int, ...] = ROLLING_WINDOWS_S,
+) -> dict[int, float]:
+    """Emission rate per hour over each trailing window ending at ``now_ns``.
+
+    ``values`` are per-bucket totals (e.g. tCO2e); a bucket counts when it lies
+    inside the window; windows shorter than one bucket are not allowed.
+    """
+    out: dict[int, float] = {}
+    end = bucket + bucket_s * NS_PER_S
+    for w in windows_s:
+        if w < bucket_s:
+            raise ValueError(f"window {w}s is shorter than the {bucket_s}s bucket")
+        inside = (bucket >= now_ns - w * NS_PER_S) & (end <= now_ns)
+        out[w] = float(values[inside].sum()) * 3600.0 / w
+    return out

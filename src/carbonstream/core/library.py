@@ -1,0 +1,278 @@
+"""The emission factor library: factors are data with a source, a validity and a version.
+
+Built-in tables live in ``carbonstream/data/factors/*.csv``; a plant adds its own
+files (a supplier-specific grid factor, a measured gas NCV) with the same
+columns. A user row with an id that exists wins only with a *higher* version:
+the same id and version twice is refused, so a published value can never be
+silently rewritten.
+
+Columns: id, version, series, region, value, unit, gas, valid_from, valid_to,
+data_year, source, table, verified, description.
+
+Date-varying factors (grid electricity) belong to a *series* and a *region*;
+they are looked up by activity date. When the activity year has no published
+factor yet (Chinese grid factors appear about two years late), the latest
+earlier data year is used and the lineage says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from carbonstream.errors import FactorError
+
+COLUMNS = (
+    "id",
+    "version",
+    "series",
+    "region",
+    "value",
+    "unit",
+    "gas",
+    "valid_from",
+    "valid_to",
+    "data_year",
+    "source",
+    "table",
+    "verified",
+    "description",
+)
+REQUIRED = ("id", "version", "value", "unit", "source")
+
+# Factor units the core accepts, by the canonical unit it computes in.
+_UNIT_SCALE: dict[str, tuple[str, float]] = {
+    "tCO2/MWh": ("t/MWh", 1.0),
+    "kgCO2/kWh": ("t/MWh", 1.0),
+    "tCO2/GJ": ("t/GJ", 1.0),
+    "kgCO2/GJ": ("t/GJ", 1e-3),
+    "kg/TJ": ("t/GJ", 1e-6),
+    "t/TJ": ("t/GJ", 1e-3),
+    "GJ/10^4 Nm3": ("GJ/Nm3", 1e-4),
+    "GJ/Nm3": ("GJ/Nm3", 1.0),
+    "MJ/Nm3": ("GJ/Nm3", 1e-3),
+    "TJ/Gg": ("GJ/t", 1.0),
+    "GJ/t": ("GJ/t", 1.0),
+    "tC/GJ": ("tC/GJ", 1.0),
+    "tC/TJ": ("tC/GJ", 1e-3),
+    "fraction": ("fraction", 1.0),
+    "%": ("fraction", 0.01),
+    "kgCO2e/kg": ("kgCO2e/kg", 1.0),
+    "kg/L": ("kg/L", 1.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Factor:
+    id: str
+    version: int
+    series: str
+    region: str
+    value: float
+    unit: str
+    gas: str
+    valid_from: dt.date | None
+    valid_to: dt.date | None
+    data_year: int | None
+    source: str
+    table: str
+    verified: str
+    description: str
+    origin: str  # the file it came from
+
+    def value_in(self, canonical: str) -> float:
+        """The value in a canonical unit the core computes in, or FactorError."""
+        target, scale = _UNIT_SCALE.get(self.unit, (None, 0.0))
+        if target != canonical:
+            raise FactorError(
+                f"factor {self.id} v{self.version} is in {self.unit!r}; "
+                f"this use needs a factor convertible to {canonical!r}"
+            )
+        return self.value * scale
+
+    def covers(self, day: dt.date) -> bool:
+        lo = self.valid_from or dt.date.min
+        hi = self.valid_to or dt.date.max
+        return lo <= day <= hi
+
+    @property
+    def ref(self) -> str:
+        return f"{self.id}@v{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A factor chosen for an activity date, with why (the fallback, if any)."""
+
+    factor: Factor
+    fallback: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    code: str
+    name: str
+    level: str
+    parent: str
+
+
+class FactorLibrary:
+    def __init__(self, factors: Iterable[Factor], regions: Iterable[Region] = ()) -> None:
+        self._versions: dict[str, dict[int, Factor]] = {}
+        for f in factors:
+            known = self._versions.setdefault(f.id, {})
+            if f.version in known:
+                raise FactorError(
+                    f"factor {f.id} v{f.version} is defined twice ({known[f.version].origin} "
+                    f"and {f.origin}); publish a correction as a new version"
+                )
+            known[f.version] = f
+        self.regions = {r.code: r for r in regions}
+
+    @classmethod
+    def load(cls, extra_files: Iterable[str | Path] = ()) -> FactorLibrary:
+        """The built-in tables plus the given user files (later files add versions)."""
+        factors: list[Factor] = []
+        root = resources.files("carbonstream") / "data" / "factors"
+        for name in ("china.csv", "ipcc2006.csv", "gwp.csv", "conversions.csv"):
+            text = (root / name).read_text(encoding="utf-8")
+            factors.extend(parse_csv(text, f"builtin:{name}"))
+        for path in extra_files:
+            p = Path(path)
+            if not p.is_file():
+                raise FactorError(f"factor file {p} not found")
+            factors.extend(parse_csv(p.read_text(encoding="utf-8"), str(p)))
+        regions = _parse_regions((root / "regions.csv").read_text(encoding="utf-8"))
+        return cls(factors, regions)
+
+    def __contains__(self, factor_id: str) -> bool:
+        return factor_id in self._versions
+
+    def __len__(self) -> int:
+        return len(self._versions)
+
+    def ids(self) -> list[str]:
+        return sorted(self._versions)
+
+    def get(self, factor_id: str, version: int | None = None) -> Factor:
+        versions = self._versions.get(factor_id)
+        if not versions:
+            raise FactorError(f"no factor {factor_id!r} in the library")
+        if version is None:
+            return versions[max(versions)]
+        if version not in versions:
+            raise FactorError(
+                f"factor {factor_id!r} has no version {version} (has {sorted(versions)})"
+            )
+        return versions[version]
+
+    def lookup(self, series: str, region: str, day: dt.date) -> Resolved:
+        """The factor of a series for a region on an activity date, with fallback.
+
+        Fallback, when no data year covers the date: the latest data year before
+        it (named in the lineage); if there is none, the earliest one after it.
+        """
+        candidates = [
+            f
+            for f in (self.get(fid) for fid in self._versions)
+            if f.series == series and f.region == region
+        ]
+        if not candidates:
+            raise FactorError(f"no factor of series {series!r} for region {region!r}")
+        for f in candidates:
+            if f.covers(day):
+                return Resolved(f)
+        before = [f for f in candidates if f.valid_to is not None and f.valid_to < day]
+        if before:
+            f = max(before, key=lambda f: f.valid_to or dt.date.min)
+            why = "not published yet" if day.year > (f.data_year or 0) else "not available"
+            return Resolved(
+                f,
+                f"{series} for {region}: no factor for {day.year} ({why}); "
+                f"used data year {f.data_year} ({f.ref}), the latest earlier one",
+            )
+        f = min(candidates, key=lambda f: f.valid_from or dt.date.max)
+        return Resolved(
+            f,
+            f"{series} for {region}: no factor for {day.year}; used the earliest available "
+            f"data year {f.data_year} ({f.ref})",
+        )
+
+    def region_at_level(self, region: str, level: str) -> str:
+        """Walk the region tree (province -> grid region -> CN) to the wanted level."""
+        node = self.regions.get(region)
+        if node is None:
+            raise FactorError(
+                f"unknown grid region {region!r}; known: {', '.join(sorted(self.regions))}"
+            )
+        order = ("provincial", "regional", "national")
+        if order.index(node.level) > order.index(level):
+            raise FactorError(
+                f"grid region {region!r} is {node.level}; a {level} factor needs a finer region"
+            )
+        while node.level != level:
+            node = self.regions[node.parent]
+        return node.code
+
+
+def parse_csv(text: str, origin: str) -> list[Factor]:
+    reader = csv.DictReader(text.splitlines())
+    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+    if missing:
+        raise FactorError(f"{origin}: missing column(s) {', '.join(missing)}")
+    return [_row(r, origin, line) for line, r in enumerate(reader, start=2)]
+
+
+def _row(r: dict[str, str], origin: str, line: int) -> Factor:
+    where = f"{origin}, line {line}"
+    try:
+        unit = r["unit"].strip()
+        if unit and unit not in _UNIT_SCALE and unit not in _INFORMATIONAL_UNITS:
+            raise ValueError(f"unit {unit!r} is not known; use one of {', '.join(_UNIT_SCALE)}")
+        return Factor(
+            id=_need(r, "id"),
+            version=int(_need(r, "version")),
+            series=(r.get("series") or "").strip(),
+            region=(r.get("region") or "global").strip(),
+            value=float(_need(r, "value")),
+            unit=unit,
+            gas=(r.get("gas") or "").strip(),
+            valid_from=_date(r.get("valid_from")),
+            valid_to=_date(r.get("valid_to")),
+            data_year=int(r["data_year"]) if (r.get("data_year") or "").strip() else None,
+            source=_need(r, "source"),
+            table=(r.get("table") or "").strip(),
+            verified=(r.get("verified") or "").strip() or "unknown",
+            description=(r.get("description") or "").strip(),
+            origin=origin,
+        )
+    except ValueError as e:
+        raise FactorError(f"{where}: {e}") from None
+
+
+_INFORMATIONAL_UNITS = frozenset(
+    {"kJ/kg", "kJ/(kg*K)", "ratio", "tCO2/tC", "kg/m3", "tCO2/10^4 Nm3", "tCO2/t"}
+)
+
+
+def _need(r: dict[str, str], key: str) -> str:
+    v = (r.get(key) or "").strip()
+    if not v:
+        raise ValueError(f"{key} is empty")
+    return v
+
+
+def _date(v: str | None) -> dt.date | None:
+    v = (v or "").strip()
+    return dt.date.fromisoformat(v) if v else None
+
+
+def _parse_regions(text: str) -> list[Region]:
+    return [
+        Region(r["code"], r["name"], r["level"], r["parent"])
+        for r in csv.DictReader(text.splitlines())
+    ]

@@ -1,0 +1,116 @@
+"""Per-meter parameters as arrays, indexed by dense meter index, for the vectorized core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+from numpy.typing import NDArray
+
+from carbonstream.config.plant import LIQUID_FUELS, Fuel, Measures, MeterKind, Plant
+from carbonstream.core.batch import NS_PER_S, to_ns
+from carbonstream.core.library import FactorLibrary
+
+
+class Role(IntEnum):
+    """What a meter's quantity means for the account (one code per MeterKind)."""
+
+    FUEL = 0
+    GRID_IMPORT = 1
+    HEAT_IMPORT = 2
+    GRID_EXPORT = 3
+    HEAT_EXPORT = 4
+    GENERATION = 5
+    PRODUCTION = 6
+
+
+ROLE_OF_KIND = {
+    MeterKind.FUEL: Role.FUEL,
+    MeterKind.GRID_IMPORT: Role.GRID_IMPORT,
+    MeterKind.HEAT_IMPORT: Role.HEAT_IMPORT,
+    MeterKind.GRID_EXPORT: Role.GRID_EXPORT,
+    MeterKind.HEAT_EXPORT: Role.HEAT_EXPORT,
+    MeterKind.ONSITE_GENERATION: Role.GENERATION,
+    MeterKind.PRODUCTION: Role.PRODUCTION,
+}
+
+
+@dataclass(frozen=True)
+class Replacements:
+    """Recorded meter replacements, sorted by (meter, time)."""
+
+    meter: NDArray[np.int32]
+    ts: NDArray[np.int64]
+    old_final: NDArray[np.float64]
+    new_initial: NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class MeterParams:
+    ids: list[str]
+    site_ids: list[str]
+    site: NDArray[np.int32]
+    role: NDArray[np.int8]
+    is_counter: NDArray[np.bool_]
+    modulus: NDArray[np.float64]  # 0 where the register has no configured range
+    cap_per_h: NDArray[np.float64]  # raw units per hour, rating with tolerance
+    resolution: NDArray[np.float64]  # raw units
+    scale: NDArray[np.float64]  # canonical quantity per raw unit (per raw unit-hour for rates)
+    canonical_unit: list[str]
+    max_gap_ns: NDArray[np.int64]
+    replacements: Replacements
+    density_kg_per_l: dict[int, tuple[float, str]]  # meter -> (density, where it came from)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {m: i for i, m in enumerate(self.ids)}
+
+
+def build_params(plant: Plant, library: FactorLibrary) -> MeterParams:
+    meters = plant.meters
+    site_index = {s.id: i for i, s in enumerate(plant.sites)}
+    tol = 1.0 + plant.rating_tolerance
+    densities: dict[int, tuple[float, str]] = {}
+    scales: list[float] = []
+    canon: list[str] = []
+    for i, m in enumerate(meters):
+        default_density = None
+        if m.fuel in LIQUID_FUELS and m.density_kg_per_l is None and m.fuel is Fuel.DIESEL:
+            f = library.get("density.diesel")
+            default_density = f.value_in("kg/L")
+            densities[i] = (default_density, f.ref)
+        elif m.density_kg_per_l is not None:
+            densities[i] = (m.density_kg_per_l, "meter configuration")
+        s = m.scale(default_density)
+        scales.append(s.per_unit)
+        canon.append(s.canonical)
+    index = {m.id: i for i, m in enumerate(meters)}
+    reps = sorted(
+        (index[r.meter], to_ns(r.at), r.old_final, r.new_initial) for r in plant.replacements
+    )
+    return MeterParams(
+        ids=[m.id for m in meters],
+        site_ids=[s.id for s in plant.sites],
+        site=np.array([site_index[m.site] for m in meters], dtype=np.int32),
+        role=np.array([ROLE_OF_KIND[m.kind] for m in meters], dtype=np.int8),
+        is_counter=np.array([m.measures is Measures.COUNTER for m in meters], dtype=bool),
+        modulus=np.array([m.counter_range or 0.0 for m in meters], dtype=np.float64),
+        cap_per_h=np.array([m.rating / m.multiplier * tol for m in meters], dtype=np.float64),
+        resolution=np.array([m.resolution for m in meters], dtype=np.float64),
+        scale=np.array(scales, dtype=np.float64),
+        canonical_unit=canon,
+        max_gap_ns=np.array(
+            [int((m.max_gap_s or plant.max_gap_s) * NS_PER_S) for m in meters], dtype=np.int64
+        ),
+        replacements=Replacements(
+            meter=np.array([r[0] for r in reps], dtype=np.int32),
+            ts=np.array([r[1] for r in reps], dtype=np.int64),
+            old_final=np.array([r[2] for r in reps], dtype=np.float64),
+            new_initial=np.array([r[3] for r in reps], dtype=np.float64),
+        ),
+        density_kg_per_l=densities,
+    )

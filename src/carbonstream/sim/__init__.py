@@ -1,0 +1,1 @@
+"""Plant simulation: load profiles and synthetic meter readings for demos and tests."""
