@@ -1,0 +1,38 @@
+"""MQTT topic names. The version is part of the topic: a new payload version gets new topics."""
+
+from __future__ import annotations
+
+import re
+
+PREFIX = "carbonstream/v1"
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def _check(name: str, what: str) -> str:
+    if not _SEGMENT.match(name):
+        raise ValueError(
+            f"{what} {name!r} cannot be an MQTT topic segment (use A-Z a-z 0-9 _ . : -)"
+        )
+    return name
+
+
+def readings_topic(site: str, gateway: str) -> str:
+    """carbonstream/v1/{site}/{gateway}/readings (QoS 1)."""
+    return f"{PREFIX}/{_check(site, 'site')}/{_check(gateway, 'gateway')}/readings"
+
+
+def status_topic(site: str, gateway: str) -> str:
+    """carbonstream/v1/{site}/{gateway}/status (retained; birth and last will)."""
+    return f"{PREFIX}/{_check(site, 'site')}/{_check(gateway, 'gateway')}/status"
+
+
+READINGS_SUBSCRIPTION = f"{PREFIX}/+/+/readings"
+STATUS_SUBSCRIPTION = f"{PREFIX}/+/+/status"
+
+
+def parse(topic: str) -> tuple[str, str, str] | None:
+    """(site, gateway, kind) of a carbonstream topic, or None."""
+    parts = topic.split("/")
+    if len(parts) != 5 or "/".join(parts[:2]) != PREFIX:
+        return None
+    return parts[2], parts[3], parts[4]

@@ -1,0 +1,81 @@
+"""The v1 wire format: round trip, the schema file, and refusals with a reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from carbonstream.transport import topics
+from carbonstream.transport.payload import (
+    PayloadError,
+    Quality,
+    Reading,
+    ReadingsMessage,
+    decode_readings,
+    encode_readings,
+    schema_text,
+)
+
+SCHEMA = Path(__file__).resolve().parents[1] / "src/carbonstream/transport/schema/readings-v1.json"
+
+
+def test_schema_file_is_current() -> None:
+    assert SCHEMA.read_text() == schema_text(), "regenerate: payload.schema_text()"
+
+
+def test_round_trip() -> None:
+    msg = ReadingsMessage(
+        v=1,
+        gateway="gw-1",
+        stream="s1",
+        seq=7,
+        readings=[
+            Reading(m="a", t=1_764_489_600_000, v=12.5, u="kWh"),
+            Reading(m="b", t=1_764_489_600_000, v=None, u="kW", q=Quality.TIMEOUT),
+        ],
+    )
+    assert decode_readings(encode_readings(msg)) == msg
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"\x00\xff", "not a v1 readings payload"),
+        (b'{"v":2,"gateway":"g","stream":"s","seq":1,"readings":[]}', "version 2 is not supported"),
+        (b'{"v":1,"gateway":"g","stream":"s","seq":0,"readings":[]}', "$.seq"),
+        (
+            b'{"v":1,"gateway":"g","stream":"s","seq":1,"readings":[{"m":"a","t":"x","v":1,"u":"kWh"}]}',
+            "$.readings[0].t",
+        ),
+        (
+            b'{"v":1,"gateway":"g","stream":"s","seq":1,"readings":[{"m":"a","t":1,"v":1,"u":"kWh","q":"meh"}]}',
+            "$.readings[0].q",
+        ),
+        (b'{"v":1,"gateway":"g","stream":"s","seq":1,"extra":1,"readings":[]}', "extra"),
+    ],
+)
+def test_bad_payload_has_a_reason(payload: bytes, reason: str) -> None:
+    with pytest.raises(PayloadError) as err:
+        decode_readings(payload)
+    assert reason in str(err.value)
+
+
+def test_schema_is_valid_json_schema_shape() -> None:
+    s = json.loads(SCHEMA.read_text())
+    assert s["$defs"]["ReadingsMessage"]["required"] == [
+        "v",
+        "gateway",
+        "stream",
+        "seq",
+        "readings",
+    ]
+
+
+def test_topics() -> None:
+    assert topics.readings_topic("hall1", "gw-1") == "carbonstream/v1/hall1/gw-1/readings"
+    assert topics.parse("carbonstream/v1/hall1/gw-1/status") == ("hall1", "gw-1", "status")
+    assert topics.parse("other/x") is None
+    with pytest.raises(ValueError, match="topic segment"):
+        topics.readings_topic("hall/1", "gw")
