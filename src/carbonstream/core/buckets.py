@@ -34,20 +34,27 @@ class Lines:
         return len(self.meter)
 
 
-def to_lines(iv: Intervals, base_ns: int) -> Lines:
-    sel = np.flatnonzero(iv.counted)
-    m, t0, t1 = iv.meter[sel], iv.t0[sel], iv.t1[sel]
-    qty, flags = iv.quantity[sel], iv.flags[sel]
-    b0 = t0 // base_ns  # bucket holding the start instant (t0 itself belongs to the previous)
-    b1 = (t1 - 1) // base_ns  # interval is (t0, t1]
+def to_lines(iv: Intervals, base_ns: int, scale: NDArray[np.float64]) -> Lines:
+    """Split counted intervals at bucket edges and sum them per (meter, bucket).
+
+    ``scale`` (canonical unit per raw unit, per meter) is applied per line, not
+    per interval: one multiplication per meter and minute instead of per reading.
+    """
+    if iv.counted.all():
+        m, t0, t1, raw, flags = iv.meter, iv.t0, iv.t1, iv.raw, iv.flags
+    else:
+        sel = np.flatnonzero(iv.counted)
+        m, t0, t1, raw, flags = iv.meter[sel], iv.t0[sel], iv.t1[sel], iv.raw[sel], iv.flags[sel]
+    b0 = t0 // base_ns  # the interval is (t0, t1]: t0 itself belongs to the bucket before
+    b1 = (t1 - 1) // base_ns
     pieces = b1 - b0 + 1
     if len(pieces) and int(pieces.max()) > 1:
-        m, qty, flags, bucket, covered, n = _split(m, t0, t1, qty, flags, b0, pieces, base_ns)
+        m, raw, flags, bucket, covered, n = _split(m, t0, t1, raw, flags, b0, pieces, base_ns)
+        lines = _reduce(m, bucket, raw, covered, flags, n)
     else:
-        bucket = b1 * base_ns
-        covered = t1 - t0
-        n = np.ones(len(m), dtype=np.int64)
-    return _reduce(m, bucket, qty, covered, n, flags)
+        lines = _reduce(m, b1 * base_ns, raw, t1 - t0, flags, None)
+    lines.quantity *= scale[lines.meter]
+    return lines
 
 
 def _split(
@@ -85,8 +92,8 @@ def _reduce(
     bucket: NDArray[np.int64],
     qty: NDArray[np.float64],
     covered: NDArray[np.int64],
-    n: NDArray[np.int64],
     flags: NDArray[np.uint16],
+    n: NDArray[np.int64] | None,
 ) -> Lines:
     if not len(m):
         e = np.empty(0, dtype=np.int64)
@@ -97,11 +104,13 @@ def _reduce(
     np.not_equal(m[1:], m[:-1], out=change[1:])
     change[1:] |= bucket[1:] != bucket[:-1]
     idx = np.flatnonzero(change)
+    if len(idx) == len(m) and n is None:  # one interval per line: nothing to merge
+        return Lines(m, bucket, qty, covered, np.ones(len(m), np.int64), flags)
     return Lines(
         meter=m[idx],
         bucket=bucket[idx],
         quantity=np.add.reduceat(qty, idx),
         covered_ns=np.add.reduceat(covered, idx),
-        n_intervals=np.add.reduceat(n, idx),
-        flags=np.bitwise_or.reduceat(flags, idx),
+        n_intervals=np.diff(np.append(idx, len(m))) if n is None else np.add.reduceat(n, idx),
+        flags=np.bitwise_or.reduceat(flags, idx) if flags.any() else np.zeros(len(idx), np.uint16),
     )

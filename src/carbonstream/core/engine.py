@@ -40,6 +40,7 @@ class EmissionLines:
     co2e_t: NDArray[np.float64]
     lineage: NDArray[np.int32]
     flags: NDArray[np.uint16]
+    non_co2: bool  # False when no line has CH4 or N2O (China method): skip those sums
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -111,20 +112,24 @@ class Engine:
 
     def process(self, batch: ReadingBatch, state: EngineState) -> BatchResult:
         iv = to_intervals(batch, self.params, state.meters)
-        lines = to_lines(iv, self.base_ns)
-        months, slot = self._months(lines.bucket)
-        emission = self._emissions(lines, months, slot)
-        sites = self._sites(emission, months, state)
-        return BatchResult(emission, sites[0], sites[1], iv.counts)
+        lines = to_lines(iv, self.base_ns, self.params.scale)
+        buckets, line_bucket = _bucket_index(lines.bucket, self.base_ns)
+        months, bucket_month = self._months(buckets)
+        emission = self._emissions(lines, months, bucket_month[line_bucket])
+        sites, allocation = self._sites(emission, buckets, line_bucket, months, bucket_month, state)
+        return BatchResult(emission, sites, allocation, iv.counts)
 
     # --- steps ----------------------------------------------------------------
 
     def _months(self, bucket: NDArray[np.int64]) -> tuple[list[MonthFactors], NDArray[np.intp]]:
+        """The factor months the buckets fall in, and each bucket's slot in that list."""
         if not len(bucket):
             return [], np.empty(0, dtype=np.intp)
         lo = dt.datetime.fromtimestamp(int(bucket.min()) // NS_PER_S, self._zone)
         hi = dt.datetime.fromtimestamp(int(bucket.max()) // NS_PER_S, self._zone)
         starts, labels = month_starts(lo, hi, self._zone)
+        if len(starts) == 1:
+            return [self.resolver.month(*labels[0])], np.zeros(len(bucket), dtype=np.intp)
         slot = np.searchsorted(starts, bucket, side="right") - 1
         present = np.unique(slot)
         factors = [self.resolver.month(*labels[int(i)]) for i in present]
@@ -136,62 +141,96 @@ class Engine:
         m, q = lines.meter, lines.quantity
         if not months:
             z = np.zeros(0)
-            return EmissionLines(lines, z, z, z, z, np.zeros(0, np.int32), lines.flags)
+            return EmissionLines(lines, z, z, z, z, np.zeros(0, np.int32), lines.flags, False)
+        non_co2 = any(f.non_co2 for f in months)
         if len(months) == 1:
             f = months[0]
-            ef_co2, ef_ch4, ef_n2o = f.ef_co2[m], f.ef_ch4[m], f.ef_n2o[m]
-            ef_co2e, lin, fl = f.ef_co2e[m], f.lineage[m], f.flags[m]
+            co2 = q * f.ef_co2[m]
+            lin = f.lineage[m]
+            flags = lines.flags | f.flags[m] if f.any_flags else lines.flags
+            if not non_co2:
+                z = np.zeros(len(q))
+                return EmissionLines(lines, co2, z, z, co2, lin, flags, False)
+            ef_ch4, ef_n2o, ef_co2e = f.ef_ch4[m], f.ef_n2o[m], f.ef_co2e[m]
         else:
-            ef_co2 = np.stack([f.ef_co2 for f in months])[slot, m]
+            co2 = q * np.stack([f.ef_co2 for f in months])[slot, m]
             ef_ch4 = np.stack([f.ef_ch4 for f in months])[slot, m]
             ef_n2o = np.stack([f.ef_n2o for f in months])[slot, m]
             ef_co2e = np.stack([f.ef_co2e for f in months])[slot, m]
             lin = np.stack([f.lineage for f in months])[slot, m]
-            fl = np.stack([f.flags for f in months])[slot, m]
+            flags = lines.flags | np.stack([f.flags for f in months])[slot, m]
         return EmissionLines(
             lines=lines,
-            co2_t=q * ef_co2,
+            co2_t=co2,
             ch4_t=q * ef_ch4,
             n2o_t=q * ef_n2o,
             co2e_t=q * ef_co2e,
             lineage=lin,
-            flags=lines.flags | fl,
+            flags=flags,
+            non_co2=non_co2,
         )
 
     def _sites(
-        self, e: EmissionLines, months: list[MonthFactors], state: EngineState
+        self,
+        e: EmissionLines,
+        buckets: NDArray[np.int64],
+        line_bucket: NDArray[np.intp],
+        months: list[MonthFactors],
+        bucket_month: NDArray[np.intp],
+        state: EngineState,
     ) -> tuple[SiteBuckets, Allocation]:
         n_sites = len(self.plant.sites)
-        buckets, inv = np.unique(e.lines.bucket, return_inverse=True)
-        site_of_line = self.params.site[e.lines.meter]
-        key = inv * n_sites + site_of_line
+        n_roles = len(Role)
         size = len(buckets) * n_sites
-        role = self.params.role[e.lines.meter]
+        # One gather gives site and role: key = (bucket, site), role_key = (key, role).
+        role_key = line_bucket * (n_sites * n_roles) + self.params.site_role[e.lines.meter]
+        key = role_key // n_roles
 
-        def total(values: NDArray[np.float64], *roles: Role) -> NDArray[np.float64]:
-            w = np.where(np.isin(role, [int(r) for r in roles]), values, 0.0)
-            return np.asarray(np.bincount(key, weights=w, minlength=size), dtype=np.float64)
+        def by_role(values: NDArray[np.float64]) -> NDArray[np.float64]:
+            # One bincount per value array, keyed by (row, role); columns pick roles.
+            b = np.bincount(role_key, weights=values, minlength=size * n_roles)
+            return np.asarray(b, dtype=np.float64).reshape(size, n_roles)
+
+        zero = np.zeros((size, n_roles))
+        tq, te, tco2 = by_role(e.lines.quantity), by_role(e.co2e_t), by_role(e.co2_t)
+        tch4 = by_role(e.ch4_t) if e.non_co2 else zero
+        tn2o = by_role(e.n2o_t) if e.non_co2 else zero
+
+        def total(table: NDArray[np.float64], *roles: Role) -> NDArray[np.float64]:
+            out: NDArray[np.float64] = table[rows, int(roles[0])]
+            for r in roles[1:]:
+                out = out + table[rows, int(r)]
+            return out
 
         present = np.bincount(key, minlength=size) > 0
         rows = np.flatnonzero(present)
         site = (rows % n_sites).astype(np.int32)
-        bucket = buckets[rows // n_sites] if len(buckets) else np.empty(0, np.int64)
-        q, co2e = e.lines.quantity, e.co2e_t
+        row_bucket = rows // n_sites
+        bucket = buckets[row_bucket] if len(buckets) else np.empty(0, np.int64)
         v = {
-            "scope1_t": total(co2e, Role.FUEL)[rows],
-            "scope1_co2_t": total(e.co2_t, Role.FUEL)[rows],
-            "scope1_ch4_t": total(e.ch4_t, Role.FUEL)[rows],
-            "scope1_n2o_t": total(e.n2o_t, Role.FUEL)[rows],
-            "scope2_heat_t": total(co2e, Role.HEAT_IMPORT)[rows],
-            "grid_import_mwh": total(q, Role.GRID_IMPORT)[rows],
-            "heat_import_gj": total(q, Role.HEAT_IMPORT)[rows],
-            "grid_export_mwh": total(q, Role.GRID_EXPORT)[rows],
-            "heat_export_gj": total(q, Role.HEAT_EXPORT)[rows],
-            "export_deduction_t": total(co2e, Role.GRID_EXPORT, Role.HEAT_EXPORT)[rows],
-            "generation_mwh": total(q, Role.GENERATION)[rows],
+            "scope1_t": total(te, Role.FUEL),
+            "scope1_co2_t": total(tco2, Role.FUEL),
+            "scope1_ch4_t": total(tch4, Role.FUEL),
+            "scope1_n2o_t": total(tn2o, Role.FUEL),
+            "scope2_heat_t": total(te, Role.HEAT_IMPORT),
+            "grid_import_mwh": total(tq, Role.GRID_IMPORT),
+            "heat_import_gj": total(tq, Role.HEAT_IMPORT),
+            "grid_export_mwh": total(tq, Role.GRID_EXPORT),
+            "heat_export_gj": total(tq, Role.HEAT_EXPORT),
+            "export_deduction_t": total(te, Role.GRID_EXPORT, Role.HEAT_EXPORT),
+            "generation_mwh": total(tq, Role.GENERATION),
         }
-        v["scope2_location_t"] = total(co2e, Role.GRID_IMPORT)[rows] + v["scope2_heat_t"]
-        residual_ef, residual_lin = self._residual(bucket, site, months)
+        v["scope2_location_t"] = total(te, Role.GRID_IMPORT) + v["scope2_heat_t"]
+        if len(rows):
+            slot = bucket_month[row_bucket]
+            if len(months) == 1:
+                residual_ef = months[0].residual_ef[site]
+                residual_lin = months[0].residual_ids[site]
+            else:
+                residual_ef = np.stack([f.residual_ef for f in months])[slot, site]
+                residual_lin = np.stack([f.residual_ids for f in months])[slot, site]
+        else:
+            residual_ef, residual_lin = np.zeros(0), np.zeros(0, np.int32)
         mk = allocate(
             site,
             bucket,
@@ -206,12 +245,23 @@ class Engine:
         v["scope2_market_t"] = mk.emissions_t + v["scope2_heat_t"]
         return SiteBuckets(site, bucket, v, residual_lin), mk.allocation
 
-    def _residual(
-        self, bucket: NDArray[np.int64], site: NDArray[np.int32], months: list[MonthFactors]
-    ) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
-        if not len(bucket):
-            return np.zeros(0), np.zeros(0, np.int32)
-        _, slot = self._months(bucket)
-        ef = np.stack([f.residual_ef for f in months])
-        lin = np.array([[x.id for x in f.residual_lineage] for f in months], dtype=np.int32)
-        return ef[slot, site], lin[slot, site]
+
+_DENSE_LIMIT = 1 << 16
+
+
+def _bucket_index(
+    bucket: NDArray[np.int64], base_ns: int
+) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
+    """Sorted candidate buckets and each line's index into them.
+
+    A batch usually spans a few minutes: a dense range is then cheaper than a
+    sort; a batch that spans long gaps falls back to ``np.unique``.
+    """
+    if not len(bucket):
+        return np.empty(0, np.int64), np.empty(0, np.intp)
+    lo, hi = int(bucket.min()), int(bucket.max())
+    span = (hi - lo) // base_ns + 1
+    if span <= _DENSE_LIMIT:
+        return lo + np.arange(span, dtype=np.int64) * base_ns, (bucket - lo) // base_ns
+    uniq, inv = np.unique(bucket, return_inverse=True)
+    return uniq, inv

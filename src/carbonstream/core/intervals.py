@@ -50,7 +50,7 @@ class Intervals:
     meter: NDArray[np.int32]
     t0: NDArray[np.int64]
     t1: NDArray[np.int64]
-    quantity: NDArray[np.float64]  # canonical unit; 0 where not counted
+    raw: NDArray[np.float64]  # in raw meter units (x scale = canonical); 0 where not counted
     counted: NDArray[np.bool_]
     flags: NDArray[np.uint16]
     counts: Counts = field(default_factory=Counts)
@@ -63,42 +63,19 @@ def to_intervals(batch: ReadingBatch, params: MeterParams, state: MeterState) ->
     if not good.all():
         counts.bad_quality = int((~good).sum())
         batch = batch.take(np.flatnonzero(good))
-    m, t, v = _sorted(batch, len(params))
-
-    # Drop duplicates inside the batch and readings the state has already passed.
-    same_meter = np.empty(len(m), dtype=bool)
-    same_meter[:1] = False
-    np.equal(m[1:], m[:-1], out=same_meter[1:])
-    dup = same_meter.copy()
-    dup[1:] &= t[1:] == t[:-1]
-    if dup.any():
-        counts.conflicts = int((dup[1:] & (v[1:] != v[:-1])).sum())
-    last_ts = state.last_ts[m]
-    late = t < last_ts
-    repeat = (dup | (t == last_ts)) & ~late
-    counts.late = int(late.sum())
-    counts.duplicates = int(repeat.sum())
-    drop = late | repeat
-    if drop.any():
-        keep = ~drop
-        m, t, v, last_ts = m[keep], t[keep], v[keep], last_ts[keep]
-        same_meter = np.empty(len(m), dtype=bool)
-        same_meter[:1] = False
-        np.equal(m[1:], m[:-1], out=same_meter[1:])
+    m, t, v, first, last_ts = _drop_repeats(_sorted(batch, len(params)), state, counts)
     counts.used = len(m)
 
     # Previous reading of each one: the one before it, or the carried state.
     prev_t = np.empty_like(t)
     prev_v = np.empty_like(v)
     prev_t[1:], prev_v[1:] = t[:-1], v[:-1]
-    first = ~same_meter
-    prev_t[first] = last_ts[first]
+    prev_t[first] = last_ts
     prev_v[first] = state.last_value[m[first]]
     _advance_state(state, m, t, v, first)
 
-    has_prev = prev_t != NO_TIME
-    if not has_prev.all():
-        sel = np.flatnonzero(has_prev)
+    if (last_ts == NO_TIME).any():  # a meter's very first reading opens no interval
+        sel = np.flatnonzero(prev_t != NO_TIME)
         m, t, v, prev_t, prev_v = m[sel], t[sel], v[sel], prev_t[sel], prev_v[sel]
 
     qty, counted, flags = _quantities(m, t, v, prev_t, prev_v, params, counts)
@@ -106,9 +83,26 @@ def to_intervals(batch: ReadingBatch, params: MeterParams, state: MeterState) ->
     return Intervals(m, prev_t, t, qty, counted, flags, counts)
 
 
-def _sorted(
-    batch: ReadingBatch, n_meters: int
-) -> tuple[NDArray[np.int32], NDArray[np.int64], NDArray[np.float64]]:
+def _run_starts(m: NDArray[np.int32]) -> NDArray[np.intp]:
+    """Index of the first reading of each meter in a meter-sorted array."""
+    if not len(m):
+        return np.empty(0, dtype=np.intp)
+    change = np.empty(len(m), dtype=bool)
+    change[0] = True
+    np.not_equal(m[1:], m[:-1], out=change[1:])
+    return np.flatnonzero(change)
+
+
+@dataclass
+class _Sorted:
+    m: NDArray[np.int32]
+    t: NDArray[np.int64]
+    v: NDArray[np.float64]
+    first: NDArray[np.intp]  # index of each meter's first reading
+    dup: NDArray[np.bool_] | None  # same meter and time as the reading before; None: no such
+
+
+def _sorted(batch: ReadingBatch, n_meters: int) -> _Sorted:
     """Order by (meter, time); ties by value so the result never depends on arrival order."""
     ts = batch.ts
     if len(ts) and bool(np.all(ts[1:] >= ts[:-1])):
@@ -116,11 +110,51 @@ def _sorted(
         key = batch.meter.astype(np.uint16) if n_meters <= 1 << 16 else batch.meter
         order = np.argsort(key, kind="stable")
         m, t = batch.meter[order], ts[order]
-        tie = (m[1:] == m[:-1]) & (t[1:] == t[:-1])
+        first = _run_starts(m)
+        if len(first) == len(m):
+            return _Sorted(m, t, batch.value[order], first, None)
+        tie = np.zeros(len(m), dtype=bool)
+        np.equal(t[1:], t[:-1], out=tie[1:])
+        tie[first] = False
         if not tie.any():
-            return m, t, batch.value[order]
+            return _Sorted(m, t, batch.value[order], first, None)
     order = np.lexsort((batch.value, ts, batch.meter))
-    return batch.meter[order], ts[order], batch.value[order]
+    m, t = batch.meter[order], ts[order]
+    first = _run_starts(m)
+    dup = np.zeros(len(m), dtype=bool)
+    np.equal(t[1:], t[:-1], out=dup[1:])
+    dup[first] = False
+    return _Sorted(m, t, batch.value[order], first, dup if dup.any() else None)
+
+
+def _drop_repeats(
+    s: _Sorted, state: MeterState, counts: Counts
+) -> tuple[
+    NDArray[np.int32], NDArray[np.int64], NDArray[np.float64], NDArray[np.intp], NDArray[np.int64]
+]:
+    """Drop duplicates in the batch and readings at or before the meter's state.
+
+    Returns the kept columns, the index of each meter's first kept reading and
+    that meter's carried last time.
+    """
+    m, t, v, first = s.m, s.t, s.v, s.first
+    last_ts = state.last_ts[m[first]]
+    # Sorted by time within a meter: only a meter's first readings can be at or
+    # before its state, so the full check runs only when one of them is.
+    behind = t[first] <= last_ts
+    if s.dup is None and not behind.any():
+        return m, t, v, first, last_ts
+    dup = s.dup if s.dup is not None else np.zeros(len(m), dtype=bool)
+    counts.conflicts = int((dup[1:] & (v[1:] != v[:-1])).sum())
+    state_ts = np.repeat(last_ts, np.diff(np.append(first, len(m))))
+    late = t < state_ts
+    repeat = (dup | (t == state_ts)) & ~late
+    counts.late = int(late.sum())
+    counts.duplicates = int(repeat.sum())
+    keep = np.flatnonzero(~(late | repeat))
+    m, t, v, state_ts = m[keep], t[keep], v[keep], state_ts[keep]
+    first = _run_starts(m)
+    return m, t, v, first, state_ts[first]
 
 
 def _advance_state(
@@ -128,13 +162,15 @@ def _advance_state(
     m: NDArray[np.int32],
     t: NDArray[np.int64],
     v: NDArray[np.float64],
-    first: NDArray[np.bool_],
+    first: NDArray[np.intp],
 ) -> None:
     if not len(m):
         return
-    last = np.empty(len(m), dtype=bool)
-    last[:-1] = first[1:]
-    last[-1] = True
+    if len(first) == len(m):  # one reading per meter in this batch
+        state.last_ts[m] = t
+        state.last_value[m] = v
+        return
+    last = np.append(first[1:] - 1, len(m) - 1)
     state.last_ts[m[last]] = t[last]
     state.last_value[m[last]] = v[last]
 
@@ -148,62 +184,120 @@ def _quantities(
     p: MeterParams,
     counts: Counts,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.uint16]]:
+    """Quantity, counted flag and quality flags of each interval.
+
+    The common case (a counter moving forward within its rating) is a few
+    whole-array operations; the rare ones (drops, spikes, swaps, gaps) are
+    worked out on the small subset they concern.
+    """
+    n = len(m)
+    qty = np.empty(n, dtype=np.float64)
+    counted = np.ones(n, dtype=bool)
+    flags = np.zeros(n, dtype=np.uint16)
     dt_ns = t - prev_t
-    dt_h = dt_ns / NS_PER_H
-    res = p.resolution[m]
-    cap = p.cap_per_h[m] * dt_h + res
-    is_counter = p.is_counter[m]
-    flags = np.zeros(len(m), dtype=np.uint16)
-    long_gap = dt_ns > p.max_gap_ns[m]
-
-    # Counters: delta, a physically possible wrap, or a reset.
-    raw = v - prev_v
-    forward = (raw >= -res) & (raw <= cap)
-    modulus = p.modulus[m]
-    wrapped = raw + modulus
-    rollover = (raw < -res) & (modulus > 0) & (wrapped >= 0) & (wrapped <= cap)
-    delta = np.where(rollover, wrapped, np.maximum(raw, 0.0))
-    c_ok = forward | rollover
-    reset = (raw < -res) & ~rollover
-    spike = raw > cap
+    if p.all_counters:
+        _counters(slice(None), m, dt_ns, v, prev_v, p, qty, counted, flags, counts)
+    else:
+        is_counter = p.is_counter[m]
+        c = np.flatnonzero(is_counter)
+        r = np.flatnonzero(~is_counter)
+        if len(c):
+            _counters(c, m, dt_ns, v, prev_v, p, qty, counted, flags, counts)
+        if len(r):
+            _rates(r, m, dt_ns, v, prev_v, p, qty, counted, flags, counts)
     if len(p.replacements.meter):
-        _apply_replacements(m, t, v, prev_t, prev_v, cap, res, p, delta, c_ok, flags)
-    c_ok &= is_counter
-    replaced = (flags & Flag.REPLACEMENT) != 0
-    reset &= is_counter & ~replaced
-    spike &= is_counter & ~replaced
-    rollover &= is_counter & ~replaced
-
-    # Rates: trapezoid, never across a long gap or from an implausible sample.
-    rate_cap = p.cap_per_h[m]
-    plausible = (v >= -res) & (v <= rate_cap) & (prev_v >= -res) & (prev_v <= rate_cap)
-    is_rate = ~is_counter
-    r_ok = is_rate & plausible & ~long_gap
-    trapezoid = 0.5 * (v + prev_v) * dt_h
-
-    counted = c_ok | r_ok
-    raw_qty = np.where(is_counter, delta, trapezoid)
-    qty = np.where(counted, raw_qty * p.scale[m], 0.0)
-
-    flags |= np.where(rollover, np.uint16(Flag.ROLLOVER), np.uint16(0))
-    flags |= np.where(reset, np.uint16(Flag.RESET), np.uint16(0))
-    flags |= np.where(spike | (is_rate & ~plausible), np.uint16(Flag.IMPLAUSIBLE), np.uint16(0))
-    gap = is_rate & long_gap
-    flags |= np.where(gap, np.uint16(Flag.GAP), np.uint16(0))
-    flags |= np.where(is_rate, np.uint16(Flag.DERIVED), np.uint16(0))
-    spread = c_ok & long_gap
-    flags |= np.where(spread, np.uint16(Flag.SPREAD), np.uint16(0))
-
-    counts.rollovers += int(rollover.sum())
-    counts.resets += int(reset.sum())
-    bad_swap = replaced & ~c_ok
-    counts.implausible += int((spike | bad_swap | (is_rate & ~plausible & ~long_gap)).sum())
-    counts.replacements += int(replaced.sum())
-    counts.gaps += int(gap.sum())
+        _apply_replacements(m, t, v, prev_t, prev_v, dt_ns, p, qty, counted, flags, counts)
     counts.gap_s += float(dt_ns[~counted].sum()) / 1e9
-    counts.derived += int(r_ok.sum())
-    counts.spread += int(spread.sum())
     return qty, counted, flags
+
+
+Index = slice | NDArray[np.intp]
+
+
+def _counters(
+    idx: Index,
+    m_all: NDArray[np.int32],
+    dt_all: NDArray[np.int64],
+    v_all: NDArray[np.float64],
+    pv_all: NDArray[np.float64],
+    p: MeterParams,
+    qty: NDArray[np.float64],
+    counted: NDArray[np.bool_],
+    flags: NDArray[np.uint16],
+    counts: Counts,
+) -> None:
+    m, dt_ns = m_all[idx], dt_all[idx]
+    raw = v_all[idx] - pv_all[idx]
+    cap = p.cap_per_h[m] * (dt_ns * (1.0 / NS_PER_H))
+    if p.any_resolution:
+        res = p.resolution[m]
+        cap += res
+        ok = (raw >= -res) & (raw <= cap)
+    else:
+        res = np.zeros(1)
+        ok = (raw >= 0) & (raw <= cap)
+    delta = np.maximum(raw, 0.0, out=raw)
+    odd = np.flatnonzero(~ok)
+    if len(odd):
+        # A drop is a rollover if the wrap is physically possible, else a reset.
+        r, c, mod = v_all[idx][odd] - pv_all[idx][odd], cap[odd], p.modulus[m[odd]]
+        below = r < -(res[odd] if p.any_resolution else 0.0)
+        wrapped = r + mod
+        roll = below & (mod > 0) & (wrapped >= 0) & (wrapped <= c)
+        reset = below & ~roll
+        spike = r > c
+        delta[odd] = np.where(roll, wrapped, 0.0)
+        ok[odd] = roll
+        fl = (
+            roll * np.uint16(Flag.ROLLOVER)
+            | reset * np.uint16(Flag.RESET)
+            | spike * np.uint16(Flag.IMPLAUSIBLE)
+        ).astype(np.uint16)
+        target = _subset(idx, odd)
+        flags[target] |= fl
+        counts.rollovers += int(roll.sum())
+        counts.resets += int(reset.sum())
+        counts.implausible += int(spike.sum())
+    if len(dt_ns) and dt_ns.max() > p.min_gap_ns:
+        long_gap = np.flatnonzero(ok & (dt_ns > p.max_gap_ns[m]))
+        flags[_subset(idx, long_gap)] |= np.uint16(Flag.SPREAD)
+        counts.spread += len(long_gap)
+    qty[idx] = delta  # zero wherever not ok (set above)
+    counted[idx] = ok
+
+
+def _rates(
+    idx: NDArray[np.intp],
+    m_all: NDArray[np.int32],
+    dt_all: NDArray[np.int64],
+    v_all: NDArray[np.float64],
+    pv_all: NDArray[np.float64],
+    p: MeterParams,
+    qty: NDArray[np.float64],
+    counted: NDArray[np.bool_],
+    flags: NDArray[np.uint16],
+    counts: Counts,
+) -> None:
+    """Trapezoid ½(p0 + p1)·Δt, never across a long gap or from an implausible sample."""
+    m, dt_ns, v, pv = m_all[idx], dt_all[idx], v_all[idx], pv_all[idx]
+    res, cap = p.resolution[m], p.cap_per_h[m]
+    plausible = (v >= -res) & (v <= cap) & (pv >= -res) & (pv <= cap)
+    gap = dt_ns > p.max_gap_ns[m]
+    ok = plausible & ~gap
+    qty[idx] = np.where(ok, 0.5 * (v + pv) * (dt_ns * (1.0 / NS_PER_H)), 0.0)
+    counted[idx] = ok
+    flags[idx] |= (
+        np.uint16(Flag.DERIVED)
+        | gap * np.uint16(Flag.GAP)
+        | ~plausible * np.uint16(Flag.IMPLAUSIBLE)
+    ).astype(np.uint16)
+    counts.gaps += int(gap.sum())
+    counts.implausible += int((~plausible & ~gap).sum())
+    counts.derived += int(ok.sum())
+
+
+def _subset(idx: Index, local: NDArray[np.intp]) -> NDArray[np.intp]:
+    return local if isinstance(idx, slice) else idx[local]
 
 
 def _apply_replacements(
@@ -212,28 +306,35 @@ def _apply_replacements(
     v: NDArray[np.float64],
     prev_t: NDArray[np.int64],
     prev_v: NDArray[np.float64],
-    cap: NDArray[np.float64],
-    res: NDArray[np.float64],
+    dt_ns: NDArray[np.int64],
     p: MeterParams,
-    delta: NDArray[np.float64],
-    ok: NDArray[np.bool_],
+    qty: NDArray[np.float64],
+    counted: NDArray[np.bool_],
     flags: NDArray[np.uint16],
+    counts: Counts,
 ) -> None:
     """Honour recorded swaps: delta = (old_final - prev) + (reading - new_initial).
 
-    A loop over replacement *events* (a handful a year), not over readings.
+    A loop over replacement *events* (a handful a year), not over readings; the
+    interval spanning a swap replaces whatever the plain delta made of it.
     """
     r = p.replacements
     for meter, at, old_final, new_initial in zip(
         r.meter, r.ts, r.old_final, r.new_initial, strict=True
     ):
-        hit = np.flatnonzero((m == meter) & (prev_t < at) & (at <= t))
-        for i in hit:
+        for i in np.flatnonzero((m == meter) & (prev_t < at) & (at <= t)):
+            res = p.resolution[meter]
+            cap = p.cap_per_h[meter] * dt_ns[i] / NS_PER_H + res
             before = old_final - prev_v[i]
             after = v[i] - new_initial
-            d = before + after
-            delta[i] = max(d, 0.0)
-            ok[i] = before >= -res[i] and after >= -res[i] and d <= cap[i]
-            flags[i] |= Flag.REPLACEMENT
-            if not ok[i]:
-                flags[i] |= Flag.IMPLAUSIBLE
+            ok = bool(before >= -res and after >= -res and before + after <= cap)
+            was = int(flags[i])
+            counts.rollovers -= bool(was & Flag.ROLLOVER)
+            counts.resets -= bool(was & Flag.RESET)
+            counts.implausible -= bool(was & Flag.IMPLAUSIBLE)
+            counts.spread -= bool(was & Flag.SPREAD)
+            flags[i] = Flag.REPLACEMENT | (0 if ok else Flag.IMPLAUSIBLE)
+            counts.replacements += 1
+            counts.implausible += not ok
+            qty[i] = max(before + after, 0.0) if ok else 0.0
+            counted[i] = ok

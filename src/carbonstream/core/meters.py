@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -64,6 +65,22 @@ class MeterParams:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @cached_property
+    def all_counters(self) -> bool:
+        return bool(self.is_counter.all())
+
+    @cached_property
+    def site_role(self) -> NDArray[np.int64]:
+        return self.site.astype(np.int64) * len(Role) + self.role
+
+    @cached_property
+    def any_resolution(self) -> bool:
+        return bool(self.resolution.any())
+
+    @cached_property
+    def min_gap_ns(self) -> int:
+        return int(self.max_gap_ns.min()) if len(self.max_gap_ns) else 0
 
     @property
     def index(self) -> dict[str, int]:

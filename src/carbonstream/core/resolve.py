@@ -101,6 +101,9 @@ class MonthFactors:
     flags: NDArray[np.uint16]
     residual_ef: NDArray[np.float64]  # per site: market-based factor for uncovered MWh
     residual_lineage: list[Lineage]
+    residual_ids: NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
+    non_co2: bool = False  # any meter with CH4 or N2O this month
+    any_flags: bool = False
 
 
 @dataclass
@@ -143,6 +146,9 @@ class Resolver:
             lin = self._residual(site.id, day)
             out.residual_ef[s] = lin.ef_co2e
             out.residual_lineage.append(lin)
+        out.residual_ids = np.array([x.id for x in out.residual_lineage], dtype=np.int32)
+        out.non_co2 = bool(out.ef_ch4.any() or out.ef_n2o.any())
+        out.any_flags = bool(out.flags.any())
         return out
 
     # --- per kind -------------------------------------------------------------
