@@ -1,0 +1,195 @@
+"""Certificate allocation and offset retirement rules.
+
+Green electricity certificates (GEC, 1 certificate = 1 MWh) and green-power
+trades are allocated to a site and a consumption period; CCER offsets
+(1 credit = 1 tCO2e) are retired for a purpose. Under the GHG Protocol Scope 2
+Quality Criteria and the GEC rules (NEA, 2024):
+
+- a serial can be claimed once: allocations of one certificate batch never
+  overlap in serials, and never exceed the batch;
+- an allocation never exceeds the consumption it covers (site and period);
+- a certificate is usable only while valid: two years from its generation
+  month (certificates for power generated before 2024 lapse at the end of 2025);
+- the consumption period must match the vintage: same calendar year as the
+  generation (the 2015 Scope 2 Guidance's annual matching);
+- a CCER credit is retired once, for one purpose, and offsets only change
+  *net* emissions, never Scope 1 or Scope 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from carbonstream.errors import CarbonstreamError
+
+_SERIALS = re.compile(r"^(?P<prefix>[A-Za-z0-9_-]*?)(?P<start>\d+)-(?P=prefix)(?P<end>\d+)$")
+
+
+class LedgerError(CarbonstreamError):
+    """A claim the ledger refuses; the message says which rule and what to do."""
+
+
+@dataclass(frozen=True, order=True)
+class SerialRange:
+    prefix: str
+    start: int
+    end: int  # inclusive
+
+    @classmethod
+    def parse(cls, text: str) -> SerialRange:
+        """'GEC2026110001-GEC2026110020' -> prefix 'GEC', 2026110001 .. 2026110020."""
+        m = _SERIALS.match(text.strip())
+        if not m:
+            raise LedgerError(
+                f"serial range {text!r} is not 'PREFIX<start>-PREFIX<end>' (same prefix, digits)"
+            )
+        r = cls(m["prefix"], int(m["start"]), int(m["end"]))
+        if r.end < r.start:
+            raise LedgerError(f"serial range {text!r} ends before it starts")
+        return r
+
+    @property
+    def count(self) -> int:
+        return self.end - self.start + 1
+
+    def overlaps(self, other: SerialRange) -> bool:
+        return self.prefix == other.prefix and self.start <= other.end and other.start <= self.end
+
+    def contains(self, other: SerialRange) -> bool:
+        return self.prefix == other.prefix and self.start <= other.start and other.end <= self.end
+
+    def __str__(self) -> str:
+        return f"{self.prefix}{self.start}-{self.prefix}{self.end}"
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A batch of GECs (or a green-power trade's certificates) held by the plant."""
+
+    id: str
+    serials: SerialRange
+    generation_start: dt.date
+    generation_end: dt.date
+    project: str = ""
+
+    @property
+    def mwh(self) -> int:
+        return self.serials.count
+
+    @property
+    def valid_until(self) -> dt.date:
+        """Two years from the generation month; pre-2024 power lapses at the end of 2025."""
+        g = self.generation_start
+        if g < dt.date(2024, 1, 1):
+            return dt.date(2025, 12, 31)
+        last = dt.date(g.year + 2, g.month, 1) - dt.timedelta(days=1)
+        return last
+
+
+@dataclass(frozen=True)
+class Allocation:
+    certificate: str
+    serials: SerialRange
+    site: str
+    period_start: dt.date
+    period_end: dt.date
+    allocated_on: dt.date
+
+
+def check_allocation(
+    cert: Certificate,
+    new: Allocation,
+    existing: list[Allocation],
+    consumption_mwh: float,
+    already_covered_mwh: float,
+) -> None:
+    """Raise LedgerError if ``new`` breaks a rule; ``existing`` are all of cert's allocations."""
+    if new.certificate != cert.id:
+        raise LedgerError(f"allocation names certificate {new.certificate}, not {cert.id}")
+    if not cert.serials.contains(new.serials):
+        raise LedgerError(
+            f"serials {new.serials} are not part of certificate {cert.id} ({cert.serials})"
+        )
+    for a in existing:
+        if a.serials.overlaps(new.serials):
+            raise LedgerError(
+                f"serials {new.serials} overlap {a.serials}, already allocated to {a.site} "
+                f"for {a.period_start}..{a.period_end}: a certificate is claimed once"
+            )
+    if new.period_end < new.period_start:
+        raise LedgerError("allocation period ends before it starts")
+    if new.allocated_on > cert.valid_until:
+        raise LedgerError(
+            f"certificate {cert.id} expired on {cert.valid_until}: it can no longer be claimed"
+        )
+    if (new.period_start.year, new.period_end.year) != (
+        cert.generation_start.year,
+        cert.generation_start.year,
+    ):
+        raise LedgerError(
+            f"certificate {cert.id} was generated in {cert.generation_start.year}; it can cover "
+            f"consumption in that year only (vintage), not {new.period_start}..{new.period_end}"
+        )
+    room = consumption_mwh - already_covered_mwh
+    if new.serials.count > room + 1e-9:
+        raise LedgerError(
+            f"{new.serials.count} MWh would exceed the {room:.3f} MWh of {new.site}'s consumption "
+            f"in {new.period_start}..{new.period_end} not yet covered: allocate fewer certificates"
+        )
+
+
+@dataclass(frozen=True)
+class Offset:
+    """A batch of CCER credits held (1 credit = 1 tCO2e)."""
+
+    id: str
+    serials: SerialRange
+    project: str
+    vintage: int
+
+    @property
+    def tonnes(self) -> int:
+        return self.serials.count
+
+
+@dataclass(frozen=True)
+class Retirement:
+    offset: str
+    serials: SerialRange
+    retired_on: dt.date
+    purpose: str  # e.g. "2026 zero-carbon claim, site assembly"
+    site: str | None = None
+
+
+def check_retirement(offset: Offset, new: Retirement, existing: list[Retirement]) -> None:
+    if not offset.serials.contains(new.serials):
+        raise LedgerError(f"serials {new.serials} are not part of offset {offset.id}")
+    for r in existing:
+        if r.serials.overlaps(new.serials):
+            raise LedgerError(
+                f"credits {new.serials} overlap {r.serials}, retired on {r.retired_on} for "
+                f"{r.purpose!r}: a retired credit cannot be used again"
+            )
+    if not new.purpose.strip():
+        raise LedgerError("a retirement needs a purpose (what claim it supports)")
+
+
+@dataclass(frozen=True)
+class NetEmissions:
+    scope1_t: float
+    scope2_t: float
+    scope2_basis: str
+    offsets_t: float
+    net_t: float
+    zero_carbon: bool
+    remaining_t: float  # what is left to reduce or offset; 0 when zero-carbon
+
+
+def net_emissions(
+    scope1_t: float, scope2_t: float, offsets_t: float, scope2_basis: str = "market"
+) -> NetEmissions:
+    """Net = Scope 1 + Scope 2 (chosen basis) - retired offsets; gross is kept beside it."""
+    net = scope1_t + scope2_t - offsets_t
+    return NetEmissions(scope1_t, scope2_t, scope2_basis, offsets_t, net, net <= 0.0, max(net, 0.0))
