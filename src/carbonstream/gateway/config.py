@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from carbonstream.config.loader import load_model, load_plant
 from carbonstream.config.plant import Identifier, Plant
@@ -22,7 +22,7 @@ from carbonstream.transport.settings import BrokerSettings
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class Register(_Model):
@@ -39,7 +39,8 @@ class Register(_Model):
 class ModbusPoint(_Model):
     meter: Identifier
     quantity: str | None = Field(default=None, description="A quantity of the device's profile.")
-    register: Register | None = None
+    # "register" is the file's name for it; the attribute avoids BaseModel's own names.
+    reg: Register | None = Field(default=None, alias="register")
     order: Order | None = Field(default=None, description="Overrides the profile's word order.")
     multiplier: float = Field(default=1.0, description="Device-side factor, e.g. a CT ratio.")
     offset: float = 0.0
@@ -47,7 +48,7 @@ class ModbusPoint(_Model):
 
     @model_validator(mode="after")
     def _one_source(self) -> ModbusPoint:
-        if (self.quantity is None) == (self.register is None):
+        if (self.quantity is None) == (self.reg is None):
             raise ValueError("give either 'quantity' (from the profile) or 'register'")
         return self
 
@@ -159,7 +160,17 @@ class OpcuaDevice(_Model):
     points: list[OpcuaPoint] = Field(min_length=1)
 
 
-Device = Annotated[ModbusDevice | OpcuaDevice, Field(discriminator="protocol")]
+def _protocol(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("protocol", "modbus"))
+    return str(getattr(value, "protocol", "modbus"))
+
+
+# protocol defaults to modbus, so the discriminator is a function rather than a field name.
+Device = Annotated[
+    Annotated[ModbusDevice, Tag("modbus")] | Annotated[OpcuaDevice, Tag("opcua")],
+    Discriminator(_protocol),
+]
 
 
 class Publish(_Model):

@@ -96,7 +96,7 @@ def resolve_modbus(gateway: Gateway, device: ModbusDevice) -> list[ModbusPoint]:
                 address, scale = q.address, q.scale
                 src_unit: str | None = q.unit
             else:
-                r = p.register
+                r = p.reg
                 assert r is not None
                 table, dtype, address, scale, src_unit = r.table, r.type, r.address, r.scale, r.unit
                 order = p.order or r.order or device.order or Order.ABCD
