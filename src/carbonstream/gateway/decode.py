@@ -99,20 +99,24 @@ def to_bytes(registers: Sequence[int], order: Order) -> bytes:
     return data
 
 
-def decode_raw(registers: Sequence[int], dtype: DataType, order: Order = Order.ABCD) -> float:
-    """The number the registers hold, before scaling. Raises DecodeError."""
+def decode_raw(registers: Sequence[int], dtype: DataType, order: Order = Order.ABCD) -> int | float:
+    """The number the registers hold, before scaling. Raises DecodeError.
+
+    Integer types stay int here, exact to 64 bits; the published value is a JSON
+    double, exact up to 2^53 (9e15 Wh for a Wh counter).
+    """
     need = REGISTERS[dtype]
     if len(registers) != need:
         raise DecodeError(f"{dtype.value} needs {need} register(s), got {len(registers)}")
     if dtype is DataType.BIT:
-        return 1.0 if registers[0] else 0.0
+        return 1 if registers[0] else 0
     if any(not 0 <= r <= 0xFFFF for r in registers):
         raise DecodeError(f"register values out of 0..65535: {list(registers)}")
     (value,) = struct.unpack(_FORMAT[dtype], to_bytes(registers, order))
     if dtype in (DataType.F32, DataType.F64) and not math.isfinite(value):
         # Meters report NaN for "not available": never pass that on as a number.
         raise DecodeError(f"{dtype.value} register holds {value} (not a finite number)")
-    return float(value)
+    return value  # type: ignore[no-any-return]
 
 
 def decode(

@@ -32,6 +32,12 @@ from carbonstream.transport.topics import readings_topic, status_topic
 log = logging.getLogger("carbonstream.transport")
 
 PUBLISH_TIMEOUT_S = 15.0  # no PUBACK by then: treat the connection as broken
+DRAIN_S = 3.0  # on a clean stop, time to send the last sealed messages
+
+# aiomqtt warns whenever more than 10 publishes await their PUBACK: that is our
+# normal window (max_inflight), not a problem.
+_mqtt_log = logging.getLogger("carbonstream.transport.mqtt")
+_mqtt_log.setLevel(logging.ERROR)
 
 
 class MessageSource(Protocol):
@@ -86,6 +92,7 @@ class Publisher:
             s.host,
             s.port,
             identifier=s.client_id or self.gateway,
+            logger=_mqtt_log,
             username=s.username,
             password=self._password,
             keepalive=s.keepalive_s,
@@ -151,6 +158,29 @@ class Publisher:
         await self.source.ack([seq])
         self._on_sent(n)
 
+    async def _drain(
+        self, client: aiomqtt.Client, last: int, inflight: set[asyncio.Task[None]]
+    ) -> None:
+        """Stopping: send what was sealed last, for up to DRAIN_S, then let go."""
+        deadline = asyncio.get_running_loop().time() + DRAIN_S
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            room = self.max_inflight - len(inflight)
+            batch = await self.source.pending(last, room) if room > 0 else []
+            for seq, n, payload in batch:
+                inflight.add(asyncio.create_task(self._send(client, seq, n, payload)))
+                last = seq
+            if not inflight:
+                return
+            done, _ = await asyncio.wait(
+                inflight, timeout=left, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                inflight.discard(task)
+                task.result()
+
     async def _pump(self, client: aiomqtt.Client) -> None:
         last = 0  # after a (re)connect, everything unacknowledged goes again
         inflight: set[asyncio.Task[None]] = set()
@@ -179,11 +209,7 @@ class Publisher:
                 for task in [t for t in inflight if t.done()]:
                     inflight.discard(task)
                     task.result()
-            if inflight:  # stopping: give in-flight messages a moment to be acknowledged
-                await asyncio.wait(inflight, timeout=2.0)
-                for task in inflight:
-                    if task.done() and not task.cancelled():
-                        task.exception()
+            await self._drain(client, last, inflight)
         finally:
             for task in (*inflight, watcher, stop):
                 task.cancel()
