@@ -57,7 +57,7 @@ async def test_broker_outage_of_30_seconds(tmp_path: Path, mosquitto: Mosquitto)
         mosquitto.stop()
         down_at = time.time()
         await asyncio.sleep(30)
-        assert service.metrics.connected._value.get() == 0  # noqa: SLF001 - the gauge's value
+        assert service.metrics.connected._value.get() == 0
         mosquitto.start()
         up_at = time.time()
         await asyncio.sleep(3)
@@ -65,7 +65,7 @@ async def test_broker_outage_of_30_seconds(tmp_path: Path, mosquitto: Mosquitto)
         await asyncio.wait_for(task, 20)
         q = Queue(gw.buffer_path, gw.file.id)
         last_seq = q.pending(0, 1)
-        next_seq = int(q._meta("next_seq"))  # noqa: SLF001
+        next_seq = int(q._meta("next_seq"))
         q.close()
         assert last_seq == [], "everything was acknowledged before the gateway stopped"
         await collector.wait_for(
@@ -104,7 +104,7 @@ async def test_sigkill_then_restart_delivers_the_buffer(tmp_path: Path) -> None:
         proc.wait(timeout=10)
         q = Queue(tmp_path / "gw1.queue.sqlite", "gw1")
         buffered = {(r.m, r.v) for _, _, p in q.pending(0, 10_000) for r in _decode(p).readings}
-        buffered |= {(m, v) for m, v in q._db.execute("SELECT m, v FROM readings")}  # noqa: SLF001
+        buffered |= {(m, v) for m, v in q._db.execute("SELECT m, v FROM readings")}
         stream = q.stream
         q.close()
         assert len(buffered) > 20

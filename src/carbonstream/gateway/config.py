@@ -8,6 +8,7 @@ start with each problem as ``field.path: reason`` (pydantic checks the shape;
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -248,7 +249,12 @@ class Gateway(BaseModel):
 def load_gateway(path: str | Path) -> Gateway:
     """Load and check a gateway file; raises ConfigError listing every problem."""
     path = Path(path)
-    gw = load_model(path, GatewayFile)
+    try:
+        gw = load_model(path, GatewayFile)
+    except ConfigError as e:
+        # pydantic puts the device's protocol tag in the path: devices[0].modbus.unit
+        problems = [re.sub(r"\)\.(modbus|opcua)(\.|:)", r")\2", p) for p in e.problems]
+        raise ConfigError(e.source, problems) from None
     base = path.parent
     plant = load_plant((base / gw.plant).resolve()) if gw.plant else None
     gateway = Gateway(file=gw, plant=plant, base_dir=base)
