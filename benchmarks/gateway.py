@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
-import statistics
 import tempfile
 import time
 import uuid
