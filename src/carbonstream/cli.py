@@ -57,6 +57,29 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--faults", action="store_true", help="add a drop-out and a bad reading")
     e.add_argument("--output", required=True, type=Path)
     e.set_defaults(func=_example_readings)
+
+    g = sub.add_parser("gateway", help="run an edge gateway: poll meters, buffer, publish")
+    g.add_argument("--config", required=True, type=Path, help="gateway file (YAML or TOML)")
+    g.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    g.add_argument("--check", action="store_true", help="check the file and exit")
+    g.set_defaults(func=_gateway)
+
+    s = sub.add_parser(
+        "simulate", help="serve a plant's meters over Modbus TCP and OPC UA (demo and tests)"
+    )
+    s.add_argument("--config", required=True, type=Path, help="plant file")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--modbus-port", type=int, default=5020)
+    s.add_argument("--opcua-port", type=int, default=4840)
+    s.add_argument("--no-opcua", action="store_true", help="serve Modbus only")
+    s.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second")
+    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--rollover-after", type=float, default=120.0, metavar="S")
+    s.add_argument("--dropout-period", type=float, default=300.0, metavar="S")
+    s.add_argument("--dropout-seconds", type=float, default=60.0, metavar="S")
+    s.add_argument("--no-dropout", action="store_true")
+    s.add_argument("--duration", type=float, help="stop after this many seconds")
+    s.set_defaults(func=_simulate)
     return p
 
 
@@ -92,4 +115,80 @@ def _example_readings(args: argparse.Namespace) -> int:
     )
     df.write_csv(args.output)
     print(f"wrote {df.height} readings to {args.output}")
+    return 0
+
+
+def _logging(level: str) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # asyncua logs every notification at INFO: keep only its warnings.
+    logging.getLogger("asyncua").setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _gateway(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from carbonstream.gateway.config import load_gateway
+    from carbonstream.gateway.service import GatewayService
+
+    gateway = load_gateway(args.config)
+    if args.check:
+        print(f"{args.config}: ok ({len(gateway.file.devices)} devices)")
+        return 0
+    _logging(args.log_level)
+
+    async def run() -> None:
+        service = GatewayService(gateway)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, service.stop)
+        await service.run()
+
+    asyncio.run(run())
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import asyncio
+    import contextlib
+    import signal
+
+    from carbonstream.config.loader import load_plant
+    from carbonstream.sim.plant_sim import PlantSimulator, SimOptions
+
+    plant = load_plant(args.config)
+    _logging("warning")
+    opt = SimOptions(
+        host=args.host,
+        modbus_port=args.modbus_port,
+        opcua_port=None if args.no_opcua else args.opcua_port,
+        seed=args.seed,
+        speed=args.speed,
+        rollover_after_s=args.rollover_after,
+        dropout_unit=None if args.no_dropout else -1,
+        dropout_period_s=args.dropout_period,
+        dropout_s=args.dropout_seconds,
+    )
+
+    async def run() -> None:
+        sim = PlantSimulator(plant, opt)
+        await sim.start()
+        for p in sim.points:
+            where = f"unit {p.unit_id:<3} {p.profile}.{p.quantity}" if p.quantity else "OPC UA only"
+            print(f"  {p.meter.id:<20} {where}   {p.node}")
+        opcua = f", OPC UA {sim.opcua.endpoint}" if sim.opcua else ""
+        print(f"ready: Modbus TCP {opt.host}:{opt.modbus_port}{opcua}", flush=True)
+        done = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, done.set)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), args.duration)
+        await sim.stop()
+
+    asyncio.run(run())
     return 0

@@ -1,0 +1,226 @@
+"""Modbus acquisition: links (shared connections with a lock) and one device's poll.
+
+A *link* is one connection: a serial bus, or a TCP connection to a meter or a
+Modbus gateway. Requests on a link take its lock and wait ``pause_s`` after
+each answer, because RS-485 devices and cheap gateways need quiet time. Devices
+on different links never wait for each other, so a dead meter costs only its
+own link's time.
+
+Connections are opened on demand and reopened after any failure, so polling
+resumes by itself when a device or a network comes back. After a timeout on a
+TCP link the connection is closed: a late answer must never be taken for the
+answer to the next request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from pymodbus import FramerType
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ModbusException
+from pymodbus.pdu import ExceptionResponse
+
+from carbonstream.gateway.config import Link
+from carbonstream.gateway.decode import DecodeError, decode_raw
+from carbonstream.gateway.grouping import Request, Table, group
+from carbonstream.gateway.points import ModbusPoint
+from carbonstream.transport.payload import Quality, Reading
+
+log = logging.getLogger("carbonstream.gateway")
+
+
+class ReadError(Exception):
+    """A request that brought no registers; ``quality`` says why (timeout, exception, ...)."""
+
+    def __init__(self, quality: Quality, detail: str) -> None:
+        super().__init__(detail)
+        self.quality = quality
+
+
+class ModbusLink:
+    def __init__(self, link: Link) -> None:
+        self.spec = link
+        self.lock = asyncio.Lock()
+        self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
+        self.requests = 0  # sent on this link, for metrics
+
+    def _make(self, timeout: float) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+        s = self.spec
+        # retries=0 and reconnect_delay=0: retries, backoff and reconnects are ours,
+        # per device, so one device's policy never changes another's.
+        if s.transport == "rtu":
+            assert s.serial_port is not None
+            return AsyncModbusSerialClient(
+                s.serial_port,
+                framer=FramerType.RTU,
+                baudrate=s.baudrate,
+                parity=s.parity,
+                stopbits=s.stopbits,
+                bytesize=s.bytesize,
+                timeout=timeout,
+                retries=0,
+                reconnect_delay=0,
+            )
+        assert s.host is not None
+        framer = FramerType.RTU if s.transport == "rtu_over_tcp" else FramerType.SOCKET
+        return AsyncModbusTcpClient(
+            s.host, port=s.port, framer=framer, timeout=timeout, retries=0, reconnect_delay=0
+        )
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def _connected(self, timeout: float) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+        if self._client is None:
+            self._client = self._make(timeout)
+        client = self._client
+        if not client.connected:
+            try:
+                ok = await asyncio.wait_for(client.connect(), timeout)
+            except (TimeoutError, OSError) as e:
+                self.close()
+                raise ReadError(Quality.COMM_ERROR, f"cannot connect: {e or 'timeout'}") from None
+            if not ok:
+                self.close()
+                raise ReadError(Quality.COMM_ERROR, "cannot connect")
+        client.ctx.comm_params.timeout_connect = timeout  # the answer deadline of this device
+        return client
+
+    async def read(self, unit: int, req: Request, timeout: float) -> list[int]:
+        async with self.lock:
+            try:
+                return await self._read(unit, req, timeout)
+            finally:
+                if self.spec.pause_s:
+                    await asyncio.sleep(self.spec.pause_s)
+
+    async def _read(self, unit: int, req: Request, timeout: float) -> list[int]:
+        client = await self._connected(timeout)
+        self.requests += 1
+        call = {
+            Table.COIL: client.read_coils,
+            Table.DISCRETE: client.read_discrete_inputs,
+            Table.HOLDING: client.read_holding_registers,
+            Table.INPUT: client.read_input_registers,
+        }[req.table]
+        try:
+            rr = await asyncio.wait_for(
+                call(req.address, count=req.count, device_id=unit), timeout + 0.05
+            )
+        except TimeoutError:
+            self._after_timeout()
+            raise ReadError(Quality.TIMEOUT, f"no answer within {timeout} s") from None
+        except ModbusException as e:
+            # pymodbus reports "no response" and lost connections as ModbusIOException.
+            self._after_timeout()
+            text = str(e)
+            q = Quality.TIMEOUT if "No response" in text else Quality.COMM_ERROR
+            raise ReadError(q, text) from None
+        except OSError as e:
+            self.close()
+            raise ReadError(Quality.COMM_ERROR, str(e)) from None
+        if isinstance(rr, ExceptionResponse) or rr.isError():
+            code = getattr(rr, "exception_code", None)
+            raise ReadError(Quality.EXCEPTION, f"Modbus exception code {code}")
+        if req.table in (Table.COIL, Table.DISCRETE):
+            return [1 if b else 0 for b in rr.bits[: req.count]]
+        regs = list(rr.registers)
+        if len(regs) != req.count:
+            raise ReadError(Quality.DECODE_ERROR, f"asked {req.count} registers, got {len(regs)}")
+        return regs
+
+    def _after_timeout(self) -> None:
+        if self.spec.transport != "rtu":
+            self.close()
+
+
+@dataclass
+class PollResult:
+    readings: list[Reading]
+    ok: bool  # False when the device did not answer at all (timeout, no connection)
+    requests: int
+    detail: str = ""
+
+
+class ModbusDevicePoll:
+    """Reads every point of one device: grouped requests, retries, decoding, qualities."""
+
+    def __init__(
+        self,
+        device_id: str,
+        unit: int,
+        link: ModbusLink,
+        points: list[ModbusPoint],
+        *,
+        timeout_s: float,
+        retries: int,
+        grouping: bool,
+        max_gap: int,
+        max_registers: int,
+    ) -> None:
+        self.device_id = device_id
+        self.unit = unit
+        self.link = link
+        self.points = points
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.requests = group(
+            [p.span for p in points],
+            enabled=grouping,
+            max_gap=max_gap,
+            max_registers=max_registers,
+        )
+
+    async def __call__(self) -> PollResult:
+        out: list[Reading] = []
+        sent = 0
+        failure: ReadError | None = None
+        for req in self.requests:
+            now_ms = time.time_ns() // 1_000_000
+            if failure is not None and failure.quality in (Quality.TIMEOUT, Quality.COMM_ERROR):
+                # The device is not answering: asking again now would only add timeouts.
+                out.extend(self._failed(req, failure.quality, now_ms))
+                continue
+            regs: list[int] | None = None
+            for _attempt in range(self.retries + 1):
+                sent += 1
+                try:
+                    regs = await self.link.read(self.unit, req, self.timeout_s)
+                    break
+                except ReadError as e:
+                    failure = e
+                    if e.quality not in (Quality.TIMEOUT, Quality.COMM_ERROR):
+                        break  # the device answered "no": asking again gives the same answer
+            now_ms = time.time_ns() // 1_000_000
+            if regs is None:
+                assert failure is not None
+                out.extend(self._failed(req, failure.quality, now_ms))
+                continue
+            out.extend(self._decode(req, regs, now_ms))
+        ok = failure is None or failure.quality not in (Quality.TIMEOUT, Quality.COMM_ERROR)
+        return PollResult(out, ok, sent, str(failure) if failure else "")
+
+    def _failed(self, req: Request, q: Quality, t: int) -> list[Reading]:
+        return [
+            Reading(m=self.points[i].meter, t=t, v=None, u=self.points[i].unit, q=q)
+            for i in req.members
+        ]
+
+    def _decode(self, req: Request, regs: list[int], t: int) -> list[Reading]:
+        out = []
+        for i in req.members:
+            p = self.points[i]
+            off = p.address - req.address
+            words = regs[off : off + p.span.count]
+            try:
+                v = p.conversion.apply(decode_raw(words, p.type, p.order))
+                out.append(Reading(m=p.meter, t=t, v=v, u=p.unit))
+            except DecodeError:
+                out.append(Reading(m=p.meter, t=t, v=None, u=p.unit, q=Quality.DECODE_ERROR))
+        return out

@@ -1,0 +1,208 @@
+"""Wiring: pollers -> disk queue -> sealer -> publisher, plus metrics.
+
+Readings flow one way. Pollers hand readings to ``_sink`` (no await, no I/O);
+one writer task appends everything that arrived since its last write to the
+SQLite queue in one transaction, so the queue keeps up with thousands of
+devices without blocking the event loop. Batches are sealed by count (as soon
+as ``batch_max_readings`` are waiting) and by time (every ``batch_interval_s``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from carbonstream.gateway.buffer import AsyncQueue, Queue
+from carbonstream.gateway.config import Gateway, Link, ModbusDevice
+from carbonstream.gateway.metrics import GatewayMetrics
+from carbonstream.gateway.modbus import ModbusDevicePoll, ModbusLink
+from carbonstream.gateway.opcua import OpcuaRunner
+from carbonstream.gateway.points import profile_of, resolve_modbus, resolve_opcua
+from carbonstream.gateway.poller import Poller
+from carbonstream.transport.payload import Reading
+from carbonstream.transport.publisher import Publisher
+
+log = logging.getLogger("carbonstream.gateway")
+
+
+class GatewayService:
+    def __init__(self, gateway: Gateway, *, metrics: GatewayMetrics | None = None) -> None:
+        self.gateway = gateway
+        gw = gateway.file
+        self.metrics = metrics or GatewayMetrics()
+        self.queue = AsyncQueue(
+            lambda: Queue(
+                gateway.buffer_path,
+                gw.id,
+                max_readings=gw.buffer.max_readings,
+                when_full=gw.buffer.when_full,
+                synchronous=gw.buffer.synchronous,
+            )
+        )
+        self.publisher = Publisher(
+            gw.broker,
+            site=gw.site,
+            gateway=gw.id,
+            source=self.queue,
+            max_inflight=gw.publish.max_inflight,
+            on_connection=lambda up: self.metrics.connected.set(1 if up else 0),
+            on_sent=self._sent,
+        )
+        self.links: dict[str, ModbusLink] = {}
+        self._inbox: list[Reading] = []
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self.metrics_port: int | None = None
+        self._build()
+
+    def _sent(self, n: int) -> None:
+        self.metrics.published_messages.inc()
+        self.metrics.published_readings.inc(n)
+
+    def _link(self, device: ModbusDevice) -> ModbusLink:
+        gw = self.gateway.file
+        if device.link is not None:
+            key = device.link
+            spec = next(link for link in gw.links if link.id == device.link)
+        else:
+            assert device.host is not None
+            key = f"{device.transport}://{device.host}:{device.port}"
+            spec = Link(id="inline", transport=device.transport, host=device.host, port=device.port)
+        if key not in self.links:
+            self.links[key] = ModbusLink(spec)
+        return self.links[key]
+
+    def _build(self) -> None:
+        gw = self.gateway.file
+        self.pollers: list[Poller] = []
+        self.opcua: list[OpcuaRunner] = []
+        n = len(gw.devices)
+        for i, device in enumerate(gw.devices):
+            polling = gw.polling_of(device)
+            if isinstance(device, ModbusDevice):
+                profile = profile_of(self.gateway, device)
+                poll = ModbusDevicePoll(
+                    device.id,
+                    device.unit,
+                    self._link(device),
+                    resolve_modbus(self.gateway, device),
+                    timeout_s=polling.timeout_s,
+                    retries=polling.retries,
+                    grouping=device.grouping.enabled,
+                    max_gap=device.grouping.max_gap
+                    if device.grouping.max_gap is not None
+                    else (profile.max_gap if profile else 10),
+                    max_registers=device.grouping.max_registers
+                    or (profile.max_registers if profile else 125),
+                )
+                self.pollers.append(
+                    Poller(
+                        device.id,
+                        poll,
+                        self._sink_for(device.id),
+                        interval_s=polling.interval_s,
+                        backoff_max_s=polling.backoff_max_s,
+                        # Spread devices over the interval so requests do not all leave at once.
+                        phase_s=polling.interval_s * i / n,
+                        observer=self.metrics,
+                    )
+                )
+            else:
+                self.opcua.append(
+                    OpcuaRunner(
+                        device,
+                        resolve_opcua(self.gateway, device),
+                        polling,
+                        self._sink_for(device.id),
+                        on_state=self.metrics.device_up,
+                    )
+                )
+
+    def _sink_for(self, device: str) -> _Sink:
+        return _Sink(self, device)
+
+    def _accept(self, device: str, readings: list[Reading]) -> None:
+        if readings:
+            self._inbox.extend(readings)
+            self.metrics.observe_readings(device, readings)
+            self._wake.set()
+
+    async def _writer(self) -> None:
+        batch_max = self.gateway.file.publish.batch_max_readings
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._inbox = self._inbox, []
+            if batch:
+                await self.queue.append(batch)
+                await self.queue.seal(batch_max, force=False)
+
+    async def _sealer(self) -> None:
+        pub = self.gateway.file.publish
+        while True:
+            await asyncio.sleep(pub.batch_interval_s)
+            await self.queue.seal(pub.batch_max_readings, force=True)
+            self.metrics.observe_buffer(await self.queue.stats())
+
+    async def run(self) -> None:
+        """Run until stop() is called or the task is cancelled."""
+        await self.queue.open()
+        m = self.gateway.file.metrics
+        if m.port is not None:
+            self.metrics_port = self.metrics.serve(m.host, m.port)
+        self.metrics.observe_buffer(await self.queue.stats())
+        log.info(
+            "gateway %s: %d Modbus and %d OPC UA devices, queue %s (stream %s)",
+            self.gateway.file.id,
+            len(self.pollers),
+            len(self.opcua),
+            self.gateway.buffer_path,
+            self.queue.stream,
+        )
+        acquisition = [asyncio.create_task(p.run()) for p in self.pollers] + [
+            asyncio.create_task(r.run()) for r in self.opcua
+        ]
+        writer = asyncio.create_task(self._writer())
+        sealer = asyncio.create_task(self._sealer())
+        publisher = asyncio.create_task(self.publisher.run())
+        self._tasks = [*acquisition, writer, sealer, publisher]
+        try:
+            await self._stopping.wait()
+        finally:
+            for t in acquisition:
+                t.cancel()
+            await asyncio.gather(*acquisition, return_exceptions=True)
+            for link in self.links.values():
+                link.close()
+            # Everything polled goes to disk and into a batch before we let go.
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+            if self._inbox:
+                await self.queue.append(self._inbox)
+                self._inbox = []
+            sealer.cancel()
+            await asyncio.gather(sealer, return_exceptions=True)
+            await self.queue.seal(self.gateway.file.publish.batch_max_readings, force=True)
+            await self.publisher.stop()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(publisher), 5)
+            publisher.cancel()
+            await asyncio.gather(publisher, return_exceptions=True)
+            await self.queue.close()
+            self.metrics.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+
+class _Sink:
+    """A device's hand-over point: counts readings and queues them for the writer."""
+
+    def __init__(self, service: GatewayService, device: str) -> None:
+        self.service = service
+        self.device = device
+
+    def __call__(self, readings: list[Reading]) -> None:
+        self.service._accept(self.device, readings)
