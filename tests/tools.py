@@ -1,0 +1,33 @@
+"""System tools some tests drive (promtool, headless Chromium, docker-compose).
+
+On CI (``CARBONSTREAM_CI=1``, set by .ci/run, which also installs them) a
+missing tool is a failure. On a developer's machine without them the test is
+skipped with the reason and the Debian package that provides the tool.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+PACKAGES = {
+    "promtool": "prometheus",
+    "chromium": "chromium",
+    "chromedriver": "chromium-driver",
+    "docker-compose": "docker-compose",
+    "mosquitto": "mosquitto",
+}
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name) or (
+        f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None
+    )
+    if path:
+        return path
+    why = f"{name} not installed (Debian package {PACKAGES.get(name, name)})"
+    if os.environ.get("CARBONSTREAM_CI") == "1":
+        pytest.fail(f"{why}: CI must have it", pytrace=False)
+    pytest.skip(why)
