@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -22,9 +23,8 @@ PACKAGES = {
 
 
 def require_tool(name: str) -> str:
-    path = shutil.which(name) or (
-        f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None
-    )
+    sbin = Path("/usr/sbin") / name
+    path = shutil.which(name) or (str(sbin) if sbin.exists() else None)
     if path:
         return path
     why = f"{name} not installed (Debian package {PACKAGES.get(name, name)})"
