@@ -117,6 +117,12 @@ class Engine:
         sites = self._sites(emission, months, state)
         return BatchResult(emission, sites[0], sites[1], iv.counts)
 
+    def site_sums(self, lines: EmissionLines, state: EngineState) -> tuple[SiteBuckets, Allocation]:
+        """Site sums and instrument allocation of given lines (e.g. a stored bucket rebuilt
+        after late data): the same step ``process`` runs, on lines instead of readings."""
+        months, _ = self._months(lines.lines.bucket)
+        return self._sites(lines, months, state)
+
     # --- steps ----------------------------------------------------------------
 
     def _months(self, bucket: NDArray[np.int64]) -> tuple[list[MonthFactors], NDArray[np.intp]]:
