@@ -73,7 +73,10 @@ def detect(conn: Conn) -> Flavour:
 
 def migrate(conn: Conn) -> tuple[Flavour, list[Migration]]:
     """Bring the schema up to date; returns the flavour and what was applied."""
-    conn.autocommit = True
+    was_autocommit = conn.autocommit
+    if not was_autocommit:
+        conn.commit()
+        conn.autocommit = True
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
     try:
         conn.execute(
@@ -84,10 +87,7 @@ def migrate(conn: Conn) -> tuple[Flavour, list[Migration]]:
         rows = conn.execute("SELECT version, flavour FROM schema_migrations").fetchall()
         applied = {int(v) for v, _ in rows}
         flavours = {str(f) for _, f in rows} - {"any"}
-        if flavours:
-            flavour = Flavour(flavours.pop())
-        else:
-            flavour = detect(conn)
+        flavour = Flavour(flavours.pop()) if flavours else detect(conn)
         if flavour is Flavour.TIMESCALE:
             conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
         todo = plan(flavour, applied)
@@ -102,6 +102,7 @@ def migrate(conn: Conn) -> tuple[Flavour, list[Migration]]:
         return flavour, todo
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
+        conn.autocommit = was_autocommit
 
 
 def current_flavour(conn: Conn) -> Flavour | None:
