@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -70,7 +71,9 @@ class Mosquitto:
 class PgServer:
     """A private PostgreSQL cluster (Debian binaries) in a temp dir, on a free TCP port."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self) -> None:
+        workdir = Path(tempfile.mkdtemp(prefix="carbonstream-pg-"))
+        self.workdir = workdir
         self.port = free_port()
         self.data = workdir / "pgdata"
         self.log = workdir / "pg.log"
@@ -79,8 +82,17 @@ class PgServer:
             self._as = ["runuser", "-u", "postgres", "--"]
             shutil.chown(workdir, "postgres")
         self._run(
-            [str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-             "-E", "UTF8", "--no-sync"]
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]
         )
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         self.start()
@@ -92,9 +104,22 @@ class PgServer:
 
     def start(self) -> None:
         self._run(
-            [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-o",
-             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data} -c fsync=off", "start"]
+            [
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.log),
+                "-w",
+                "-o",
+                f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data} -c fsync=off",
+                "start",
+            ]
         )
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def stop(self) -> None:
         """Stop by the postmaster's PID (fast shutdown: clients are cut off)."""

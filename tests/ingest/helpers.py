@@ -95,10 +95,10 @@ def settings(
     db_url: str,
     gateway: str,
     client_id: str | None = None,
-    mqtt: tuple[str, int] | None = None,
+    broker: tuple[str, int] | None = None,
     **extra: Any,
 ) -> IngestSettings:
-    host, port = mqtt or mqtt_host_port()
+    host, port = broker or mqtt_host_port()
     data: dict[str, Any] = {
         "plant": str(PLANT_FILE),
         "mqtt": {
@@ -155,7 +155,9 @@ def publish(
 ) -> int:
     """Publish at QoS 1 and wait until the broker acknowledged every message."""
     host, port = mqtt or mqtt_host_port()
-    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=unique("pub-"), protocol=paho.MQTTv5)
+    c = paho.Client(
+        paho.CallbackAPIVersion.VERSION2, client_id=unique("pub-"), protocol=paho.MQTTv5
+    )
     c.max_inflight_messages_set(200)
     c.max_queued_messages_set(0)
     c.connect(host, port)

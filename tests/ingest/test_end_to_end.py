@@ -35,11 +35,12 @@ def test_totals_equal_compute_and_lineage_is_complete(db_url: str) -> None:
         ).fetchone()
         assert rederived is not None and float(rederived[0]) < 1e-12
         factors = c.execute(
-            "SELECT count(*) FROM lineage_factors lf JOIN factors f"
-            " USING (factor_id, version)"
+            "SELECT count(*) FROM lineage_factors lf JOIN factors f USING (factor_id, version)"
         ).fetchone()
         assert factors is not None and int(factors[0]) > 0
-        state = c.execute("SELECT count(*) FROM meter_state WHERE last_ts_ns IS NOT NULL").fetchone()
+        state = c.execute(
+            "SELECT count(*) FROM meter_state WHERE last_ts_ns IS NOT NULL"
+        ).fetchone()
         assert state == (len(ex.plant.meters),)
         pos = c.execute("SELECT last_seq, messages, gaps, replays FROM stream_positions").fetchall()
         assert pos == [(len(msgs), len(msgs), 0, 0)]

@@ -199,32 +199,40 @@ class Committer:
     def _recompute(
         self, cur: w.Cur, lm: NDArray[np.int32], lt: NDArray[np.int64]
     ) -> set[tuple[int, int]]:
-        """Recompute the lines of meters with late readings, from the bucket before them on.
+        """Recompute the lines of meters with late readings, in the buckets they change.
 
-        For each meter: A = the last good reading before its earliest late one; B0
-        = the bucket holding A (every interval that changes starts at A or later);
-        the core reruns from the last reading at or before B0 over all stored good
-        readings, and the meter's lines from B0 on are replaced.
+        A late reading L between stored good readings A < L < C splits the interval
+        (A, C]; nothing before A or after C changes. Per meter, with A before its
+        earliest late reading and C after its latest: the buckets from the one
+        holding A's interval start (B0) to the one holding C (B1) are recomputed by
+        the core from the last reading at or before B0 to the first at or after the
+        end of B1, and the meter's lines in [B0, B1] are replaced.
         """
         base = self.engine.base_ns
         order = np.lexsort((lt, lm))
         lm, lt = lm[order], lt[order]
         start = np.flatnonzero(np.r_[True, lm[1:] != lm[:-1]])
-        meters, earliest = lm[start], lt[start]
+        end = np.r_[start[1:], len(lm)] - 1
+        meters, earliest, latest = lm[start], lt[start], lt[end]
         keys = self.keys.meter[meters]
-        a = w.previous_good(cur, keys, earliest, inclusive=False)
+        a = w.neighbour_good(cur, keys, earliest, before=True, inclusive=False)
+        c = w.neighbour_good(cur, keys, latest, before=False, inclusive=False)
         b0 = np.where(a == NO_TIME, earliest // base * base, a // base * base)
-        a2 = w.previous_good(cur, keys, b0, inclusive=True)
+        b1 = np.where(c == NO_TIME, latest, c - 1) // base * base
+        a2 = w.neighbour_good(cur, keys, b0, before=True, inclusive=True)
+        c2 = w.neighbour_good(cur, keys, b1 + base, before=False, inclusive=True)
         since = np.where(a2 == NO_TIME, 0, a2)
-        rk, rt, rv = w.good_readings_since(cur, keys, since)
+        until = np.where(c2 == NO_TIME, np.iinfo(np.int64).max // 2, c2)
+        rk, rt, rv = w.good_readings_between(cur, keys, since, until)
         ri = self._index_of_key[rk]
         scratch = self.engine.new_state()
         res = self.engine.process(ReadingBatch(ri, rt, rv, np.zeros(len(ri), np.uint8)), scratch)
-        touched = w.delete_lines_from(cur, keys, b0)
+        touched = w.delete_lines_between(cur, keys, b0, b1)
         lines = res.lines.lines
-        from_bucket = np.full(len(self._meter_site), np.iinfo(np.int64).max, dtype=np.int64)
-        from_bucket[meters] = b0
-        keep = lines.bucket >= from_bucket[lines.meter]
+        lo = np.full(len(self._meter_site), np.iinfo(np.int64).max, dtype=np.int64)
+        hi = np.full(len(self._meter_site), np.iinfo(np.int64).min, dtype=np.int64)
+        lo[meters], hi[meters] = b0, b1
+        keep = (lines.bucket >= lo[lines.meter]) & (lines.bucket <= hi[lines.meter])
         self._write_lines(cur, res.lines, keep)
         sel = np.flatnonzero(keep)
         site_keys = self._meter_site[lines.meter[sel]]

@@ -117,16 +117,23 @@ def copy_readings(
         cp.write(buf)
 
 
-def good_readings_since(
-    cur: Cur, meter_keys: NDArray[np.int32], since_ns: NDArray[np.int64]
+def good_readings_between(
+    cur: Cur,
+    meter_keys: NDArray[np.int32],
+    since_ns: NDArray[np.int64],
+    until_ns: NDArray[np.int64],
 ) -> tuple[NDArray[np.int32], NDArray[np.int64], NDArray[np.float64]]:
-    """Good readings of each meter at or after its own start time (meter key, ts ns, value)."""
+    """Good readings of each meter in its own [since, until] (meter key, ts ns, value), by time."""
     rows = cur.execute(
-        "SELECT r.meter, (extract(epoch FROM r.ts) * 1000000)::int8,"
-        " r.value FROM unnest(%s::int[], %s::timestamptz[]) AS u (meter, since)"
-        " JOIN readings AS r ON r.meter = u.meter AND r.ts >= u.since AND r.quality = 0"
-        " ORDER BY r.ts",
-        (meter_keys.tolist(), [ns_to_datetime(t) for t in since_ns.tolist()]),
+        "SELECT r.meter, (extract(epoch FROM r.ts) * 1000000)::int8, r.value"
+        " FROM unnest(%s::int[], %s::timestamptz[], %s::timestamptz[]) AS u (meter, lo, hi)"
+        " JOIN readings AS r ON r.meter = u.meter AND r.ts >= u.lo AND r.ts <= u.hi"
+        " AND r.quality = 0 ORDER BY r.ts",
+        (
+            meter_keys.tolist(),
+            [ns_to_datetime(t) for t in since_ns.tolist()],
+            [ns_to_datetime(t) for t in until_ns.tolist()],
+        ),
     ).fetchall()
     m = np.array([r[0] for r in rows], dtype=np.int32)
     t = np.array([r[1] for r in rows], dtype=np.int64) * 1000
@@ -134,22 +141,26 @@ def good_readings_since(
     return m, t, v
 
 
-_PREVIOUS = (
+_NEIGHBOUR = (
     "SELECT u.i, (SELECT (extract(epoch FROM r.ts) * 1000000)::int8 FROM readings AS r"
-    " WHERE r.meter = u.meter AND r.quality = 0 AND r.ts {op} u.t ORDER BY r.ts DESC LIMIT 1)"
+    " WHERE r.meter = u.meter AND r.quality = 0 AND r.ts {op} u.t ORDER BY r.ts {dir} LIMIT 1)"
     " FROM unnest(%s::int[], %s::timestamptz[]) WITH ORDINALITY AS u (meter, t, i)"
 )
-_PREVIOUS_BEFORE = _PREVIOUS.replace("{op}", "<")
-_PREVIOUS_AT_OR_BEFORE = _PREVIOUS.replace("{op}", "<=")
+_NEIGHBOURS = {
+    (True, False): _NEIGHBOUR.replace("{op}", "<").replace("{dir}", "DESC"),
+    (True, True): _NEIGHBOUR.replace("{op}", "<=").replace("{dir}", "DESC"),
+    (False, False): _NEIGHBOUR.replace("{op}", ">").replace("{dir}", "ASC"),
+    (False, True): _NEIGHBOUR.replace("{op}", ">=").replace("{dir}", "ASC"),
+}
 
 
-def previous_good(
-    cur: Cur, meter_keys: NDArray[np.int32], before_ns: NDArray[np.int64], inclusive: bool
+def neighbour_good(
+    cur: Cur, meter_keys: NDArray[np.int32], at_ns: NDArray[np.int64], before: bool, inclusive: bool
 ) -> NDArray[np.int64]:
-    """Time of each meter's last good reading before (or at) a time; NO_TIME if none."""
+    """Time of each meter's nearest good reading before (or after) a time; NO_TIME if none."""
     rows = cur.execute(
-        _PREVIOUS_AT_OR_BEFORE if inclusive else _PREVIOUS_BEFORE,
-        (meter_keys.tolist(), [ns_to_datetime(t) for t in before_ns.tolist()]),
+        _NEIGHBOURS[(before, inclusive)],
+        (meter_keys.tolist(), [ns_to_datetime(t) for t in at_ns.tolist()]),
     ).fetchall()
     out = np.full(len(meter_keys), NO_TIME, dtype=np.int64)
     for i, us in rows:
@@ -222,15 +233,20 @@ def copy_lines(cur: Cur, ln: LineRows) -> None:
         cp.write(buf)
 
 
-def delete_lines_from(
-    cur: Cur, meter_keys: NDArray[np.int32], from_ns: NDArray[np.int64]
+def delete_lines_between(
+    cur: Cur, meter_keys: NDArray[np.int32], lo_ns: NDArray[np.int64], hi_ns: NDArray[np.int64]
 ) -> set[tuple[int, int]]:
-    """Delete each meter's lines from its bucket on; returns the (site key, bucket ns) touched."""
+    """Delete each meter's lines with lo <= bucket <= hi; returns the (site key, bucket ns)."""
     rows = cur.execute(
-        "DELETE FROM emission_lines AS e USING unnest(%s::int[], %s::timestamptz[]) AS u (meter, b)"
-        " WHERE e.meter = u.meter AND e.bucket >= u.b"
+        "DELETE FROM emission_lines AS e"
+        " USING unnest(%s::int[], %s::timestamptz[], %s::timestamptz[]) AS u (meter, lo, hi)"
+        " WHERE e.meter = u.meter AND e.bucket >= u.lo AND e.bucket <= u.hi"
         " RETURNING e.site, (extract(epoch FROM e.bucket) * 1000000)::int8",
-        (meter_keys.tolist(), [ns_to_datetime(t) for t in from_ns.tolist()]),
+        (
+            meter_keys.tolist(),
+            [ns_to_datetime(t) for t in lo_ns.tolist()],
+            [ns_to_datetime(t) for t in hi_ns.tolist()],
+        ),
     ).fetchall()
     return {(int(s), int(us) * 1000) for s, us in rows}
 
