@@ -64,6 +64,10 @@ def example() -> Example:
     return Example(plant, batch.take(order))
 
 
+def example_ids() -> set[str]:
+    return {m.id for m in load_plant(PLANT_FILE).meters}
+
+
 def payloads(
     ex: Example, gateway: str, per_msg: int = 100, stream: str = "s1", site: str = "plant"
 ) -> list[tuple[str, bytes]]:
