@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import paho.mqtt.client as paho
 import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
 
 from carbonstream.compute import run as compute_run
 from carbonstream.config.loader import load_plant
@@ -159,9 +160,7 @@ def publish(
 ) -> int:
     """Publish at QoS 1 and wait until the broker acknowledged every message."""
     host, port = mqtt or mqtt_host_port()
-    c = paho.Client(
-        paho.CallbackAPIVersion.VERSION2, client_id=unique("pub-"), protocol=paho.MQTTv5
-    )
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=unique("pub-"), protocol=paho.MQTTv5)
     c.max_inflight_messages_set(200)
     c.max_queued_messages_set(0)
     c.connect(host, port)
@@ -191,7 +190,7 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
 
 def count(url: str, table: str) -> int:
     with psycopg.connect(url) as c:
-        row = c.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+        row = c.execute(f"SELECT count(*) FROM {table}").fetchone()
         assert row is not None
         return int(row[0])
 
@@ -201,8 +200,7 @@ def db_totals(url: str) -> dict[str, dict[str, float]]:
     sums = ", ".join(f"sum({c})" for c in cols)
     with psycopg.connect(url) as c:
         rows = c.execute(
-            f"SELECT s.id, {sums} FROM site_minute m JOIN sites s ON s.key = m.site"  # noqa: S608
-            " GROUP BY s.id"
+            f"SELECT s.id, {sums} FROM site_minute m JOIN sites s ON s.key = m.site GROUP BY s.id"
         ).fetchall()
     return {str(r[0]): {c: float(v or 0.0) for c, v in zip(cols, r[1:], strict=True)} for r in rows}
 

@@ -44,7 +44,7 @@ def _ingest_process(
     return subprocess.Popen(
         [sys.executable, "-m", "carbonstream", "ingest", "--config", str(cfg)],
         stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / f"ingest-{time.monotonic_ns()}.log", "wb"),  # noqa: SIM115
+        stderr=(tmp_path / f"ingest-{time.monotonic_ns()}.log").open("wb"),
     )
 
 

@@ -94,7 +94,10 @@ def test_timescale_migration_runs_against_stubs(db_url: str) -> None:
         conn.execute(STUBS)
         for raw in pglast.parse_sql(text):
             stmt = raw.stmt
-            piece = text[raw.stmt_location : raw.stmt_location + raw.stmt_len].strip()
+            loc = raw.stmt_location or 0
+            end = loc + raw.stmt_len if raw.stmt_len else len(text)  # 0: to the end
+            piece = text[loc:end].strip()
+            assert piece, loc
             if isinstance(stmt, ast.AlterTableStmt):
                 _check_compress_columns(conn, piece)
                 continue

@@ -101,7 +101,7 @@ class Validator:
                 )
             elif q == 0 and (r.v is None or not math.isfinite(r.v)):
                 problem = f"good reading with value {r.v!r} (need a finite number)"
-            if problem is not None:
+            if problem is not None or i is None:
                 n_bad += 1
                 if len(rejected) < MAX_REASONS:
                     rejected.append(f"readings[{j}]: {problem}")

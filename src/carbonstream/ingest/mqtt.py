@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 
 import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -46,7 +47,7 @@ class Subscriber:
         self.connected = False
         self._logged_down = False
         c = paho.Client(
-            paho.CallbackAPIVersion.VERSION2,
+            CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
             protocol=paho.MQTTv5,
             manual_ack=True,
@@ -65,7 +66,7 @@ class Subscriber:
         return [f"$share/{g}/{t}" if g else t for t in self.topics]
 
     def start(self) -> None:
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.settings.session_expiry_s
         props.ReceiveMaximum = self.settings.receive_maximum
         self.client.connect_async(
@@ -135,4 +136,4 @@ class Subscriber:
             self._logged_down = True
 
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-        self.queue.put(Message(msg.topic, msg.payload, msg.mid, msg.qos, time.time_ns()))
+        self.queue.put(Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, time.time_ns()))

@@ -44,16 +44,17 @@ from carbonstream.store.writes import DeadLetter, StreamUpdate
 from carbonstream.transport.payload import PayloadError
 
 log = logging.getLogger(__name__)
+_RETRY: tuple[type[BaseException], ...] = (*store_db.TRANSIENT, PoolTimeout)
 
 CommitHook = Callable[[list[Decoded], float], None]
 
 
-class StoreRejected(Exception):
+class StoreRejectedError(Exception):
     """The database refused a batch for a reason retrying will not fix (its messages are
     dead-lettered so ingest never stalls on them)."""
 
 
-class Stopping(Exception):
+class StoppingError(Exception):
     """Shutdown was requested while a write was still retrying: nothing is acknowledged."""
 
 
@@ -166,7 +167,7 @@ class Service:
                     pending = (batch, self._submit(batch))
             if pending is not None:
                 self._finish(*pending)
-        except Stopping:
+        except StoppingError:
             log.info("stopped while the database was unavailable; unacked messages stay queued")
         finally:
             self._close()
@@ -278,14 +279,14 @@ class Service:
             try:
                 with self._pool.connection(timeout=5) as conn:
                     out = self.committers[p].commit(conn, part, meta)
-            except (*store_db.TRANSIENT, PoolTimeout) as e:
+            except _RETRY as e:
                 self.metrics.db_errors.inc()
                 self.metrics.waiting_for_db.set(1)
                 if not self._outage_logged:
                     log.warning("database write failed (%s); holding back and retrying", e)
                     self._outage_logged = True
                 if self._stop.is_set():
-                    raise Stopping from None
+                    raise StoppingError from None
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
@@ -293,7 +294,7 @@ class Service:
                 failures += 1
                 log.error("database refused a batch (attempt %d): %s", failures, e)
                 if failures >= 3:
-                    raise StoreRejected(f"{type(e).__name__}: {e}") from None
+                    raise StoreRejectedError(f"{type(e).__name__}: {e}") from None
                 time.sleep(delay)
                 continue
             self.metrics.db_latency.observe(time.monotonic() - t0)
@@ -306,11 +307,11 @@ class Service:
 
     def _finish(self, b: Batch, futures: list[Future[Outcome]]) -> None:
         outcomes: list[Outcome] = []
-        rejected: StoreRejected | None = None
+        rejected: StoreRejectedError | None = None
         for f in futures:
             try:
                 outcomes.append(f.result())
-            except StoreRejected as e:
+            except StoreRejectedError as e:
                 rejected = e
         if rejected is not None:
             self._reject(b, rejected)
@@ -320,7 +321,7 @@ class Service:
         if self.on_commit is not None:
             self.on_commit(b.decoded, now)
 
-    def _reject(self, b: Batch, e: StoreRejected) -> None:
+    def _reject(self, b: Batch, e: StoreRejectedError) -> None:
         dead = Batch()
         for m in b.messages:
             self._dead(dead, m, f"store rejected the batch: {e}")

@@ -14,6 +14,9 @@ from carbonstream.transport.topics import READINGS_SUBSCRIPTION
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
 
+GroupFilter = Annotated[str, Field(pattern=r"^(\+|[A-Za-z0-9][A-Za-z0-9_.:-]{0,63})$")]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -35,7 +38,7 @@ class MqttSettings(_Model):
     session_expiry_s: int = Field(
         default=7 * 86_400,
         ge=60,
-        description="How long the broker keeps the session (and queues messages) while ingest is away.",
+        description="How long the broker keeps the session (and queues) while ingest is away.",
     )
     receive_maximum: int = Field(
         default=2000,
@@ -49,7 +52,7 @@ class MqttSettings(_Model):
 class DatabaseSettings(_Model):
     url: SecretStr | None = Field(
         default=None,
-        description="postgresql://... ; without one, an embedded PostgreSQL is started in data_dir.",
+        description="postgresql://... ; without one, an embedded PostgreSQL runs in data_dir.",
     )
     data_dir: str = ".carbonstream/postgres"
     writers: int = Field(
@@ -65,7 +68,9 @@ class BatchSettings(_Model):
 
 class SparkplugSettings(_Model):
     enabled: bool = False
-    group_ids: list[Identifier] = Field(default_factory=lambda: ["+"])
+    group_ids: list[GroupFilter] = Field(
+        default_factory=lambda: ["+"], description="Sparkplug group ids to subscribe to; + = all."
+    )
     metrics: dict[str, Identifier] = Field(
         default_factory=dict,
         description="'group/edge_node/metric' or 'group/edge_node/device/metric' -> meter id.",

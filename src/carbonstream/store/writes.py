@@ -339,7 +339,7 @@ def lines_of_site_buckets(cur: Cur, keys: Sequence[tuple[int, int]]) -> LineRows
         site=arr(2, np.int32).astype(np.int32),
         role=arr(3, np.int16).astype(np.int16),
         quantity=arr(4, np.float64).astype(np.float64),
-        covered_ns=(arr(5, np.float64) * 1e9).round().astype(np.int64),
+        covered_ns=(arr(5, np.float64).astype(np.float64) * 1e9).round().astype(np.int64),
         n_intervals=arr(6, np.int64).astype(np.int64),
         flags=arr(7, np.int64).astype(np.uint16),
         co2_t=arr(8, np.float64).astype(np.float64),
