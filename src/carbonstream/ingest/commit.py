@@ -13,6 +13,7 @@ deadlock, ambiguous commit) finds its readings stored and changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,6 +89,23 @@ class Committer:
         self._instruments_of_site: dict[int, list[str]] = {}
         for spec in engine.instruments:
             self._instruments_of_site.setdefault(spec.site, []).append(spec.id)
+
+    def warm(self, conn: Conn, when: dt.datetime) -> None:
+        """Resolve this month's factors and store their lineage now, not in the first batch."""
+        local = when.astimezone(self.engine.plant.zone)
+        months = {(local.year, local.month)}
+        nxt = local + dt.timedelta(days=1)
+        months.add((nxt.year, nxt.month))  # the month turns within a day: warm it too
+        for y, m in sorted(months):
+            self.engine.resolver.month(y, m)
+        ids = np.array([x.id for x in self.engine.lineages], dtype=np.int32)
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                self.lineage.to_db(cur, self.engine.lineages, ids)
+        except BaseException:
+            self.lineage.rolled_back()
+            raise
+        self.lineage.committed()
 
     def commit(self, conn: Conn, part: Part, meta: Meta | None) -> Outcome:
         try:

@@ -138,6 +138,10 @@ class Service:
             Committer(Engine(self.plant, self.library, base_s=60), keys, self.settings.lateness_s)
             for _ in range(self.n_writers)
         ]
+        with store_db.connect(self.db_url) as conn:
+            now = dt.datetime.now(dt.UTC)
+            for c in self.committers:
+                c.warm(conn, now)
         engine = self.committers[0].engine
         self._meter_part = self._site_part[engine.params.site]
         self._pool = store_db.make_pool(self.db_url, self.n_writers + 1)
