@@ -228,6 +228,8 @@ class Probe:
         self.first_commit: float | None = None
         self.last_commit = 0.0
         self.lags: list[np.ndarray[Any, Any]] = []
+        self.started = 0.0
+        self.cpu0: dict[str, float] = {}
 
     def __call__(self, decoded: list[Decoded], commit_s: float) -> None:
         for d in decoded:
@@ -238,13 +240,23 @@ class Probe:
         self.last_commit = commit_s
 
 
-def run_service(s: IngestSettings, url: str, probe: Probe) -> tuple[Service, threading.Thread]:
+def run_service(
+    s: IngestSettings,
+    url: str,
+    probe: Probe,
+    settle_s: float = 0.3,
+    broker: Mosquitto | None = None,
+) -> tuple[Service, threading.Thread]:
+    """Prepare (migrate, sync, warm: untimed), then start taking messages."""
     svc = Service(s, db_url=url, on_commit=probe)
     svc.prepare()
+    if broker is not None:
+        probe.cpu0 = cpu_seconds(broker)
+    probe.started = time.perf_counter()
     th = threading.Thread(target=svc.run, daemon=True)
     th.start()
     assert svc.ready.wait(30) and svc.subscriber.wait_connected(10)
-    time.sleep(0.3)
+    time.sleep(settle_s)
     return svc, th
 
 
@@ -270,12 +282,12 @@ def drain(plant_file: Path, msgs: list[tuple[str, bytes]], broker: Mosquitto) ->
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("CHECKPOINT")
         probe = Probe()
-        svc, th = run_service(settings_for(plant_file, url, broker.port, client), url, probe)
-        cpu0 = cpu_seconds(broker)
-        t_start = time.perf_counter()
+        svc, th = run_service(
+            settings_for(plant_file, url, broker.port, client), url, probe, 0, broker
+        )
         wait_for(probe, n, 600)
-        dt = time.perf_counter() - t_start
-        cpu = {k: round((v - cpu0[k]) / n * 1e6, 2) for k, v in cpu_seconds(broker).items()}
+        dt = time.perf_counter() - probe.started
+        cpu = {k: round((v - probe.cpu0[k]) / n * 1e6, 2) for k, v in cpu_seconds(broker).items()}
         svc.stop()
         th.join(30)
         check_rows(url, n)
@@ -333,24 +345,29 @@ def latency(
 CPU_US_PER_READING: list[dict[str, float]] = []
 
 
+def _proc_cpu(pid: int | str) -> float:
+    """utime + stime of a process from /proc, in seconds (0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(broker: Mosquitto) -> dict[str, float]:
     """CPU time so far of this process, the broker and every PostgreSQL process."""
-    import psutil
-
-    def total(p: psutil.Process) -> float:
-        t = p.cpu_times()
-        return float(t.user + t.system)
-
     pg = 0.0
-    for proc in psutil.process_iter(["name"]):
-        if proc.info["name"] == "postgres":
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
             try:
-                pg += total(proc)
-            except psutil.Error:
-                pass
+                if (d / "comm").read_text().strip() == "postgres":
+                    pg += _proc_cpu(d.name)
+            except OSError:
+                continue
     return {
-        "ingest": total(psutil.Process()),
-        "broker": total(psutil.Process(broker.proc.pid)),
+        "ingest": _proc_cpu(os.getpid()),
+        "broker": _proc_cpu(broker.proc.pid),
         "postgres": pg,
     }
 
