@@ -80,7 +80,113 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--no-dropout", action="store_true")
     s.add_argument("--duration", type=float, help="stop after this many seconds")
     s.set_defaults(func=_simulate)
+
+    i = sub.add_parser("ingest", help="run the ingest service: MQTT to PostgreSQL, exactly once")
+    i.add_argument("--config", required=True, type=Path, help="ingest settings (YAML or TOML)")
+    _db_args(i)
+    i.add_argument("--mqtt-host", help="broker host (overrides mqtt.host)")
+    i.add_argument("--mqtt-port", type=int, help="broker port (overrides mqtt.port)")
+    i.add_argument("--client-id", help="MQTT client id: stable per worker (persistent session)")
+    i.add_argument("--shared-group", help="join an MQTT shared subscription group")
+    i.add_argument("--metrics-port", type=int, help="Prometheus port; 0 picks a free one")
+    i.add_argument("--no-metrics", action="store_true", help="do not serve /metrics")
+    i.add_argument("--log-level", default="INFO")
+    i.set_defaults(func=_ingest)
+
+    mg = sub.add_parser("migrate", help="create or upgrade the database schema")
+    mg.add_argument("--config", type=Path, help="ingest settings (for database.url / data_dir)")
+    _db_args(mg)
+    mg.set_defaults(func=_migrate)
     return p
+
+
+def _db_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--db-url",
+        help="postgresql://... (default: database.url, then $CARBONSTREAM_DB_URL, "
+        "else an embedded PostgreSQL in database.data_dir)",
+    )
+
+
+def _db_url(args: argparse.Namespace, configured: str | None) -> str | None:
+    import os
+
+    url: str | None = args.db_url or configured or os.environ.get("CARBONSTREAM_DB_URL")
+    return url
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+
+    from carbonstream.ingest.service import Service
+    from carbonstream.ingest.settings import load_ingest_settings
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    s = load_ingest_settings(args.config)
+    mqtt = s.mqtt.model_copy(
+        update={
+            k: v
+            for k, v in {
+                "host": args.mqtt_host,
+                "port": args.mqtt_port,
+                "client_id": args.client_id,
+                "shared_group": args.shared_group,
+            }.items()
+            if v is not None
+        }
+    )
+    update: dict[str, object] = {"mqtt": mqtt}
+    if args.metrics_port is not None:
+        update["metrics_port"] = args.metrics_port
+    if args.no_metrics:
+        update["metrics_port"] = None
+    s = s.model_copy(update=update)
+    configured = s.database.url.get_secret_value() if s.database.url else None
+    service = Service(s, db_url=_db_url(args, configured))
+
+    def _stop(signum: int, frame: object) -> None:
+        service.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    totals = service.run()
+    print(
+        f"ingest stopped: {totals.messages} messages, {totals.stored} readings stored, "
+        f"{totals.duplicates} duplicates, {totals.dead_letters} dead letters",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from carbonstream.store.db import EmbeddedPostgres, connect
+    from carbonstream.store.migrate import migrate
+
+    configured = None
+    data_dir = ".carbonstream/postgres"
+    if args.config:
+        from carbonstream.ingest.settings import load_ingest_settings
+
+        s = load_ingest_settings(args.config)
+        configured = s.database.url.get_secret_value() if s.database.url else None
+        data_dir = s.database.data_dir
+    url = _db_url(args, configured)
+    embedded = None
+    if url is None:
+        embedded = EmbeddedPostgres(data_dir)
+        url = embedded.url
+    try:
+        with connect(url) as conn:
+            flavour, applied = migrate(conn)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "nothing to do"
+    print(f"schema is current ({flavour}): {names}")
+    return 0
 
 
 def _compute(args: argparse.Namespace) -> int:

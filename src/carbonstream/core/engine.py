@@ -40,7 +40,7 @@ class EmissionLines:
     co2e_t: NDArray[np.float64]
     lineage: NDArray[np.int32]
     flags: NDArray[np.uint16]
-    non_co2: bool  # False when no line has CH4 or N2O (China method): skip those sums
+    non_co2: bool = True  # False when no line has CH4 or N2O (China method): skip those sums
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -118,6 +118,13 @@ class Engine:
         emission = self._emissions(lines, months, bucket_month[line_bucket])
         sites, allocation = self._sites(emission, buckets, line_bucket, months, bucket_month, state)
         return BatchResult(emission, sites, allocation, iv.counts)
+
+    def site_sums(self, lines: EmissionLines, state: EngineState) -> tuple[SiteBuckets, Allocation]:
+        """Site sums and instrument allocation of given lines (e.g. a stored bucket rebuilt
+        after late data): the same step ``process`` runs, on lines instead of readings."""
+        buckets, line_bucket = _bucket_index(lines.lines.bucket, self.base_ns)
+        months, bucket_month = self._months(buckets)
+        return self._sites(lines, buckets, line_bucket, months, bucket_month, state)
 
     # --- steps ----------------------------------------------------------------
 

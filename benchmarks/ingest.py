@@ -1,0 +1,462 @@
+"""Benchmark: ingest end to end, MQTT to committed rows, against the database's own ceiling.
+
+Measured in one run, on this machine, with the broker and the database on it too:
+
+1. ``copy_readings_per_s``: binary COPY of the readings (numpy-built buffers, 2
+   connections, 20k-row transactions) into an empty ``readings`` table of a freshly
+   migrated schema (same table, same indexes), nothing else going on: the ceiling.
+2. ``readings_per_s`` (drain): the same readings as 100-reading v1 payloads, queued
+   in ingest's persistent session on a private Mosquitto, then drained by the ingest
+   service (decode, validate, de-dup, core, COPY readings and lines, rollups, meter
+   state, ack) into a fresh schema: readings committed / wall time.
+3. ``readings_per_s_live``: the same with the publisher running at the same time
+   (another process, competing for the 2 cores).
+4. ``latency_p50_s`` / ``latency_p99_s``: a publisher process sends 10,000
+   readings/s (100 messages of 100 readings, timestamped when sent); latency is
+   commit time minus source time of every reading (committed = queryable).
+
+Prints one JSON object per line. ``--quick`` shrinks the run for a smoke test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.services import Mosquitto, unique, url_with_db  # noqa: E402
+
+from carbonstream.config.loader import load_plant  # noqa: E402
+from carbonstream.ingest.decode import Decoded  # noqa: E402
+from carbonstream.ingest.service import Service  # noqa: E402
+from carbonstream.ingest.settings import IngestSettings  # noqa: E402
+from carbonstream.store import writes  # noqa: E402
+from carbonstream.store.db import create_database, drop_database  # noqa: E402
+from carbonstream.store.migrate import migrate  # noqa: E402
+from carbonstream.store.plant import sync_plant  # noqa: E402
+from carbonstream.transport.payload import Reading, ReadingsMessage, encode_readings  # noqa: E402
+
+ADMIN_URL = os.environ.get(
+    "CARBONSTREAM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+PER_MSG = 100
+
+
+def emit(**fields: Any) -> None:
+    print(json.dumps({"bench": "ingest", **fields}), flush=True)
+
+
+def write_plant(path: Path, n_meters: int, n_sites: int) -> None:
+    meters = [
+        {
+            "id": f"m{i:05d}",
+            "site": f"site{i % n_sites:02d}",
+            "kind": "grid_import",
+            "measures": "counter",
+            "unit": "kWh",
+            "rating": 100_000.0,
+        }
+        for i in range(n_meters)
+    ]
+    plant = {
+        "name": "bench plant",
+        "timezone": "Asia/Shanghai",
+        "grid_region": "CN",
+        "sites": [{"id": f"site{s:02d}"} for s in range(n_sites)],
+        "meters": meters,
+    }
+    path.write_text(yaml.safe_dump(plant), encoding="utf-8")
+
+
+def make_messages(n_meters: int, steps: int, step_ms: int) -> list[tuple[str, bytes]]:
+    """Every meter once per step; one gateway per 100 meters, one message per gateway and step.
+
+    Source times end now (the data a live plant sends): the service has warmed this
+    month's factors and lineage at start, as it does in production."""
+    t_start = int(time.time() * 1000) - steps * step_ms
+    out = []
+    seq: dict[int, int] = {}
+    for s in range(steps):
+        t = t_start + s * step_ms
+        for g in range(0, n_meters, PER_MSG):
+            seq[g] = seq.get(g, 0) + 1
+            rs = [
+                Reading(m=f"m{i:05d}", t=t, v=float(s) * 0.5 + i % 7, u="kWh")
+                for i in range(g, min(g + PER_MSG, n_meters))
+            ]
+            gw = f"gw{g // PER_MSG:03d}"
+            msg = ReadingsMessage(v=1, gateway=gw, stream="bench", seq=seq[g], readings=rs)
+            out.append((f"carbonstream/v1/plant/{gw}/readings", encode_readings(msg)))
+    return out
+
+
+def fresh_db() -> tuple[str, str]:
+    name = unique("cs_bench_")
+    create_database(ADMIN_URL, name)
+    return name, url_with_db(ADMIN_URL, name)
+
+
+# --- 1. the database's own ceiling --------------------------------------------------
+
+
+def copy_ceiling(plant_file: Path, msgs: list[tuple[str, bytes]]) -> tuple[float, int]:
+    from carbonstream.transport.payload import decode_readings
+
+    plant = load_plant(plant_file)
+    index = {m.id: i for i, m in enumerate(plant.meters)}
+    cols: list[tuple[int, int, float]] = []
+    for _, data in msgs:
+        for r in decode_readings(data).readings:
+            cols.append((index[r.m], r.t * 1_000_000, float(r.v or 0.0)))
+    arr = np.array(cols, dtype=np.float64)
+    meter = arr[:, 0].astype(np.int32)
+    ts = np.array([c[1] for c in cols], dtype=np.int64)
+    value = arr[:, 2]
+    name, url = fresh_db()
+    try:
+        with psycopg.connect(url) as conn:
+            migrate(conn)
+            keys = sync_plant(conn, plant)
+            conn.execute("CHECKPOINT")
+        mkeys = keys.meter[meter]
+        parts = [np.flatnonzero(mkeys % 2 == p) for p in range(2)]
+        chunk = 20_000
+
+        def writer(sel: np.ndarray[Any, Any]) -> None:
+            with psycopg.connect(url) as conn:
+                for lo in range(0, len(sel), chunk):
+                    s = sel[lo : lo + chunk]
+                    with conn.transaction(), conn.cursor() as cur:
+                        writes.copy_readings(
+                            cur, mkeys[s], ts[s], value[s], np.zeros(len(s), np.uint8)
+                        )
+
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=writer, args=(p,)) for p in parts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        dt = time.perf_counter() - t0
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT count(*) FROM readings").fetchone()
+        assert row is not None and int(row[0]) == len(ts)
+        return len(ts) / dt, len(ts)
+    finally:
+        drop_database(ADMIN_URL, name)
+
+
+# --- 2, 3. ingest end to end ----------------------------------------------------------
+
+
+def settings_for(plant_file: Path, url: str, port: int, client_id: str) -> IngestSettings:
+    return IngestSettings.model_validate(
+        {
+            "plant": str(plant_file),
+            "mqtt": {
+                "host": "127.0.0.1",
+                "port": port,
+                "client_id": client_id,
+                "receive_maximum": 2000,
+                "session_expiry_s": 3600,
+            },
+            "database": {"url": url, "writers": 2},
+            "batch": {"max_readings": 50_000, "max_wait_ms": 100},
+            "lateness_s": 10 * 86_400,
+            "future_s": 10 * 86_400 * 365,
+            "metrics_port": None,
+        }
+    )
+
+
+def publish(port: int, msgs: list[tuple[str, bytes]], rate_msgs: float = 0.0) -> None:
+    """QoS 1 publisher; with ``rate_msgs``, paced and timestamped at send time."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=unique("pub-"), protocol=paho.MQTTv5)
+    c.max_inflight_messages_set(1000)
+    c.max_queued_messages_set(0)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    infos = []
+    start = time.monotonic()
+    for k, (topic, data) in enumerate(msgs):
+        if rate_msgs:
+            due = start + k / rate_msgs
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            data = restamp(data, int(time.time() * 1000))
+        infos.append(c.publish(topic, data, qos=1))
+    for info in infos:
+        info.wait_for_publish(120)
+    c.disconnect()
+    c.loop_stop()
+
+
+def restamp(data: bytes, t_ms: int) -> bytes:
+    from carbonstream.transport.payload import decode_readings
+
+    msg = decode_readings(data)
+    rs = [Reading(m=r.m, t=t_ms, v=r.v, u=r.u) for r in msg.readings]
+    return encode_readings(
+        ReadingsMessage(v=1, gateway=msg.gateway, stream=msg.stream, seq=msg.seq, readings=rs)
+    )
+
+
+class Probe:
+    """Counts committed readings and records per-reading latency."""
+
+    def __init__(self) -> None:
+        self.committed = 0
+        self.first_commit: float | None = None
+        self.last_commit = 0.0
+        self.lags: list[np.ndarray[Any, Any]] = []
+        self.started = 0.0
+        self.cpu0: dict[str, float] = {}
+
+    def __call__(self, decoded: list[Decoded], commit_s: float) -> None:
+        for d in decoded:
+            self.committed += len(d)
+            self.lags.append(commit_s - d.ts / 1e9)
+        if self.first_commit is None:
+            self.first_commit = commit_s
+        self.last_commit = commit_s
+
+
+def run_service(
+    s: IngestSettings,
+    url: str,
+    probe: Probe,
+    settle_s: float = 0.3,
+    broker: Mosquitto | None = None,
+) -> tuple[Service, threading.Thread]:
+    """Prepare (migrate, sync, warm: untimed), then start taking messages."""
+    svc = Service(s, db_url=url, on_commit=probe)
+    svc.prepare()
+    if broker is not None:
+        probe.cpu0 = cpu_seconds(broker)
+    probe.started = time.perf_counter()
+    th = threading.Thread(target=svc.run, daemon=True)
+    th.start()
+    assert svc.ready.wait(30) and svc.subscriber.wait_connected(10)
+    time.sleep(settle_s)
+    return svc, th
+
+
+def wait_for(probe: Probe, n: int, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while probe.committed < n and time.monotonic() < end:
+        time.sleep(0.005)
+    if probe.committed < n:
+        raise RuntimeError(f"only {probe.committed} of {n} readings committed in {timeout}s")
+
+
+def drain(plant_file: Path, msgs: list[tuple[str, bytes]], broker: Mosquitto) -> float:
+    n = len(msgs) * PER_MSG
+    name, url = fresh_db()
+    client = unique("ingest-")
+    try:
+        # Create the session, leave, queue everything, then measure the drain.
+        probe = Probe()
+        svc, th = run_service(settings_for(plant_file, url, broker.port, client), url, probe)
+        svc.stop()
+        th.join(30)
+        publish(broker.port, msgs)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+        probe = Probe()
+        svc, th = run_service(
+            settings_for(plant_file, url, broker.port, client), url, probe, 0, broker
+        )
+        wait_for(probe, n, 600)
+        dt = time.perf_counter() - probe.started
+        cpu = {k: round((v - probe.cpu0[k]) / n * 1e6, 2) for k, v in cpu_seconds(broker).items()}
+        svc.stop()
+        th.join(30)
+        check_rows(url, n)
+        CPU_US_PER_READING.append(cpu)
+        return n / dt
+    finally:
+        drop_database(ADMIN_URL, name)
+
+
+def live(plant_file: Path, msgs: list[tuple[str, bytes]], broker: Mosquitto) -> float:
+    n = len(msgs) * PER_MSG
+    name, url = fresh_db()
+    try:
+        probe = Probe()
+        svc, th = run_service(settings_for(plant_file, url, broker.port, unique("i-")), url, probe)
+        pub = mp.get_context("fork").Process(target=publish, args=(broker.port, msgs))
+        t0 = time.perf_counter()
+        pub.start()
+        wait_for(probe, n, 600)
+        dt = time.perf_counter() - t0
+        pub.join(60)
+        svc.stop()
+        th.join(30)
+        check_rows(url, n)
+        return n / dt
+    finally:
+        drop_database(ADMIN_URL, name)
+
+
+def latency(
+    plant_file: Path, msgs: list[tuple[str, bytes]], broker: Mosquitto, rate: float
+) -> tuple[float, float, float, int]:
+    n = len(msgs) * PER_MSG
+    name, url = fresh_db()
+    try:
+        probe = Probe()
+        s = settings_for(plant_file, url, broker.port, unique("i-"))
+        svc, th = run_service(s, url, probe)
+        pub = mp.get_context("fork").Process(
+            target=publish, args=(broker.port, msgs), kwargs={"rate_msgs": rate / PER_MSG}
+        )
+        t0 = time.perf_counter()
+        pub.start()
+        wait_for(probe, n, 120 + n / rate)
+        achieved = n / (time.perf_counter() - t0)
+        pub.join(60)
+        svc.stop()
+        th.join(30)
+        lags = np.concatenate(probe.lags)
+        return float(np.percentile(lags, 50)), float(np.percentile(lags, 99)), achieved, n
+    finally:
+        drop_database(ADMIN_URL, name)
+
+
+CPU_US_PER_READING: list[dict[str, float]] = []
+
+
+def _proc_cpu(pid: int | str) -> float:
+    """utime + stime of a process from /proc, in seconds (0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(broker: Mosquitto) -> dict[str, float]:
+    """CPU time so far of this process, the broker and every PostgreSQL process."""
+    pg = 0.0
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if (d / "comm").read_text().strip() == "postgres":
+                    pg += _proc_cpu(d.name)
+            except OSError:
+                continue
+    return {
+        "ingest": _proc_cpu(os.getpid()),
+        "broker": _proc_cpu(broker.proc.pid),
+        "postgres": pg,
+    }
+
+
+def check_rows(url: str, n: int) -> None:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM readings").fetchone()
+    assert row is not None and int(row[0]) == n, f"{row} rows, expected {n}"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--meters", type=int, default=2000)
+    p.add_argument("--sites", type=int, default=20)
+    p.add_argument("--steps", type=int, default=400, help="readings per meter (1 s apart)")
+    p.add_argument("--latency-s", type=float, default=20.0)
+    p.add_argument("--rate", type=float, default=10_000.0, help="readings/s for the latency run")
+    p.add_argument("--reps", type=int, default=3, help="ceiling/ingest pairs")
+    p.add_argument("--quick", action="store_true")
+    a = p.parse_args()
+    if a.quick:
+        a.meters, a.sites, a.steps, a.latency_s, a.reps = 500, 5, 40, 3.0, 1
+    with tempfile.TemporaryDirectory(prefix="carbonstream-bench-") as tmp:
+        work = Path(tmp)
+        plant_file = work / "plant.yaml"
+        write_plant(plant_file, a.meters, a.sites)
+        msgs = make_messages(a.meters, a.steps, 1000)
+        n = len(msgs) * PER_MSG
+        broker = Mosquitto(work)
+        try:
+            # Noisy shared host: alternate ceiling and ingest runs; medians, ratios per pair.
+            copies, drains = [], []
+            for _ in range(a.reps):
+                copies.append(copy_ceiling(plant_file, msgs)[0])
+                drains.append(drain(plant_file, msgs, broker))
+            copy_rate = statistics.median(copies)
+            ratios = [d / c for d, c in zip(drains, copies, strict=True)]
+            emit(
+                metric="copy_readings_per_s",
+                value=round(copy_rate),
+                unit="1/s",
+                readings=n,
+                runs=[round(x) for x in copies],
+                note="binary COPY, 2 connections, same table and indexes, nothing else",
+            )
+            emit(
+                metric="readings_per_s",
+                value=round(statistics.median(drains)),
+                unit="1/s",
+                readings=n,
+                meters=a.meters,
+                mode="drain",
+                runs=[round(x) for x in drains],
+                vs="copy_readings_per_s",
+                ratio=round(statistics.median(ratios), 3),
+                cpu_us_per_reading=CPU_US_PER_READING[-1],
+            )
+            rate_live = live(plant_file, msgs, broker)
+            emit(
+                metric="readings_per_s_live",
+                value=round(rate_live),
+                unit="1/s",
+                readings=n,
+                mode="live (publisher running)",
+                vs="copy_readings_per_s",
+                ratio=round(rate_live / copy_rate, 3),
+            )
+            steps = max(1, int(a.latency_s * a.rate / a.meters))
+            lat_msgs = make_messages(a.meters, steps, 1000)
+            p50, p99, achieved, n_lat = latency(plant_file, lat_msgs, broker, a.rate)
+            emit(
+                metric="latency_p50_s",
+                value=round(p50, 4),
+                unit="s",
+                rate=round(achieved),
+                readings=n_lat,
+                note="source time to commit (queryable)",
+            )
+            emit(
+                metric="latency_p99_s",
+                value=round(p99, 4),
+                unit="s",
+                rate=round(achieved),
+                readings=n_lat,
+                target=1.0,
+            )
+        finally:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,343 @@
+"""One partition's share of a batch, committed in one transaction, all or nothing.
+
+    lock meter state (key order) ─► drop what is already stored ─► COPY readings
+      ─► core on the new readings ─► COPY lines, add site minutes, allocations
+      ─► late readings: recompute the meter from the bucket before them, rebuild
+         the touched site minutes ─► save meter state ─► (dead letters, streams)
+
+Meter state is read from the database under a row lock in every transaction,
+so two workers that see readings of the same meter serialise on it and each
+continues from the other's commit. A retried transaction (connection lost,
+deadlock, ambiguous commit) finds its readings stored and changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from carbonstream.core.batch import ReadingBatch
+from carbonstream.core.buckets import Lines
+from carbonstream.core.engine import EmissionLines, Engine
+from carbonstream.core.state import NO_TIME
+from carbonstream.store import writes as w
+from carbonstream.store.db import Conn
+from carbonstream.store.lineage import LineageStore
+from carbonstream.store.plant import Keys
+
+
+@dataclass
+class Part:
+    """Readings of one partition (meter = the core's dense index)."""
+
+    meter: NDArray[np.int32]
+    ts: NDArray[np.int64]
+    value: NDArray[np.float64]
+    quality: NDArray[np.uint8]
+
+    def __len__(self) -> int:
+        return len(self.meter)
+
+    @classmethod
+    def empty(cls) -> Part:
+        return cls(
+            np.empty(0, np.int32),
+            np.empty(0, np.int64),
+            np.empty(0, np.float64),
+            np.empty(0, np.uint8),
+        )
+
+
+@dataclass
+class Meta:
+    """What rides along with one partition's transaction: dead letters, stream positions."""
+
+    dead: list[w.DeadLetter] = field(default_factory=list)
+    streams: list[w.StreamUpdate] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    readings: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    late_recomputed: int = 0
+    too_late: int = 0
+    lines: int = 0
+    gaps: int = 0
+    replays: int = 0
+
+
+class Committer:
+    """Owns one engine and its lineage map; runs transactions for one writer thread."""
+
+    def __init__(self, engine: Engine, keys: Keys, lateness_s: float) -> None:
+        self.engine = engine
+        self.keys = keys
+        self.lateness_ns = int(lateness_s * 1e9)
+        self.state = engine.new_state()
+        self.lineage = LineageStore()
+        p = engine.params
+        self._role = p.role.astype(np.int16)
+        self._meter_site = keys.site[p.site]
+        top = int(keys.meter.max()) + 1 if len(keys.meter) else 1
+        self._index_of_key = np.full(top, -1, dtype=np.int32)
+        self._index_of_key[keys.meter] = np.arange(len(keys.meter), dtype=np.int32)
+        self._instruments_of_site: dict[int, list[str]] = {}
+        for spec in engine.instruments:
+            self._instruments_of_site.setdefault(spec.site, []).append(spec.id)
+
+    def warm(self, conn: Conn, when: dt.datetime) -> None:
+        """Resolve this month's factors and store their lineage now, not in the first batch."""
+        local = when.astimezone(self.engine.plant.zone)
+        months = {(local.year, local.month)}
+        nxt = local + dt.timedelta(days=1)
+        months.add((nxt.year, nxt.month))  # the month turns within a day: warm it too
+        for y, m in sorted(months):
+            self.engine.resolver.month(y, m)
+        ids = np.array([x.id for x in self.engine.lineages], dtype=np.int32)
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                self.lineage.to_db(cur, self.engine.lineages, ids)
+        except BaseException:
+            self.lineage.rolled_back()
+            raise
+        self.lineage.committed()
+
+    def commit(self, conn: Conn, part: Part, meta: Meta | None) -> Outcome:
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                out = self._run(cur, part, meta)
+        except BaseException:
+            self.lineage.rolled_back()
+            raise
+        self.lineage.committed()
+        return out
+
+    # --- the transaction --------------------------------------------------------
+
+    def _run(self, cur: w.Cur, part: Part, meta: Meta | None) -> Outcome:
+        out = Outcome(readings=len(part))
+        if len(part):
+            self._readings(cur, part, out)
+        if meta is not None:
+            w.add_dead_letters(cur, meta.dead)
+            out.gaps, out.replays = w.update_streams(cur, meta.streams)
+        return out
+
+    def _readings(self, cur: w.Cur, part: Part, out: Outcome) -> None:
+        # Same meter and time twice in the batch: keep one (the lowest value, as the core does).
+        order = np.lexsort((part.value, part.ts, part.meter))
+        m, t = part.meter[order], part.ts[order]
+        v, q = part.value[order], part.quality[order]
+        first = np.ones(len(m), dtype=bool)
+        first[1:] = (m[1:] != m[:-1]) | (t[1:] != t[:-1])
+        out.duplicates = int((~first).sum())
+        m, t, v, q = m[first], t[first], v[first], q[first]
+
+        meters = np.unique(m)
+        mkeys = self.keys.meter[meters]
+        st = w.lock_state(cur, np.sort(mkeys))
+        pos = np.searchsorted(st.meter, mkeys)
+        if len(st.meter) != len(meters) or not np.array_equal(st.meter[pos], mkeys):
+            raise RuntimeError("meter_state rows are missing: restart ingest to sync the plant")
+        last_ts, last_value, max_ts = st.last_ts[pos], st.last_value[pos], st.max_ts[pos]
+        slot = np.searchsorted(meters, m)
+
+        # Anything at or before the newest stored reading may already be stored.
+        maybe = np.flatnonzero(t <= max_ts[slot])
+        if len(maybe):
+            there = w.stored(cur, self.keys.meter[m[maybe]], t[maybe])
+            if there.any():
+                keep = np.ones(len(m), dtype=bool)
+                keep[maybe[there]] = False
+                out.duplicates += int(there.sum())
+                m, t, v, q, slot = m[keep], t[keep], v[keep], q[keep], slot[keep]
+        out.stored = len(m)
+        if not len(m):
+            return
+        w.copy_readings(cur, self.keys.meter[m], t, v, q)
+
+        good = q == 0
+        last = last_ts[slot]
+        normal = good & (t > last)
+        late = good & (t < last)
+        within = late & (last - t <= self.lateness_ns)
+        too_late = late & ~within
+
+        usage_sites = {int(s) for s in self.engine.params.site[meters]}
+        self.state.instrument_used_mwh = w.lock_usage(cur, self._instruments(usage_sites))
+        self.state.meters.last_ts[meters] = last_ts
+        self.state.meters.last_value[meters] = last_value
+        if normal.any():
+            idx = np.flatnonzero(normal)
+            batch = ReadingBatch(m[idx], t[idx], v[idx], q[idx])
+            res = self.engine.process(batch, self.state)
+            out.lines += self._write_lines(cur, res.lines, None)
+            s = res.sites
+            w.add_site_minutes(
+                cur,
+                w.SiteRows(
+                    self.keys.site[s.site],
+                    s.bucket,
+                    s.values,
+                    self._db_lineage(cur, s.residual_lineage),
+                ),
+            )
+            self._write_allocations(cur, res.allocation)
+        if within.any():
+            idx = np.flatnonzero(within)
+            touched = self._recompute(cur, m[idx], t[idx])
+            self._rebuild(cur, touched)
+            out.late_recomputed = len(idx)
+        if too_late.any():
+            idx = np.flatnonzero(too_late)
+            w.record_late(cur, self.keys.meter[m[idx]], t[idx], (last[idx] - t[idx]) / 1e9)
+            out.too_late = len(idx)
+
+        new_max = max_ts.copy()
+        np.maximum.at(new_max, slot, t)
+        rows = np.argsort(mkeys)
+        w.save_state(
+            cur,
+            w.StateRows(
+                mkeys[rows],
+                self.state.meters.last_ts[meters][rows],
+                self.state.meters.last_value[meters][rows],
+                new_max[rows],
+            ),
+        )
+        w.save_usage(cur, self.state.instrument_used_mwh)
+
+    # --- late readings ------------------------------------------------------------
+
+    def _recompute(
+        self, cur: w.Cur, lm: NDArray[np.int32], lt: NDArray[np.int64]
+    ) -> set[tuple[int, int]]:
+        """Recompute the lines of meters with late readings, in the buckets they change.
+
+        A late reading L between stored good readings A < L < C splits the interval
+        (A, C]; nothing before A or after C changes. Per meter, with A before its
+        earliest late reading and C after its latest: the buckets from the one
+        holding A's interval start (B0) to the one holding C (B1) are recomputed by
+        the core from the last reading at or before B0 to the first at or after the
+        end of B1, and the meter's lines in [B0, B1] are replaced.
+        """
+        base = self.engine.base_ns
+        order = np.lexsort((lt, lm))
+        lm, lt = lm[order], lt[order]
+        start = np.flatnonzero(np.r_[True, lm[1:] != lm[:-1]])
+        end = np.r_[start[1:], len(lm)] - 1
+        meters, earliest, latest = lm[start], lt[start], lt[end]
+        keys = self.keys.meter[meters]
+        a = w.neighbour_good(cur, keys, earliest, before=True, inclusive=False)
+        c = w.neighbour_good(cur, keys, latest, before=False, inclusive=False)
+        b0 = np.where(a == NO_TIME, earliest // base * base, a // base * base)
+        b1 = np.where(c == NO_TIME, latest, c - 1) // base * base
+        a2 = w.neighbour_good(cur, keys, b0, before=True, inclusive=True)
+        c2 = w.neighbour_good(cur, keys, b1 + base, before=False, inclusive=True)
+        since = np.where(a2 == NO_TIME, 0, a2)
+        until = np.where(c2 == NO_TIME, np.iinfo(np.int64).max // 2, c2)
+        rk, rt, rv = w.good_readings_between(cur, keys, since, until)
+        ri = self._index_of_key[rk]
+        scratch = self.engine.new_state()
+        res = self.engine.process(ReadingBatch(ri, rt, rv, np.zeros(len(ri), np.uint8)), scratch)
+        touched = w.delete_lines_between(cur, keys, b0, b1)
+        lines = res.lines.lines
+        lo = np.full(len(self._meter_site), np.iinfo(np.int64).max, dtype=np.int64)
+        hi = np.full(len(self._meter_site), np.iinfo(np.int64).min, dtype=np.int64)
+        lo[meters], hi[meters] = b0, b1
+        keep = (lines.bucket >= lo[lines.meter]) & (lines.bucket <= hi[lines.meter])
+        self._write_lines(cur, res.lines, keep)
+        sel = np.flatnonzero(keep)
+        site_keys = self._meter_site[lines.meter[sel]]
+        touched |= set(zip(site_keys.tolist(), lines.bucket[sel].tolist(), strict=True))
+        return touched
+
+    def _rebuild(self, cur: w.Cur, touched: set[tuple[int, int]]) -> None:
+        """Rebuild (site, minute) rows and their instrument allocations from stored lines."""
+        keys = sorted(touched)
+        w.lock_site_minutes(cur, keys)
+        sites = {self.keys.site_index[s] for s, _ in keys}
+        more = [i for i in self._instruments(sites) if i not in self.state.instrument_used_mwh]
+        self.state.instrument_used_mwh.update(w.lock_usage(cur, more))
+        for ins, mwh in w.take_allocations(cur, keys).items():
+            self.state.instrument_used_mwh[ins] = self.state.instrument_used_mwh.get(ins, 0.0) - mwh
+        rows = w.lines_of_site_buckets(cur, keys)
+        idx = self._index_of_key[rows.meter]
+        lines = Lines(
+            idx, rows.bucket, rows.quantity, rows.covered_ns, rows.n_intervals, rows.flags
+        )
+        e = EmissionLines(
+            lines,
+            rows.co2_t,
+            rows.ch4_t,
+            rows.n2o_t,
+            rows.co2e_t,
+            np.zeros(len(idx), np.int32),
+            rows.flags,
+        )
+        sums, alloc = self.engine.site_sums(e, self.state)
+        site_keys = self.keys.site[sums.site]
+        found = set(zip(site_keys.tolist(), sums.bucket.tolist(), strict=True))
+        empty = [k for k in keys if k not in found]
+        values = {c: np.concatenate([a, np.zeros(len(empty))]) for c, a in sums.values.items()}
+        w.add_site_minutes(
+            cur,
+            w.SiteRows(
+                np.concatenate([site_keys, np.array([k[0] for k in empty], np.int32)]),
+                np.concatenate([sums.bucket, np.array([k[1] for k in empty], np.int64)]),
+                values,
+                np.concatenate(
+                    [self._db_lineage(cur, sums.residual_lineage), np.zeros(len(empty), np.int64)]
+                ),
+            ),
+            replace=True,
+        )
+        self._write_allocations(cur, alloc)
+
+    # --- helpers --------------------------------------------------------------------
+
+    def _instruments(self, sites: set[int]) -> list[str]:
+        return [i for s in sorted(sites) for i in self._instruments_of_site.get(s, [])]
+
+    def _db_lineage(self, cur: w.Cur, local: NDArray[np.int32]) -> NDArray[np.int64]:
+        return self.lineage.to_db(cur, self.engine.lineages, local)
+
+    def _write_lines(self, cur: w.Cur, e: EmissionLines, keep: NDArray[np.bool_] | None) -> int:
+        sel = np.arange(len(e)) if keep is None else np.flatnonzero(keep)
+        if not len(sel):
+            return 0
+        ln = e.lines
+        meter = ln.meter[sel]
+        w.copy_lines(
+            cur,
+            w.LineRows(
+                meter=self.keys.meter[meter],
+                bucket=ln.bucket[sel],
+                site=self._meter_site[meter],
+                role=self._role[meter],
+                quantity=ln.quantity[sel],
+                covered_ns=ln.covered_ns[sel],
+                n_intervals=ln.n_intervals[sel],
+                flags=e.flags[sel],
+                co2_t=e.co2_t[sel],
+                ch4_t=e.ch4_t[sel],
+                n2o_t=e.n2o_t[sel],
+                co2e_t=e.co2e_t[sel],
+                lineage=self._db_lineage(cur, e.lineage[sel]),
+            ),
+        )
+        return len(sel)
+
+    def _write_allocations(self, cur: w.Cur, alloc: object) -> None:
+        from carbonstream.core.market import Allocation
+
+        assert isinstance(alloc, Allocation)
+        if not len(alloc.instrument):
+            return
+        ids = [self.engine.instruments[int(k)].id for k in alloc.instrument]
+        w.add_allocations(cur, ids, self.keys.site[alloc.site], alloc.bucket, alloc.mwh)

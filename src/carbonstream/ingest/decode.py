@@ -1,0 +1,173 @@
+"""Decode and validate a v1 readings payload into columns for the core.
+
+A payload that does not decode is rejected whole (``PayloadError``, the text
+is the dead-letter reason). Inside a decoded payload each reading is checked:
+known meter, unit equal to the meter's, a sane source time, a finite value
+when the quality is good. Bad readings are rejected with their reasons; the
+good ones in the same payload still go through.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import msgspec
+import numpy as np
+from msgspec import Meta
+from numpy.typing import NDArray
+
+from carbonstream.config.plant import Plant
+from carbonstream.transport import topics
+from carbonstream.transport.payload import (
+    MAX_READINGS,
+    PAYLOAD_VERSION,
+    QUALITY_CODE,
+    PayloadError,
+)
+
+NS_PER_MS = 1_000_000
+MAX_REASONS = 5
+
+
+@dataclass
+class Decoded:
+    """The usable readings of one message, plus why any others were rejected."""
+
+    gateway: str
+    stream: str
+    seq: int | None
+    meter: NDArray[np.int32]
+    ts: NDArray[np.int64]  # ns since the Unix epoch, UTC
+    value: NDArray[np.float64]
+    quality: NDArray[np.uint8]
+    rejected: list[str] = field(default_factory=list)
+    n_rejected: int = 0
+
+    def __len__(self) -> int:
+        return len(self.meter)
+
+    def reason(self) -> str:
+        shown = "; ".join(self.rejected)
+        more = self.n_rejected - len(self.rejected)
+        tail = f"; and {more} more" if more > 0 else ""
+        total = len(self) + self.n_rejected
+        return f"{self.n_rejected} of {total} readings rejected: {shown}{tail}"
+
+
+@dataclass(frozen=True)
+class Limits:
+    earliest: dt.datetime
+    future_s: float
+    max_payload_bytes: int
+
+
+class _Reading(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
+    m: str
+    t: int
+    v: float | None
+    u: str
+    q: str = "good"
+
+
+class _Message(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
+    v: int
+    gateway: Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+    stream: Annotated[str, Meta(min_length=1, max_length=64)]
+    seq: Annotated[int, Meta(ge=1)]
+    readings: Annotated[list[_Reading], Meta(max_length=MAX_READINGS)]
+
+
+# The v1 wire format with the per-reading constraints left to validation below (a
+# known meter id implies a valid id, and every field is range-checked there): the
+# same bytes decode or fail as with the transport structs, about 3x faster.
+_decoder = msgspec.json.Decoder(_Message)
+_QUALITY = {q.value: code for q, code in QUALITY_CODE.items()}
+_BAD_QUALITY = 255
+_NONE: tuple[int, str | None] = (-1, None)
+
+
+def decode_v1(data: bytes) -> _Message:
+    try:
+        msg = _decoder.decode(data)
+    except msgspec.DecodeError as e:
+        raise PayloadError(f"not a v1 readings payload: {e}") from None
+    if msg.v != PAYLOAD_VERSION:
+        raise PayloadError(f"payload version {msg.v} is not supported (this receiver reads v1)")
+    return msg
+
+
+class Validator:
+    def __init__(self, plant: Plant, limits: Limits) -> None:
+        self.index = {m.id: i for i, m in enumerate(plant.meters)}
+        self.units = [m.unit for m in plant.meters]
+        self._meta = {m.id: (i, m.unit) for i, m in enumerate(plant.meters)}
+        self.limits = limits
+        self._earliest_ms = int(limits.earliest.timestamp() * 1000)
+
+    def v1(self, topic: str, payload: bytes, now_s: float | None = None) -> Decoded:
+        if len(payload) > self.limits.max_payload_bytes:
+            raise PayloadError(
+                f"payload of {len(payload)} bytes exceeds max_payload_bytes "
+                f"{self.limits.max_payload_bytes}"
+            )
+        msg = decode_v1(payload)
+        where = topics.parse(topic)
+        if where is not None and where[1] != msg.gateway:
+            raise PayloadError(
+                f"gateway {msg.gateway!r} in the payload differs from {where[1]!r} in the topic"
+            )
+        now = time.time() if now_s is None else now_s
+        lo, hi = self._earliest_ms, int((now + self.limits.future_s) * 1000)
+        rs = msg.readings
+        n = len(rs)
+        meta = [self._meta.get(r.m, _NONE) for r in rs]
+        meter = np.fromiter([x[0] for x in meta], np.int32, n)
+        unit_ok = np.fromiter([x[1] == r.u for x, r in zip(meta, rs, strict=True)], bool, n)
+        try:
+            t_ms = np.fromiter([r.t for r in rs], np.int64, n)
+        except OverflowError:
+            t_ms = np.fromiter([max(min(r.t, hi + 1), lo - 1) for r in rs], np.int64, n)
+        value = np.array([r.v for r in rs], dtype=np.float64)  # None -> NaN
+        quality = np.fromiter([_QUALITY.get(r.q, _BAD_QUALITY) for r in rs], np.uint8, n)
+        good = quality == 0
+        bad_meter = meter < 0
+        bad_unit = ~unit_ok & ~bad_meter
+        bad_time = (t_ms < lo) | (t_ms > hi)
+        bad_quality = quality == _BAD_QUALITY
+        bad_value = good & ~np.isfinite(value)
+        bad = bad_meter | bad_unit | bad_time | bad_quality | bad_value
+        rejected: list[str] = []
+        n_bad = int(bad.sum())
+        if n_bad:
+            for j in np.flatnonzero(bad)[:MAX_REASONS].tolist():
+                r = rs[j]
+                if bad_meter[j]:
+                    problem = f"unknown meter {r.m!r}"
+                elif bad_unit[j]:
+                    problem = f"unit {r.u!r} is not meter {r.m!r}'s unit {self.units[meter[j]]!r}"
+                elif bad_time[j]:
+                    side = "before" if r.t < lo else "after"
+                    problem = f"source time {r.t} ms is {side} the sane range"
+                elif bad_quality[j]:
+                    problem = f"unknown quality {r.q!r}"
+                else:
+                    problem = f"good reading with value {r.v!r} (need a finite number)"
+                rejected.append(f"readings[{j}]: {problem}")
+            keep = ~bad
+            meter, t_ms, value = meter[keep], t_ms[keep], value[keep]
+            quality, good = quality[keep], good[keep]
+        value[~good] = np.nan
+        return Decoded(
+            msg.gateway,
+            msg.stream,
+            msg.seq,
+            meter,
+            t_ms * NS_PER_MS,
+            value,
+            quality,
+            rejected,
+            n_bad,
+        )

@@ -1,0 +1,360 @@
+"""The ingest service loop: receive, decode, batch, commit per partition, then ack.
+
+    paho thread ──► queue ──► main thread: decode + validate, batch (≤ max_readings
+    or max_wait_ms), split by site into partitions ──► writer threads (one per
+    partition, one pooled connection each): one transaction per partition ──►
+    all committed ──► ack every message of the batch, in arrival order.
+
+The next batch is decoded while the current one is being written. A message
+is acknowledged only after every transaction holding its readings (and its
+dead letter, if any) has committed; a crash before that means redelivery,
+and redelivered readings are found stored and change nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import psycopg
+from psycopg_pool import PoolTimeout
+
+from carbonstream.config.loader import load_plant
+from carbonstream.config.plant import Plant
+from carbonstream.core.engine import Engine
+from carbonstream.core.library import FactorLibrary
+from carbonstream.ingest.commit import Committer, Meta, Outcome, Part
+from carbonstream.ingest.decode import Decoded, Limits, Validator
+from carbonstream.ingest.metrics import Metrics
+from carbonstream.ingest.mqtt import Message, Subscriber
+from carbonstream.ingest.settings import IngestSettings
+from carbonstream.ingest.sparkplug import SPARKPLUG_PREFIX, SparkplugDecoder
+from carbonstream.store import db as store_db
+from carbonstream.store.migrate import migrate
+from carbonstream.store.plant import sync_plant
+from carbonstream.store.writes import DeadLetter, StreamUpdate
+from carbonstream.transport.payload import PayloadError
+
+log = logging.getLogger(__name__)
+_RETRY: tuple[type[BaseException], ...] = (*store_db.TRANSIENT, PoolTimeout)
+
+CommitHook = Callable[[list[Decoded], float], None]
+
+
+class StoreRejectedError(Exception):
+    """The database refused a batch for a reason retrying will not fix (its messages are
+    dead-lettered so ingest never stalls on them)."""
+
+
+class StoppingError(Exception):
+    """Shutdown was requested while a write was still retrying: nothing is acknowledged."""
+
+
+@dataclass
+class Batch:
+    messages: list[Message] = field(default_factory=list)
+    decoded: list[Decoded] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    streams: dict[tuple[str, str], StreamUpdate] = field(default_factory=dict)
+    readings: int = 0
+
+
+@dataclass
+class Totals:
+    messages: int = 0
+    readings: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    late_recomputed: int = 0
+    too_late: int = 0
+    rejected: int = 0
+    dead_letters: int = 0
+    batches: int = 0
+
+
+class Service:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        db_url: str | None = None,
+        on_commit: CommitHook | None = None,
+    ) -> None:
+        self.settings = settings
+        self.plant: Plant = load_plant(settings.plant)
+        self.library = FactorLibrary.load(self.plant.factor_files)
+        self.metrics = Metrics()
+        self.totals = Totals()
+        self.on_commit = on_commit
+        self._stop = threading.Event()
+        self._embedded: store_db.EmbeddedPostgres | None = None
+        url = db_url or (
+            settings.database.url.get_secret_value() if settings.database.url else None
+        )
+        if url is None:
+            self._embedded = store_db.EmbeddedPostgres(settings.database.data_dir)
+            url = self._embedded.url
+        self.db_url = url
+        self.validator = Validator(
+            self.plant,
+            Limits(settings.earliest, settings.future_s, settings.max_payload_bytes),
+        )
+        self.sparkplug = SparkplugDecoder(self.plant, settings.sparkplug, self.validator)
+        topics = list(settings.mqtt.topics)
+        if settings.sparkplug.enabled:
+            topics += self.sparkplug.subscriptions()
+        self.subscriber = Subscriber(settings.mqtt, topics)
+        self.n_writers = settings.database.writers
+        self._site_part = (np.arange(len(self.plant.sites)) % self.n_writers).astype(np.int32)
+        self._meter_part = np.empty(0, np.int32)
+        self.committers: list[Committer] = []
+        self._pool: store_db.Pool | None = None
+        self._writers: list[ThreadPoolExecutor] = []
+        self._outage_logged = False
+        self.ready = threading.Event()
+
+    # --- lifecycle ----------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Migrate (if asked), sync the plant, open the pool; fail fast on config errors."""
+        with store_db.connect(self.db_url) as conn:
+            if self.settings.database.migrate_on_start:
+                flavour, applied = migrate(conn)
+                log.info(
+                    "database schema: %s%s",
+                    flavour,
+                    f" (applied {len(applied)} migrations)" if applied else "",
+                )
+            conn.autocommit = False
+            keys = sync_plant(conn, self.plant)
+        self.committers = [
+            Committer(Engine(self.plant, self.library, base_s=60), keys, self.settings.lateness_s)
+            for _ in range(self.n_writers)
+        ]
+        with store_db.connect(self.db_url) as conn:
+            now = dt.datetime.now(dt.UTC)
+            for c in self.committers:
+                c.warm(conn, now)
+        engine = self.committers[0].engine
+        self._meter_part = self._site_part[engine.params.site]
+        self._pool = store_db.make_pool(self.db_url, self.n_writers + 1)
+        self._writers = [
+            ThreadPoolExecutor(1, thread_name_prefix=f"writer-{i}") for i in range(self.n_writers)
+        ]
+        if self.settings.metrics_port is not None:
+            self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> Totals:
+        """Run until :meth:`stop`; returns what was done."""
+        if not self.committers:
+            self.prepare()
+        self.subscriber.start()
+        self.ready.set()
+        pending: tuple[Batch, list[Future[Outcome]]] | None = None
+        try:
+            while not self._stop.is_set():
+                batch = self._collect(busy=pending is not None)
+                if pending is not None:
+                    self._finish(*pending)
+                    pending = None
+                if batch.messages:
+                    pending = (batch, self._submit(batch))
+            if pending is not None:
+                self._finish(*pending)
+        except StoppingError:
+            log.info("stopped while the database was unavailable; unacked messages stay queued")
+        finally:
+            self._close()
+        return self.totals
+
+    def _close(self) -> None:
+        self.subscriber.stop()
+        for ex in self._writers:
+            ex.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.close()
+        if self._embedded is not None:
+            self._embedded.stop()
+
+    # --- receive and decode ---------------------------------------------------------
+
+    def _collect(self, busy: bool) -> Batch:
+        b = Batch()
+        q = self.subscriber.queue
+        max_wait = self.settings.batch.max_wait_ms / 1000
+        limit = self.settings.batch.max_readings
+        deadline: float | None = None
+        while not self._stop.is_set():
+            timeout = 0.02 if deadline is None else deadline - time.monotonic()
+            if timeout <= 0:
+                break
+            try:
+                m = q.get(timeout=timeout)
+            except queue.Empty:
+                if deadline is None and busy:
+                    break
+                continue
+            if deadline is None:
+                deadline = time.monotonic() + max_wait
+            self._take(b, m)
+            if b.readings >= limit:
+                break
+        self.metrics.queue.set(q.qsize())
+        return b
+
+    def _take(self, b: Batch, m: Message) -> None:
+        b.messages.append(m)
+        self.metrics.messages.inc()
+        try:
+            if m.topic.startswith(SPARKPLUG_PREFIX):
+                d = self.sparkplug.decode(m.topic, m.payload)
+            else:
+                d = self.validator.v1(m.topic, m.payload)
+        except PayloadError as e:
+            self._dead(b, m, str(e))
+            return
+        if d is None:  # e.g. a Sparkplug death certificate: nothing to account
+            return
+        if d.n_rejected:
+            self._dead(b, m, d.reason())
+            self.metrics.readings.labels("rejected").inc(d.n_rejected)
+            self.totals.rejected += d.n_rejected
+        if len(d):
+            b.decoded.append(d)
+            b.readings += len(d)
+        if d.seq is not None:
+            key = (d.gateway, d.stream)
+            u = b.streams.get(key)
+            if u is None:
+                b.streams[key] = StreamUpdate(d.gateway, d.stream, [d.seq])
+            else:
+                u.seqs.append(d.seq)
+
+    def _dead(self, b: Batch, m: Message, reason: str) -> None:
+        digest = hashlib.sha256(m.topic.encode() + b"\0" + m.payload).digest()
+        b.dead.append(DeadLetter(m.topic, m.payload, reason[:2000], _utc(m.received_ns), digest))
+        self.metrics.dead_letters.inc()
+
+    # --- write and acknowledge -----------------------------------------------------
+
+    def _submit(self, b: Batch) -> list[Future[Outcome]]:
+        parts = self._split(b)
+        meta = Meta(b.dead, list(b.streams.values()))
+        futures = []
+        for p, part in enumerate(parts):
+            m = meta if p == 0 else None
+            if not len(part) and (m is None or (not m.dead and not m.streams)):
+                continue
+            futures.append(self._writers[p].submit(self._write, p, part, m))
+        return futures
+
+    def _split(self, b: Batch) -> list[Part]:
+        if not b.decoded:
+            return [Part.empty() for _ in range(self.n_writers)]
+        meter = np.concatenate([d.meter for d in b.decoded])
+        ts = np.concatenate([d.ts for d in b.decoded])
+        value = np.concatenate([d.value for d in b.decoded])
+        quality = np.concatenate([d.quality for d in b.decoded])
+        if self.n_writers == 1:
+            return [Part(meter, ts, value, quality)]
+        part = self._meter_part[meter]
+        out = []
+        for p in range(self.n_writers):
+            sel = np.flatnonzero(part == p)
+            out.append(Part(meter[sel], ts[sel], value[sel], quality[sel]))
+        return out
+
+    def _write(self, p: int, part: Part, meta: Meta | None) -> Outcome:
+        assert self._pool is not None
+        delay = 0.05
+        failures = 0
+        while True:
+            t0 = time.monotonic()
+            try:
+                with self._pool.connection(timeout=5) as conn:
+                    out = self.committers[p].commit(conn, part, meta)
+            except _RETRY as e:
+                self.metrics.db_errors.inc()
+                self.metrics.waiting_for_db.set(1)
+                if not self._outage_logged:
+                    log.warning("database write failed (%s); holding back and retrying", e)
+                    self._outage_logged = True
+                if self._stop.is_set():
+                    raise StoppingError from None
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            except psycopg.Error as e:
+                failures += 1
+                log.error("database refused a batch (attempt %d): %s", failures, e)
+                if failures >= 3:
+                    raise StoreRejectedError(f"{type(e).__name__}: {e}") from None
+                time.sleep(delay)
+                continue
+            self.metrics.db_latency.observe(time.monotonic() - t0)
+            self.metrics.commits.inc()
+            if self._outage_logged:
+                log.info("database writes succeed again; catching up")
+                self._outage_logged = False
+                self.metrics.waiting_for_db.set(0)
+            return out
+
+    def _finish(self, b: Batch, futures: list[Future[Outcome]]) -> None:
+        outcomes: list[Outcome] = []
+        rejected: StoreRejectedError | None = None
+        for f in futures:
+            try:
+                outcomes.append(f.result())
+            except StoreRejectedError as e:
+                rejected = e
+        if rejected is not None:
+            self._reject(b, rejected)
+        now = time.time()
+        self._account(b, outcomes, now)
+        self.subscriber.ack(b.messages)
+        if self.on_commit is not None:
+            self.on_commit(b.decoded, now)
+
+    def _reject(self, b: Batch, e: StoreRejectedError) -> None:
+        dead = Batch()
+        for m in b.messages:
+            self._dead(dead, m, f"store rejected the batch: {e}")
+        self._write(0, Part.empty(), Meta(dead.dead, []))
+
+    def _account(self, b: Batch, outcomes: list[Outcome], now: float) -> None:
+        t = self.totals
+        t.batches += 1
+        t.messages += len(b.messages)
+        t.readings += b.readings
+        t.dead_letters += len(b.dead)
+        m = self.metrics
+        for o in outcomes:
+            t.stored += o.stored
+            t.duplicates += o.duplicates
+            t.late_recomputed += o.late_recomputed
+            t.too_late += o.too_late
+            m.readings.labels("stored").inc(o.stored)
+            m.readings.labels("duplicate").inc(o.duplicates)
+            m.readings.labels("late_recomputed").inc(o.late_recomputed)
+            m.readings.labels("too_late").inc(o.too_late)
+            m.stream_gaps.inc(o.gaps)
+            m.stream_replays.inc(o.replays)
+        if b.decoded:
+            oldest = min(int(d.ts.min()) for d in b.decoded if len(d)) / 1e9
+            newest = max(int(d.ts.max()) for d in b.decoded if len(d)) / 1e9
+            m.lag.observe(max(now - oldest, 0.0))
+            m.last_lag.set(now - newest)
+
+
+def _utc(ns: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC)

@@ -1,0 +1,111 @@
+"""Ingest settings: one validated file (YAML or TOML), documented in config/ingest.example.yaml."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from carbonstream.config.loader import load_model
+from carbonstream.transport.topics import READINGS_SUBSCRIPTION
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+
+
+GroupFilter = Annotated[str, Field(pattern=r"^(\+|[A-Za-z0-9][A-Za-z0-9_.:-]{0,63})$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MqttSettings(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    client_id: Identifier = Field(
+        default="carbonstream-ingest",
+        description="Stable per worker: the broker keeps this id's session (unacked messages).",
+    )
+    username: str | None = None
+    password: SecretStr | None = None
+    topics: list[str] = Field(default_factory=lambda: [READINGS_SUBSCRIPTION], min_length=1)
+    shared_group: Identifier | None = Field(
+        default=None,
+        description="Subscribe as $share/<group>/<topic> so several workers split the messages.",
+    )
+    session_expiry_s: int = Field(
+        default=7 * 86_400,
+        ge=60,
+        description="How long the broker keeps the session (and queues) while ingest is away.",
+    )
+    receive_maximum: int = Field(
+        default=2000,
+        ge=1,
+        le=65535,
+        description="Unacknowledged messages the broker may send at once: the in-memory bound.",
+    )
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+
+
+class DatabaseSettings(_Model):
+    url: SecretStr | None = Field(
+        default=None,
+        description="postgresql://... ; without one, an embedded PostgreSQL runs in data_dir.",
+    )
+    data_dir: str = ".carbonstream/postgres"
+    writers: int = Field(
+        default=2, ge=1, le=8, description="Writer connections; sites are split among them."
+    )
+    migrate_on_start: bool = True
+
+
+class BatchSettings(_Model):
+    max_readings: int = Field(default=50_000, ge=1, le=1_000_000)
+    max_wait_ms: int = Field(default=100, ge=1, le=60_000)
+
+
+class SparkplugSettings(_Model):
+    enabled: bool = False
+    group_ids: list[GroupFilter] = Field(
+        default_factory=lambda: ["+"], description="Sparkplug group ids to subscribe to; + = all."
+    )
+    metrics: dict[str, Identifier] = Field(
+        default_factory=dict,
+        description="'group/edge_node/metric' or 'group/edge_node/device/metric' -> meter id.",
+    )
+
+
+class IngestSettings(_Model):
+    plant: str = Field(description="Plant file (YAML or TOML), relative to this file.")
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    batch: BatchSettings = Field(default_factory=BatchSettings)
+    sparkplug: SparkplugSettings = Field(default_factory=SparkplugSettings)
+    lateness_s: float = Field(
+        default=86_400,
+        ge=0,
+        description="Readings up to this much older than their meter's newest are recomputed "
+        "into the account; older ones are stored and reported in late_readings.",
+    )
+    earliest: dt.datetime = Field(
+        default=dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+        description="Source times before this are rejected.",
+    )
+    future_s: float = Field(default=300, ge=0, description="Allowed clock skew into the future.")
+    max_payload_bytes: int = Field(default=4_000_000, ge=1024)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(
+        default=9108, ge=0, le=65535, description="Prometheus /metrics; none to switch it off."
+    )
+
+
+def load_ingest_settings(path: str | Path) -> IngestSettings:
+    """Load a settings file; a relative plant path is resolved against the file's folder."""
+    path = Path(path)
+    s = load_model(path, IngestSettings)
+    plant = Path(s.plant)
+    if not plant.is_absolute():
+        plant = (path.parent / plant).resolve()
+    return s.model_copy(update={"plant": str(plant)})

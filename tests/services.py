@@ -1,0 +1,161 @@
+"""Real services for integration tests: database URLs, brokers, and own instances.
+
+The shared PostgreSQL (127.0.0.1:5432) and Mosquitto (127.0.0.1:1883) are taken
+from $CARBONSTREAM_TEST_PG_URL / $CARBONSTREAM_TEST_MQTT (host:port) when set.
+Tests that stop a server start their own on a free port and stop it by PID.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+PG_ADMIN_URL = os.environ.get(
+    "CARBONSTREAM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+MQTT = os.environ.get("CARBONSTREAM_TEST_MQTT", "127.0.0.1:1883")
+PG_BIN = Path(os.environ.get("CARBONSTREAM_PG_BIN", "/usr/lib/postgresql/15/bin"))
+MOSQUITTO = os.environ.get("CARBONSTREAM_MOSQUITTO", "/usr/sbin/mosquitto")
+
+
+def mqtt_host_port() -> tuple[str, int]:
+    host, port = MQTT.rsplit(":", 1)
+    return host, int(port)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{os.getpid()}x{uuid.uuid4().hex[:8]}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def url_with_db(admin_url: str, name: str) -> str:
+    base, _, _ = admin_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+class Mosquitto:
+    """A private broker (persistence off, unlimited queues) on a free port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        conf = workdir / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            "max_queued_messages 0\nmax_inflight_messages 0\nlog_dest none\n",
+            encoding="utf-8",
+        )
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)])
+        _wait_port(self.port, 10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(10)
+
+
+class PgServer:
+    """A private PostgreSQL cluster (Debian binaries) in a temp dir, on a free TCP port."""
+
+    def __init__(self) -> None:
+        workdir = Path(tempfile.mkdtemp(prefix="carbonstream-pg-"))
+        self.workdir = workdir
+        self.port = free_port()
+        self.data = workdir / "pgdata"
+        self.log = workdir / "pg.log"
+        self._as: list[str] = []
+        if os.geteuid() == 0:  # initdb refuses to run as root
+            self._as = ["runuser", "-u", "postgres", "--"]
+            shutil.chown(workdir, "postgres")
+        self._run(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]
+        )
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.start()
+
+    def _run(self, cmd: list[str]) -> None:
+        subprocess.run(
+            self._as + cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    def start(self) -> None:
+        self._run(
+            [
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.log),
+                "-w",
+                "-o",
+                f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data} -c fsync=off",
+                "start",
+            ]
+        )
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def stop(self) -> None:
+        """Stop by the postmaster's PID (fast shutdown: clients are cut off)."""
+        pid_file = self.data / "postmaster.pid"
+        if not pid_file.exists():
+            return
+        pid = int(pid_file.read_text().split()[0])
+        os.kill(pid, signal.SIGINT)
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+
+
+def _wait_port(port: int, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
+
+
+def create_db(admin_url: str = PG_ADMIN_URL) -> str:
+    name = unique("cs_test_")
+    with psycopg.connect(admin_url, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_db(name: str, admin_url: str = PG_ADMIN_URL) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
