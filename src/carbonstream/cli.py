@@ -97,6 +97,27 @@ def _parser() -> argparse.ArgumentParser:
     mg.add_argument("--config", type=Path, help="ingest settings (for database.url / data_dir)")
     _db_args(mg)
     mg.set_defaults(func=_migrate)
+
+    sv = sub.add_parser("serve", help="run the API (FastAPI under /v1)")
+    sv.add_argument("--config", required=True, type=Path, help="API settings (YAML or TOML)")
+    _db_args(sv)
+    sv.add_argument("--host", help="bind address (overrides host)")
+    sv.add_argument("--port", type=int, help="port (overrides port)")
+    sv.add_argument("--log-level", default="info")
+    sv.set_defaults(func=_serve)
+
+    k = sub.add_parser("keys", help="create, revoke and list API keys")
+    ksub = k.add_subparsers(title="actions", required=True)
+    kc = ksub.add_parser("create", help="make a key; the token is printed once")
+    kc.add_argument("--name", required=True, help="who or what uses it")
+    kc.add_argument("--role", required=True, choices=["viewer", "operator", "admin"])
+    kr = ksub.add_parser("revoke", help="revoke a key by its id")
+    kr.add_argument("key_id")
+    kl = ksub.add_parser("list", help="list keys (never their secrets)")
+    for kp, func in ((kc, _keys_create), (kr, _keys_revoke), (kl, _keys_list)):
+        kp.add_argument("--config", type=Path, help="API settings (for database.url / data_dir)")
+        _db_args(kp)
+        kp.set_defaults(func=func)
     return p
 
 
@@ -297,4 +318,107 @@ def _simulate(args: argparse.Namespace) -> int:
         await sim.stop()
 
     asyncio.run(run())
+    return 0
+
+
+class _Database:
+    """The database a command uses: a URL, or an embedded PostgreSQL it starts and stops."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from carbonstream.config.database import DatabaseSettings, resolve_url
+        from carbonstream.store.db import EmbeddedPostgres
+
+        db = DatabaseSettings()
+        if getattr(args, "config", None):
+            from carbonstream.api.settings import load_api_settings
+
+            db = load_api_settings(args.config).database
+        self.settings = db
+        url = resolve_url(args.db_url, db)
+        self.embedded = None if url else EmbeddedPostgres(db.data_dir)
+        self.url: str = url or self.embedded.url  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from carbonstream.api import create_app, load_api_settings
+    from carbonstream.store.db import connect
+    from carbonstream.store.migrate import migrate
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = load_api_settings(args.config)
+    db = _Database(args)
+    try:
+        if settings.database.migrate_on_start:
+            with connect(db.url) as conn:
+                migrate(conn)
+        app = create_app(settings, db.url)
+        uvicorn.run(
+            app,
+            host=args.host or settings.host,
+            port=args.port if args.port is not None else settings.port,
+            log_level=args.log_level.lower(),
+        )
+    finally:
+        db.close()
+    return 0
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    from carbonstream.store import keys
+    from carbonstream.store.db import connect
+    from carbonstream.store.migrate import migrate
+
+    db = _Database(args)
+    try:
+        with connect(db.url) as conn:
+            migrate(conn)
+            key, token = keys.create(conn, args.name, keys.Role.parse(args.role))
+    finally:
+        db.close()
+    print(f"key {key.id} ({key.name}, {key.role.name.lower()}); the token, shown once:")
+    print(token)
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    from carbonstream.store import keys
+    from carbonstream.store.db import connect
+
+    db = _Database(args)
+    try:
+        with connect(db.url) as conn:
+            done = keys.revoke(conn, args.key_id)
+    finally:
+        db.close()
+    if not done:
+        print(f"carbonstream: no active key {args.key_id}", file=sys.stderr)
+        return 1
+    print(f"revoked {args.key_id}")
+    return 0
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    from carbonstream.store import keys
+    from carbonstream.store.db import connect
+
+    db = _Database(args)
+    try:
+        with connect(db.url) as conn:
+            rows = keys.list_keys(conn)
+    finally:
+        db.close()
+    for k in rows:
+        state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
+        used = f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "never"
+        print(f"{k.id}  {k.role.name.lower():<8} {state:<18} last used {used:<17} {k.name}")
     return 0

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from carbonstream.config.database import DatabaseSettings
 from carbonstream.config.loader import load_model
 from carbonstream.transport.topics import READINGS_SUBSCRIPTION
 
@@ -47,18 +48,6 @@ class MqttSettings(_Model):
         description="Unacknowledged messages the broker may send at once: the in-memory bound.",
     )
     keepalive_s: int = Field(default=30, ge=5, le=3600)
-
-
-class DatabaseSettings(_Model):
-    url: SecretStr | None = Field(
-        default=None,
-        description="postgresql://... ; without one, an embedded PostgreSQL runs in data_dir.",
-    )
-    data_dir: str = ".carbonstream/postgres"
-    writers: int = Field(
-        default=2, ge=1, le=8, description="Writer connections; sites are split among them."
-    )
-    migrate_on_start: bool = True
 
 
 class BatchSettings(_Model):

@@ -1,0 +1,42 @@
+"""The FastAPI application: settings, the pool, problem handlers and the routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from carbonstream import __version__
+from carbonstream.api import problems
+from carbonstream.api.db import make_pool
+from carbonstream.api.routes import health, me
+from carbonstream.api.settings import ApiSettings
+from carbonstream.config.loader import load_plant
+
+
+def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
+    plant = load_plant(settings.plant)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = make_pool(db_url, settings.pool_size)
+        await pool.open(wait=False)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="carbonstream",
+        version=__version__,
+        summary="Real-time Scope 1 / Scope 2 emissions of a factory, with lineage.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.plant = plant
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(me.router)
+    return app

@@ -1,0 +1,76 @@
+"""API key authentication with roles (viewer < operator < admin).
+
+The key is sent as ``X-API-Key: cs_<id>_<secret>`` (or ``Authorization:
+Bearer ...``). Every route but health, and ``/metrics`` when configured public,
+depends on :func:`require`. A missing or unknown key is 401, a revoked one too
+(it no longer exists for the API); a key whose role is too low is 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from carbonstream.api.db import Connection
+from carbonstream.api.problems import Problem
+from carbonstream.store import keys
+from carbonstream.store.keys import Role
+
+HEADER = "X-API-Key"
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    name: str
+    role: Role
+
+
+def _token(request: Request) -> str | None:
+    token = request.headers.get(HEADER)
+    if token:
+        return token
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return None
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(
+        401, "Unauthorized", detail, "unauthorized", headers={"WWW-Authenticate": "ApiKey"}
+    )
+
+
+def require(role: Role) -> Callable[[Request, Connection], Awaitable[Principal]]:
+    async def dependency(request: Request, conn: Connection) -> Principal:
+        token = _token(request)
+        if token is None:
+            raise _unauthorized(f"send an API key in the {HEADER} header")
+        parsed = keys.parse_token(token)
+        if parsed is None:
+            raise _unauthorized("the API key is malformed (expected cs_<id>_<secret>)")
+        key_id, secret = parsed
+        row = await (await conn.execute(keys.LOOKUP_SQL, (key_id,))).fetchone()
+        if row is None or not keys.matches(secret, row[2]):
+            raise _unauthorized("unknown or revoked API key")
+        have = Role.parse(row[1])
+        if have < role:
+            raise Problem(
+                403,
+                "Forbidden",
+                f"this needs the {role.name.lower()} role; key {key_id} is {have.name.lower()}",
+                "forbidden",
+            )
+        await conn.execute(keys.TOUCH_SQL, (key_id,))
+        return Principal(key_id, row[0], have)
+
+    return dependency
+
+
+Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
+Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]

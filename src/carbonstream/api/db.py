@@ -1,0 +1,45 @@
+"""The API's async connection pool and the dependency that lends a connection."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import psycopg
+from fastapi import Depends, Request
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
+
+from carbonstream.api.problems import Problem
+
+AsyncConn = psycopg.AsyncConnection[TupleRow]
+
+
+def make_pool(url: str, size: int) -> AsyncConnectionPool[AsyncConn]:
+    return AsyncConnectionPool(
+        url,
+        min_size=1,
+        max_size=size,
+        open=False,
+        check=AsyncConnectionPool.check_connection,
+        kwargs={"autocommit": True},
+        name="carbonstream-api",
+    )
+
+
+async def _connection(request: Request) -> AsyncIterator[AsyncConn]:
+    pool: AsyncConnectionPool[AsyncConn] = request.app.state.pool
+    try:
+        async with pool.connection(timeout=10) as conn:
+            yield conn
+    except psycopg.OperationalError as e:
+        raise Problem(
+            503,
+            "Database unavailable",
+            str(e).strip(),
+            "database-unavailable",
+            headers={"Retry-After": "5"},
+        ) from None
+
+
+Connection = Annotated[AsyncConn, Depends(_connection)]

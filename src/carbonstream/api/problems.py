@@ -1,0 +1,90 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``).
+
+Routes raise :class:`Problem`; everything else (validation errors, unknown
+paths, bugs) is turned into a problem document here, so a client sees one
+error shape everywhere and a 500 never leaks a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://carbonstream.dev/problems/"
+
+
+class Problem(Exception):  # noqa: N818 - RFC 9457 names it a "problem"
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str = "",
+        type_: str = "about:blank",
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status, self.title, self.detail = status, title, detail
+        self.type = type_ if type_ == "about:blank" else TYPE_BASE + type_
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def response(p: Problem, instance: str) -> JSONResponse:
+    body: dict[str, Any] = {"type": p.type, "title": p.title, "status": p.status}
+    if p.detail:
+        body["detail"] = p.detail
+    body["instance"] = instance
+    body.update(p.extra)
+    return JSONResponse(body, status_code=p.status, media_type=MEDIA_TYPE, headers=p.headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return response(exc, request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+        return response(
+            Problem(exc.status_code, title, str(exc.detail), headers=dict(exc.headers or {})),
+            request.url.path,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(x) for x in e.get("loc", ())), "reason": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+        return response(
+            Problem(422, "Invalid request", detail, "invalid-request", errors=errors),
+            request.url.path,
+        )
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return response(
+            Problem(500, "Internal error", "the error was logged; please report it", "internal"),
+            request.url.path,
+        )
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {MEDIA_TYPE: {"schema": {"type": "object"}}}}
+    for code, text in (
+        (401, "No valid API key"),
+        (403, "The key's role may not do this"),
+        (422, "Invalid request"),
+    )
+}

@@ -1,0 +1,40 @@
+"""Liveness and readiness (no key needed: load balancers and orchestrators call them)."""
+
+from __future__ import annotations
+
+import psycopg
+from fastapi import APIRouter, Request
+from psycopg_pool import AsyncConnectionPool
+
+from carbonstream.api.db import AsyncConn
+from carbonstream.api.problems import Problem
+from carbonstream.store.migrate import available
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="The database answers and its schema is current")
+async def readyz(request: Request) -> dict[str, object]:
+    pool: AsyncConnectionPool[AsyncConn] = request.app.state.pool
+    want = max(m.version for m in available())
+    try:
+        async with pool.connection(timeout=3) as conn:
+            row = await (
+                await conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
+            ).fetchone()
+    except (psycopg.Error, TimeoutError) as e:
+        raise Problem(503, "Not ready", f"database: {e}".strip(), "not-ready") from None
+    have = int(row[0]) if row else 0
+    if have < want:
+        raise Problem(
+            503,
+            "Not ready",
+            f"schema version {have}, need {want}: run carbonstream migrate",
+            "not-ready",
+        )
+    return {"status": "ready", "schema_version": have}
