@@ -101,12 +101,22 @@ class ReferenceConditions(_Model):
     pressure_kpa: float = Field(default=101.325, gt=50, lt=1000)
 
 
+class Budget(_Model):
+    """A carbon budget in tCO2e (market-based Scope 1 + 2 unless basis says otherwise)."""
+
+    daily_t: float | None = Field(default=None, gt=0)
+    monthly_t: float | None = Field(default=None, gt=0)
+    yearly_t: float | None = Field(default=None, gt=0)
+    basis: Literal["market", "location"] = "market"
+
+
 class Site(_Model):
     id: Identifier
     name: str = ""
     grid_region: str | None = Field(
         default=None, description="Overrides the plant's grid region for this site."
     )
+    budget: Budget | None = None
 
 
 class Meter(_Model):
