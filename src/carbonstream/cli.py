@@ -106,6 +106,26 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--log-level", default="info")
     sv.set_defaults(func=_serve)
 
+    se = sub.add_parser("seal", help="seal closed days into the readings hash chain")
+    se.add_argument("--config", type=Path, help="API settings (for database.url / data_dir)")
+    _db_args(se)
+    se.add_argument(
+        "--until", help="last local day to seal (default: two days ago, past the lateness)"
+    )
+    se.set_defaults(func=_seal)
+
+    ex = sub.add_parser("export-evidence", help="export a period's evidence for a verifier")
+    ex.add_argument("--config", type=Path, help="API settings (for database.url / data_dir)")
+    _db_args(ex)
+    ex.add_argument("--from", dest="first", required=True, help="first local day, YYYY-MM-DD")
+    ex.add_argument("--to", dest="last", required=True, help="last local day, YYYY-MM-DD")
+    ex.add_argument("--out", required=True, type=Path, help="folder to write")
+    ex.set_defaults(func=_export_evidence)
+
+    ve = sub.add_parser("verify", help="verify an evidence export (chain and every figure)")
+    ve.add_argument("folder", type=Path)
+    ve.set_defaults(func=_verify)
+
     k = sub.add_parser("keys", help="create, revoke and list API keys")
     ksub = k.add_subparsers(title="actions", required=True)
     kc = ksub.add_parser("create", help="make a key; the token is printed once")
@@ -422,3 +442,60 @@ def _keys_list(args: argparse.Namespace) -> int:
         used = f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "never"
         print(f"{k.id}  {k.role.name.lower():<8} {state:<18} last used {used:<17} {k.name}")
     return 0
+
+
+def _seal(args: argparse.Namespace) -> int:
+    from carbonstream.config.plant import Plant
+    from carbonstream.store import evidence
+    from carbonstream.store.db import connect
+    from carbonstream.store.migrate import migrate
+
+    db = _Database(args)
+    try:
+        with connect(db.url) as conn:
+            migrate(conn)
+            row = conn.execute("SELECT config FROM plant").fetchone()
+            if row is None:
+                raise CarbonstreamError("the database holds no plant yet: run ingest first")
+            zone = Plant.model_validate(row[0]).zone
+            until = (
+                dt.date.fromisoformat(args.until)
+                if args.until
+                else dt.datetime.now(zone).date() - dt.timedelta(days=2)
+            )
+            sealed = evidence.seal(conn, zone, until)
+    finally:
+        db.close()
+    for d in sealed:
+        print(f"sealed {d.day}: {d.readings} readings, {d.digest}")
+    if not sealed:
+        print("nothing to seal")
+    return 0
+
+
+def _export_evidence(args: argparse.Namespace) -> int:
+    from carbonstream.evidence.export import export
+    from carbonstream.store.db import connect
+
+    db = _Database(args)
+    try:
+        with connect(db.url) as conn:
+            m = export(
+                conn, dt.date.fromisoformat(args.first), dt.date.fromisoformat(args.last), args.out
+            )
+    finally:
+        db.close()
+    print(f"exported {m['readings']} readings and {m['sealed_days']} sealed days to {args.out}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from carbonstream.evidence.verify import verify
+
+    rep = verify(args.folder)
+    for c in rep.checked:
+        print(f"checked: {c}")
+    for p in rep.problems:
+        print(f"PROBLEM: {p}")
+    print("verified: every check passed" if rep.ok else f"{len(rep.problems)} problem(s) found")
+    return 0 if rep.ok else 1

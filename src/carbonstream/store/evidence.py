@@ -1,0 +1,99 @@
+"""Evidence queries: readings of a period, the sealed hash chain, sealing new days."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from numpy.typing import NDArray
+
+from carbonstream.evidence.chain import GENESIS, DayDigest, day_digest
+from carbonstream.store.db import Conn
+
+
+@dataclass
+class StoredReadings:
+    meter_ids: list[str]
+    meter: NDArray[np.int32]  # index into meter_ids
+    ts_ns: NDArray[np.int64]
+    value: NDArray[np.float64]  # NaN where the stored value is NULL (quality not good)
+    quality: NDArray[np.uint8]
+
+
+def local_bounds(first: dt.date, last: dt.date, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    """[local midnight of first, local midnight after last) as aware datetimes."""
+    after = last + dt.timedelta(days=1)
+    return (
+        dt.datetime(first.year, first.month, first.day, tzinfo=zone),
+        dt.datetime(after.year, after.month, after.day, tzinfo=zone),
+    )
+
+
+def readings(conn: Conn, start: dt.datetime, end: dt.datetime) -> StoredReadings:
+    rows = conn.execute(
+        "SELECT m.id, (extract(epoch FROM r.ts) * 1000000)::bigint, r.value, r.quality"
+        " FROM readings r JOIN meters m ON m.key = r.meter"
+        " WHERE r.ts >= %s AND r.ts < %s ORDER BY m.id, r.ts",
+        (start, end),
+    ).fetchall()
+    ids = sorted({r[0] for r in rows})
+    index = {m: i for i, m in enumerate(ids)}
+    return StoredReadings(
+        meter_ids=ids,
+        meter=np.array([index[r[0]] for r in rows], dtype=np.int32),
+        ts_ns=np.array([int(r[1]) * 1000 for r in rows], dtype=np.int64),
+        value=np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64),
+        quality=np.array([r[3] for r in rows], dtype=np.uint8),
+    )
+
+
+def chain(conn: Conn, first: dt.date | None = None, last: dt.date | None = None) -> list[DayDigest]:
+    rows = conn.execute(
+        "SELECT day, readings, digest, prev FROM evidence_chain"
+        " WHERE (%s::date IS NULL OR day >= %s) AND (%s::date IS NULL OR day <= %s) ORDER BY day",
+        (first, first, last, last),
+    ).fetchall()
+    return [DayDigest(r[0].isoformat(), int(r[1]), r[2], r[3]) for r in rows]
+
+
+def seal(conn: Conn, zone: ZoneInfo, until: dt.date) -> list[DayDigest]:
+    """Seal every day with readings after the last sealed one, up to ``until`` inclusive.
+
+    Call it only for days that can no longer change (past the ingest lateness).
+    """
+    with conn.transaction():
+        conn.execute("LOCK TABLE evidence_chain IN EXCLUSIVE MODE")
+        head = conn.execute(
+            "SELECT day, digest FROM evidence_chain ORDER BY day DESC LIMIT 1"
+        ).fetchone()
+        prev = head[1] if head else GENESIS
+        first_ts = conn.execute(
+            "SELECT min(ts) FROM readings WHERE %s::date IS NULL OR ts >= %s",
+            (head[0] if head else None, _after(head[0], zone) if head else None),
+        ).fetchone()
+        if first_ts is None or first_ts[0] is None:
+            return []
+        day = first_ts[0].astimezone(zone).date()
+        sealed: list[DayDigest] = []
+        while day <= until:
+            lo, hi = local_bounds(day, day, zone)
+            r = readings(conn, lo, hi)
+            if len(r.ts_ns):
+                d = day_digest(
+                    prev, day.isoformat(), r.meter_ids, r.meter, r.ts_ns, r.value, r.quality
+                )
+                conn.execute(
+                    "INSERT INTO evidence_chain (day, readings, digest, prev)"
+                    " VALUES (%s, %s, %s, %s)",
+                    (day, len(r.ts_ns), d, prev),
+                )
+                sealed.append(DayDigest(day.isoformat(), len(r.ts_ns), d, prev))
+                prev = d
+            day += dt.timedelta(days=1)
+        return sealed
+
+
+def _after(day: dt.date, zone: ZoneInfo) -> dt.datetime:
+    return local_bounds(day, day, zone)[1]
