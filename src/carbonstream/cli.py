@@ -126,6 +126,19 @@ def _parser() -> argparse.ArgumentParser:
     ve.add_argument("folder", type=Path)
     ve.set_defaults(func=_verify)
 
+    rs = sub.add_parser(
+        "restate", help="recompute a past period with a new factor set, beside the old one"
+    )
+    rs.add_argument("--config", type=Path, help="API settings (for database.url / data_dir)")
+    _db_args(rs)
+    rs.add_argument("--from", dest="first", required=True, help="first local day, YYYY-MM-DD")
+    rs.add_argument("--to", dest="last", required=True, help="last local day, YYYY-MM-DD")
+    rs.add_argument("--label", required=True, help="what changed, e.g. '2024 grid factors'")
+    rs.add_argument(
+        "--factors", type=Path, action="append", default=[], help="extra factor file (repeat)"
+    )
+    rs.set_defaults(func=_restate)
+
     k = sub.add_parser("keys", help="create, revoke and list API keys")
     ksub = k.add_subparsers(title="actions", required=True)
     kc = ksub.add_parser("create", help="make a key; the token is printed once")
@@ -499,3 +512,30 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"PROBLEM: {p}")
     print("verified: every check passed" if rep.ok else f"{len(rep.problems)} problem(s) found")
     return 0 if rep.ok else 1
+
+
+def _restate(args: argparse.Namespace) -> int:
+    from carbonstream.restate import restate
+    from carbonstream.store.db import connect
+    from carbonstream.store.migrate import migrate
+
+    db = _Database(args)
+    try:
+        with connect(db.url) as conn:
+            migrate(conn)
+            r = restate(
+                conn,
+                dt.date.fromisoformat(args.first),
+                dt.date.fromisoformat(args.last),
+                args.label,
+                args.factors,
+            )
+    finally:
+        db.close()
+    print(f"restatement {r.id} ({r.label}), {r.first}..{r.last}; the live account is unchanged")
+    for site, t in r.totals.items():
+        print(
+            f"  {site:<12} Scope 1 {t['scope1_t']:.4f} t, Scope 2 location "
+            f"{t['scope2_location_t']:.4f} t, market {t['scope2_market_t']:.4f} t"
+        )
+    return 0

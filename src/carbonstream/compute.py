@@ -117,3 +117,39 @@ def compute_file(
     acc = run(engine, loaded.batch)
     acc.bad = loaded.bad
     return acc
+
+
+@dataclass
+class SiteRows:
+    """(site, base bucket) rows of an account, optionally cut to a time range."""
+
+    site: NDArray[np.int32]
+    bucket: NDArray[np.int64]
+    values: dict[str, NDArray[np.float64]]
+
+    def totals(self, n_sites: int) -> list[dict[str, float]]:
+        """Per site index: each column summed."""
+        return [
+            {k: float(v[self.site == i].sum()) for k, v in self.values.items()}
+            for i in range(n_sites)
+        ]
+
+
+def site_rows(acc: Account, lo_ns: int | None = None, hi_ns: int | None = None) -> SiteRows:
+    site = concat_parts(acc.site, np.int32)
+    bucket = concat_parts(acc.bucket, np.int64)
+    keep = np.ones(len(site), dtype=bool)
+    if lo_ns is not None:
+        keep &= bucket >= lo_ns
+    if hi_ns is not None:
+        keep &= bucket < hi_ns
+    return SiteRows(site[keep], bucket[keep], {k: acc.column(k)[keep] for k in SITE_COLUMNS})
+
+
+def recompute(
+    engine: Engine, batch: ReadingBatch, used_mwh: dict[str, float] | None = None
+) -> Account:
+    """An account of stored readings, starting from the instrument usage given."""
+    state = engine.new_state()
+    state.instrument_used_mwh = dict(used_mwh or {})
+    return run(engine, batch, state=state)

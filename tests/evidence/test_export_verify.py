@@ -14,27 +14,6 @@ import psycopg
 import pytest
 
 from carbonstream.cli import main
-from tests.ingest import helpers as h
-from tests.services import unique
-
-
-@pytest.fixture(scope="module")
-def filled_db(tmp_path_factory: pytest.TempPathFactory) -> object:
-    from tests.services import PG_ADMIN_URL, create_db, drop_db, url_with_db
-
-    name = create_db()
-    url = url_with_db(PG_ADMIN_URL, name)
-    ex = h.example()
-    gw = unique("gw")
-    run = h.Running(h.settings(url, gw), url)
-    try:
-        msgs = h.payloads(ex, gw)
-        h.publish(msgs)
-        h.wait_until(lambda: run.service.totals.messages >= len(msgs), 60, "all messages")
-    finally:
-        run.stop()
-    yield url
-    drop_db(name)
 
 
 def _export(url: str, out: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -74,35 +74,18 @@ def export(conn: Conn, first: dt.date, last: dt.date, out: Path) -> dict[str, An
         ):
             w.writerow([stored.meter_ids[m], int(t), "" if v != v else repr(float(v)), int(q)])
 
-    _query_csv(
-        conn,
-        out / "context.csv",
-        ["meter", "ts_ns", "value", "quality", "side"],
-        "SELECT m.id, (extract(epoch FROM x.ts) * 1000000)::bigint * 1000, x.value, x.quality,"
-        " x.side FROM meters m, LATERAL ("
-        "  (SELECT ts, value, quality, 'before' AS side FROM readings"
-        "   WHERE meter = m.key AND ts < %s AND quality = 0 ORDER BY ts DESC LIMIT 1)"
-        "  UNION ALL"
-        "  (SELECT ts, value, quality, 'after' FROM readings"
-        "   WHERE meter = m.key AND ts >= %s AND quality = 0 ORDER BY ts LIMIT 1)) x"
-        " ORDER BY 1, 2",
-        (start, end),
-    )
-    _query_csv(
-        conn,
-        out / "late_readings.csv",
-        ["meter", "ts_ns"],
-        "SELECT m.id, (extract(epoch FROM l.ts) * 1000000)::bigint * 1000"
-        " FROM late_readings l JOIN meters m ON m.key = l.meter"
-        " WHERE l.ts >= %s AND l.ts < %s ORDER BY 1, 2",
-        (start, end),
-    )
-    usage: dict[str, float] = dict(
-        conn.execute(
-            "SELECT instrument, sum(mwh) FROM allocations WHERE bucket < %s GROUP BY 1", (start,)
-        ).fetchall()
-    )
-    _write_json(out / "usage_at_start.json", {k: float(v) for k, v in usage.items()})
+    ids = [m.id for m in plant.meters]
+    ctx = ev.context(conn, start, end, ids)
+    with (out / "context.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["meter", "ts_ns", "value", "quality"])
+        for m, t, v, q in zip(ctx.meter, ctx.ts_ns, ctx.value, ctx.quality, strict=True):
+            w.writerow([ids[m], int(t), repr(float(v)), int(q)])
+    with (out / "late_readings.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["meter", "ts_ns"])
+        w.writerows(sorted(ev.late(conn, start, end)))
+    _write_json(out / "usage_at_start.json", ev.usage_before(conn, start))
 
     cols = ", ".join(f"sum({c})" for c in SITE_COLUMNS)
     rows = conn.execute(

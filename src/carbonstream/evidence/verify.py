@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from carbonstream.compute import run
+from carbonstream.compute import recompute, site_rows
 from carbonstream.config.loader import validate
 from carbonstream.config.plant import Plant
 from carbonstream.core.batch import ReadingBatch
@@ -171,23 +171,17 @@ def _account(folder: Path, plant: Plant, manifest: dict[str, Any], r: _Rows, rep
         np.concatenate([r.quality[keep], context.quality]),
     )
     engine = Engine(plant, FactorLibrary.load(plant.factor_files))
-    state = engine.new_state()
     usage = json.loads((folder / "usage_at_start.json").read_text("utf-8"))
-    state.instrument_used_mwh = {k: float(v) for k, v in usage.items()}
-    acc = run(engine, batch, state=state)
+    acc = recompute(engine, batch, {k: float(v) for k, v in usage.items()})
     first = dt.date.fromisoformat(manifest["period"]["first"])
     last = dt.date.fromisoformat(manifest["period"]["last"])
     lo, hi = local_bounds(first, last, plant.zone)
-    lo_ns, hi_ns = int(lo.timestamp()) * 10**9, int(hi.timestamp()) * 10**9
-    site = np.concatenate(acc.site) if acc.site else np.empty(0, np.int32)
-    bucket = np.concatenate(acc.bucket) if acc.bucket else np.empty(0, np.int64)
-    inside = (bucket >= lo_ns) & (bucket < hi_ns)
+    rows = site_rows(acc, int(lo.timestamp()) * 10**9, int(hi.timestamp()) * 10**9)
     stored = json.loads((folder / "totals.json").read_text("utf-8"))
     sites = [s.id for s in plant.sites]
-    for k, sid in enumerate(sites):
-        mask = inside & (site == k)
+    for sid, got_cols in zip(sites, rows.totals(len(sites)), strict=True):
         for col in SITE_COLUMNS:
-            got = float(acc.column(col)[mask].sum())
+            got = got_cols[col]
             want = float(stored.get(sid, {}).get(col, 0.0))
             if abs(got - want) > max(ABS_TOL, REL_TOL * abs(want)):
                 rep.problems.append(

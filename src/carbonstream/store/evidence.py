@@ -49,6 +49,53 @@ def readings(conn: Conn, start: dt.datetime, end: dt.datetime) -> StoredReadings
     )
 
 
+def context(conn: Conn, start: dt.datetime, end: dt.datetime, ids: list[str]) -> StoredReadings:
+    """Per meter: the last good reading before ``start`` and the first after ``end``.
+
+    They close the intervals that cross the period's edges, so a period's
+    account can be re-derived on its own. ``ids`` is the meter index order.
+    """
+    rows = conn.execute(
+        "SELECT m.id, (extract(epoch FROM x.ts) * 1000000)::bigint, x.value, x.quality"
+        " FROM meters m, LATERAL ("
+        "  (SELECT ts, value, quality FROM readings"
+        "   WHERE meter = m.key AND ts < %s AND quality = 0 ORDER BY ts DESC LIMIT 1)"
+        "  UNION ALL"
+        "  (SELECT ts, value, quality FROM readings"
+        "   WHERE meter = m.key AND ts >= %s AND quality = 0 ORDER BY ts LIMIT 1)) x"
+        " ORDER BY 1, 2",
+        (start, end),
+    ).fetchall()
+    index = {m: i for i, m in enumerate(ids)}
+    rows = [r for r in rows if r[0] in index]
+    return StoredReadings(
+        meter_ids=ids,
+        meter=np.array([index[r[0]] for r in rows], dtype=np.int32),
+        ts_ns=np.array([int(r[1]) * 1000 for r in rows], dtype=np.int64),
+        value=np.array([r[2] for r in rows], dtype=np.float64),
+        quality=np.array([r[3] for r in rows], dtype=np.uint8),
+    )
+
+
+def late(conn: Conn, start: dt.datetime, end: dt.datetime) -> set[tuple[str, int]]:
+    """Readings stored but older than the lateness: not in the account."""
+    rows = conn.execute(
+        "SELECT m.id, (extract(epoch FROM l.ts) * 1000000)::bigint * 1000"
+        " FROM late_readings l JOIN meters m ON m.key = l.meter"
+        " WHERE l.ts >= %s AND l.ts < %s",
+        (start, end),
+    ).fetchall()
+    return {(str(r[0]), int(r[1])) for r in rows}
+
+
+def usage_before(conn: Conn, start: dt.datetime) -> dict[str, float]:
+    """Instrument MWh allocated before ``start``: the market-based state at the period start."""
+    rows = conn.execute(
+        "SELECT instrument, sum(mwh) FROM allocations WHERE bucket < %s GROUP BY 1", (start,)
+    ).fetchall()
+    return {str(k): float(v) for k, v in rows}
+
+
 def chain(conn: Conn, first: dt.date | None = None, last: dt.date | None = None) -> list[DayDigest]:
     rows = conn.execute(
         "SELECT day, readings, digest, prev FROM evidence_chain"

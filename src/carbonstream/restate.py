@@ -1,0 +1,123 @@
+"""Restatements: recompute a past period with a new factor set, beside the old account.
+
+A corrected factor or a newly published one (e.g. the 2024 grid factors) never
+rewrites stored figures. ``carbonstream restate`` recomputes the chosen
+period from the stored readings — the same readings, context and late-data
+exclusions the evidence export uses — with the plant's factor files plus the
+given ones (a higher version of an id wins), and stores the result per site
+and local day as a new, labelled version. The live account is untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from carbonstream.compute import recompute, site_rows
+from carbonstream.config.plant import Plant
+from carbonstream.core.batch import ReadingBatch
+from carbonstream.core.calendar import to_calendar
+from carbonstream.core.engine import SITE_COLUMNS, Engine
+from carbonstream.core.library import FactorLibrary
+from carbonstream.evidence.export import code_version
+from carbonstream.store import evidence as ev
+from carbonstream.store.db import Conn
+
+
+@dataclass(frozen=True)
+class Restatement:
+    id: int
+    label: str
+    first: dt.date
+    last: dt.date
+    totals: dict[str, dict[str, float]]  # site -> column -> tCO2e / MWh / GJ
+
+
+def restate(
+    conn: Conn, first: dt.date, last: dt.date, label: str, extra_factor_files: list[Path]
+) -> Restatement:
+    row = conn.execute("SELECT config FROM plant").fetchone()
+    if row is None:
+        raise ValueError("the database holds no plant: nothing to restate")
+    plant = Plant.model_validate(row[0])
+    files = [Path(f) for f in plant.factor_files] + list(extra_factor_files)
+    library = FactorLibrary.load(files)
+    engine = Engine(plant, library)
+    start, end = ev.local_bounds(first, last, plant.zone)
+    ids = [m.id for m in plant.meters]
+    batch = _stored_batch(conn, start, end, ids)
+    acc = recompute(engine, batch, ev.usage_before(conn, start))
+    rows = site_rows(acc, int(start.timestamp()) * 10**9, int(end.timestamp()) * 10**9)
+    days = to_calendar(rows.bucket, "day", plant.zone) if len(rows.bucket) else rows.bucket
+    used = sorted(
+        {(f.factor_id, f.version, f.value, f.unit) for lin in engine.lineages for f in lin.factors}
+    )
+    site_keys: dict[str, int] = dict(conn.execute("SELECT id, key FROM sites").fetchall())
+    with conn.transaction():
+        rid = conn.execute(
+            "INSERT INTO restatements (label, first_day, last_day, code_version, factor_files,"
+            " factors) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+            (
+                label,
+                first,
+                last,
+                code_version(),
+                json.dumps([_file_ref(f) for f in files]),
+                json.dumps(
+                    [
+                        dict(zip(("factor_id", "version", "value", "unit"), u, strict=True))
+                        for u in used
+                    ]
+                ),
+            ),
+        ).fetchone()
+        assert rid is not None
+        totals: dict[str, dict[str, float]] = {}
+        for s_idx, site in enumerate(plant.sites):
+            for day in np.unique(days[rows.site == s_idx]):
+                sel = (rows.site == s_idx) & (days == day)
+                cols = {k: float(v[sel].sum()) for k, v in rows.values.items()}
+                local = dt.datetime.fromtimestamp(int(day) // 10**9, plant.zone).date()
+                conn.execute(
+                    "INSERT INTO restated_site_day (restatement, site, day, totals)"
+                    " VALUES (%s, %s, %s, %s)",
+                    (rid[0], site_keys[site.id], local, json.dumps(cols)),
+                )
+                t = totals.setdefault(site.id, dict.fromkeys(SITE_COLUMNS, 0.0))
+                for k, v in cols.items():
+                    t[k] += v
+    return Restatement(int(rid[0]), label, first, last, totals)
+
+
+def _stored_batch(conn: Conn, start: dt.datetime, end: dt.datetime, ids: list[str]) -> ReadingBatch:
+    r = ev.readings(conn, start, end)
+    index = {m: i for i, m in enumerate(ids)}
+    late = ev.late(conn, start, end)
+    meter = np.array([index[r.meter_ids[m]] for m in r.meter], dtype=np.int32)
+    keep = np.array(
+        [(r.meter_ids[m], int(t)) not in late for m, t in zip(r.meter, r.ts_ns, strict=True)],
+        dtype=bool,
+    )
+    ctx = ev.context(conn, start, end, ids)
+    return ReadingBatch(
+        np.concatenate([meter[keep] if len(meter) else meter, ctx.meter]),
+        np.concatenate([r.ts_ns[keep] if len(meter) else r.ts_ns, ctx.ts_ns]),
+        np.nan_to_num(np.concatenate([r.value[keep] if len(meter) else r.value, ctx.value])),
+        np.concatenate([r.quality[keep] if len(meter) else r.quality, ctx.quality]),
+    )
+
+
+def _file_ref(path: Path) -> dict[str, str]:
+    return {"name": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def list_restatements(conn: Conn) -> list[tuple[int, str, dt.date, dt.date, dt.datetime]]:
+    rows = conn.execute(
+        "SELECT id, label, first_day, last_day, created_at FROM restatements ORDER BY id"
+    ).fetchall()
+    return [(int(r[0]), str(r[1]), r[2], r[3], r[4]) for r in rows]
