@@ -44,6 +44,7 @@ PLANT = plant(
             steam_enthalpy_kj_per_kg=2778,
         ),
         meter("grid2", site="s2", multiplier=20, rating=800.0, counter_range=100_000),
+        meter("out", site="s2", kind="production", unit="kg", rating=5000.0),
     ],
     instruments=[
         {
@@ -151,8 +152,9 @@ COMPARED = (
     "grid_export_mwh",
     "export_deduction_t",
     "generation_mwh",
+    "production",
 )
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FAST

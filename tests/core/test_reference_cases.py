@@ -338,3 +338,23 @@ def test_heat_steam_and_exports_china_total() -> None:
     assert t["export_deduction_t"] == pytest.approx(2 * 0.5306)
     assert t["cn_total_t"] == pytest.approx(heat - 2 * 0.5306)
     assert t["ghg_total_location_t"] == pytest.approx(heat)
+
+
+def test_production_and_intensity() -> None:
+    # 12 t of castings and 1 MWh of grid power (0.5306 t, 2023): 0.044217 tCO2e/t.
+    from carbonstream.core.intensity import intensity
+
+    p = plant([meter("g"), meter("out", kind="production", unit="t", rating=20.0)])
+    acc = account(
+        p,
+        [
+            ("g", "2023-06-01T08:00:00+08:00", 0.0),
+            ("g", "2023-06-01T09:00:00+08:00", 1000.0),
+            ("out", "2023-06-01T08:00:00+08:00", 100.0),
+            ("out", "2023-06-01T09:00:00+08:00", 112.0),
+        ],
+    )
+    assert total(acc, "production") == pytest.approx(12.0)
+    i = intensity(total(acc, "scope1_t"), total(acc, "scope2_location_t"), 12.0, "t", "location")
+    assert i.value == pytest.approx(0.5306 / 12)
+    assert intensity(1.0, 1.0, 0.0, "t").value is None

@@ -151,6 +151,10 @@ class Meter(_Model):
         description="Factor overrides by role (grid, heat, ncv, carbon_content, oxidation, "
         "co2, ch4, n2o): the value is a factor id in the library.",
     )
+    line: Identifier | None = Field(
+        default=None,
+        description="Production line or process area, for emission intensity per line.",
+    )
     description: str = ""
 
     @model_validator(mode="after")
@@ -326,6 +330,16 @@ class Plant(_Model):
         for m in self.meters:
             if m.site not in site_ids:
                 raise ValueError(f"meter {m.id!r} names unknown site {m.site!r}")
+        units: dict[str, set[str]] = {}
+        for m in self.meters:
+            if m.kind is MeterKind.PRODUCTION:
+                units.setdefault(m.site, set()).add(m.scale().canonical)
+        for site, found in units.items():
+            if len(found) > 1:
+                raise ValueError(
+                    f"site {site!r} counts production in {sorted(found)}: one unit per site, "
+                    "so emissions per unit of product mean something"
+                )
         for m in self.meters:
             if m.fuel is Fuel.RAW_COAL and self.meter_method(m) is Method.IPCC2006:
                 raise ValueError(

@@ -63,6 +63,7 @@ SITE_COLUMNS = (
     "heat_export_gj",
     "export_deduction_t",
     "generation_mwh",
+    "production",  # output of production meters, in the site's production unit
 )
 
 
@@ -226,6 +227,7 @@ class Engine:
             "heat_export_gj": total(tq, Role.HEAT_EXPORT),
             "export_deduction_t": total(te, Role.GRID_EXPORT, Role.HEAT_EXPORT),
             "generation_mwh": total(tq, Role.GENERATION),
+            "production": total(tq, Role.PRODUCTION),
         }
         v["scope2_location_t"] = total(te, Role.GRID_IMPORT) + v["scope2_heat_t"]
         if len(rows):

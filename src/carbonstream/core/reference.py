@@ -105,6 +105,8 @@ def account(
             row["export_deduction_t"] += co2e
         elif meter.kind is MeterKind.ONSITE_GENERATION:
             row["generation_mwh"] += q
+        elif meter.kind is MeterKind.PRODUCTION:
+            row["production"] += q
 
     _market(plant, resolver, grid, result, zone)
     return result
