@@ -68,15 +68,26 @@ def lock_state(cur: Cur, meter_keys: NDArray[np.int32]) -> StateRows:
 
 
 def save_state(cur: Cur, s: StateRows) -> None:
-    def opt(a: NDArray[np.int64]) -> list[int | None]:
-        return [None if x == NO_TIME else x for x in a.tolist()]
-
+    """Write back the state of these meters: binary COPY into a per-session temporary
+    table, then one UPDATE from it (about 2x faster than an UPDATE over array params)."""
     cur.execute(
-        "UPDATE meter_state AS s SET last_ts_ns = u.last_ts, last_value = u.last_value,"
-        " max_ts_ns = u.max_ts, updated_at = now()"
-        " FROM unnest(%s::int[], %s::int8[], %s::float8[], %s::int8[])"
-        " AS u (meter, last_ts, last_value, max_ts) WHERE s.meter = u.meter",
-        (s.meter.tolist(), opt(s.last_ts), s.last_value.tolist(), opt(s.max_ts)),
+        "CREATE TEMP TABLE IF NOT EXISTS meter_state_in (meter int, last_ts_ns int8,"
+        " last_value float8, max_ts_ns int8) ON COMMIT DELETE ROWS"
+    )
+    buf = binary.encode(
+        [
+            Column("int4", s.meter),
+            Column("int8", s.last_ts, null=s.last_ts == NO_TIME),
+            Column("float8", s.last_value),
+            Column("int8", s.max_ts, null=s.max_ts == NO_TIME),
+        ]
+    )
+    with cur.copy("COPY meter_state_in FROM STDIN (FORMAT BINARY)") as cp:
+        cp.write(buf)
+    cur.execute(
+        "UPDATE meter_state AS s SET last_ts_ns = u.last_ts_ns, last_value = u.last_value,"
+        " max_ts_ns = u.max_ts_ns, updated_at = now()"
+        " FROM meter_state_in AS u WHERE s.meter = u.meter"
     )
 
 
@@ -452,34 +463,45 @@ class StreamUpdate:
 
 def update_streams(cur: Cur, updates: Sequence[StreamUpdate]) -> tuple[int, int]:
     """Advance gateway stream positions; returns (gaps, replays) seen in these messages."""
+    if not updates:
+        return 0, 0
+    ups = sorted(updates, key=lambda x: (x.gateway, x.stream))
+    rows = cur.execute(
+        "SELECT p.gateway, p.stream, p.last_seq FROM stream_positions AS p"
+        " JOIN unnest(%s::text[], %s::text[]) AS u (gateway, stream)"
+        " ON p.gateway = u.gateway AND p.stream = u.stream"
+        " ORDER BY p.gateway, p.stream FOR NO KEY UPDATE OF p",
+        ([u.gateway for u in ups], [u.stream for u in ups]),
+    ).fetchall()
+    known = {(str(g), str(st)): int(seq) for g, st, seq in rows}
     gaps = replays = 0
-    for u in sorted(updates, key=lambda x: (x.gateway, x.stream)):
-        row = cur.execute(
-            "SELECT last_seq FROM stream_positions WHERE gateway = %s AND stream = %s FOR UPDATE",
-            (u.gateway, u.stream),
-        ).fetchone()
-        last = int(row[0]) if row else None
+    out: list[tuple[str, str, int, int, int, int, int]] = []
+    for u in ups:
+        last = known.get((u.gateway, u.stream))
         g = r = missing = 0
-        for s in sorted(u.seqs):
-            if last is not None and s <= last:
+        for seq in sorted(u.seqs):
+            if last is not None and seq <= last:
                 r += 1
                 continue
-            if last is not None and s > last + 1:
+            if last is not None and seq > last + 1:
                 g += 1
-                missing += s - last - 1
-            last = s
+                missing += seq - last - 1
+            last = seq
         assert last is not None
-        cur.execute(
-            "INSERT INTO stream_positions (gateway, stream, last_seq, messages, gaps, missing,"
-            " replays) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (gateway, stream) DO UPDATE SET"
-            " last_seq = greatest(stream_positions.last_seq, excluded.last_seq),"
-            " messages = stream_positions.messages + excluded.messages,"
-            " gaps = stream_positions.gaps + excluded.gaps,"
-            " missing = stream_positions.missing + excluded.missing,"
-            " replays = stream_positions.replays + excluded.replays, updated_at = now()",
-            (u.gateway, u.stream, last, len(u.seqs), g, missing, r),
-        )
+        out.append((u.gateway, u.stream, last, len(u.seqs), g, missing, r))
         gaps += g
         replays += r
+    cols = list(zip(*out, strict=True))
+    cur.execute(
+        "INSERT INTO stream_positions (gateway, stream, last_seq, messages, gaps, missing,"
+        " replays) SELECT * FROM unnest(%s::text[], %s::text[], %s::int8[], %s::int8[],"
+        " %s::int8[], %s::int8[], %s::int8[])"
+        " ON CONFLICT (gateway, stream) DO UPDATE SET"
+        " last_seq = greatest(stream_positions.last_seq, excluded.last_seq),"
+        " messages = stream_positions.messages + excluded.messages,"
+        " gaps = stream_positions.gaps + excluded.gaps,"
+        " missing = stream_positions.missing + excluded.missing,"
+        " replays = stream_positions.replays + excluded.replays, updated_at = now()",
+        [list(c) for c in cols],
+    )
     return gaps, replays
