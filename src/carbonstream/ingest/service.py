@@ -255,7 +255,11 @@ class Service:
 
     def _dead(self, b: Batch, m: Message, reason: str) -> None:
         digest = hashlib.sha256(m.topic.encode() + b"\0" + m.payload).digest()
-        b.dead.append(DeadLetter(m.topic, m.payload, reason[:2000], _utc(m.received_ns), digest))
+        raw, cap = m.payload, self.settings.max_payload_bytes
+        if len(raw) > cap:  # keep the evidence, not an unbounded blob
+            raw = raw[:cap]
+            reason += f" (raw bytes kept: the first {cap} of {len(m.payload)})"
+        b.dead.append(DeadLetter(m.topic, raw, reason[:2000], _utc(m.received_ns), digest))
         self.metrics.dead_letters.inc()
 
     # --- write and acknowledge -----------------------------------------------------
