@@ -41,7 +41,7 @@ def _ingest_process(
                     "port": port,
                     "client_id": client_id,
                     "topics": [f"carbonstream/v1/+/{gw}/readings"],
-                    "session_expiry_s": 600,
+                    "session_expiry_s": 60,
                 },
                 "database": {"url": db_url, "writers": 2},
                 "batch": {"max_wait_ms": 20, "max_readings": 300},
