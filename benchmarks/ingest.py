@@ -45,7 +45,7 @@ from carbonstream.config.loader import load_plant  # noqa: E402
 from carbonstream.ingest.decode import Decoded  # noqa: E402
 from carbonstream.ingest.service import Service  # noqa: E402
 from carbonstream.ingest.settings import IngestSettings  # noqa: E402
-from carbonstream.store import writes  # noqa: E402
+from carbonstream.store import readings  # noqa: E402
 from carbonstream.store.db import create_database, drop_database  # noqa: E402
 from carbonstream.store.migrate import migrate  # noqa: E402
 from carbonstream.store.plant import sync_plant  # noqa: E402
@@ -142,7 +142,7 @@ def copy_ceiling(plant_file: Path, msgs: list[tuple[str, bytes]]) -> tuple[float
                 for lo in range(0, len(sel), chunk):
                     s = sel[lo : lo + chunk]
                     with conn.transaction(), conn.cursor() as cur:
-                        writes.copy_readings(
+                        readings.copy_readings(
                             cur, mkeys[s], ts[s], value[s], np.zeros(len(s), np.uint8)
                         )
 

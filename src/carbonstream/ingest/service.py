@@ -38,9 +38,9 @@ from carbonstream.ingest.mqtt import Message, Subscriber
 from carbonstream.ingest.settings import IngestSettings
 from carbonstream.ingest.sparkplug import SPARKPLUG_PREFIX, SparkplugDecoder
 from carbonstream.store import db as store_db
+from carbonstream.store.intake import DeadLetter, StreamUpdate
 from carbonstream.store.migrate import migrate
 from carbonstream.store.plant import sync_plant
-from carbonstream.store.writes import DeadLetter, StreamUpdate
 from carbonstream.transport.payload import PayloadError
 
 log = logging.getLogger(__name__)
