@@ -192,8 +192,9 @@ class Committer:
             self._write_allocations(cur, res.allocation)
         if within.any():
             idx = np.flatnonzero(within)
-            touched = self._recompute(cur, m[idx], t[idx])
-            self._rebuild(cur, touched)
+            with readings.index_probes(cur):
+                touched = self._recompute(cur, m[idx], t[idx])
+                self._rebuild(cur, touched)
             out.late_recomputed = len(idx)
         if too_late.any():
             idx = np.flatnonzero(too_late)
@@ -222,23 +223,21 @@ class Committer:
         """Recompute the lines of meters with late readings, in the buckets they change.
 
         A late reading L between stored good readings A < L < C splits the interval
-        (A, C]; nothing before A or after C changes. Per meter, with A before its
-        earliest late reading and C after its latest: the buckets from the one
-        holding A's interval start (B0) to the one holding C (B1) are recomputed by
-        the core from the last reading at or before B0 to the first at or after the
-        end of B1, and the meter's lines in [B0, B1] are replaced.
+        (A, C]; nothing before A or after C changes. Each late reading gives a window
+        of buckets, from the one holding A's interval start (B0) to the one holding C
+        (B1); overlapping windows of a meter merge. The core reruns each window from
+        the last reading at or before B0 to the first at or after the end of B1, and
+        the meter's lines in the window are replaced. (Between two windows of a meter
+        the rerun may bridge readings it did not fetch; those buckets are not kept.)
         """
         base = self.engine.base_ns
-        order = np.lexsort((lt, lm))
-        lm, lt = lm[order], lt[order]
-        start = np.flatnonzero(np.r_[True, lm[1:] != lm[:-1]])
-        end = np.r_[start[1:], len(lm)] - 1
-        meters, earliest, latest = lm[start], lt[start], lt[end]
+        keys_all = self.keys.meter[lm]
+        a = readings.neighbour_good(cur, keys_all, lt, before=True, inclusive=False)
+        c = readings.neighbour_good(cur, keys_all, lt, before=False, inclusive=False)
+        lo_all = np.where(a == NO_TIME, lt // base * base, a // base * base)
+        hi_all = np.where(c == NO_TIME, lt, c - 1) // base * base
+        meters, b0, b1 = _merge_windows(lm, lo_all, hi_all, base)
         keys = self.keys.meter[meters]
-        a = readings.neighbour_good(cur, keys, earliest, before=True, inclusive=False)
-        c = readings.neighbour_good(cur, keys, latest, before=False, inclusive=False)
-        b0 = np.where(a == NO_TIME, earliest // base * base, a // base * base)
-        b1 = np.where(c == NO_TIME, latest, c - 1) // base * base
         a2 = readings.neighbour_good(cur, keys, b0, before=True, inclusive=True)
         c2 = readings.neighbour_good(cur, keys, b1 + base, before=False, inclusive=True)
         since = np.where(a2 == NO_TIME, 0, a2)
@@ -249,10 +248,9 @@ class Committer:
         res = self.engine.process(ReadingBatch(ri, rt, rv, np.zeros(len(ri), np.uint8)), scratch)
         touched = rollups.delete_lines_between(cur, keys, b0, b1)
         lines = res.lines.lines
-        lo = np.full(len(self._meter_site), np.iinfo(np.int64).max, dtype=np.int64)
-        hi = np.full(len(self._meter_site), np.iinfo(np.int64).min, dtype=np.int64)
-        lo[meters], hi[meters] = b0, b1
-        keep = (lines.bucket >= lo[lines.meter]) & (lines.bucket <= hi[lines.meter])
+        keep = np.zeros(len(lines), dtype=bool)
+        for m, lo, hi in zip(meters.tolist(), b0.tolist(), b1.tolist(), strict=True):
+            keep |= (lines.meter == m) & (lines.bucket >= lo) & (lines.bucket <= hi)
         self._write_lines(cur, res.lines, keep)
         sel = np.flatnonzero(keep)
         site_keys = self._meter_site[lines.meter[sel]]
@@ -340,3 +338,22 @@ class Committer:
             return
         ids = [self.engine.instruments[int(k)].id for k in alloc.instrument]
         market.add_allocations(cur, ids, self.keys.site[alloc.site], alloc.bucket, alloc.mwh)
+
+
+def _merge_windows(
+    meter: NDArray[np.int32], lo: NDArray[np.int64], hi: NDArray[np.int64], base: int
+) -> tuple[NDArray[np.int32], NDArray[np.int64], NDArray[np.int64]]:
+    """Merge each meter's overlapping or adjacent [lo, hi] bucket windows."""
+    order = np.lexsort((lo, meter))
+    out: list[tuple[int, int, int]] = []
+    for m, a, b in zip(meter[order].tolist(), lo[order].tolist(), hi[order].tolist(), strict=True):
+        if out and out[-1][0] == m and a <= out[-1][2] + base:
+            if b > out[-1][2]:
+                out[-1] = (m, out[-1][1], b)
+        else:
+            out.append((m, a, b))
+    return (
+        np.array([w[0] for w in out], dtype=np.int32),
+        np.array([w[1] for w in out], dtype=np.int64),
+        np.array([w[2] for w in out], dtype=np.int64),
+    )
