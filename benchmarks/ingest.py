@@ -3,7 +3,7 @@
 Measured in one run, on this machine, with the broker and the database on it too:
 
 1. ``copy_readings_per_s``: binary COPY of the readings (numpy-built buffers, 2
-   connections, 20k-row transactions) into an empty ``readings`` table of a freshly
+   connections, 50k-row transactions) into an empty ``readings`` table of a freshly
    migrated schema (same table, same indexes), nothing else going on: the ceiling.
 2. ``readings_per_s`` (drain): the same readings as 100-reading v1 payloads, queued
    in ingest's persistent session on a private Mosquitto, then drained by the ingest
@@ -45,7 +45,7 @@ from carbonstream.config.loader import load_plant  # noqa: E402
 from carbonstream.ingest.decode import Decoded  # noqa: E402
 from carbonstream.ingest.service import Service  # noqa: E402
 from carbonstream.ingest.settings import IngestSettings  # noqa: E402
-from carbonstream.store import writes  # noqa: E402
+from carbonstream.store import readings  # noqa: E402
 from carbonstream.store.db import create_database, drop_database  # noqa: E402
 from carbonstream.store.migrate import migrate  # noqa: E402
 from carbonstream.store.plant import sync_plant  # noqa: E402
@@ -135,17 +135,18 @@ def copy_ceiling(plant_file: Path, msgs: list[tuple[str, bytes]]) -> tuple[float
             conn.execute("CHECKPOINT")
         mkeys = keys.meter[meter]
         parts = [np.flatnonzero(mkeys % 2 == p) for p in range(2)]
-        chunk = 20_000
+        chunk = 50_000  # rows per transaction: what one ingest writer commits at most
 
         def writer(sel: np.ndarray[Any, Any]) -> None:
             with psycopg.connect(url) as conn:
                 for lo in range(0, len(sel), chunk):
                     s = sel[lo : lo + chunk]
                     with conn.transaction(), conn.cursor() as cur:
-                        writes.copy_readings(
+                        readings.copy_readings(
                             cur, mkeys[s], ts[s], value[s], np.zeros(len(s), np.uint8)
                         )
 
+        pg0 = _postgres_cpu()
         t0 = time.perf_counter()
         threads = [threading.Thread(target=writer, args=(p,)) for p in parts]
         for t in threads:
@@ -153,6 +154,7 @@ def copy_ceiling(plant_file: Path, msgs: list[tuple[str, bytes]]) -> tuple[float
         for t in threads:
             t.join()
         dt = time.perf_counter() - t0
+        COPY_PG_US_PER_ROW.append(round((_postgres_cpu() - pg0) / len(ts) * 1e6, 2))
         with psycopg.connect(url) as conn:
             row = conn.execute("SELECT count(*) FROM readings").fetchone()
         assert row is not None and int(row[0]) == len(ts)
@@ -176,7 +178,7 @@ def settings_for(plant_file: Path, url: str, port: int, client_id: str) -> Inges
                 "session_expiry_s": 3600,
             },
             "database": {"url": url, "writers": 2},
-            "batch": {"max_readings": 50_000, "max_wait_ms": 100},
+            "batch": {"max_readings": 100_000, "max_wait_ms": 100},  # the defaults
             "lateness_s": 10 * 86_400,
             "future_s": 10 * 86_400 * 365,
             "metrics_port": None,
@@ -343,6 +345,7 @@ def latency(
 
 
 CPU_US_PER_READING: list[dict[str, float]] = []
+COPY_PG_US_PER_ROW: list[float] = []
 
 
 def _proc_cpu(pid: int | str) -> float:
@@ -355,8 +358,7 @@ def _proc_cpu(pid: int | str) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(broker: Mosquitto) -> dict[str, float]:
-    """CPU time so far of this process, the broker and every PostgreSQL process."""
+def _postgres_cpu() -> float:
     pg = 0.0
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
@@ -365,10 +367,15 @@ def cpu_seconds(broker: Mosquitto) -> dict[str, float]:
                     pg += _proc_cpu(d.name)
             except OSError:
                 continue
+    return pg
+
+
+def cpu_seconds(broker: Mosquitto) -> dict[str, float]:
+    """CPU time so far of this process, the broker and every PostgreSQL process."""
     return {
         "ingest": _proc_cpu(os.getpid()),
         "broker": _proc_cpu(broker.proc.pid),
-        "postgres": pg,
+        "postgres": _postgres_cpu(),
     }
 
 
@@ -411,6 +418,7 @@ def main() -> None:
                 unit="1/s",
                 readings=n,
                 runs=[round(x) for x in copies],
+                postgres_cpu_us_per_row=COPY_PG_US_PER_ROW[-1],
                 note="binary COPY, 2 connections, same table and indexes, nothing else",
             )
             emit(

@@ -49,18 +49,37 @@ def url_with_db(admin_url: str, name: str) -> str:
 
 
 class Mosquitto:
-    """A private broker (persistence off, unlimited queues) on a free port."""
+    """A private broker on a free port (unlimited queues); with ``persist``, sessions and
+    queued messages survive a restart on the same port."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, persist: bool = False) -> None:
         self.port = free_port()
-        conf = workdir / "mosquitto.conf"
-        conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            "max_queued_messages 0\nmax_inflight_messages 0\nlog_dest none\n",
-            encoding="utf-8",
-        )
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)])
+        self.conf = workdir / "mosquitto.conf"
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous true",
+            "max_queued_messages 0",
+            "max_inflight_messages 0",
+            "log_dest none",
+        ]
+        if persist:
+            lines += ["persistence true", f"persistence_location {workdir}/"]
+            if os.geteuid() == 0:
+                lines.append("user root")  # else it drops to 'mosquitto' and cannot save here
+        else:
+            lines.append("persistence false")
+        self.conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self.proc = self._start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)])
         _wait_port(self.port, 10)
+        return proc
+
+    def restart(self, down_s: float = 0.0) -> None:
+        self.stop()
+        time.sleep(down_s)
+        self.proc = self._start()
 
     def stop(self) -> None:
         if self.proc.poll() is None:

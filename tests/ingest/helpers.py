@@ -111,7 +111,7 @@ def settings(
             "port": port,
             "client_id": client_id or unique("ingest-"),
             "topics": [f"carbonstream/v1/+/{gateway}/readings"],
-            "session_expiry_s": 600,
+            "session_expiry_s": 60,
         },
         "database": {"url": db_url, "writers": 2},
         "batch": {"max_wait_ms": 50},

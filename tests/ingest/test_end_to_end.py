@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import psycopg
+from prometheus_client import generate_latest
 
 from tests.ingest import helpers as h
 from tests.services import unique
@@ -22,6 +23,11 @@ def test_totals_equal_compute_and_lineage_is_complete(db_url: str) -> None:
         run.stop()
     assert h.count(db_url, "readings") == len(ex.batch)
     h.assert_totals_equal(h.db_totals(db_url), h.compute_totals(ex))
+    metrics = generate_latest(run.service.metrics.registry).decode()
+    assert f'carbonstream_ingest_readings_total{{outcome="stored"}} {len(ex.batch)}.0' in metrics
+    assert "carbonstream_ingest_dead_letters_total 0.0" in metrics
+    assert f"carbonstream_ingest_lag_seconds_count {run.service.totals.batches}.0" in metrics
+    assert "carbonstream_ingest_queue_messages 0.0" in metrics
     with psycopg.connect(db_url) as c:
         # Every line names a lineage whose factors are stored: re-derivable from the database.
         orphan = c.execute(
@@ -79,7 +85,8 @@ def test_out_of_order_readings_land_in_the_right_buckets(db_url: str) -> None:
     gw = unique("gw")
     msgs = h.payloads(ex, gw, per_msg=50)
     random.Random(4).shuffle(msgs)
-    run = h.Running(h.settings(db_url, gw, lateness_s=10 * 86_400), db_url)
+    s = h.settings(db_url, gw, lateness_s=10 * 86_400, batch={"max_readings": 2000})
+    run = h.Running(s, db_url)  # small batches: order inside one batch does not matter
     try:
         h.publish(msgs)
         h.wait_until(lambda: run.service.totals.messages >= len(msgs), 90, "all messages")

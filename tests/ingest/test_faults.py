@@ -15,7 +15,16 @@ import pytest
 import yaml
 
 from tests.ingest import helpers as h
-from tests.services import PgServer, create_db, drop_db, mqtt_host_port, unique, url_with_db
+from tests.services import (
+    PG_ADMIN_URL,
+    Mosquitto,
+    PgServer,
+    create_db,
+    drop_db,
+    mqtt_host_port,
+    unique,
+    url_with_db,
+)
 
 
 def _ingest_process(
@@ -32,7 +41,7 @@ def _ingest_process(
                     "port": port,
                     "client_id": client_id,
                     "topics": [f"carbonstream/v1/+/{gw}/readings"],
-                    "session_expiry_s": 600,
+                    "session_expiry_s": 60,
                 },
                 "database": {"url": db_url, "writers": 2},
                 "batch": {"max_wait_ms": 20, "max_readings": 300},
@@ -159,3 +168,31 @@ def test_two_workers_on_a_shared_subscription_equal_one(db_url: str) -> None:
     assert all(n > 0 for n in share), share  # both workers took part
     assert h.count(db_url, "readings") == len(ex.batch)
     h.assert_totals_equal(h.db_totals(db_url), h.compute_totals(ex))
+
+
+def test_broker_restarted_mid_stream(tmp_path: Path) -> None:
+    """The broker goes away and comes back (sessions persisted): nothing lost or doubled."""
+    name = create_db()
+    url = url_with_db(PG_ADMIN_URL, name)
+    broker = Mosquitto(tmp_path, persist=True)
+    try:
+        ex = h.example()
+        gw = unique("gw")
+        msgs = h.payloads(ex, gw)
+        half = len(msgs) // 2
+        addr = ("127.0.0.1", broker.port)
+        run = h.Running(h.settings(url, gw, broker=addr), url)
+        try:
+            h.publish(msgs[:half], mqtt=addr)
+            h.wait_until(lambda: run.service.totals.messages >= half // 2, 30, "some messages")
+            broker.restart(down_s=1.0)  # whatever was in flight is redelivered
+            h.publish(msgs[half:], mqtt=addr)
+            h.wait_until(lambda: h.count(url, "readings") >= len(ex.batch), 60, "all readings")
+            time.sleep(0.5)
+        finally:
+            run.stop()
+        assert h.count(url, "readings") == len(ex.batch)
+        h.assert_totals_equal(h.db_totals(url), h.compute_totals(ex))
+    finally:
+        broker.stop()
+        drop_db(name)

@@ -137,6 +137,7 @@ def test_thousands_of_malformed_payloads(db_url: str) -> None:
     finally:
         run.stop()
     assert n_bad >= 2000  # repeats (same bytes) are one dead letter, counted in `seen`
+    assert run.service.metrics.dead_letters._value.get() == n_bad
     with psycopg.connect(db_url) as c:
         rows = c.execute("SELECT digest, reason, topic FROM dead_letters").fetchall()
     stored = {bytes(r[0]): (str(r[1]), str(r[2])) for r in rows}

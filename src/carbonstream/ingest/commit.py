@@ -22,8 +22,10 @@ from numpy.typing import NDArray
 from carbonstream.core.batch import ReadingBatch
 from carbonstream.core.buckets import Lines
 from carbonstream.core.engine import EmissionLines, Engine
+from carbonstream.core.market import Allocation
 from carbonstream.core.state import NO_TIME
-from carbonstream.store import writes as w
+from carbonstream.store import intake, market, readings, rollups
+from carbonstream.store.common import Cur
 from carbonstream.store.db import Conn
 from carbonstream.store.lineage import LineageStore
 from carbonstream.store.plant import Keys
@@ -55,8 +57,8 @@ class Part:
 class Meta:
     """What rides along with one partition's transaction: dead letters, stream positions."""
 
-    dead: list[w.DeadLetter] = field(default_factory=list)
-    streams: list[w.StreamUpdate] = field(default_factory=list)
+    dead: list[intake.DeadLetter] = field(default_factory=list)
+    streams: list[intake.StreamUpdate] = field(default_factory=list)
 
 
 @dataclass
@@ -119,16 +121,16 @@ class Committer:
 
     # --- the transaction --------------------------------------------------------
 
-    def _run(self, cur: w.Cur, part: Part, meta: Meta | None) -> Outcome:
+    def _run(self, cur: Cur, part: Part, meta: Meta | None) -> Outcome:
         out = Outcome(readings=len(part))
         if len(part):
             self._readings(cur, part, out)
         if meta is not None:
-            w.add_dead_letters(cur, meta.dead)
-            out.gaps, out.replays = w.update_streams(cur, meta.streams)
+            intake.add_dead_letters(cur, meta.dead)
+            out.gaps, out.replays = intake.update_streams(cur, meta.streams)
         return out
 
-    def _readings(self, cur: w.Cur, part: Part, out: Outcome) -> None:
+    def _readings(self, cur: Cur, part: Part, out: Outcome) -> None:
         # Same meter and time twice in the batch: keep one (the lowest value, as the core does).
         order = np.lexsort((part.value, part.ts, part.meter))
         m, t = part.meter[order], part.ts[order]
@@ -140,7 +142,7 @@ class Committer:
 
         meters = np.unique(m)
         mkeys = self.keys.meter[meters]
-        st = w.lock_state(cur, np.sort(mkeys))
+        st = readings.lock_state(cur, np.sort(mkeys))
         pos = np.searchsorted(st.meter, mkeys)
         if len(st.meter) != len(meters) or not np.array_equal(st.meter[pos], mkeys):
             raise RuntimeError("meter_state rows are missing: restart ingest to sync the plant")
@@ -150,7 +152,7 @@ class Committer:
         # Anything at or before the newest stored reading may already be stored.
         maybe = np.flatnonzero(t <= max_ts[slot])
         if len(maybe):
-            there = w.stored(cur, self.keys.meter[m[maybe]], t[maybe])
+            there = readings.stored(cur, self.keys.meter[m[maybe]], t[maybe])
             if there.any():
                 keep = np.ones(len(m), dtype=bool)
                 keep[maybe[there]] = False
@@ -159,7 +161,7 @@ class Committer:
         out.stored = len(m)
         if not len(m):
             return
-        w.copy_readings(cur, self.keys.meter[m], t, v, q)
+        readings.copy_readings(cur, self.keys.meter[m], t, v, q)
 
         good = q == 0
         last = last_ts[slot]
@@ -169,7 +171,7 @@ class Committer:
         too_late = late & ~within
 
         usage_sites = {int(s) for s in self.engine.params.site[meters]}
-        self.state.instrument_used_mwh = w.lock_usage(cur, self._instruments(usage_sites))
+        self.state.instrument_used_mwh = market.lock_usage(cur, self._instruments(usage_sites))
         self.state.meters.last_ts[meters] = last_ts
         self.state.meters.last_value[meters] = last_value
         if normal.any():
@@ -178,9 +180,9 @@ class Committer:
             res = self.engine.process(batch, self.state)
             out.lines += self._write_lines(cur, res.lines, None)
             s = res.sites
-            w.add_site_minutes(
+            rollups.add_site_minutes(
                 cur,
-                w.SiteRows(
+                rollups.SiteRows(
                     self.keys.site[s.site],
                     s.bucket,
                     s.values,
@@ -190,83 +192,81 @@ class Committer:
             self._write_allocations(cur, res.allocation)
         if within.any():
             idx = np.flatnonzero(within)
-            touched = self._recompute(cur, m[idx], t[idx])
-            self._rebuild(cur, touched)
+            with readings.index_probes(cur):
+                touched = self._recompute(cur, m[idx], t[idx])
+                self._rebuild(cur, touched)
             out.late_recomputed = len(idx)
         if too_late.any():
             idx = np.flatnonzero(too_late)
-            w.record_late(cur, self.keys.meter[m[idx]], t[idx], (last[idx] - t[idx]) / 1e9)
+            readings.record_late(cur, self.keys.meter[m[idx]], t[idx], (last[idx] - t[idx]) / 1e9)
             out.too_late = len(idx)
 
         new_max = max_ts.copy()
         np.maximum.at(new_max, slot, t)
         rows = np.argsort(mkeys)
-        w.save_state(
+        readings.save_state(
             cur,
-            w.StateRows(
+            readings.StateRows(
                 mkeys[rows],
                 self.state.meters.last_ts[meters][rows],
                 self.state.meters.last_value[meters][rows],
                 new_max[rows],
             ),
         )
-        w.save_usage(cur, self.state.instrument_used_mwh)
+        market.save_usage(cur, self.state.instrument_used_mwh)
 
     # --- late readings ------------------------------------------------------------
 
     def _recompute(
-        self, cur: w.Cur, lm: NDArray[np.int32], lt: NDArray[np.int64]
+        self, cur: Cur, lm: NDArray[np.int32], lt: NDArray[np.int64]
     ) -> set[tuple[int, int]]:
         """Recompute the lines of meters with late readings, in the buckets they change.
 
         A late reading L between stored good readings A < L < C splits the interval
-        (A, C]; nothing before A or after C changes. Per meter, with A before its
-        earliest late reading and C after its latest: the buckets from the one
-        holding A's interval start (B0) to the one holding C (B1) are recomputed by
-        the core from the last reading at or before B0 to the first at or after the
-        end of B1, and the meter's lines in [B0, B1] are replaced.
+        (A, C]; nothing before A or after C changes. Each late reading gives a window
+        of buckets, from the one holding A's interval start (B0) to the one holding C
+        (B1); overlapping windows of a meter merge. The core reruns each window from
+        the last reading at or before B0 to the first at or after the end of B1, and
+        the meter's lines in the window are replaced. (Between two windows of a meter
+        the rerun may bridge readings it did not fetch; those buckets are not kept.)
         """
         base = self.engine.base_ns
-        order = np.lexsort((lt, lm))
-        lm, lt = lm[order], lt[order]
-        start = np.flatnonzero(np.r_[True, lm[1:] != lm[:-1]])
-        end = np.r_[start[1:], len(lm)] - 1
-        meters, earliest, latest = lm[start], lt[start], lt[end]
+        keys_all = self.keys.meter[lm]
+        a = readings.neighbour_good(cur, keys_all, lt, before=True, inclusive=False)
+        c = readings.neighbour_good(cur, keys_all, lt, before=False, inclusive=False)
+        lo_all = np.where(a == NO_TIME, lt // base * base, a // base * base)
+        hi_all = np.where(c == NO_TIME, lt, c - 1) // base * base
+        meters, b0, b1 = _merge_windows(lm, lo_all, hi_all, base)
         keys = self.keys.meter[meters]
-        a = w.neighbour_good(cur, keys, earliest, before=True, inclusive=False)
-        c = w.neighbour_good(cur, keys, latest, before=False, inclusive=False)
-        b0 = np.where(a == NO_TIME, earliest // base * base, a // base * base)
-        b1 = np.where(c == NO_TIME, latest, c - 1) // base * base
-        a2 = w.neighbour_good(cur, keys, b0, before=True, inclusive=True)
-        c2 = w.neighbour_good(cur, keys, b1 + base, before=False, inclusive=True)
+        a2 = readings.neighbour_good(cur, keys, b0, before=True, inclusive=True)
+        c2 = readings.neighbour_good(cur, keys, b1 + base, before=False, inclusive=True)
         since = np.where(a2 == NO_TIME, 0, a2)
         until = np.where(c2 == NO_TIME, np.iinfo(np.int64).max // 2, c2)
-        rk, rt, rv = w.good_readings_between(cur, keys, since, until)
+        rk, rt, rv = readings.good_readings_between(cur, keys, since, until)
         ri = self._index_of_key[rk]
         scratch = self.engine.new_state()
         res = self.engine.process(ReadingBatch(ri, rt, rv, np.zeros(len(ri), np.uint8)), scratch)
-        touched = w.delete_lines_between(cur, keys, b0, b1)
+        touched = rollups.delete_lines_between(cur, keys, b0, b1)
         lines = res.lines.lines
-        lo = np.full(len(self._meter_site), np.iinfo(np.int64).max, dtype=np.int64)
-        hi = np.full(len(self._meter_site), np.iinfo(np.int64).min, dtype=np.int64)
-        lo[meters], hi[meters] = b0, b1
-        keep = (lines.bucket >= lo[lines.meter]) & (lines.bucket <= hi[lines.meter])
+        keep = np.zeros(len(lines), dtype=bool)
+        for m, lo, hi in zip(meters.tolist(), b0.tolist(), b1.tolist(), strict=True):
+            keep |= (lines.meter == m) & (lines.bucket >= lo) & (lines.bucket <= hi)
         self._write_lines(cur, res.lines, keep)
         sel = np.flatnonzero(keep)
         site_keys = self._meter_site[lines.meter[sel]]
         touched |= set(zip(site_keys.tolist(), lines.bucket[sel].tolist(), strict=True))
         return touched
 
-    def _rebuild(self, cur: w.Cur, touched: set[tuple[int, int]]) -> None:
+    def _rebuild(self, cur: Cur, touched: set[tuple[int, int]]) -> None:
         """Rebuild (site, minute) rows and their instrument allocations from stored lines."""
         keys = sorted(touched)
-        w.lock_site_minutes(cur, keys)
+        rollups.lock_site_minutes(cur, keys)
         sites = {self.keys.site_index[s] for s, _ in keys}
         more = [i for i in self._instruments(sites) if i not in self.state.instrument_used_mwh]
-        self.state.instrument_used_mwh.update(w.lock_usage(cur, more))
-        for ins, mwh in w.take_allocations(cur, keys).items():
+        self.state.instrument_used_mwh.update(market.lock_usage(cur, more))
+        for ins, mwh in market.take_allocations(cur, keys).items():
             self.state.instrument_used_mwh[ins] = self.state.instrument_used_mwh.get(ins, 0.0) - mwh
-        rows = w.lines_of_site_buckets(cur, keys)
+        rows = rollups.lines_of_site_buckets(cur, keys)
         idx = self._index_of_key[rows.meter]
         lines = Lines(
             idx, rows.bucket, rows.quantity, rows.covered_ns, rows.n_intervals, rows.flags
@@ -285,9 +285,9 @@ class Committer:
         found = set(zip(site_keys.tolist(), sums.bucket.tolist(), strict=True))
         empty = [k for k in keys if k not in found]
         values = {c: np.concatenate([a, np.zeros(len(empty))]) for c, a in sums.values.items()}
-        w.add_site_minutes(
+        rollups.add_site_minutes(
             cur,
-            w.SiteRows(
+            rollups.SiteRows(
                 np.concatenate([site_keys, np.array([k[0] for k in empty], np.int32)]),
                 np.concatenate([sums.bucket, np.array([k[1] for k in empty], np.int64)]),
                 values,
@@ -304,18 +304,18 @@ class Committer:
     def _instruments(self, sites: set[int]) -> list[str]:
         return [i for s in sorted(sites) for i in self._instruments_of_site.get(s, [])]
 
-    def _db_lineage(self, cur: w.Cur, local: NDArray[np.int32]) -> NDArray[np.int64]:
+    def _db_lineage(self, cur: Cur, local: NDArray[np.int32]) -> NDArray[np.int64]:
         return self.lineage.to_db(cur, self.engine.lineages, local)
 
-    def _write_lines(self, cur: w.Cur, e: EmissionLines, keep: NDArray[np.bool_] | None) -> int:
+    def _write_lines(self, cur: Cur, e: EmissionLines, keep: NDArray[np.bool_] | None) -> int:
         sel = np.arange(len(e)) if keep is None else np.flatnonzero(keep)
         if not len(sel):
             return 0
         ln = e.lines
         meter = ln.meter[sel]
-        w.copy_lines(
+        rollups.copy_lines(
             cur,
-            w.LineRows(
+            rollups.LineRows(
                 meter=self.keys.meter[meter],
                 bucket=ln.bucket[sel],
                 site=self._meter_site[meter],
@@ -333,11 +333,27 @@ class Committer:
         )
         return len(sel)
 
-    def _write_allocations(self, cur: w.Cur, alloc: object) -> None:
-        from carbonstream.core.market import Allocation
-
-        assert isinstance(alloc, Allocation)
+    def _write_allocations(self, cur: Cur, alloc: Allocation) -> None:
         if not len(alloc.instrument):
             return
         ids = [self.engine.instruments[int(k)].id for k in alloc.instrument]
-        w.add_allocations(cur, ids, self.keys.site[alloc.site], alloc.bucket, alloc.mwh)
+        market.add_allocations(cur, ids, self.keys.site[alloc.site], alloc.bucket, alloc.mwh)
+
+
+def _merge_windows(
+    meter: NDArray[np.int32], lo: NDArray[np.int64], hi: NDArray[np.int64], base: int
+) -> tuple[NDArray[np.int32], NDArray[np.int64], NDArray[np.int64]]:
+    """Merge each meter's overlapping or adjacent [lo, hi] bucket windows."""
+    order = np.lexsort((lo, meter))
+    out: list[tuple[int, int, int]] = []
+    for m, a, b in zip(meter[order].tolist(), lo[order].tolist(), hi[order].tolist(), strict=True):
+        if out and out[-1][0] == m and a <= out[-1][2] + base:
+            if b > out[-1][2]:
+                out[-1] = (m, out[-1][1], b)
+        else:
+            out.append((m, a, b))
+    return (
+        np.array([w[0] for w in out], dtype=np.int32),
+        np.array([w[1] for w in out], dtype=np.int64),
+        np.array([w[2] for w in out], dtype=np.int64),
+    )

@@ -37,6 +37,7 @@ class Message:
     mid: int
     qos: int
     received_ns: int
+    connection: int  # which connection delivered it: packet ids are per connection
 
 
 class Subscriber:
@@ -45,6 +46,7 @@ class Subscriber:
         self.topics = topics
         self.queue: queue.Queue[Message] = queue.Queue()
         self.connected = False
+        self.connection = 0
         self._logged_down = False
         c = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -83,9 +85,12 @@ class Subscriber:
         self.client.loop_stop()
 
     def ack(self, messages: list[Message]) -> None:
+        """PUBACK committed messages. One received on an earlier connection is not acked:
+        its packet id may name another message by now; the broker has redelivered it on
+        this connection, and that copy (found stored) is acked instead."""
+        current = self.connection
         for m in messages:
-            if m.qos > 0:
-                # Not connected: the broker redelivers it and de-duplication absorbs it.
+            if m.qos > 0 and m.connection == current and self.connected:
                 self.client.ack(m.mid, m.qos)
 
     def wait_connected(self, timeout_s: float) -> bool:
@@ -107,6 +112,7 @@ class Subscriber:
         if reason.is_failure:
             log.error("MQTT broker refused the connection: %s", reason)
             return
+        self.connection += 1
         # Subscribing again on a resumed session is harmless and covers a lost one.
         for t in self.subscriptions():
             client.subscribe(t, qos=1)
@@ -136,4 +142,8 @@ class Subscriber:
             self._logged_down = True
 
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-        self.queue.put(Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, time.time_ns()))
+        self.queue.put(
+            Message(
+                msg.topic, bytes(msg.payload), msg.mid, msg.qos, time.time_ns(), self.connection
+            )
+        )

@@ -38,9 +38,9 @@ from carbonstream.ingest.mqtt import Message, Subscriber
 from carbonstream.ingest.settings import IngestSettings
 from carbonstream.ingest.sparkplug import SPARKPLUG_PREFIX, SparkplugDecoder
 from carbonstream.store import db as store_db
+from carbonstream.store.intake import DeadLetter, StreamUpdate
 from carbonstream.store.migrate import migrate
 from carbonstream.store.plant import sync_plant
-from carbonstream.store.writes import DeadLetter, StreamUpdate
 from carbonstream.transport.payload import PayloadError
 
 log = logging.getLogger(__name__)
@@ -160,10 +160,18 @@ class Service:
             self.prepare()
         self.subscriber.start()
         self.ready.set()
+        # One batch is written while the next one is collected and decoded. A batch closes
+        # at max_readings, or max_wait_ms after its first message once the writers are
+        # free: at plant rates that is max_wait_ms (latency), under load batches grow
+        # while the database is busy (throughput).
         pending: tuple[Batch, list[Future[Outcome]]] | None = None
+
+        def writers_free() -> bool:
+            return pending is None or all(f.done() for f in pending[1])
+
         try:
             while not self._stop.is_set():
-                batch = self._collect(busy=pending is not None)
+                batch = self._collect(writers_free)
                 if pending is not None:
                     self._finish(*pending)
                     pending = None
@@ -188,20 +196,25 @@ class Service:
 
     # --- receive and decode ---------------------------------------------------------
 
-    def _collect(self, busy: bool) -> Batch:
+    def _collect(self, writers_free: Callable[[], bool]) -> Batch:
         b = Batch()
         q = self.subscriber.queue
         max_wait = self.settings.batch.max_wait_ms / 1000
         limit = self.settings.batch.max_readings
         deadline: float | None = None
         while not self._stop.is_set():
-            timeout = 0.02 if deadline is None else deadline - time.monotonic()
-            if timeout <= 0:
-                break
+            if deadline is None:
+                timeout = 0.02
+            else:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    if writers_free():
+                        break
+                    timeout = 0.002  # the database is busy: keep filling this batch
             try:
                 m = q.get(timeout=timeout)
             except queue.Empty:
-                if deadline is None and busy:
+                if deadline is None and writers_free():
                     break
                 continue
             if deadline is None:
@@ -242,7 +255,11 @@ class Service:
 
     def _dead(self, b: Batch, m: Message, reason: str) -> None:
         digest = hashlib.sha256(m.topic.encode() + b"\0" + m.payload).digest()
-        b.dead.append(DeadLetter(m.topic, m.payload, reason[:2000], _utc(m.received_ns), digest))
+        raw, cap = m.payload, self.settings.max_payload_bytes
+        if len(raw) > cap:  # keep the evidence, not an unbounded blob
+            raw = raw[:cap]
+            reason += f" (raw bytes kept: the first {cap} of {len(m.payload)})"
+        b.dead.append(DeadLetter(m.topic, raw, reason[:2000], _utc(m.received_ns), digest))
         self.metrics.dead_letters.inc()
 
     # --- write and acknowledge -----------------------------------------------------

@@ -51,7 +51,7 @@ class MqttSettings(_Model):
 
 
 class BatchSettings(_Model):
-    max_readings: int = Field(default=50_000, ge=1, le=1_000_000)
+    max_readings: int = Field(default=100_000, ge=1, le=1_000_000)
     max_wait_ms: int = Field(default=100, ge=1, le=60_000)
 
 

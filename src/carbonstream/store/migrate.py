@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
 
+import psycopg
+
 from carbonstream.store.db import Conn
 from carbonstream.store.errors import SchemaError
 
@@ -89,7 +91,19 @@ def migrate(conn: Conn) -> tuple[Flavour, list[Migration]]:
         flavours = {str(f) for _, f in rows} - {"any"}
         flavour = Flavour(flavours.pop()) if flavours else detect(conn)
         if flavour is Flavour.TIMESCALE:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+            try:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+            except psycopg.Error as e:
+                if flavours:  # the schema is already TimescaleDB: this is fatal
+                    raise SchemaError(
+                        f"the schema uses TimescaleDB but the extension cannot load: {e}"
+                    ) from None
+                log.warning(
+                    "TimescaleDB is installed but cannot be loaded (%s; add it to "
+                    "shared_preload_libraries): using plain PostgreSQL",
+                    str(e).strip(),
+                )
+                flavour = Flavour.PLAIN
         todo = plan(flavour, applied)
         for m in todo:
             log.info("applying migration %04d_%s (%s)", m.version, m.name, m.flavour or "any")

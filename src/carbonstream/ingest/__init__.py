@@ -1,0 +1,1 @@
+"""Ingest: MQTT in, decode and validate, de-duplicate, core, store; ack after commit."""

@@ -1,0 +1,1 @@
+"""Versioned SQL migrations (package data, applied by carbonstream.store.migrate)."""
