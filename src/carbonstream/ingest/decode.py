@@ -80,9 +80,11 @@ class _Message(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False
     readings: Annotated[list[_Reading], Meta(max_length=MAX_READINGS)]
 
 
-# The v1 wire format with the per-reading constraints left to validation below (a
-# known meter id implies a valid id, and every field is range-checked there): the
-# same bytes decode or fail as with the transport structs, about 3x faster.
+# The v1 wire format (transport.payload is the reference) with the per-reading
+# constraints left to validation below, about 3x faster: what the transport structs
+# accept decodes to the same values; a reading they would refuse (bad id pattern,
+# unknown quality, negative time) is rejected on its own here, with the message's
+# other readings kept, instead of failing the whole payload.
 _decoder = msgspec.json.Decoder(_Message)
 _QUALITY = {q.value: code for q, code in QUALITY_CODE.items()}
 _BAD_QUALITY = 255
