@@ -80,10 +80,10 @@ def feeder(url: str) -> Feeder:
     return Feeder(url, ex.plant, ex.batch, Committer(engine, keys, lateness_s=86_400))
 
 
-def add_data_quality_rows(url: str) -> None:
-    """A dead letter and a stream position, as ingest writes them for bad payloads and gaps."""
-    with connect(url) as conn, conn.transaction(), conn.cursor() as cur:
-        when = dt.datetime(2026, 11, 23, 3, 0, tzinfo=dt.UTC)
+def add_quality_events(f: Feeder) -> None:
+    """What ingest writes besides the account: a dead letter, a gateway stream with a gap,
+    and a reading older than the lateness (stored, listed in late_readings)."""
+    with connect(f.url) as conn, conn.transaction(), conn.cursor() as cur:
         w.add_dead_letters(
             cur,
             [
@@ -91,16 +91,28 @@ def add_data_quality_rows(url: str) -> None:
                     "carbonstream/v1/assembly/gw1/readings",
                     b"{not json",
                     "cannot decode: malformed JSON",
-                    when,
+                    dt.datetime(2026, 11, 23, 3, 0, tzinfo=dt.UTC),
                     b"\x01" * 32,
                 )
             ],
         )
         w.update_streams(cur, [w.StreamUpdate("gw1", "s1", [1, 2, 5])])
+    late = dt.datetime(2026, 11, 22, 12, 0, 30, tzinfo=dt.UTC)
+    meter = [m.id for m in f.plant.meters].index("assembly-grid")
+    part = Part(
+        np.array([meter], np.int32),
+        np.array([int(late.timestamp()) * NS], np.int64),
+        np.array([999_999.0]),
+        np.zeros(1, np.uint8),
+    )
+    with connect(f.url) as conn:
+        out = f.committer.commit(conn, part, None)
+    assert out.too_late == 1, out
 
 
 def ingest_example(url: str) -> Feeder:
+    """The whole example stored, plus the data-quality events above."""
     f = feeder(url)
     f.all()
-    add_data_quality_rows(url)
+    add_quality_events(f)
     return f
