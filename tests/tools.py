@@ -20,6 +20,8 @@ PACKAGES = {
     "chromedriver": "chromium-driver",
     "docker-compose": "docker-compose",
     "mosquitto": "mosquitto",
+    "mosquitto_passwd": "mosquitto",
+    "psql": "postgresql-client",
 }
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,8 @@ from tests.deploy.grafana_sql import Variable, expand
 from tests.deploy.metric_names import exposed
 from tests.deploy.test_prometheus import METRIC
 from tests.ingested import NS, Feeder, ingest_example
-from tests.services import PG_ADMIN_URL, create_db, drop_db, url_with_db
+from tests.services import PgServer
+from tests.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
@@ -59,17 +62,43 @@ async def _fire_an_alert(url: str, f: Feeder) -> None:
         await pool.close()
 
 
+@dataclass(frozen=True)
+class Database:
+    app_url: str  # the carbonstream role: migrations, ingest, alerts
+    grafana_url: str  # the read-only role Grafana's data source uses
+
+
 @pytest.fixture(scope="module")
-def example_db() -> Iterator[str]:
-    """One database for the module: ingesting the example takes a few seconds."""
-    name = create_db()
-    url = url_with_db(PG_ADMIN_URL, name)
+def example_db() -> Iterator[Database]:
+    """A private PostgreSQL set up the way the deploy does it (the database image's init
+    script makes the roles), holding the example plant ingested as the application role."""
+    psql = require_tool("psql")
+    server = PgServer()
     try:
-        f = ingest_example(url)
-        asyncio.run(_fire_an_alert(url, f))
-        yield url
+        with psycopg.connect(server.url, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE carbonstream")
+        env = {
+            "PATH": str(Path(psql).parent) + ":/usr/bin:/bin",
+            "PGHOST": "127.0.0.1",
+            "PGPORT": str(server.port),
+            "POSTGRES_USER": "postgres",
+            "POSTGRES_DB": "carbonstream",
+            "CARBONSTREAM_DB_PASSWORD": "app-test",
+            "CARBONSTREAM_GRAFANA_DB_PASSWORD": "grafana-test",
+        }
+        init = ROOT / "deploy" / "postgres" / "init" / "10-carbonstream-roles.sh"
+        p = subprocess.run(["sh", str(init)], env=env, capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        base = f"127.0.0.1:{server.port}/carbonstream"
+        db = Database(
+            f"postgresql://carbonstream:app-test@{base}",
+            f"postgresql://grafana_reader:grafana-test@{base}",
+        )
+        f = ingest_example(db.app_url)
+        asyncio.run(_fire_an_alert(db.app_url, f))
+        yield db
     finally:
-        drop_db(name)
+        server.remove()
 
 
 def variables(d: dict[str, Any], conn: psycopg.Connection[Any]) -> dict[str, Variable]:
@@ -84,18 +113,33 @@ def variables(d: dict[str, Any], conn: psycopg.Connection[Any]) -> dict[str, Var
 
 
 def run_sql(conn: psycopg.Connection[Any], sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    with conn.transaction():
-        conn.execute("SET TRANSACTION READ ONLY")  # what a read-only Grafana role may do
-        cur = conn.execute(sql.encode())
-        cols = [c.name for c in cur.description or []]
-        return cols, cur.fetchall()
+    cur = conn.execute(sql.encode())
+    return [c.name for c in cur.description or []], cur.fetchall()
+
+
+def test_grafana_role_reads_and_cannot_write(example_db: Database) -> None:
+    with psycopg.connect(example_db.grafana_url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM site_minute").fetchone()
+        assert row is not None and row[0] > 0
+        for sql in (
+            "DELETE FROM alert_state",
+            "UPDATE sites SET name = 'x'",
+            "CREATE TABLE grafana_was_here (x int)",
+        ):
+            with pytest.raises(psycopg.Error):
+                conn.execute(sql.encode())
+        # and it stays read-only even if it asks otherwise: no write privilege at all
+        conn.execute("SET default_transaction_read_only = off")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO dead_letters (topic, payload, reason, digest)"
+                         " VALUES ('t', '', 'r', 'd')")  # fmt: skip
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
-def test_every_panel_query_returns_rows(path: Path, example_db: str) -> None:
+def test_every_panel_query_returns_rows(path: Path, example_db: Database) -> None:
     d = json.loads(path.read_text())
     problems = []
-    with psycopg.connect(example_db, autocommit=True) as conn:
+    with psycopg.connect(example_db.grafana_url, autocommit=True) as conn:
         vs = variables(d, conn)
         checked = 0
         for p, t in sql_targets(d):
