@@ -22,6 +22,7 @@ PACKAGES = {
     "mosquitto": "mosquitto",
     "mosquitto_passwd": "mosquitto",
     "psql": "postgresql-client",
+    "systemd-analyze": "systemd",
 }
 
 
