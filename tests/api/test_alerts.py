@@ -101,9 +101,12 @@ def test_active_and_history(api: Api) -> None:
     assert len(late["items"]) == 2
 
 
-def test_history_is_bounded(api: Api) -> None:
-    h = api.headers("viewer")
-    r = api.client.get("/v1/alerts/history?limit=100000", headers=h)
+@pytest.mark.parametrize(
+    "query",
+    ["limit=100000", "limit=0", f"before={2**63}", "rule=%00x", "site=" + "s" * 65, "status=ok"],
+)
+def test_history_is_bounded(api: Api, query: str) -> None:
+    r = api.client.get(f"/v1/alerts/history?{query}", headers=api.headers("viewer"))
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem")
 
 

@@ -17,6 +17,7 @@ from carbonstream.api.problems import PROBLEM_RESPONSES
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"], responses=PROBLEM_RESPONSES)
 
 MAX_PAGE = 500
+IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
 
 class ActiveAlert(BaseModel):
@@ -95,9 +96,11 @@ async def history(
     _: Viewer,
     conn: Connection,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-    before: Annotated[int | None, Query(ge=1, description="Entries older than this id")] = None,
-    rule: Annotated[str | None, Query(max_length=64)] = None,
-    site: Annotated[str | None, Query(max_length=64)] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="Entries older than this id")
+    ] = None,
+    rule: Annotated[str | None, Query(pattern=IDENTIFIER)] = None,
+    site: Annotated[str | None, Query(pattern=IDENTIFIER)] = None,
     status: Literal["firing", "resolved"] | None = None,
     since: Annotated[dt.datetime | None, Query(description="at >= since")] = None,
     until: Annotated[dt.datetime | None, Query(description="at < until")] = None,
