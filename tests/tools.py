@@ -1,4 +1,4 @@
-"""System tools some tests drive (promtool, headless Chromium, docker-compose).
+"""System tools some tests drive (promtool, amtool, headless Chromium, docker-compose, mosquitto).
 
 On CI (``CARBONSTREAM_CI=1``, set by .ci/run, which also installs them) a
 missing tool is a failure. On a developer's machine without them the test is
@@ -15,10 +15,14 @@ import pytest
 
 PACKAGES = {
     "promtool": "prometheus",
+    "amtool": "prometheus-alertmanager",
     "chromium": "chromium",
     "chromedriver": "chromium-driver",
     "docker-compose": "docker-compose",
     "mosquitto": "mosquitto",
+    "mosquitto_passwd": "mosquitto",
+    "psql": "postgresql-client",
+    "systemd-analyze": "systemd",
 }
 
 

@@ -8,10 +8,14 @@ the threshold does not flap.
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from carbonstream.config.plant import Plant
+from carbonstream.errors import ConfigError
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
@@ -55,10 +59,15 @@ class AlertRule(_Model):
     measure: Measure = Measure.TOTAL_MARKET
     meter: Identifier | None = Field(default=None, description="for meter_silence")
     window_s: Literal[60, 900, 3600] = 900
-    period: Literal["day", "month"] = "day"
+    period: Literal["day", "month", "year"] = "day"
     threshold: float
     clear_threshold: float | None = Field(
         default=None, description="default: the threshold itself (no hysteresis)"
+    )
+    of_budget: bool = Field(
+        default=False,
+        description="total/projected_total: threshold and clear_threshold are fractions of the "
+        "site's budget for the period (1.0 = the budget), on the budget's basis",
     )
     for_s: float = Field(default=0.0, ge=0)
     clear_for_s: float = Field(default=0.0, ge=0)
@@ -81,6 +90,10 @@ class AlertRule(_Model):
             raise ValueError("a meter_silence rule needs 'meter'")
         if self.kind is RuleKind.COVERAGE and self.site is None:
             raise ValueError("a coverage rule needs 'site'")
+        if self.of_budget and (
+            self.kind not in (RuleKind.TOTAL, RuleKind.PROJECTED_TOTAL) or self.site is None
+        ):
+            raise ValueError("of_budget is for total and projected_total rules of one site")
         return self
 
     @property
@@ -100,6 +113,13 @@ class AlertRule(_Model):
 
 class AlertsConfig(_Model):
     evaluate_every_s: float = Field(default=10.0, gt=0)
+    settle_s: float = Field(
+        default=15.0,
+        ge=0,
+        le=600,
+        description="rate and coverage windows end at the last minute boundary at least this "
+        "long ago: a minute ingest is still filling is not read as a drop",
+    )
     webhooks: list[Webhook] = Field(default_factory=list)
     rules: list[AlertRule] = Field(default_factory=list)
 
@@ -114,3 +134,52 @@ class AlertsConfig(_Model):
         if len(ids) != len(set(ids)):
             raise ValueError("rule ids must be unique")
         return self
+
+
+def bind(config: AlertsConfig, plant: Plant, source: str = "alerts") -> AlertsConfig:
+    """Check the rules against the plant and resolve budget-relative thresholds.
+
+    Fails at start (ConfigError naming the rule) on an unknown site or meter, a
+    budget rule whose site has no budget for the period, or a webhook secret
+    missing from the environment. ``of_budget`` rules come back with absolute
+    thresholds (tCO2e) and the measure of the budget's basis.
+    """
+    sites = {s.id: s for s in plant.sites}
+    meters = {m.id for m in plant.meters}
+    problems: list[str] = []
+    rules: list[AlertRule] = []
+    for i, r in enumerate(config.rules):
+        where = f"rules[{i}] (id {r.id!r})"
+        if r.site is not None and r.site not in sites:
+            problems.append(f"{where}.site: {r.site!r} is not a site of the plant")
+            continue
+        if r.meter is not None and r.meter not in meters:
+            problems.append(f"{where}.meter: {r.meter!r} is not a meter of the plant")
+            continue
+        if r.of_budget:
+            assert r.site is not None  # checked by the model
+            budget = sites[r.site].budget
+            field = {"day": "daily_t", "month": "monthly_t", "year": "yearly_t"}[r.period]
+            amount = getattr(budget, field) if budget is not None else None
+            if budget is None or amount is None:
+                problems.append(f"{where}.of_budget: site {r.site!r} has no budget.{field}")
+                continue
+            basis = Measure.TOTAL_MARKET if budget.basis == "market" else Measure.TOTAL_LOCATION
+            r = r.model_copy(
+                update={
+                    "threshold": r.threshold * amount,
+                    "clear_threshold": r.clear * amount,
+                    "measure": basis,
+                    "of_budget": False,
+                }
+            )
+        rules.append(r)
+    for i, h in enumerate(config.webhooks):
+        if h.secret_env and not os.environ.get(h.secret_env):
+            problems.append(
+                f"webhooks[{i}] (id {h.id!r}).secret_env: environment variable "
+                f"{h.secret_env} is not set"
+            )
+    if problems:
+        raise ConfigError(source, problems)
+    return config.model_copy(update={"rules": rules})

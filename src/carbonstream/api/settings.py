@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from carbonstream.alerts.rules import AlertsConfig
 from carbonstream.config.database import DatabaseSettings
 from carbonstream.config.loader import load_model
 
@@ -23,6 +24,9 @@ class ApiSettings(BaseModel):
     max_range_days: int = Field(default=400, ge=1, le=3660, description="Longest query range.")
     max_points: int = Field(default=200_000, ge=100, description="Most rows one query returns.")
     pool_size: int = Field(default=10, ge=1, le=100)
+    alerts: AlertsConfig | None = Field(
+        default=None, description="Alert rules and webhooks; none: no alert service."
+    )
 
 
 def load_api_settings(path: str | Path) -> ApiSettings:

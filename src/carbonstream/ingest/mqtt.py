@@ -55,8 +55,7 @@ class Subscriber:
             manual_ack=True,
         )
         if settings.username:
-            pw = settings.password.get_secret_value() if settings.password else None
-            c.username_pw_set(settings.username, pw)
+            c.username_pw_set(settings.username, settings.secret())
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from carbonstream.config.database import DatabaseSettings
 from carbonstream.config.loader import load_model
+from carbonstream.errors import ConfigError
 from carbonstream.transport.topics import READINGS_SUBSCRIPTION
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
@@ -31,6 +33,12 @@ class MqttSettings(_Model):
     )
     username: str | None = None
     password: SecretStr | None = None
+    password_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="Name of the environment variable holding the password (production: "
+        "keeps the secret out of the file).",
+    )
     topics: list[str] = Field(default_factory=lambda: [READINGS_SUBSCRIPTION], min_length=1)
     shared_group: Identifier | None = Field(
         default=None,
@@ -48,6 +56,25 @@ class MqttSettings(_Model):
         description="Unacknowledged messages the broker may send at once: the in-memory bound.",
     )
     keepalive_s: int = Field(default=30, ge=5, le=3600)
+
+    @model_validator(mode="after")
+    def _one_password(self) -> MqttSettings:
+        if self.password is not None and self.password_env is not None:
+            raise ValueError("give password or password_env, not both")
+        return self
+
+    def secret(self) -> str | None:
+        """The broker password; a password_env naming an unset variable is a config error."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        if self.password_env is None:
+            return None
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise ConfigError(
+                "mqtt.password_env", [f"environment variable {self.password_env} is not set"]
+            )
+        return value
 
 
 class BatchSettings(_Model):

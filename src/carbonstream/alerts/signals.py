@@ -1,0 +1,194 @@
+"""What each rule watches, read from the database at a given instant ``now``.
+
+Every signal is computed for an explicit ``now`` (unix seconds), never the
+database's clock, so a replayed stream with a fake clock gives the same
+answers as live data.
+
+- **rate** (tCO2e/h): the rule's measure summed over ``site_minute`` in the
+  trailing ``window_s`` of *complete* minutes, divided by the window in hours.
+  The window ends at the last minute boundary at least ``settle_s`` before
+  ``now``, so a minute ingest is still filling is not read as a drop. No
+  ``site_minute`` row in the window: no value (the rule keeps its state; a
+  silent meter is the meter_silence and coverage rules' business).
+- **total** (tCO2e): the measure summed from the start of the day, month or
+  year in the plant's time zone up to ``now`` (the current minute included).
+- **projected_total** (tCO2e): total + max(rate, 0) × hours left to the end of
+  the period (rate over the rule's ``window_s``; no rate: the total alone).
+- **meter_silence** (s): ``now`` minus the meter's newest good reading
+  (``meter_state.last_ts_ns``); a meter that never reported counts from the
+  start of the alert service.
+- **coverage** (%): over the same trailing window as rate, the seconds covered
+  by counted intervals (``emission_lines.covered_s``, at most the window per
+  meter) of the site's meters, over meters × window.
+
+Measures: scope1, scope2_location, scope2_market (heat included in both Scope 2
+columns), total_location = scope1 + scope2_location, total_market = scope1 +
+scope2_market.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import TupleRow
+
+from carbonstream.alerts.engine import projected_total
+from carbonstream.alerts.rules import AlertRule, AlertsConfig, Measure, RuleKind
+from carbonstream.config.plant import Plant
+
+AsyncConn = psycopg.AsyncConnection[TupleRow]
+
+MEASURE_SQL: dict[Measure, str] = {
+    Measure.SCOPE1: "scope1_t",
+    Measure.SCOPE2_LOCATION: "scope2_location_t",
+    Measure.SCOPE2_MARKET: "scope2_market_t",
+    Measure.TOTAL_LOCATION: "scope1_t + scope2_location_t",
+    Measure.TOTAL_MARKET: "scope1_t + scope2_market_t",
+}
+
+UNITS: dict[RuleKind, str] = {
+    RuleKind.RATE: "tCO2e/h",
+    RuleKind.TOTAL: "tCO2e",
+    RuleKind.PROJECTED_TOTAL: "tCO2e",
+    RuleKind.METER_SILENCE: "s",
+    RuleKind.COVERAGE: "%",
+}
+
+
+def utc(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, dt.UTC)
+
+
+def period_bounds(now: float, zone: ZoneInfo, period: str) -> tuple[dt.datetime, dt.datetime]:
+    """Start and end (exclusive) of the plant-local day, month or year holding ``now``."""
+    local = dt.datetime.fromtimestamp(now, zone)
+    if period == "day":
+        start = dt.datetime(local.year, local.month, local.day, tzinfo=zone)
+        end = start + dt.timedelta(days=1)  # wall-clock arithmetic: local midnight across DST
+    elif period == "month":
+        start = dt.datetime(local.year, local.month, 1, tzinfo=zone)
+        y, m = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+        end = dt.datetime(y, m, 1, tzinfo=zone)
+    elif period == "year":
+        start = dt.datetime(local.year, 1, 1, tzinfo=zone)
+        end = dt.datetime(local.year + 1, 1, 1, tzinfo=zone)
+    else:
+        raise ValueError(f"unknown period {period!r}")
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def window_bounds(now: float, window_s: int, settle_s: float) -> tuple[dt.datetime, dt.datetime]:
+    """The trailing window of complete minutes: [end - window, end)."""
+    end = (now - settle_s) // 60 * 60
+    return utc(end - window_s), utc(end)
+
+
+def _site_filter(site: str | None) -> sql.Composable:
+    if site is None:
+        return sql.SQL("")
+    return sql.SQL(" AND site = (SELECT key FROM sites WHERE id = {})").format(sql.Literal(site))
+
+
+class Signals:
+    """Computes every rule's value for one evaluation; identical queries run once."""
+
+    def __init__(self, config: AlertsConfig, plant: Plant, started: float) -> None:
+        self.config = config
+        self.zone = plant.zone
+        self.started = started
+        self.site_meters = {
+            s.id: [m.id for m in plant.meters if m.site == s.id] for s in plant.sites
+        }
+
+    async def values(self, conn: AsyncConn, now: float) -> dict[str, float | None]:
+        cache: dict[tuple[Any, ...], float | None] = {}
+        out: dict[str, float | None] = {}
+        for rule in self.config.rules:
+            out[rule.id] = await self.value(conn, rule, now, cache)
+        return out
+
+    async def value(
+        self,
+        conn: AsyncConn,
+        rule: AlertRule,
+        now: float,
+        cache: dict[tuple[Any, ...], float | None] | None = None,
+    ) -> float | None:
+        memo = {} if cache is None else cache
+
+        async def get(*key: Any) -> float | None:
+            if key not in memo:
+                memo[key] = await self._compute(conn, key, now)
+            v: float | None = memo[key]
+            return v
+
+        k = rule.kind
+        if k is RuleKind.RATE:
+            return await get("rate", rule.site, rule.measure, rule.window_s)
+        if k is RuleKind.TOTAL:
+            return await get("total", rule.site, rule.measure, rule.period)
+        if k is RuleKind.PROJECTED_TOTAL:
+            total = await get("total", rule.site, rule.measure, rule.period)
+            rate = await get("rate", rule.site, rule.measure, rule.window_s)
+            if total is None:
+                return None
+            _, end = period_bounds(now, self.zone, rule.period)
+            return projected_total(total, rate or 0.0, now, end.timestamp())
+        if k is RuleKind.METER_SILENCE:
+            return await get("silence", rule.meter)
+        return await get("coverage", rule.site, rule.window_s)
+
+    async def _compute(self, conn: AsyncConn, key: tuple[Any, ...], now: float) -> float | None:
+        what = key[0]
+        if what == "rate":
+            _, site, measure, window_s = key
+            start, end = window_bounds(now, window_s, self.config.settle_s)
+            q = sql.SQL(
+                "SELECT count(*), coalesce(sum({m}), 0) FROM site_minute"
+                " WHERE bucket >= %s AND bucket < %s{site}"
+            ).format(m=sql.SQL(MEASURE_SQL[measure]), site=_site_filter(site))
+            row = await (await conn.execute(q, (start, end))).fetchone()
+            assert row is not None
+            if int(row[0]) == 0:
+                return None
+            return float(row[1]) * 3600.0 / float(window_s)
+        if what == "total":
+            _, site, measure, period = key
+            start, _ = period_bounds(now, self.zone, period)
+            q = sql.SQL(
+                "SELECT coalesce(sum({m}), 0) FROM site_minute"
+                " WHERE bucket >= %s AND bucket < %s{site}"
+            ).format(m=sql.SQL(MEASURE_SQL[measure]), site=_site_filter(site))
+            row = await (await conn.execute(q, (start, utc(now)))).fetchone()
+            assert row is not None
+            return float(row[0])
+        if what == "silence":
+            row = await (
+                await conn.execute(
+                    "SELECT s.last_ts_ns FROM meter_state s JOIN meters m ON m.key = s.meter"
+                    " WHERE m.id = %s",
+                    (key[1],),
+                )
+            ).fetchone()
+            last = self.started if row is None or row[0] is None else int(row[0]) / 1e9
+            return max(0.0, now - last)
+        _, site, window_s = key
+        meters = self.site_meters.get(site, [])
+        if not meters:
+            return None
+        start, end = window_bounds(now, window_s, self.config.settle_s)
+        row = await (
+            await conn.execute(
+                "SELECT coalesce(sum(least(c, %s)), 0) FROM ("
+                " SELECT sum(e.covered_s) AS c FROM emission_lines e"
+                " WHERE e.meter IN (SELECT key FROM meters WHERE id = ANY(%s))"
+                " AND e.bucket >= %s AND e.bucket < %s GROUP BY e.meter) AS per_meter",
+                (float(window_s), meters, start, end),
+            )
+        ).fetchone()
+        assert row is not None
+        return 100.0 * float(row[0]) / (len(meters) * float(window_s))

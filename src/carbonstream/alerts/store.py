@@ -1,0 +1,168 @@
+"""Alert state, history and the webhook outbox in PostgreSQL (migration 0005).
+
+One evaluation round is one transaction: load the state, evaluate, save the
+state, append the transitions to ``alert_history`` and queue their webhook
+notifications in ``alert_notifications``. A crash before the commit loses the
+round, not an alert: the next round sees the same signals and the same state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.rows import TupleRow
+
+from carbonstream.alerts.engine import AlertEngine, Transition
+from carbonstream.alerts.notify import Delivery
+
+AsyncConn = psycopg.AsyncConnection[TupleRow]
+
+# One advisory lock id for "an alert round is running": with several API
+# replicas configured for alerts, one evaluates at a time, on the shared state.
+ROUND_LOCK = 0x0C0_2_A1E7
+
+
+def _ts(x: float | None) -> dt.datetime | None:
+    return None if x is None else dt.datetime.fromtimestamp(x, dt.UTC)
+
+
+def _unix(x: dt.datetime | None) -> float | None:
+    return None if x is None else x.timestamp()
+
+
+async def try_lock_round(conn: AsyncConn) -> bool:
+    """Inside a transaction: take the round lock, or learn another process holds it."""
+    row = await (
+        await conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (ROUND_LOCK,))
+    ).fetchone()
+    return bool(row and row[0])
+
+
+async def load_state(conn: AsyncConn) -> dict[str, dict[str, Any]]:
+    rows = await (
+        await conn.execute("SELECT rule, status, since, value, fired_at FROM alert_state")
+    ).fetchall()
+    return {
+        str(r[0]): {"status": r[1], "since": _unix(r[2]), "value": r[3], "fired_at": _unix(r[4])}
+        for r in rows
+    }
+
+
+async def save_state(conn: AsyncConn, engine: AlertEngine, now: float) -> None:
+    rows = []
+    for rid, s in engine.state.items():
+        r = engine.rules[rid]
+        rows.append(
+            (
+                rid,
+                s.status,
+                _ts(s.since),
+                s.value,
+                _ts(s.fired_at),
+                r.kind.value,
+                r.severity,
+                r.site,
+                r.meter,
+                r.measure.value,
+                r.threshold,
+                r.clear,
+                r.description,
+                _ts(now),
+            )
+        )
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO alert_state (rule, status, since, value, fired_at, kind, severity,"
+            " site, meter, measure, threshold, clear_threshold, description, evaluated_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (rule) DO UPDATE SET status = excluded.status,"
+            " since = excluded.since, value = excluded.value, fired_at = excluded.fired_at,"
+            " kind = excluded.kind, severity = excluded.severity, site = excluded.site,"
+            " meter = excluded.meter, measure = excluded.measure,"
+            " threshold = excluded.threshold, clear_threshold = excluded.clear_threshold,"
+            " description = excluded.description, evaluated_at = excluded.evaluated_at",
+            rows,
+        )
+    # A rule taken out of the configuration is no longer active.
+    await conn.execute("DELETE FROM alert_state WHERE rule <> ALL(%s)", (list(engine.rules),))
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: int
+    webhook: str
+    payload: dict[str, Any]
+
+
+async def record(
+    conn: AsyncConn, transitions: list[Transition], extra: dict[str, Any]
+) -> list[Notification]:
+    """Append transitions to the history and queue one notification per rule webhook."""
+    out: list[Notification] = []
+    for t in transitions:
+        r = t.rule
+        payload = t.payload() | extra
+        row = await (
+            await conn.execute(
+                "INSERT INTO alert_history (rule, status, at, fired_at, value, kind, severity,"
+                " site, meter, measure, threshold, clear_threshold, description, payload)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                (
+                    r.id,
+                    t.status,
+                    _ts(t.at),
+                    _ts(t.fired_at),
+                    t.value,
+                    r.kind.value,
+                    r.severity,
+                    r.site,
+                    r.meter,
+                    r.measure.value,
+                    r.threshold,
+                    r.clear,
+                    r.description,
+                    json.dumps(payload),
+                ),
+            )
+        ).fetchone()
+        assert row is not None
+        history_id = int(row[0])
+        payload = payload | {"id": history_id}
+        await conn.execute(
+            "UPDATE alert_history SET payload = %s WHERE id = %s",
+            (json.dumps(payload), history_id),
+        )
+        for hook in r.webhooks:
+            n = await (
+                await conn.execute(
+                    "INSERT INTO alert_notifications (history_id, webhook) VALUES (%s, %s)"
+                    " RETURNING id",
+                    (history_id, hook),
+                )
+            ).fetchone()
+            assert n is not None
+            out.append(Notification(int(n[0]), hook, payload))
+    return out
+
+
+async def pending(conn: AsyncConn) -> list[Notification]:
+    rows = await (
+        await conn.execute(
+            "SELECT n.id, n.webhook, h.payload FROM alert_notifications n"
+            " JOIN alert_history h ON h.id = n.history_id"
+            " WHERE n.status = 'pending' ORDER BY n.id"
+        )
+    ).fetchall()
+    return [Notification(int(r[0]), str(r[1]), dict(r[2])) for r in rows]
+
+
+async def finish(conn: AsyncConn, notification_id: int, d: Delivery) -> None:
+    await conn.execute(
+        "UPDATE alert_notifications SET status = %s, attempts = attempts + %s,"
+        " http_status = %s, error = %s, finished_at = now() WHERE id = %s",
+        ("delivered" if d.ok else "failed", d.attempts, d.status, d.error, notification_id),
+    )
