@@ -17,7 +17,7 @@ from carbonstream.core.batch import ReadingBatch
 from carbonstream.core.engine import Engine
 from carbonstream.core.library import FactorLibrary
 from carbonstream.ingest.commit import Committer, Part
-from carbonstream.store import writes as w
+from carbonstream.store import intake as w
 from carbonstream.store.db import Conn, connect
 from carbonstream.store.migrate import migrate
 from carbonstream.store.plant import sync_plant
