@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from carbonstream.config.database import DatabaseSettings
 from carbonstream.config.loader import load_model
@@ -48,6 +48,17 @@ class MqttSettings(_Model):
         description="Unacknowledged messages the broker may send at once: the in-memory bound.",
     )
     keepalive_s: int = Field(default=30, ge=5, le=3600)
+    protocol: Literal["5", "3.1.1"] = Field(
+        default="5",
+        description="MQTT version. 3.1.1 for brokers without MQTT 5 (amqtt, the demo's "
+        "embedded broker): the session persists by clean_session=false and lasts as long as "
+        "the broker keeps it; receive_maximum does not apply (no flow control in 3.1.1).",
+    )
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _version_as_text(cls, v: object) -> object:
+        return str(v) if isinstance(v, int | float) else v
 
 
 class BatchSettings(_Model):
