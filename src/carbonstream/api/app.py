@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from carbonstream import __version__
 from carbonstream.api import problems
 from carbonstream.api.db import make_pool
-from carbonstream.api.routes import health, me
+from carbonstream.api.live import LiveHub
+from carbonstream.api.routes import health, live, me, page
 from carbonstream.api.settings import ApiSettings
 from carbonstream.config.loader import load_plant
 
@@ -26,6 +27,7 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
         try:
             yield
         finally:
+            app.state.live.close()
             await pool.close()
 
     app = FastAPI(
@@ -36,7 +38,10 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
     )
     app.state.settings = settings
     app.state.plant = plant
+    app.state.live = LiveHub(plant, lambda: app.state.pool)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(me.router)
+    app.include_router(live.router)
+    page.install(app)
     return app
