@@ -34,7 +34,7 @@ from carbonstream.store import live as q
 from carbonstream.transport.payload import Quality
 
 SETTLE_S = 10  # a minute counts for rates this long after it closed
-SILENT_AFTER_S = 60.0  # a meter without a good reading for this long is "silent"
+SILENT_AFTER_S = 60.0  # a meter not heard from for this long is "silent"
 TREND_MINUTES = 60
 MONTH_CACHE_S = 60.0  # closed days of the month are re-read at most this often
 _QUALITIES = [q_.value for q_ in Quality]
@@ -73,10 +73,11 @@ class MeterStatus(BaseModel):
     last_reading_at: dt.datetime | None = Field(description="Newest reading, any quality.")
     quality: str | None = Field(description="Quality of the newest reading.")
     last_good_at: dt.datetime | None = Field(description="Newest good reading in the account.")
-    silent_s: float | None = Field(description="Seconds since the newest good reading.")
+    silent_s: float | None = Field(description="Seconds since the newest reading.")
     status: Status = Field(
-        description="ok; bad_quality (newest reading unusable); silent (no good reading for "
-        f"{SILENT_AFTER_S:.0f} s); no_data"
+        description=f"ok; silent (no reading for {SILENT_AFTER_S:.0f} s); bad_quality (the "
+        "newest reading is unusable: the gateway hears the device, the meter gives no value); "
+        "no_data (never read)"
     )
 
 
@@ -350,11 +351,11 @@ def _meter(
 ) -> MeterStatus:
     last, code, good = (_utc(row[2]), row[3], _utc(row[4])) if row else (None, None, None)
     quality = None if code is None else (_QUALITIES[code] if code < len(_QUALITIES) else "unknown")
-    silent = None if good is None else max(0.0, round((now - good).total_seconds(), 1))
+    silent = None if last is None else max(0.0, round((now - last).total_seconds(), 1))
     status: Status
-    if last is None:
+    if last is None or silent is None:
         status = "no_data"
-    elif silent is None or silent > SILENT_AFTER_S:
+    elif silent > SILENT_AFTER_S:
         status = "silent"
     elif quality != Quality.GOOD.value:
         status = "bad_quality"

@@ -64,10 +64,9 @@ async def stream(
     hub: LiveHub,
     recheck: Callable[[], Awaitable[None]],
     interval_s: float,
-    heartbeat_s: float = HEARTBEAT_S,
-    recheck_s: float = RECHECK_S,
 ) -> AsyncIterator[str]:
     """The event stream of one client; ends on disconnect (cancelled), revocation or close."""
+    heartbeat_s, recheck_s = HEARTBEAT_S, RECHECK_S
     hub.bind()
     hub.streams += 1
     try:

@@ -319,14 +319,14 @@ function siteCard(s) {
   const covered = r1.covered_s ? "" : " (waiting for the first complete minute)";
   const meters = el("table", { class: "meters" },
     el("tr", {}, el("th", {}, "meter"), el("th", {}, "status"), el("th", {}, "quality"),
-      el("th", {}, "last good"), el("th", {}, "silent")),
+      el("th", {}, "last good"), el("th", {}, "silent for")),
     ...s.meters.map((m) => el("tr", { "data-meter": m.id },
       el("td", {}, m.id),
       el("td", {}, el("span", { class: "badge st-" + m.status, "data-field": "status" },
         m.status.replace("_", " "))),
       el("td", {}, m.quality || "—"),
       el("td", {}, m.last_good_at ? fmtTime(m.last_good_at) : "—"),
-      el("td", { "data-silent-since": m.last_good_at || "" }, fmtAge(ago(m.last_good_at))))));
+      el("td", { "data-silent-since": m.last_reading_at || "" }, fmtAge(ago(m.last_reading_at))))));
   return el("section", { class: "site", "data-site": s.id },
     el("h2", {}, s.name || s.id, " ", el("small", {}, s.id)),
     el("div", { class: "now" },
