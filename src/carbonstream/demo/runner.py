@@ -20,7 +20,6 @@ import secrets
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -166,7 +165,10 @@ class Demo:
             parts.find_file("gateways/assembly.yaml").parent.glob("*.yaml")
         )
         plant = load_plant(plant_file)
-        self.queue_dir = Path(tempfile.mkdtemp(prefix="carbonstream-demo-"))
+        # The gateways' disk queues: fresh each run (a killed run's are dropped here).
+        self.queue_dir = opt.data_dir / "queues"
+        shutil.rmtree(self.queue_dir, ignore_errors=True)
+        self.queue_dir.mkdir(parents=True)
         self._on_stop("gateway queues", self._remove_queue_dir)
 
         await self._step("starting PostgreSQL", asyncio.to_thread(self._database))
