@@ -14,7 +14,6 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.tools import require_tool
@@ -50,13 +49,24 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
         driver.quit()
 
 
-def _rate(driver: WebDriver, site: str) -> float | None:
-    els = driver.find_elements(By.CSS_SELECTOR, f'[data-site="{site}"] [data-field="rate-now"]')
-    value = els[0].get_attribute("data-value") if els else None
+def _field(driver: webdriver.Chrome, selector: str, attr: str = "value") -> str | None:
+    """An element's data attribute (or text), read in one step: the page re-renders a site
+    card whenever the snapshot changes, so a found element may be gone a moment later."""
+    value = driver.execute_script(
+        "const e = document.querySelector(arguments[0]);"
+        "return e ? (arguments[1] === 'text' ? e.textContent : e.dataset[arguments[1]]) : null;",
+        selector,
+        attr,
+    )
+    return None if value in (None, "") else str(value)
+
+
+def _rate(driver: webdriver.Chrome, site: str) -> float | None:
+    value = _field(driver, f'[data-site="{site}"] [data-field="rate-now"]')
     return float(value) if value else None
 
 
-def _shot(driver: WebDriver, tmp_path: Path, name: str) -> None:
+def _shot(driver: webdriver.Chrome, tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     driver.save_screenshot(str(path))
     keep = os.environ.get("CARBONSTREAM_SCREENSHOTS")
@@ -88,11 +98,8 @@ def test_page_shows_a_rising_rate(
         == (p.tokens["viewer"])
     )
     assert browser.find_element(By.ID, "conn").get_attribute("data-state") == "live"
-    status = browser.find_element(By.CSS_SELECTOR, '[data-meter="foundry-gas"] [data-field]')
-    assert status.text == "ok"
-    today = browser.find_element(
-        By.CSS_SELECTOR, '[data-site="foundry"] [data-field="today-total"]'
-    ).get_attribute("data-value")
+    assert _field(browser, '[data-meter="foundry-gas"] [data-field]', "text") == "ok"
+    today = _field(browser, '[data-site="foundry"] [data-field="today-total"]')
     # No alerting on this server yet (GET /v1/alerts/active is 404): "none", no error.
     wait.until(lambda d: "none" in d.find_element(By.ID, "alerts-state").text)
     _shot(browser, tmp_path, "live-page-before.png")
@@ -101,9 +108,7 @@ def test_page_shows_a_rising_rate(
     p.minutes("foundry", first, 93, 0.002, 0.004, 0.006)
     wait.until(lambda d: (_rate(d, "foundry") or 0) > 0.3)
     assert _rate(browser, "foundry") == pytest.approx(0.48)
-    today_after = browser.find_element(
-        By.CSS_SELECTOR, '[data-site="foundry"] [data-field="today-total"]'
-    ).get_attribute("data-value")
+    today_after = _field(browser, '[data-site="foundry"] [data-field="today-total"]')
     assert today is not None and today_after is not None
     assert float(today_after) > float(today)
     _shot(browser, tmp_path, "live-page-after.png")
