@@ -6,9 +6,12 @@ shutdown."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -201,3 +204,40 @@ def test_stream_stops_on_disconnect_and_shutdown(
     assert kinds[-1] == "bye"
     live_server.shutdown(timeout=5)
     assert time.monotonic() - t0 < 5
+
+
+def test_fifty_clients_on_a_small_pool(live_plant: LivePlant, live_server: Server) -> None:
+    """50 open streams and 100 snapshot requests at once on a pool of 4 connections: no
+    request holds a connection while it waits for the shared snapshot, no stream holds one
+    for its life."""
+    headers = {"X-API-Key": live_plant.tokens["viewer"]}
+    opened = threading.Barrier(51, timeout=30)
+
+    def listen(_: int) -> bool:
+        with httpx.stream(
+            "GET", f"{live_server.base}/v1/live/stream", headers=headers, timeout=30
+        ) as r:
+            events = _events(r)  # kept: a dropped generator would close the response
+            got = any(kind == "snapshot" for kind, _ in itertools.islice(events, 2))
+            opened.wait()  # every stream is open while the snapshots are asked for
+            opened.wait()
+            return got
+
+    with ThreadPoolExecutor(50) as pool:
+        streams = [pool.submit(listen, i) for i in range(50)]
+        opened.wait()
+        assert live_server.hub.streams == 50
+        with ThreadPoolExecutor(50) as pool2:
+            codes = list(
+                pool2.map(
+                    lambda _: (
+                        httpx.get(
+                            f"{live_server.base}/v1/live", headers=headers, timeout=30
+                        ).status_code
+                    ),
+                    range(100),
+                )
+            )
+        opened.wait()
+        assert all(s.result() for s in streams)
+    assert codes == [200] * 100

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from carbonstream.api import sse
-from carbonstream.api.auth import Principal, Viewer, require
+from carbonstream.api.auth import Principal, require
 from carbonstream.api.db import AsyncConn
 from carbonstream.api.live import LiveHub, LiveSnapshot
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
@@ -29,13 +29,16 @@ def _hub(request: Request) -> LiveHub:
     summary="Live rates by scope, today's and this month's totals against budget, meters",
     response_model=LiveSnapshot,
 )
-async def live(request: Request, who: Viewer) -> LiveSnapshot:
+async def live(request: Request) -> LiveSnapshot:
+    await _authenticate(request)
     return await _hub(request).snapshot(max_age_s=1.0)
 
 
 async def _authenticate(request: Request) -> Principal:
-    """The viewer check of every route, on a connection held only for the check (a stream
-    must not keep a pooled connection for its whole life)."""
+    """The viewer check of every route, on a connection held only for the check: a stream
+    must not keep a pooled connection for its life, and a snapshot request must not hold
+    one while it waits for the shared snapshot (which needs one: with the pool's every
+    connection held by waiting requests, it would starve)."""
     pool: AsyncConnectionPool[AsyncConn] = request.app.state.pool
     try:
         async with pool.connection(timeout=10) as conn:
