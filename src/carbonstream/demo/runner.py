@@ -166,7 +166,7 @@ class Demo:
         )
         plant = load_plant(plant_file)
         # The gateways' disk queues: fresh each run (a killed run's are dropped here).
-        self.queue_dir = opt.data_dir / "queues"
+        self.queue_dir = (opt.data_dir / "queues").resolve()  # not relative to a gateway file
         shutil.rmtree(self.queue_dir, ignore_errors=True)
         self.queue_dir.mkdir(parents=True)
         self._on_stop("gateway queues", self._remove_queue_dir)
