@@ -1,4 +1,4 @@
-# carbonstream: `make demo` runs the main job, `make test` runs every check.
+# carbonstream: `make demo` runs the main job (a live plant), `make test` runs every check.
 # Each creates its own virtual environment in .venv (Python 3.11+ needed).
 
 PYTHON ?= python3
@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint types unit bench clean
+.PHONY: demo example test check lint types unit bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "carbonstream needs Python 3.11 or newer (set PYTHON=python3.11)")'
@@ -15,7 +15,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# The live plant: embedded PostgreSQL and MQTT broker, simulator, gateways, ingest,
+# the API and the live page; prints the page's URL with a demo key. Ctrl-C stops it.
 demo: $(STAMP)
+	$(BIN)/carbonstream demo $(DEMO_ARGS)
+
+# The batch accounting of the example readings (the former `make demo`).
+example: $(STAMP)
 	$(BIN)/carbonstream compute --config config/plant.example.yaml \
 		--readings config/readings.example.csv --bucket day
 

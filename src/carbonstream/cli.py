@@ -139,6 +139,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     rs.set_defaults(func=_restate)
 
+    d = sub.add_parser(
+        "demo",
+        help="a live plant in one command: PostgreSQL, MQTT, simulator, gateways, ingest, "
+        "API and the live page",
+    )
+    d.add_argument("--duration", type=float, metavar="S", help="stop by itself after S seconds")
+    d.add_argument(
+        "--broker-url", help="mqtt://[user:password@]host:port (default: an embedded amqtt)"
+    )
+    d.add_argument("--db-url", help="postgresql://... (default: an embedded PostgreSQL)")
+    d.add_argument("--host", default="127.0.0.1", help="API bind address (default 127.0.0.1)")
+    d.add_argument("--port", type=int, help="API port (default 8080, or a free one if taken)")
+    d.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".carbonstream/demo"),
+        help="embedded PostgreSQL's folder (default .carbonstream/demo)",
+    )
+    d.add_argument("--plant", type=Path, help="plant file (default config/plant.example.yaml)")
+    d.add_argument("--log-level", default="warning", choices=["debug", "info", "warning"])
+    d.add_argument(
+        "--gateway",
+        type=Path,
+        action="append",
+        default=[],
+        help="gateway file, repeatable (default gateways/*.yaml)",
+    )
+    d.set_defaults(func=_demo)
+
     k = sub.add_parser("keys", help="create, revoke and list API keys")
     ksub = k.add_subparsers(title="actions", required=True)
     kc = ksub.add_parser("create", help="make a key; the token is printed once")
@@ -379,9 +408,7 @@ class _Database:
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
-    import uvicorn
-
-    from carbonstream.api import create_app, load_api_settings
+    from carbonstream.api import create_app, load_api_settings, server
     from carbonstream.store.db import connect
     from carbonstream.store.migrate import migrate
 
@@ -395,15 +422,33 @@ def _serve(args: argparse.Namespace) -> int:
             with connect(db.url) as conn:
                 migrate(conn)
         app = create_app(settings, db.url)
-        uvicorn.run(
+        server.run(
             app,
-            host=args.host or settings.host,
-            port=args.port if args.port is not None else settings.port,
-            log_level=args.log_level.lower(),
+            args.host or settings.host,
+            args.port if args.port is not None else settings.port,
+            args.log_level,
         )
     finally:
         db.close()
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from carbonstream.demo import Options, run
+
+    return run(
+        Options(
+            duration=args.duration,
+            broker_url=args.broker_url,
+            db_url=args.db_url,
+            host=args.host,
+            port=args.port,
+            data_dir=args.data_dir,
+            plant=args.plant,
+            gateways=args.gateway,
+        ),
+        log_level=args.log_level,
+    )
 
 
 def _keys_create(args: argparse.Namespace) -> int:

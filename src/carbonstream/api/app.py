@@ -12,7 +12,8 @@ from carbonstream.alerts.rules import bind
 from carbonstream.alerts.service import AlertService
 from carbonstream.api import problems
 from carbonstream.api.db import make_pool
-from carbonstream.api.routes import alerts, health, me
+from carbonstream.api.live import LiveHub
+from carbonstream.api.routes import alerts, health, live, me, page
 from carbonstream.api.settings import ApiSettings
 from carbonstream.config.loader import load_plant
 
@@ -36,6 +37,7 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
         finally:
             if app.state.alerts is not None:
                 await app.state.alerts.stop()
+            app.state.live.close()
             await pool.close()
 
     app = FastAPI(
@@ -46,8 +48,11 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
     )
     app.state.settings = settings
     app.state.plant = plant
+    app.state.live = LiveHub(plant, lambda: app.state.pool)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(me.router)
     app.include_router(alerts.router)
+    app.include_router(live.router)
+    page.install(app)
     return app

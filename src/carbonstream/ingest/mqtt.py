@@ -48,12 +48,22 @@ class Subscriber:
         self.connected = False
         self.connection = 0
         self._logged_down = False
-        c = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=settings.client_id,
-            protocol=paho.MQTTv5,
-            manual_ack=True,
-        )
+        self.v5 = settings.protocol == "5"
+        if self.v5:
+            c = paho.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=settings.client_id,
+                protocol=paho.MQTTv5,
+                manual_ack=True,
+            )
+        else:  # 3.1.1: the persistent session is clean_session=False
+            c = paho.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=settings.client_id,
+                protocol=paho.MQTTv311,
+                clean_session=False,
+                manual_ack=True,
+            )
         if settings.username:
             c.username_pw_set(settings.username, settings.secret())
         c.on_connect = self._on_connect
@@ -67,16 +77,21 @@ class Subscriber:
         return [f"$share/{g}/{t}" if g else t for t in self.topics]
 
     def start(self) -> None:
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = self.settings.session_expiry_s
-        props.ReceiveMaximum = self.settings.receive_maximum
-        self.client.connect_async(
-            self.settings.host,
-            self.settings.port,
-            keepalive=self.settings.keepalive_s,
-            clean_start=False,
-            properties=props,
-        )
+        if self.v5:
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = self.settings.session_expiry_s
+            props.ReceiveMaximum = self.settings.receive_maximum
+            self.client.connect_async(
+                self.settings.host,
+                self.settings.port,
+                keepalive=self.settings.keepalive_s,
+                clean_start=False,
+                properties=props,
+            )
+        else:
+            self.client.connect_async(
+                self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s
+            )
         self.client.loop_start()
 
     def stop(self) -> None:

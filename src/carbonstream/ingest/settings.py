@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from carbonstream.config.database import DatabaseSettings
 from carbonstream.config.loader import load_model
@@ -56,6 +56,17 @@ class MqttSettings(_Model):
         description="Unacknowledged messages the broker may send at once: the in-memory bound.",
     )
     keepalive_s: int = Field(default=30, ge=5, le=3600)
+    protocol: Literal["5", "3.1.1"] = Field(
+        default="5",
+        description="MQTT version. 3.1.1 for brokers without MQTT 5 (amqtt, the demo's "
+        "embedded broker): the session persists by clean_session=false and lasts as long as "
+        "the broker keeps it; receive_maximum does not apply (no flow control in 3.1.1).",
+    )
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _version_as_text(cls, v: object) -> object:
+        return str(v) if isinstance(v, int | float) else v
 
     @model_validator(mode="after")
     def _one_password(self) -> MqttSettings:

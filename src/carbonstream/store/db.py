@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,7 @@ class EmbeddedPostgres:
 
         path = Path(data_dir).expanduser().resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
+        _forget_dead_handles(path)
         log.info("starting embedded PostgreSQL in %s", path)
         self._server = get_server(path, cleanup_mode="stop")
         create_database(self._server.get_uri("postgres"), self.DATABASE)
@@ -90,3 +93,27 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         self._server.cleanup()
+
+
+def _forget_dead_handles(path: Path) -> None:
+    """Drop processes that died without letting go (SIGKILL) from the wheel's list of
+    users of this server, so the last live user still stops it."""
+    handles = path / ".handle_pids.json"
+    try:
+        pids = [int(p) for p in json.loads(handles.read_text())]
+    except (OSError, ValueError, TypeError):
+        return
+    alive = []
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            pass
+        alive.append(pid)
+    if alive != pids:
+        log.info(
+            "embedded PostgreSQL in %s: forgetting dead users %s", path, set(pids) - set(alive)
+        )
+        handles.write_text(json.dumps(alive))

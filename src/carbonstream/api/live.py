@@ -1,0 +1,373 @@
+"""The live view of the plant: rates by scope, running totals against budget, meter status.
+
+One :class:`LiveHub` per app builds snapshots from the store's rollups and
+shares them: concurrent requests and every open stream within ``max_age_s``
+get the same snapshot from one round of queries, so fifty watchers cost what
+one does.
+
+Rates are tCO2e per hour over the trailing 1, 15 and 60 minutes, from
+complete minutes only, ending at the last minute that closed at least
+:data:`SETTLE_S` ago (readings reach the database a few seconds after their
+source time; a minute still filling would read low). Where a site's data began
+inside a window, the rate is over the covered part (``covered_s``), so a fresh
+plant shows a true rate after its first complete minute instead of a diluted
+one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel, Field
+
+from carbonstream.api.db import AsyncConn
+from carbonstream.config.plant import Plant, Site
+from carbonstream.core.batch import NS_PER_S
+from carbonstream.core.calendar import ROLLING_WINDOWS_S, rolling_rates
+from carbonstream.store import live as q
+from carbonstream.transport.payload import Quality
+
+SETTLE_S = 10  # a minute counts for rates this long after it closed
+SILENT_AFTER_S = 60.0  # a meter not heard from for this long is "silent"
+TREND_MINUTES = 60
+MONTH_CACHE_S = 60.0  # closed days of the month are re-read at most this often
+_QUALITIES = [q_.value for q_ in Quality]
+_UTC = dt.UTC
+
+Status = Literal["ok", "bad_quality", "silent", "no_data"]
+
+
+class Rate(BaseModel):
+    window_s: int = Field(description="Trailing window: 60, 900 or 3600 s.")
+    covered_s: int = Field(description="Seconds of the window with data (less at the start).")
+    scope1: float | None = Field(description="Scope 1, tCO2e/h (null: no data yet).")
+    scope2_location: float | None = Field(description="Scope 2 location-based, tCO2e/h.")
+    scope2_market: float | None = Field(description="Scope 2 market-based, tCO2e/h.")
+    total: float | None = Field(description="Scope 1 + Scope 2 on the budget's basis, tCO2e/h.")
+
+
+class Period(BaseModel):
+    start: dt.datetime = Field(description="Local day or month start, as a UTC instant.")
+    scope1_t: float
+    scope2_location_t: float
+    scope2_market_t: float
+    total_t: float = Field(description="Scope 1 + Scope 2 on the budget's basis.")
+    budget_t: float | None
+    used_pct: float | None = Field(description="total_t as % of budget_t.")
+    projected_t: float | None = Field(
+        description="Total at the end of the period if the 60-min rate holds."
+    )
+    projected_pct: float | None
+
+
+class MeterStatus(BaseModel):
+    id: str
+    kind: str
+    unit: str
+    last_reading_at: dt.datetime | None = Field(description="Newest reading, any quality.")
+    quality: str | None = Field(description="Quality of the newest reading.")
+    last_good_at: dt.datetime | None = Field(description="Newest good reading in the account.")
+    silent_s: float | None = Field(description="Seconds since the newest reading.")
+    status: Status = Field(
+        description=f"ok; silent (no reading for {SILENT_AFTER_S:.0f} s); bad_quality (the "
+        "newest reading is unusable: the gateway hears the device, the meter gives no value); "
+        "no_data (never read)"
+    )
+
+
+class Trend(BaseModel):
+    start: dt.datetime
+    step_s: int = 60
+    total_t_per_h: list[float | None] = Field(
+        description="Per complete minute, the budget-basis total as a rate (null: no data)."
+    )
+
+
+class SiteLive(BaseModel):
+    id: str
+    name: str
+    basis: Literal["market", "location"] = Field(description="Scope 2 basis of the budget.")
+    rates: list[Rate]
+    today: Period
+    month: Period
+    trend: Trend
+    meters: list[MeterStatus]
+
+
+class LiveSnapshot(BaseModel):
+    generated_at: dt.datetime
+    plant: str
+    timezone: str
+    rates_until: dt.datetime = Field(description="End of the last complete minute in the rates.")
+    sites: list[SiteLive]
+
+    def change_key(self) -> str:
+        """The snapshot without what changes every second by itself (for the stream)."""
+        exclude: Any = {
+            "generated_at": True,
+            "sites": {"__all__": {"meters": {"__all__": {"silent_s"}}}},
+        }
+        return self.model_dump_json(exclude=exclude)
+
+
+def _r(x: float) -> float:
+    return float(f"{x:.6g}")
+
+
+def _utc(t: dt.datetime | None) -> dt.datetime | None:
+    return None if t is None else t.astimezone(_UTC)
+
+
+class LiveHub:
+    """Builds and shares live snapshots; closing it ends every open stream."""
+
+    def __init__(self, plant: Plant, pool: Callable[[], AsyncConnectionPool[AsyncConn]]) -> None:
+        self.plant = plant
+        self._pool = pool
+        self._lock = asyncio.Lock()
+        self._cached: tuple[float, LiveSnapshot] | None = None
+        self._month: tuple[tuple[dt.datetime, dt.datetime], float, dict[str, np.ndarray]] | None
+        self._month = None
+        self._data_start: dict[str, dt.datetime] = {}
+        self._closing = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.streams = 0  # open streams, for tests and metrics
+
+    # --- shutdown -----------------------------------------------------------------
+
+    @property
+    def closing(self) -> asyncio.Event:
+        return self._closing
+
+    def bind(self) -> None:
+        """Remember the serving loop, so close() works from a signal handler or thread."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+
+    def close(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._closing.set)
+        else:
+            self._closing.set()
+
+    # --- snapshots ----------------------------------------------------------------
+
+    async def snapshot(self, max_age_s: float = 1.0) -> LiveSnapshot:
+        self.bind()
+        async with self._lock:
+            if self._cached is not None and time.monotonic() - self._cached[0] < max_age_s:
+                return self._cached[1]
+            snap = await self._build(dt.datetime.now(_UTC))
+            self._cached = (time.monotonic(), snap)
+            return snap
+
+    async def _build(self, now: dt.datetime) -> LiveSnapshot:
+        zone = self.plant.zone
+        end = (now - dt.timedelta(seconds=SETTLE_S)).replace(second=0, microsecond=0)
+        lo = end - dt.timedelta(minutes=TREND_MINUTES)
+        local = now.astimezone(zone)
+        day = dt.datetime(local.year, local.month, local.day, tzinfo=zone)
+        next_day = day + dt.timedelta(days=1)  # wall-clock arithmetic: local midnight
+        month = dt.datetime(local.year, local.month, 1, tzinfo=zone)
+        next_month = (month + dt.timedelta(days=32)).replace(day=1)
+        async with self._pool().connection(timeout=10) as conn:
+            minutes = await (await conn.execute(q.MINUTES_SQL, {"lo": lo, "hi": end})).fetchall()
+            today = await self._totals(conn, day, next_day)
+            before = await self._month_before(conn, month, day)
+            meters = await (await conn.execute(q.METERS_SQL)).fetchall()
+            if any(s.id not in self._data_start for s in self.plant.sites):
+                for sid, t in await (await conn.execute(q.DATA_START_SQL)).fetchall():
+                    if t is not None:
+                        self._data_start[sid] = t.astimezone(_UTC)
+        by_site: dict[str, list[tuple[Any, ...]]] = {}
+        for row in minutes:
+            by_site.setdefault(row[0], []).append(row)
+        meters_by_site: dict[str, dict[str, tuple[Any, ...]]] = {}
+        for row in meters:
+            meters_by_site.setdefault(row[1], {})[row[0]] = row
+        sites = [
+            self._site(
+                s,
+                now,
+                end,
+                lo,
+                by_site.get(s.id, []),
+                today.get(s.id, np.zeros(3)),
+                before.get(s.id, np.zeros(3)),
+                (day, next_day, month, next_month),
+                meters_by_site.get(s.id, {}),
+            )
+            for s in self.plant.sites
+        ]
+        return LiveSnapshot(
+            generated_at=now,
+            plant=self.plant.name,
+            timezone=self.plant.timezone,
+            rates_until=end,
+            sites=sites,
+        )
+
+    async def _totals(
+        self, conn: AsyncConn, lo: dt.datetime, hi: dt.datetime
+    ) -> dict[str, np.ndarray]:
+        rows = await (await conn.execute(q.TOTALS_SQL, {"lo": lo, "hi": hi})).fetchall()
+        return {r[0]: np.array([r[1] or 0.0, r[2] or 0.0, r[3] or 0.0]) for r in rows}
+
+    async def _month_before(
+        self, conn: AsyncConn, month: dt.datetime, day: dt.datetime
+    ) -> dict[str, np.ndarray]:
+        """The month's closed days (cached: late data shows within MONTH_CACHE_S)."""
+        key = (month, day)
+        if (
+            self._month is None
+            or self._month[0] != key
+            or (time.monotonic() - self._month[1] > MONTH_CACHE_S)
+        ):
+            self._month = (key, time.monotonic(), await self._totals(conn, month, day))
+        return self._month[2]
+
+    def _site(
+        self,
+        site: Site,
+        now: dt.datetime,
+        end: dt.datetime,
+        lo: dt.datetime,
+        rows: list[tuple[Any, ...]],
+        today: np.ndarray,
+        before: np.ndarray,
+        bounds: tuple[dt.datetime, dt.datetime, dt.datetime, dt.datetime],
+        meters: dict[str, tuple[Any, ...]],
+    ) -> SiteLive:
+        budget = site.budget
+        basis: Literal["market", "location"] = budget.basis if budget else "market"
+        col = 2 if basis == "market" else 1
+        ns = np.array([int(r[1].timestamp()) * NS_PER_S for r in rows], dtype=np.int64)
+        vals = np.array([[r[2], r[3], r[4]] for r in rows], dtype=np.float64).reshape(-1, 3)
+        total = vals[:, 0] + vals[:, col]
+        end_ns = int(end.timestamp()) * NS_PER_S
+        start = self._data_start.get(site.id)
+        rates = []
+        for w in ROLLING_WINDOWS_S:
+            covered = 0.0
+            if start is not None:
+                covered = max(
+                    0.0, (end - max(end - dt.timedelta(seconds=w), start)).total_seconds()
+                )
+            if covered < 1:
+                rates.append(
+                    Rate(
+                        window_s=w,
+                        covered_s=0,
+                        scope1=None,
+                        scope2_location=None,
+                        scope2_market=None,
+                        total=None,
+                    )
+                )
+                continue
+            per = [
+                rolling_rates(ns, 60, v, end_ns, (w,))[w] * w / covered
+                for v in (vals[:, 0], vals[:, 1], vals[:, 2], total)
+            ]
+            rates.append(
+                Rate(
+                    window_s=w,
+                    covered_s=round(covered),
+                    scope1=_r(per[0]),
+                    scope2_location=_r(per[1]),
+                    scope2_market=_r(per[2]),
+                    total=_r(per[3]),
+                )
+            )
+        hourly = next((r.total for r in reversed(rates) if r.total is not None), None)
+        day, next_day, month, next_month = bounds
+        trend: list[float | None] = [None] * TREND_MINUTES
+        lo_ns = int(lo.timestamp()) * NS_PER_S
+        for t, v in zip(ns, total, strict=True):
+            i = int((t - lo_ns) // (60 * NS_PER_S))
+            if 0 <= i < TREND_MINUTES:
+                trend[i] = _r(float(v) * 60)
+        return SiteLive(
+            id=site.id,
+            name=site.name,
+            basis=basis,
+            rates=rates,
+            today=_period(
+                day, next_day, now, today, col, budget.daily_t if budget else None, hourly
+            ),
+            month=_period(
+                month,
+                next_month,
+                now,
+                before + today,
+                col,
+                budget.monthly_t if budget else None,
+                hourly,
+            ),
+            trend=Trend(start=lo, total_t_per_h=trend),
+            meters=[
+                _meter(m.id, m.kind.value, m.unit, meters.get(m.id), now)
+                for m in self.plant.meters
+                if m.site == site.id
+            ],
+        )
+
+
+def _period(
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime,
+    sums: np.ndarray,
+    col: int,
+    budget: float | None,
+    rate_t_per_h: float | None,
+) -> Period:
+    total = float(sums[0] + sums[col])
+    projected = None
+    if rate_t_per_h is not None:
+        projected = total + rate_t_per_h * max(0.0, (end - now).total_seconds()) / 3600
+    return Period(
+        start=start.astimezone(_UTC),
+        scope1_t=_r(float(sums[0])),
+        scope2_location_t=_r(float(sums[1])),
+        scope2_market_t=_r(float(sums[2])),
+        total_t=_r(total),
+        budget_t=budget,
+        used_pct=_r(100 * total / budget) if budget else None,
+        projected_t=_r(projected) if projected is not None else None,
+        projected_pct=_r(100 * projected / budget) if budget and projected is not None else None,
+    )
+
+
+def _meter(
+    meter_id: str, kind: str, unit: str, row: tuple[Any, ...] | None, now: dt.datetime
+) -> MeterStatus:
+    last, code, good = (_utc(row[2]), row[3], _utc(row[4])) if row else (None, None, None)
+    quality = None if code is None else (_QUALITIES[code] if code < len(_QUALITIES) else "unknown")
+    silent = None if last is None else max(0.0, round((now - last).total_seconds(), 1))
+    status: Status
+    if last is None or silent is None:
+        status = "no_data"
+    elif silent > SILENT_AFTER_S:
+        status = "silent"
+    elif quality != Quality.GOOD.value:
+        status = "bad_quality"
+    else:
+        status = "ok"
+    return MeterStatus(
+        id=meter_id,
+        kind=kind,
+        unit=unit,
+        last_reading_at=last,
+        quality=quality,
+        last_good_at=good,
+        silent_s=silent,
+        status=status,
+    )

@@ -1,0 +1,78 @@
+"""The live plant: a snapshot (GET /v1/live) and its server-sent event stream."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import psycopg
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from carbonstream.api import sse
+from carbonstream.api.auth import Principal, require
+from carbonstream.api.db import AsyncConn
+from carbonstream.api.live import LiveHub, LiveSnapshot
+from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
+from carbonstream.store.keys import Role
+
+router = APIRouter(prefix="/v1", tags=["live"], responses=PROBLEM_RESPONSES)
+
+
+def _hub(request: Request) -> LiveHub:
+    hub: LiveHub = request.app.state.live
+    return hub
+
+
+@router.get(
+    "/live",
+    summary="Live rates by scope, today's and this month's totals against budget, meters",
+    response_model=LiveSnapshot,
+)
+async def live(request: Request) -> LiveSnapshot:
+    await _authenticate(request)
+    return await _hub(request).snapshot(max_age_s=1.0)
+
+
+async def _authenticate(request: Request) -> Principal:
+    """The viewer check of every route, on a connection held only for the check: a stream
+    must not keep a pooled connection for its life, and a snapshot request must not hold
+    one while it waits for the shared snapshot (which needs one: with the pool's every
+    connection held by waiting requests, it would starve)."""
+    pool: AsyncConnectionPool[AsyncConn] = request.app.state.pool
+    try:
+        async with pool.connection(timeout=10) as conn:
+            return await require(Role.VIEWER)(request, conn)
+    except (psycopg.OperationalError, PoolTimeout) as e:
+        raise Problem(
+            503,
+            "Database unavailable",
+            str(e).strip(),
+            "database-unavailable",
+            headers={"Retry-After": "5"},
+        ) from None
+
+
+@router.get(
+    "/live/stream",
+    summary="The live snapshot as server-sent events (text/event-stream)",
+    description=(sse.__doc__ or "").strip(),
+    response_class=StreamingResponse,
+    responses={200: {"content": {sse.MEDIA_TYPE: {"schema": {"type": "string"}}}}},
+)
+async def live_stream(
+    request: Request,
+    interval: Annotated[
+        float, Query(ge=1, le=60, description="Seconds between checks for a new snapshot.")
+    ] = 2.0,
+) -> StreamingResponse:
+    await _authenticate(request)
+
+    async def recheck() -> None:
+        await _authenticate(request)
+
+    return StreamingResponse(
+        sse.stream(_hub(request), recheck, interval),
+        media_type=sse.MEDIA_TYPE,
+        headers=sse.HEADERS,
+    )

@@ -1,0 +1,38 @@
+"""The live page: one HTML file and its script and style, served without a key.
+
+The files hold no data; the page reads the live stream with the viewer key the
+user gives it (see docs/demo.md). A strict Content-Security-Policy keeps the
+page to this origin: no CDN, no inline script, no third-party requests.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+router = APIRouter(include_in_schema=False)
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+
+
+@router.get("/", response_class=HTMLResponse)
+async def index() -> HTMLResponse:
+    html = resources.files("carbonstream.api").joinpath("static/index.html").read_text("utf-8")
+    return HTMLResponse(html, headers=HEADERS)
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount("/static", StaticFiles(packages=[("carbonstream.api", "static")]), name="static")

@@ -1,0 +1,371 @@
+// carbonstream live page: reads GET /v1/live/stream (server-sent events) with fetch, so the
+// API key travels in the X-API-Key header (EventSource cannot send headers, and a key in the
+// URL would land in server logs and browser history). The key comes from the URL fragment
+// (#key=..., never sent to a server), or the form, and is kept in sessionStorage: this tab only.
+"use strict";
+
+const KEY_ITEM = "carbonstream.key";
+const STREAM = "/v1/live/stream?interval=2";
+const ALERTS = "/v1/alerts/active";
+const STALL_MS = 45000; // no byte (event or heartbeat) for this long: reconnect
+
+const state = {
+  key: null,
+  lastId: null,
+  retryMs: 3000,
+  snapshot: null,
+  skewMs: 0, // browser clock minus server clock
+  lastByte: 0,
+  controller: null,
+  alerts: null, // null: not loaded; "absent": the server has no alerts endpoint
+  alertsError: null,
+};
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined) continue;
+    if (k === "class") e.className = v;
+    else e.setAttribute(k, String(v));
+  }
+  for (const c of children) {
+    if (c === null || c === undefined) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+// --- key ------------------------------------------------------------------------------------
+
+function takeKeyFromFragment() {
+  const m = location.hash.match(/(?:^#|&)key=([^&]+)/);
+  if (m) {
+    sessionStorage.setItem(KEY_ITEM, decodeURIComponent(m[1]));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  state.key = sessionStorage.getItem(KEY_ITEM);
+}
+
+function askForKey(message) {
+  if (message) $("keymsg").textContent = message;
+  $("keybox").hidden = false;
+  $("forget").hidden = true;
+  setConn("off", "no key");
+}
+
+function setupKeyForm() {
+  $("keyform").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const v = $("keyinput").value.trim();
+    if (!v) return;
+    sessionStorage.setItem(KEY_ITEM, v);
+    state.key = v;
+    $("keyinput").value = "";
+    $("keybox").hidden = true;
+    start();
+  });
+  $("forget").addEventListener("click", () => {
+    sessionStorage.removeItem(KEY_ITEM);
+    state.key = null;
+    if (state.controller) state.controller.abort();
+    askForKey("Key forgotten. Enter an API key to watch the plant.");
+  });
+}
+
+// --- stream ---------------------------------------------------------------------------------
+
+function setConn(kind, text) {
+  const c = $("conn");
+  c.className = "conn conn-" + kind;
+  c.dataset.state = kind;
+  c.textContent = text;
+}
+
+async function problemDetail(res) {
+  try {
+    const p = await res.json();
+    return p.detail || p.title || res.statusText;
+  } catch (e) {
+    return res.statusText;
+  }
+}
+
+async function connect() {
+  const controller = new AbortController();
+  state.controller = controller;
+  const headers = { "X-API-Key": state.key, Accept: "text/event-stream" };
+  if (state.lastId) headers["Last-Event-ID"] = state.lastId;
+  const res = await fetch(STREAM, { headers, signal: controller.signal, cache: "no-store" });
+  if (res.status === 401 || res.status === 403) {
+    const detail = await problemDetail(res);
+    sessionStorage.removeItem(KEY_ITEM);
+    state.key = null;
+    askForKey("The server refused the key: " + detail);
+    return "stop";
+  }
+  if (!res.ok || !res.body) throw new Error("HTTP " + res.status);
+  setConn("live", "live");
+  $("forget").hidden = false;
+  state.lastByte = Date.now();
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return "again";
+    state.lastByte = Date.now();
+    buf = (buf + value).replace(/\r\n?/g, "\n");
+    let i;
+    while ((i = buf.indexOf("\n\n")) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      if (onBlock(block) === "stop") {
+        controller.abort();
+        return "stop";
+      }
+    }
+  }
+}
+
+function onBlock(block) {
+  let name = "message";
+  const data = [];
+  for (const line of block.split("\n")) {
+    if (line === "" || line.startsWith(":")) continue; // comment: heartbeat
+    const c = line.indexOf(":");
+    const field = c < 0 ? line : line.slice(0, c);
+    let value = c < 0 ? "" : line.slice(c + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "event") name = value;
+    else if (field === "data") data.push(value);
+    else if (field === "id") state.lastId = value;
+    else if (field === "retry" && /^\d+$/.test(value)) state.retryMs = Number(value);
+  }
+  if (name === "snapshot" && data.length) {
+    const snap = JSON.parse(data.join("\n"));
+    state.skewMs = Date.now() - Date.parse(snap.generated_at);
+    state.snapshot = snap;
+    render(snap);
+  } else if (name === "problem" && data.length) {
+    const p = JSON.parse(data.join("\n"));
+    if (p.status === 401 || p.status === 403) {
+      sessionStorage.removeItem(KEY_ITEM);
+      state.key = null;
+      askForKey("The server refused the key: " + (p.detail || p.title));
+      return "stop";
+    }
+    setConn("wait", p.title || "server problem");
+  } else if (name === "bye") {
+    setConn("wait", "server restarting…");
+  }
+  return "ok";
+}
+
+async function start() {
+  while (state.key) {
+    let outcome;
+    try {
+      outcome = await connect();
+    } catch (e) {
+      if (e.name === "AbortError" && !state.key) return;
+      outcome = "again";
+    }
+    if (outcome === "stop") return;
+    setConn("wait", "reconnecting…");
+    await new Promise((r) => setTimeout(r, state.retryMs));
+  }
+}
+
+setInterval(() => {
+  if (state.controller && state.key && Date.now() - state.lastByte > STALL_MS) {
+    state.controller.abort(); // start() reconnects
+  }
+}, 5000);
+
+// --- alerts (GET /v1/alerts/active; absent until alerting is deployed) -------------------------
+
+async function pollAlerts() {
+  let wait = 10000;
+  if (state.key) {
+    try {
+      const res = await fetch(ALERTS, { headers: { "X-API-Key": state.key }, cache: "no-store" });
+      if (res.status === 404) {
+        state.alerts = "absent";
+        wait = 60000;
+      } else if (res.ok) {
+        const body = await res.json();
+        state.alerts = Array.isArray(body) ? body : body.alerts || body.items || [];
+        state.alertsError = null;
+      } else {
+        state.alertsError = "alerts unavailable (HTTP " + res.status + ")";
+      }
+    } catch (e) {
+      state.alertsError = "alerts unavailable";
+    }
+    renderAlerts();
+  }
+  setTimeout(pollAlerts, wait);
+}
+
+function alertItem(a) {
+  const since = a.since ? fmtTime(typeof a.since === "number" ? a.since * 1000 : a.since) : "";
+  const where = [a.site, a.meter].filter(Boolean).join(" / ");
+  const text = `${a.rule}${where ? " · " + where : ""}: ${fmt(a.value)} (threshold ` +
+    `${fmt(a.threshold)})${a.status ? " · " + a.status : ""}${since ? " since " + since : ""}`;
+  return el("li", { class: "sev-" + (a.severity || "info"), "data-rule": a.rule }, text);
+}
+
+function renderAlerts() {
+  const list = Array.isArray(state.alerts) ? state.alerts : [];
+  const all = $("alerts-list");
+  all.replaceChildren(...list.map(alertItem));
+  $("alerts-state").textContent = state.alertsError
+    ? state.alertsError
+    : state.alerts === "absent"
+      ? "none (alerting is not enabled on this server)"
+      : list.length
+        ? ""
+        : "none";
+  for (const box of document.querySelectorAll("ul.alerts[data-site]")) {
+    const mine = list.filter((a) => a.site === box.dataset.site);
+    box.replaceChildren(...(mine.length ? mine.map(alertItem) : [el("li", { class: "muted" }, "none")]));
+  }
+}
+
+// --- rendering ------------------------------------------------------------------------------
+
+function fmt(x) {
+  if (x === null || x === undefined || Number.isNaN(x)) return "—";
+  const a = Math.abs(x);
+  if (a >= 100) return x.toFixed(1);
+  if (a >= 1) return x.toFixed(2);
+  if (a === 0) return "0";
+  return x.toPrecision(3);
+}
+
+function fmtTime(t) {
+  const tz = state.snapshot ? state.snapshot.timezone : undefined;
+  const d = new Date(t);
+  if (Number.isNaN(d.getTime())) return String(t);
+  return new Intl.DateTimeFormat(undefined, {
+    timeZone: tz, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+  }).format(d);
+}
+
+function ago(iso) {
+  if (!iso) return null;
+  return Math.max(0, (Date.now() - state.skewMs - Date.parse(iso)) / 1000);
+}
+
+function fmtAge(s) {
+  if (s === null) return "—";
+  if (s < 90) return Math.round(s) + " s";
+  if (s < 5400) return Math.round(s / 60) + " min";
+  return (s / 3600).toFixed(1) + " h";
+}
+
+function num(x, field, cls) {
+  return el("span", { class: cls || null, "data-field": field, "data-value": x ?? "" }, fmt(x));
+}
+
+function trendSvg(trend) {
+  // One bar per complete minute of the last hour (the budget-basis total as tCO2e/h).
+  const NS = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("class", "trend");
+  svg.setAttribute("viewBox", "0 0 600 60");
+  svg.setAttribute("preserveAspectRatio", "none");
+  const vals = trend.total_t_per_h;
+  const max = Math.max(1e-9, ...vals.filter((v) => v !== null));
+  const w = 600 / vals.length;
+  vals.forEach((v, i) => {
+    if (v === null) return;
+    const h = Math.max(1, (v / max) * 56);
+    const r = document.createElementNS(NS, "rect");
+    r.setAttribute("x", (i * w + 0.5).toFixed(1));
+    r.setAttribute("width", Math.max(1, w - 1).toFixed(1));
+    r.setAttribute("y", (60 - h).toFixed(1));
+    r.setAttribute("height", h.toFixed(1));
+    svg.append(r);
+  });
+  const title = document.createElementNS(NS, "title");
+  title.textContent = `last ${vals.length} complete minutes, tCO2e/h (max ${fmt(max)})`;
+  svg.append(title);
+  return svg;
+}
+
+function periodBox(label, p, key) {
+  const pct = p.used_pct;
+  const bar = el("div", { class: "bar" + (pct >= 100 ? " over" : pct >= 80 ? " warn" : "") },
+    el("div", { style: null }));
+  bar.firstChild.style.width = Math.min(100, pct || 0) + "%";
+  return el("div", { class: "period", "data-period": key },
+    el("h3", {}, label),
+    el("div", { class: "val" }, num(p.total_t, key + "-total"), " t",
+      p.budget_t ? el("span", { class: "unit" }, " of ", fmt(p.budget_t), " t") : null),
+    p.budget_t ? bar : null,
+    el("div", { class: "muted" },
+      pct !== null ? el("span", {}, num(pct, key + "-used-pct"), " % used") : "no budget",
+      p.projected_pct !== null ? ` · projected ${fmt(p.projected_pct)} %` : ""));
+}
+
+function siteCard(s) {
+  const r = Object.fromEntries(s.rates.map((x) => [x.window_s, x]));
+  const r1 = r[60] || {};
+  const rateRow = (label, sw, field) => el("tr", {},
+    el("td", {}, el("span", { class: "sw " + sw }), label),
+    ...[60, 900, 3600].map((w) => el("td", {}, num(r[w] ? r[w][field] : null, `rate-${w}-${field}`))));
+  const covered = r1.covered_s ? "" : " (waiting for the first complete minute)";
+  const meters = el("table", { class: "meters" },
+    el("tr", {}, el("th", {}, "meter"), el("th", {}, "status"), el("th", {}, "quality"),
+      el("th", {}, "last good"), el("th", {}, "silent for")),
+    ...s.meters.map((m) => el("tr", { "data-meter": m.id },
+      el("td", {}, m.id),
+      el("td", {}, el("span", { class: "badge st-" + m.status, "data-field": "status" },
+        m.status.replace("_", " "))),
+      el("td", {}, m.quality || "—"),
+      el("td", {}, m.last_good_at ? fmtTime(m.last_good_at) : "—"),
+      el("td", { "data-silent-since": m.last_reading_at || "" }, fmtAge(ago(m.last_reading_at))))));
+  return el("section", { class: "site", "data-site": s.id },
+    el("h2", {}, s.name || s.id, " ", el("small", {}, s.id)),
+    el("div", { class: "now" },
+      num(r1.total, "rate-now", "big"),
+      el("span", { class: "unit" }, `tCO2e/h over the last minute (${s.basis}-based)${covered}`)),
+    trendSvg(s.trend),
+    el("table", { class: "rates" },
+      el("tr", {}, el("th", {}, "tCO2e/h"), el("th", {}, "1 min"), el("th", {}, "15 min"),
+        el("th", {}, "60 min")),
+      rateRow("Scope 1", "sw-s1", "scope1"),
+      rateRow("Scope 2 location", "sw-s2l", "scope2_location"),
+      rateRow("Scope 2 market", "sw-s2m", "scope2_market"),
+      rateRow("Total (" + s.basis + ")", "", "total")),
+    el("div", { class: "periods" }, periodBox("Today", s.today, "today"),
+      periodBox("This month", s.month, "month")),
+    el("h4", {}, "Meters"), meters,
+    el("h4", {}, "Active alerts"), el("ul", { class: "alerts", "data-site": s.id }));
+}
+
+function render(snap) {
+  $("plant").textContent = snap.plant;
+  document.title = "carbonstream · " + snap.plant;
+  $("updated").textContent = "updated " + fmtTime(snap.generated_at) + " (" + snap.timezone + ")";
+  $("sites").replaceChildren(...snap.sites.map(siteCard));
+  renderAlerts();
+}
+
+setInterval(() => {
+  for (const td of document.querySelectorAll("td[data-silent-since]")) {
+    td.textContent = fmtAge(ago(td.dataset.silentSince || null));
+  }
+}, 1000);
+
+// --- start ----------------------------------------------------------------------------------
+
+document.addEventListener("DOMContentLoaded", () => {
+  takeKeyFromFragment();
+  setupKeyForm();
+  if (state.key) start();
+  else askForKey();
+  pollAlerts();
+});

@@ -1,0 +1,243 @@
+"""GET /v1/live and its event stream against the real database and a real server:
+the figures (rates, coverage at the start, totals against budget, meter status),
+auth on both routes, and the stream's life: heartbeat, revocation, disconnect,
+shutdown."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from carbonstream.api import sse
+from carbonstream.store import keys
+from carbonstream.store.db import connect
+
+from .fix_live import LivePlant, Server, live_plant, live_server, rates_end, safe_now
+
+__all__ = ["live_plant", "live_server"]  # fixtures
+
+
+def _events(resp: httpx.Response) -> Iterator[tuple[str, dict[str, str]]]:
+    """(kind, fields) per SSE block: kind is the event name, 'comment' or 'retry'."""
+    block: list[str] = []
+    for line in resp.iter_lines():
+        if line:
+            block.append(line)
+            continue
+        if not block:
+            continue
+        fields: dict[str, str] = {}
+        kind = "message"
+        for b in block:
+            if b.startswith(":"):
+                kind = "comment"
+                continue
+            name, _, value = b.partition(": ")
+            fields[name] = fields[name] + "\n" + value if name in fields else value
+        kind = fields.get("event", "retry" if "retry" in fields else kind)
+        block = []
+        yield kind, fields
+
+
+def test_snapshot_figures(live_plant: LivePlant, live_server: Server) -> None:
+    p = live_plant
+    now = safe_now()
+    end = rates_end(now)
+    # assembly: 0.01 / 0.03 / 0.02 t per minute for 90 minutes up to now (and 2 beyond);
+    # its data began 2 hours ago, so every window is fully covered.
+    first = end - dt.timedelta(minutes=90)
+    p.minutes("assembly", first, 92, 0.01, 0.03, 0.02)
+    p.reading("assembly-grid", end - dt.timedelta(hours=2))
+    # foundry: its data began 30 s before the end of the last complete minute.
+    p.minutes("foundry", end - dt.timedelta(minutes=1), 1, 0.001, 0.002, 0.004)
+    p.reading("foundry-grid", end - dt.timedelta(seconds=30))
+    # meters: fresh and good; newest unusable; not heard for 200 s; never read.
+    p.reading("assembly-grid", now - dt.timedelta(seconds=2))
+    p.reading("assembly-pv", now - dt.timedelta(seconds=20))
+    p.reading("assembly-pv", now - dt.timedelta(seconds=5), quality=2)
+    p.reading("assembly-export", now - dt.timedelta(seconds=200))
+
+    r = httpx.get(f"{live_server.base}/v1/live", headers={"X-API-Key": p.tokens["viewer"]})
+    assert r.status_code == 200, r.text
+    snap = r.json()
+    assert snap["rates_until"].startswith(end.strftime("%Y-%m-%dT%H:%M"))
+    sites = {s["id"]: s for s in snap["sites"]}
+    a, f = sites["assembly"], sites["foundry"]
+
+    assert a["basis"] == "market"
+    for rate in a["rates"]:
+        assert rate["covered_s"] == rate["window_s"]
+        assert rate["scope1"] == pytest.approx(0.6)
+        assert rate["scope2_location"] == pytest.approx(1.8)
+        assert rate["scope2_market"] == pytest.approx(1.2)
+        assert rate["total"] == pytest.approx(1.8)  # scope 1 + market-based scope 2
+    assert a["trend"]["total_t_per_h"] == [pytest.approx(1.8)] * 60
+
+    for rate in f["rates"]:  # over the 30 s covered, not diluted over the window
+        assert rate["covered_s"] == 30
+        assert rate["total"] == pytest.approx(0.005 * 3600 / 30)
+
+    zone = p.plant.zone
+    local = now.astimezone(zone)
+    day = dt.datetime(local.year, local.month, local.day, tzinfo=zone)
+    month = dt.datetime(local.year, local.month, 1, tzinfo=zone)
+    buckets = [first + dt.timedelta(minutes=i) for i in range(92)]
+    in_day = sum(1 for b in buckets if b >= day)
+    in_month = sum(1 for b in buckets if b >= month)
+    assert a["today"]["total_t"] == pytest.approx(0.03 * in_day)
+    assert a["today"]["scope2_location_t"] == pytest.approx(0.03 * in_day)
+    assert a["today"]["budget_t"] == 12
+    assert a["today"]["used_pct"] == pytest.approx(100 * 0.03 * in_day / 12, rel=1e-5)
+    left_h = (day + dt.timedelta(days=1) - now).total_seconds() / 3600
+    assert a["today"]["projected_t"] == pytest.approx(0.03 * in_day + 1.8 * left_h, rel=1e-3)
+    assert a["month"]["total_t"] == pytest.approx(0.03 * in_month)
+    assert a["month"]["budget_t"] == 330
+
+    meters = {m["id"]: m for m in a["meters"]}
+    assert meters["assembly-grid"]["status"] == "ok"
+    assert meters["assembly-grid"]["silent_s"] < 10
+    assert meters["assembly-pv"]["status"] == "bad_quality"
+    assert meters["assembly-pv"]["quality"] == "exception"
+    assert meters["assembly-pv"]["last_good_at"] is not None
+    assert meters["assembly-export"]["status"] == "silent"
+    assert meters["assembly-export"]["silent_s"] == pytest.approx(200, abs=10)
+    assert meters["assembly-diesel"]["status"] == "no_data"
+    assert {m["id"] for m in f["meters"]} == {m.id for m in p.plant.meters if m.site == "foundry"}
+
+
+def _revoke(p: LivePlant, role: str) -> None:
+    with connect(p.url) as conn:
+        assert keys.revoke(conn, p.key_ids[role])
+
+
+@pytest.mark.parametrize("path", ["/v1/live", "/v1/live/stream"])
+def test_auth(live_plant: LivePlant, live_server: Server, path: str) -> None:
+    url = live_server.base + path
+    for headers in ({}, {"X-API-Key": "nonsense"}, {"X-API-Key": "cs_0123456789ab_" + "x" * 43}):
+        r = httpx.get(url, headers=headers)
+        assert r.status_code == 401, headers
+        assert r.headers["content-type"] == "application/problem+json"
+    for role in ("viewer", "operator", "admin"):
+        with httpx.stream("GET", url, headers={"X-API-Key": live_plant.tokens[role]}) as r:
+            assert r.status_code == 200
+    _revoke(live_plant, "viewer")
+    r = httpx.get(url, headers={"X-API-Key": live_plant.tokens["viewer"]})
+    assert r.status_code == 401
+
+
+def test_stream_events_and_heartbeat(
+    live_plant: LivePlant, live_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sse, "HEARTBEAT_S", 1.0)
+    headers = {"X-API-Key": live_plant.tokens["viewer"], "Last-Event-ID": "12345"}
+    url = f"{live_server.base}/v1/live/stream?interval=1"
+    with httpx.stream("GET", url, headers=headers, timeout=10) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        assert r.headers["cache-control"] == "no-cache"
+        seen: list[tuple[str, dict[str, str]]] = []
+        for kind, fields in _events(r):
+            seen.append((kind, fields))
+            if kind == "comment":
+                break
+    kinds = [k for k, _ in seen]
+    assert kinds[0] == "retry" and seen[0][1]["retry"] == str(sse.RETRY_MS)
+    assert kinds[1] == "snapshot"  # a reconnect gets the whole state at once
+    snap: dict[str, Any] = json.loads(seen[1][1]["data"])
+    assert {s["id"] for s in snap["sites"]} == {"assembly", "foundry"}
+    assert int(seen[1][1]["id"]) > 1_700_000_000_000
+    # Nothing changed since: heartbeats, not repeated snapshots.
+    assert kinds.count("snapshot") == 1 and kinds[-1] == "comment"
+
+
+def test_stream_ends_on_revocation(
+    live_plant: LivePlant, live_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sse, "RECHECK_S", 0.5)
+    url = f"{live_server.base}/v1/live/stream?interval=1"
+    t0 = time.monotonic()
+    with httpx.stream("GET", url, headers={"X-API-Key": live_plant.tokens["viewer"]}) as r:
+        kinds = []
+        for kind, fields in _events(r):
+            kinds.append(kind)
+            if kind == "snapshot" and kinds.count("snapshot") == 1:
+                _revoke(live_plant, "viewer")
+            if kind == "problem":
+                assert json.loads(fields["data"])["status"] == 401
+        # the iteration ended: the server closed the stream
+    assert kinds[-1] == "problem"
+    assert time.monotonic() - t0 < 10
+
+
+def test_stream_stops_on_disconnect_and_shutdown(
+    live_plant: LivePlant, live_server: Server
+) -> None:
+    url = f"{live_server.base}/v1/live/stream?interval=1"
+    headers = {"X-API-Key": live_plant.tokens["viewer"]}
+    with httpx.stream("GET", url, headers=headers) as r:
+        for kind, _ in _events(r):
+            if kind == "snapshot":
+                assert live_server.hub.streams == 1
+                break
+    end = time.monotonic() + 10
+    while live_server.hub.streams and time.monotonic() < end:
+        time.sleep(0.05)
+    assert live_server.hub.streams == 0  # the client went: its stream ended
+
+    # Shutdown while a client listens: it is told, and the server stops at once.
+    with httpx.stream("GET", url, headers=headers, timeout=10) as r:
+        kinds = []
+        for kind, _ in _events(r):
+            kinds.append(kind)
+            if kind == "snapshot":
+                t0 = time.monotonic()
+                live_server.loop.call_soon_threadsafe(live_server.api.stop)
+    assert kinds[-1] == "bye"
+    live_server.shutdown(timeout=5)
+    assert time.monotonic() - t0 < 5
+
+
+def test_fifty_clients_on_a_small_pool(live_plant: LivePlant, live_server: Server) -> None:
+    """50 open streams and 100 snapshot requests at once on a pool of 4 connections: no
+    request holds a connection while it waits for the shared snapshot, no stream holds one
+    for its life."""
+    headers = {"X-API-Key": live_plant.tokens["viewer"]}
+    opened = threading.Barrier(51, timeout=30)
+
+    def listen(_: int) -> bool:
+        with httpx.stream(
+            "GET", f"{live_server.base}/v1/live/stream", headers=headers, timeout=30
+        ) as r:
+            events = _events(r)  # kept: a dropped generator would close the response
+            got = any(kind == "snapshot" for kind, _ in itertools.islice(events, 2))
+            opened.wait()  # every stream is open while the snapshots are asked for
+            opened.wait()
+            return got
+
+    with ThreadPoolExecutor(50) as pool:
+        streams = [pool.submit(listen, i) for i in range(50)]
+        opened.wait()
+        assert live_server.hub.streams == 50
+        with ThreadPoolExecutor(50) as pool2:
+            codes = list(
+                pool2.map(
+                    lambda _: (
+                        httpx.get(
+                            f"{live_server.base}/v1/live", headers=headers, timeout=30
+                        ).status_code
+                    ),
+                    range(100),
+                )
+            )
+        opened.wait()
+        assert all(s.result() for s in streams)
+    assert codes == [200] * 100
