@@ -43,7 +43,7 @@ def test_plain_schema_applies_once_and_is_detected(db_url: str) -> None:
         assert detect(conn) is Flavour.PLAIN
         flavour, applied = migrate(conn)
         assert flavour is Flavour.PLAIN
-        assert [m.version for m in applied] == [1, 2]
+        assert [m.version for m in applied] == sorted({m.version for m in available()})
         again = migrate(conn)[1]
         assert again == []
         assert current_flavour(conn) is Flavour.PLAIN
