@@ -28,6 +28,11 @@ class Principal:
     name: str
     role: Role
 
+    @property
+    def label(self) -> str:
+        """Who did it, for the ledgers: the key's id and name."""
+        return f"{self.key_id} ({self.name})"
+
 
 def _token(request: Request) -> str | None:
     token = request.headers.get(HEADER)
@@ -68,9 +73,20 @@ def require(role: Role) -> Callable[[Request, Connection], Awaitable[Principal]]
         await conn.execute(keys.TOUCH_SQL, (key_id,))
         return Principal(key_id, row[0], have)
 
+    dependency.role = role  # type: ignore[attr-defined]  # read by the route audit test
     return dependency
 
 
-Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
+_viewer = require(Role.VIEWER)
+
+
+async def require_unless_public(request: Request, conn: Connection) -> Principal | None:
+    """A viewer key, unless the settings serve ``/metrics`` publicly."""
+    if request.app.state.settings.public_metrics:
+        return None
+    return await _viewer(request, conn)
+
+
+Viewer = Annotated[Principal, Depends(_viewer)]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]

@@ -7,12 +7,10 @@ from typing import Annotated
 
 import psycopg
 from fastapi import Depends, Request
-from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from carbonstream.api.problems import Problem
-
-AsyncConn = psycopg.AsyncConnection[TupleRow]
+from carbonstream.store.db import AsyncConn
 
 
 def make_pool(url: str, size: int) -> AsyncConnectionPool[AsyncConn]:

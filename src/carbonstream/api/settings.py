@@ -23,6 +23,9 @@ class ApiSettings(BaseModel):
     max_range_days: int = Field(default=400, ge=1, le=3660, description="Longest query range.")
     max_points: int = Field(default=200_000, ge=100, description="Most rows one query returns.")
     pool_size: int = Field(default=10, ge=1, le=100)
+    silent_after_s: float = Field(
+        default=300.0, gt=0, description="A meter with no reading for this long is silent."
+    )
 
 
 def load_api_settings(path: str | Path) -> ApiSettings:
