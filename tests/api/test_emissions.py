@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,10 +20,10 @@ SPAN = {"start": "2026-11-22T00:00:00", "end": "2026-11-25T00:00:00"}  # plant-l
 
 
 @pytest.fixture(scope="module")
-def reference() -> Iterator[dict[str, Any]]:
+def reference() -> dict[str, Any]:
     ex = h.example()
     acc = run(Engine(ex.plant, FactorLibrary.load(ex.plant.factor_files)), ex.batch)
-    yield {"hour": report.build(acc, "hour"), "day": report.build(acc, "day")}
+    return {"hour": report.build(acc, "hour"), "day": report.build(acc, "day")}
 
 
 def close(a: float, b: float) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import openpyxl
@@ -23,10 +22,10 @@ TOTALS = (*SITE_COLUMNS, "ghg_total_location_t", "ghg_total_market_t", "cn_total
 
 
 @pytest.fixture(scope="module")
-def computed() -> Iterator[dict[str, Any]]:
+def computed() -> dict[str, Any]:
     ex = h.example()
     acc = run(Engine(ex.plant, FactorLibrary.load(ex.plant.factor_files)), ex.batch)
-    yield report.build(acc, "day")
+    return report.build(acc, "day")
 
 
 def close(a: float, b: float, rel: float = 1e-9) -> bool:

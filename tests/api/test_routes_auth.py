@@ -46,7 +46,7 @@ def routes(api: Api) -> list[tuple[str, str, Any]]:
     app: Any = api.client.app
     for r in _api_routes(app.routes):
         roles = _roles(r.dependant, set())
-        for method in sorted(r.methods):
+        for method in sorted(r.methods or ()):
             out.append((method, r.path, max(roles, default=None, key=str)))
     return out
 
@@ -75,7 +75,7 @@ def test_every_route_refuses_missing_revoked_and_weaker_keys(api: Api) -> None:
     checked = 0
     for method, path, role in routes(api):
         url = re.sub(r"\{[^}]+\}", "x", path)
-        body = {"json": {}} if method in WRITES else {}
+        body: dict[str, Any] = {"json": {}} if method in WRITES else {}
         if path in PUBLIC:
             assert c.request(method, url).status_code == 200
             continue
