@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -39,7 +40,7 @@ def _commit(db_url: str, plant_file: Path, start: str, end: str) -> None:
         t1 = int(dt.datetime.fromisoformat(end).timestamp()) * NS_PER_S
         ts = np.arange(t0, t1 + 1, 60 * NS_PER_S, dtype=np.int64)
         meter = np.full(len(ts), engine.params.ids.index("assembly-grid"), np.int32)
-        value = 1000.0 + KWH_PER_MIN * np.arange(len(ts))
+        value = 1000.0 + KWH_PER_MIN * np.arange(len(ts), dtype=np.float64)
         c.commit(conn, Part(meter, ts, value, np.zeros(len(ts), np.uint8)), None)
 
 
@@ -51,14 +52,14 @@ def berlin(migrated_db: str, tmp_path: Path) -> Iterator[Api]:
     yield from serve(migrated_db, plant_file)
 
 
-def _series(api: Api, bucket: str, start: str, end: str) -> list[dict[str, object]]:
+def _series(api: Api, bucket: str, start: str, end: str) -> list[dict[str, Any]]:
     r = api.client.get(
         "/v1/emissions",
         params={"bucket": bucket, "start": start, "end": end, "site": "assembly"},
         headers=api.headers("viewer"),
     )
     assert r.status_code == 200, r.text
-    points: list[dict[str, object]] = r.json()["points"]
+    points: list[dict[str, Any]] = r.json()["points"]
     return points
 
 
@@ -76,8 +77,8 @@ def test_fall_back_day_has_25_hours(berlin: Api) -> None:
         "2026-10-25T03:00:00+01:00",
     ]
     assert all(p["grid_import_mwh"] == pytest.approx(MWH_PER_H, rel=1e-9) for p in hours)
-    assert sum(float(p["scope2_location_t"]) for p in hours) == pytest.approx(  # type: ignore[arg-type]
-        float(day[0]["scope2_location_t"]),  # type: ignore[arg-type]
+    assert sum(float(p["scope2_location_t"]) for p in hours) == pytest.approx(
+        float(day[0]["scope2_location_t"]),
         rel=1e-12,
     )
 
@@ -103,7 +104,7 @@ def test_buckets_agree_with_the_core_calendar(berlin: Api) -> None:
             t = dt.datetime.fromisoformat(str(p["start"]))
             ns = int(t.timestamp()) * NS_PER_S
             assert bucket_start(ns, bucket, zone) == ns, (bucket, p["start"])
-        assert sum(float(p["grid_import_mwh"]) for p in pts) == pytest.approx(  # type: ignore[arg-type]
+        assert sum(float(p["grid_import_mwh"]) for p in pts) == pytest.approx(
             29 * MWH_PER_H,
             rel=1e-9,  # 23:00 to 03:00 two days on: 28 h on the clock + 1
         )

@@ -93,8 +93,10 @@ def test_allocation_restates_stored_minutes_and_ingest_uses_it_next(
         run.stop()
     h.assert_totals_equal(h.db_totals(db_url), h.compute_totals(ex), rel=1e-9)
     with psycopg.connect(db_url) as c:
-        used = dict(c.execute("SELECT instrument, used_mwh FROM instrument_usage").fetchall())
-        alloc = dict(
+        used: dict[str, float] = dict(
+            c.execute("SELECT instrument, used_mwh FROM instrument_usage").fetchall()
+        )
+        alloc: dict[str, float] = dict(
             c.execute("SELECT instrument, sum(mwh) FROM allocations GROUP BY 1").fetchall()
         )
     assert used == pytest.approx({"GEC-2026-0001:1": 20.0, "GPT-2026-11:1": 15.0})
