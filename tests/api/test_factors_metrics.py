@@ -107,7 +107,7 @@ def test_metrics_need_a_key_and_carry_the_plant(example: Api) -> None:
         assert totals[(site["site"], "scope2_market")] == pytest.approx(site["scope2_market_t"])
     rates = m["carbonstream_site_emission_rate_t_per_h"]
     assert {lb["scope"] for lb, _ in rates} == {"scope1", "scope2_location", "scope2_market"}
-    stale = dict((lb["meter"], v) for lb, v in m["carbonstream_meter_staleness_seconds"])
+    stale = {lb["meter"]: v for lb, v in m["carbonstream_meter_staleness_seconds"]}
     assert len(stale) == 9 and min(stale.values()) > 3600  # the example data is days old
     db = {lb["query"] for lb, _ in m["carbonstream_api_db_query_seconds_count"]}
     assert {"sites", "inventory"} <= db
