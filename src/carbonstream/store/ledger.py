@@ -137,7 +137,8 @@ async def holding_overlap(conn: AsyncConn, table: str, serials: SerialRange) -> 
         await conn.execute(
             sql.SQL(
                 "SELECT id FROM {} WHERE serial_prefix = %s"
-                " AND int8range(serial_start, serial_end, '[]') && int8range(%s, %s, '[]') LIMIT 1"
+                " AND int8range(serial_start, serial_end, '[]')"
+                " && int8range(%s::int8, %s::int8, '[]') LIMIT 1"
             ).format(sql.Identifier(table)),
             (serials.prefix, serials.start, serials.end),
         )

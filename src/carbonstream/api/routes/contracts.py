@@ -51,11 +51,22 @@ def today(plant: Plant) -> dt.date:
     return dt.datetime.now(plant.zone).date()
 
 
+_MAX_SERIAL = 2**63 - 1
+
+
 def parse_serials(text: str) -> SerialRange:
     try:
-        return SerialRange.parse(text)
+        r = SerialRange.parse(text)
     except LedgerError as e:
         raise Problem(422, "Invalid serials", str(e), "invalid-serials") from None
+    if r.end > _MAX_SERIAL:
+        raise Problem(
+            422,
+            "Invalid serials",
+            f"serial numbers above {_MAX_SERIAL} are not supported (got {r.end})",
+            "invalid-serials",
+        )
+    return r
 
 
 def conflict(detail: str) -> Problem:
