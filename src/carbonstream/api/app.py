@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carbonstream import __version__
 from carbonstream.api import problems
+from carbonstream.api.catalog import Catalog
 from carbonstream.api.db import make_pool
 from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.routes import (
@@ -77,6 +78,7 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
     app.state.library = library
     app.state.params = build_params(plant, library)
     app.state.metrics = ApiMetrics()
+    app.state.catalog = Catalog()
     problems.install(app)
     app.add_middleware(_CountRequests, metrics=app.state.metrics)
     for module in (health, me, sites, emissions, inventory, factors, contracts, offsets, metrics):

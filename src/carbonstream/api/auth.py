@@ -59,7 +59,9 @@ def require(role: Role) -> Callable[[Request, Connection], Awaitable[Principal]]
         if parsed is None:
             raise _unauthorized("the API key is malformed (expected cs_<id>_<secret>)")
         key_id, secret = parsed
-        row = await (await conn.execute(keys.LOOKUP_SQL, (key_id,))).fetchone()
+        row = await (
+            await conn.execute(keys.AUTH_SQL, {"id": key_id, "digest": keys.digest(secret)})
+        ).fetchone()
         if row is None or not keys.matches(secret, row[2]):
             raise _unauthorized("unknown or revoked API key")
         have = Role.parse(row[1])
@@ -70,7 +72,6 @@ def require(role: Role) -> Callable[[Request, Connection], Awaitable[Principal]]
                 f"this needs the {role.name.lower()} role; key {key_id} is {have.name.lower()}",
                 "forbidden",
             )
-        await conn.execute(keys.TOUCH_SQL, (key_id,))
         return Principal(key_id, row[0], have)
 
     dependency.role = role  # type: ignore[attr-defined]  # read by the route audit test

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query, Request
 
+from carbonstream.api.catalog import Catalog
 from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.problems import Problem
 from carbonstream.api.settings import ApiSettings
@@ -28,6 +29,11 @@ def _settings(request: Request) -> ApiSettings:
     return settings
 
 
+def _catalog(request: Request) -> Catalog:
+    catalog: Catalog = request.app.state.catalog
+    return catalog
+
+
 def _metrics(request: Request) -> ApiMetrics:
     metrics: ApiMetrics = request.app.state.metrics
     return metrics
@@ -36,6 +42,7 @@ def _metrics(request: Request) -> ApiMetrics:
 PlantDep = Annotated[Plant, Depends(_plant)]
 SettingsDep = Annotated[ApiSettings, Depends(_settings)]
 MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]
+CatalogDep = Annotated[Catalog, Depends(_catalog)]
 
 
 @asynccontextmanager

@@ -12,6 +12,7 @@ from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
 from carbonstream.api.deps import (
     XLSX_MEDIA,
+    CatalogDep,
     Format,
     FormatQuery,
     MetricsDep,
@@ -26,7 +27,6 @@ from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.routes.sites import not_found
 from carbonstream.api.schemas.inventory import Inventory
 from carbonstream.store.queries import inventory as q
-from carbonstream.store.queries.series import site_keys
 
 router = APIRouter(prefix="/v1", tags=["inventory"], responses=PROBLEM_RESPONSES)
 
@@ -82,6 +82,7 @@ async def get_inventory(
     plant: PlantDep,
     settings: SettingsDep,
     metrics: MetricsDep,
+    catalog: CatalogDep,
     start: Annotated[
         dt.datetime | None, Query(description="Period start (plant-local without an offset).")
     ] = None,
@@ -98,7 +99,7 @@ async def get_inventory(
     zone = plant.zone
     s, e = period_of(start, end, month, year, zone)
     check_range(s, e, settings, "period")
-    keys = await site_keys(conn, site)
+    keys = await catalog.site_keys(conn, site)
     if site is not None:
         missing = sorted(set(site) - set(keys))
         if missing:

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import MetricsDep, PlantDep, SettingsDep, timed
+from carbonstream.api.deps import CatalogDep, MetricsDep, PlantDep, SettingsDep, timed
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.schemas.sites import (
     BudgetPublic,
@@ -105,11 +105,16 @@ def _site(
     "/sites", summary="Sites with live rates and meter health", response_model=list[SitePublic]
 )
 async def list_sites(
-    _: Viewer, conn: Connection, plant: PlantDep, settings: SettingsDep, metrics: MetricsDep
+    _: Viewer,
+    conn: Connection,
+    plant: PlantDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    catalog: CatalogDep,
 ) -> list[SitePublic]:
     now = dt.datetime.now(dt.UTC)
     async with timed(metrics, "sites"):
-        site_rows = await status.sites(conn)
+        site_rows = await catalog.sites(conn)
         meter_rows = await status.meters(conn)
         rates = await status.rates(conn, now)
     out = []
@@ -133,12 +138,13 @@ async def get_site(
     plant: PlantDep,
     settings: SettingsDep,
     metrics: MetricsDep,
+    catalog: CatalogDep,
 ) -> SiteDetail:
     now = dt.datetime.now(dt.UTC)
     async with timed(metrics, "site"):
-        row = next((s for s in await status.sites(conn) if s.id == site_id), None)
-        if row is None:
+        if not await catalog.site_keys(conn, [site_id]):
             raise not_found("site", site_id)
+        row = next(s for s in await catalog.sites(conn) if s.id == site_id)
         meter_rows = await status.meters(conn, site=site_id)
         rates = await status.rates(conn, now)
     ms = [meter_public(m, plant, now, settings.silent_after_s) for m in meter_rows]
