@@ -1,4 +1,8 @@
-"""Shared dependencies: the plant, the settings, query timing, and query ranges in plant time."""
+"""Shared dependencies: the plant, the settings, query timing, and query ranges in plant time.
+
+Dependencies are ``async def`` even when they only read app state: FastAPI runs a
+plain ``def`` dependency in a worker thread, a thread hop per request for nothing.
+"""
 
 from __future__ import annotations
 
@@ -19,22 +23,22 @@ from carbonstream.api.settings import ApiSettings
 from carbonstream.config.plant import Plant
 
 
-def _plant(request: Request) -> Plant:
+async def _plant(request: Request) -> Plant:
     plant: Plant = request.app.state.plant
     return plant
 
 
-def _settings(request: Request) -> ApiSettings:
+async def _settings(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
 
 
-def _catalog(request: Request) -> Catalog:
+async def _catalog(request: Request) -> Catalog:
     catalog: Catalog = request.app.state.catalog
     return catalog
 
 
-def _metrics(request: Request) -> ApiMetrics:
+async def _metrics(request: Request) -> ApiMetrics:
     metrics: ApiMetrics = request.app.state.metrics
     return metrics
 
