@@ -26,7 +26,7 @@ from carbonstream.api.deps import (
 )
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.render import csv_response
-from carbonstream.api.routes.sites import not_found
+from carbonstream.api.routes.sites import meter_config, not_found
 from carbonstream.api.schemas.emissions import (
     MeterPointPublic,
     MeterSeries,
@@ -193,7 +193,7 @@ async def meter_emissions(
     zone = plant.zone
     s, e = _range(start, end, zone, settings)
     key = await catalog.meter_key(conn, meter_id)
-    conf = next((m for m in plant.meters if m.id == meter_id), None)
+    conf = meter_config(plant).get(meter_id)
     if key is None or conf is None:
         raise not_found("meter", meter_id)
     _check_points(series.estimate_buckets(s, e, bucket), bucket, settings, 1)
