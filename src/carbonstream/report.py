@@ -40,10 +40,10 @@ def build(acc: Account, bucket_unit: str = "hour") -> dict[str, Any]:
     ]
     by_site = frame.group_by("site").agg(pl.col(list(SITE_COLUMNS)).sum()).sort("site")
     site_totals = {
-        sites[int(r["site"])]: _with_derived({k: float(r[k]) for k in SITE_COLUMNS})
+        sites[int(r["site"])]: with_derived({k: float(r[k]) for k in SITE_COLUMNS})
         for r in by_site.iter_rows(named=True)
     }
-    plant_total = _with_derived(
+    plant_total = with_derived(
         {k: float(frame[k].sum()) if frame.height else 0.0 for k in SITE_COLUMNS}
     )
     return {
@@ -63,7 +63,7 @@ def build(acc: Account, bucket_unit: str = "hour") -> dict[str, Any]:
     }
 
 
-def _with_derived(t: dict[str, float]) -> dict[str, float]:
+def with_derived(t: dict[str, float]) -> dict[str, float]:
     # GHG Protocol totals never deduct exports; the China (GB/T 32150) total does.
     t["ghg_total_location_t"] = t["scope1_t"] + t["scope2_location_t"]
     t["ghg_total_market_t"] = t["scope1_t"] + t["scope2_market_t"]

@@ -1,4 +1,5 @@
-"""API fixtures: a migrated database on the shared PostgreSQL, the app in-process, keys."""
+"""API fixtures: databases on the shared PostgreSQL (empty, or with the example readings
+ingested through Mosquitto), the app in-process, and one key per role."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from carbonstream.api import ApiSettings, create_app
 from carbonstream.store import keys
 from carbonstream.store.db import connect
 from carbonstream.store.migrate import migrate
+from tests.api import data
+from tests.services import PG_ADMIN_URL, drop_db, url_with_db
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANT = ROOT / "config" / "plant.example.yaml"
@@ -28,6 +31,21 @@ class Api:
         return {"X-API-Key": self.tokens[role]}
 
 
+def make_keys(db_url: str) -> dict[str, str]:
+    tokens = {}
+    with connect(db_url) as conn:
+        for role in keys.Role:
+            _, tokens[role.name.lower()] = keys.create(conn, f"test {role.name}", role)
+    return tokens
+
+
+def serve(db_url: str, plant: Path = PLANT, **settings: object) -> Iterator[Api]:
+    tokens = make_keys(db_url)
+    app = create_app(ApiSettings(plant=str(plant), **settings), db_url)
+    with TestClient(app) as client:
+        yield Api(client, db_url, tokens)
+
+
 @pytest.fixture
 def migrated_db(db_url: str) -> str:
     with connect(db_url) as conn:
@@ -37,10 +55,48 @@ def migrated_db(db_url: str) -> str:
 
 @pytest.fixture
 def api(migrated_db: str) -> Iterator[Api]:
-    tokens = {}
-    with connect(migrated_db) as conn:
-        for role in keys.Role:
-            _, tokens[role.name.lower()] = keys.create(conn, f"test {role.name}", role)
-    app = create_app(ApiSettings(plant=str(PLANT)), migrated_db)
-    with TestClient(app) as client:
-        yield Api(client, migrated_db, tokens)
+    yield from serve(migrated_db)
+
+
+@pytest.fixture(scope="session")
+def example_template() -> Iterator[str]:
+    """A database with the example plant's readings ingested (never connected to after)."""
+    name = data.template()
+    try:
+        yield name
+    finally:
+        drop_db(name)
+
+
+@pytest.fixture(scope="session")
+def bare_plant(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example plant without its instruments (they are allocated through the API)."""
+    return data.plant_variant(tmp_path_factory.mktemp("plant") / "bare.yaml", instruments=None)
+
+
+@pytest.fixture(scope="session")
+def bare_template(bare_plant: Path) -> Iterator[str]:
+    name = data.template(bare_plant)
+    try:
+        yield name
+    finally:
+        drop_db(name)
+
+
+@pytest.fixture
+def example_db(example_template: str) -> Iterator[str]:
+    name = data.clone(example_template)
+    try:
+        yield url_with_db(PG_ADMIN_URL, name)
+    finally:
+        drop_db(name)
+
+
+@pytest.fixture(scope="module")
+def example(example_template: str) -> Iterator[Api]:
+    """The API over the ingested example (read-only tests share it per module)."""
+    name = data.clone(example_template)
+    try:
+        yield from serve(url_with_db(PG_ADMIN_URL, name))
+    finally:
+        drop_db(name)

@@ -2,29 +2,66 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carbonstream import __version__
 from carbonstream.alerts.rules import bind
 from carbonstream.alerts.service import AlertService
 from carbonstream.api import problems
+from carbonstream.api.catalog import Catalog
 from carbonstream.api.db import make_pool
 from carbonstream.api.live import LiveHub
-from carbonstream.api.routes import alerts, health, live, me, page
+from carbonstream.api.metrics import ApiMetrics
+from carbonstream.api.routes import (
+    alerts,
+    contracts,
+    emissions,
+    factors,
+    health,
+    inventory,
+    live,
+    me,
+    metrics,
+    offsets,
+    page,
+    sites,
+)
 from carbonstream.api.settings import ApiSettings
 from carbonstream.config.loader import load_plant
+from carbonstream.config.plant import Plant
+from carbonstream.core.library import FactorLibrary
+from carbonstream.core.meters import build_params
+from carbonstream.store.db import connect
+from carbonstream.store.plant import sync_plant
+
+log = logging.getLogger(__name__)
+
+
+def _sync_plant(db_url: str, plant: Plant) -> None:
+    """Sites and meters exist before ingest ever ran (the ledgers refer to sites)."""
+    try:
+        with connect(db_url, connect_timeout=5) as conn:
+            sync_plant(conn, plant)
+    except Exception as e:  # the API still starts; /readyz says what is wrong
+        log.warning("could not sync the plant into the database: %s", e)
 
 
 def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
     plant = load_plant(settings.plant)
+    library = FactorLibrary.load(plant.factor_files)
     if settings.alerts is not None:
         bind(settings.alerts, plant)  # a bad rule or a missing webhook secret fails at start
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(_sync_plant, db_url, plant)
         pool = make_pool(db_url, settings.pool_size)
         await pool.open(wait=False)
         app.state.pool = pool
@@ -44,15 +81,66 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
         title="carbonstream",
         version=__version__,
         summary="Real-time Scope 1 / Scope 2 emissions of a factory, with lineage.",
+        description=(
+            "Every endpoint but /healthz and /readyz (and /metrics when configured public) "
+            "needs an API key in the `X-API-Key` header (or `Authorization: Bearer`). "
+            "Errors are RFC 9457 problem details (`application/problem+json`)."
+        ),
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.plant = plant
+    app.state.library = library
+    app.state.params = build_params(plant, library)
+    app.state.metrics = ApiMetrics()
+    app.state.catalog = Catalog()
     app.state.live = LiveHub(plant, lambda: app.state.pool)
     problems.install(app)
-    app.include_router(health.router)
-    app.include_router(me.router)
-    app.include_router(alerts.router)
-    app.include_router(live.router)
+    app.add_middleware(_CountRequests, metrics=app.state.metrics)
+    for module in (
+        health,
+        me,
+        sites,
+        emissions,
+        inventory,
+        factors,
+        contracts,
+        offsets,
+        metrics,
+        alerts,
+        live,
+    ):
+        app.include_router(module.router)
     page.install(app)
     return app
+
+
+class _CountRequests:
+    """Requests and their duration by route template (never the raw path: bounded labels).
+
+    Plain ASGI, so streamed responses (server-sent events) pass through untouched.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
+            self.metrics.request_seconds.labels(route).observe(time.perf_counter() - t0)

@@ -28,6 +28,11 @@ class Principal:
     name: str
     role: Role
 
+    @property
+    def label(self) -> str:
+        """Who did it, for the ledgers: the key's id and name."""
+        return f"{self.key_id} ({self.name})"
+
 
 def _token(request: Request) -> str | None:
     token = request.headers.get(HEADER)
@@ -54,7 +59,9 @@ def require(role: Role) -> Callable[[Request, Connection], Awaitable[Principal]]
         if parsed is None:
             raise _unauthorized("the API key is malformed (expected cs_<id>_<secret>)")
         key_id, secret = parsed
-        row = await (await conn.execute(keys.LOOKUP_SQL, (key_id,))).fetchone()
+        row = await (
+            await conn.execute(keys.AUTH_SQL, {"id": key_id, "digest": keys.digest(secret)})
+        ).fetchone()
         if row is None or not keys.matches(secret, row[2]):
             raise _unauthorized("unknown or revoked API key")
         have = Role.parse(row[1])
@@ -65,12 +72,22 @@ def require(role: Role) -> Callable[[Request, Connection], Awaitable[Principal]]
                 f"this needs the {role.name.lower()} role; key {key_id} is {have.name.lower()}",
                 "forbidden",
             )
-        await conn.execute(keys.TOUCH_SQL, (key_id,))
         return Principal(key_id, row[0], have)
 
+    dependency.role = role  # type: ignore[attr-defined]  # read by the route audit test
     return dependency
 
 
-Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
+_viewer = require(Role.VIEWER)
+
+
+async def require_unless_public(request: Request, conn: Connection) -> Principal | None:
+    """A viewer key, unless the settings serve ``/metrics`` publicly."""
+    if request.app.state.settings.public_metrics:
+        return None
+    return await _viewer(request, conn)
+
+
+Viewer = Annotated[Principal, Depends(_viewer)]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]

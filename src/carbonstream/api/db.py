@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 import psycopg
 from fastapi import Depends, Request
-from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from carbonstream.api.problems import Problem
+from carbonstream.store.db import AsyncConn
 
-AsyncConn = psycopg.AsyncConnection[TupleRow]
+__all__ = ["AsyncConn", "Connection", "make_pool"]
+
+_IDLE_CHECK_S = 10.0
+_returned: weakref.WeakKeyDictionary[AsyncConn, float] = weakref.WeakKeyDictionary()
+
+
+async def _stamp(conn: AsyncConn) -> None:
+    _returned[conn] = time.monotonic()
+
+
+async def _check(conn: AsyncConn) -> None:
+    """Check a connection only if it sat idle a while: a restarted server is survived
+    without a round trip on every request of a busy API."""
+    if time.monotonic() - _returned.get(conn, 0.0) > _IDLE_CHECK_S:
+        await AsyncConnectionPool.check_connection(conn)
 
 
 def make_pool(url: str, size: int) -> AsyncConnectionPool[AsyncConn]:
@@ -21,7 +37,8 @@ def make_pool(url: str, size: int) -> AsyncConnectionPool[AsyncConn]:
         min_size=1,
         max_size=size,
         open=False,
-        check=AsyncConnectionPool.check_connection,
+        check=_check,
+        reset=_stamp,
         kwargs={"autocommit": True},
         name="carbonstream-api",
     )

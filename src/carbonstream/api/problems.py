@@ -85,6 +85,8 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     for code, text in (
         (401, "No valid API key"),
         (403, "The key's role may not do this"),
+        (404, "No such resource (site, meter, contract, ...)"),
         (422, "Invalid request"),
+        (503, "The database is unavailable"),
     )
 }

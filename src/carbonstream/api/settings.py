@@ -27,6 +27,9 @@ class ApiSettings(BaseModel):
     alerts: AlertsConfig | None = Field(
         default=None, description="Alert rules and webhooks; none: no alert service."
     )
+    silent_after_s: float = Field(
+        default=300.0, gt=0, description="A meter with no reading for this long is silent."
+    )
 
 
 def load_api_settings(path: str | Path) -> ApiSettings:

@@ -158,6 +158,16 @@ class FactorLibrary:
     def ids(self) -> list[str]:
         return sorted(self._versions)
 
+    def factors(self) -> list[Factor]:
+        """Every version of every factor, by id then version."""
+        return [f for i in sorted(self._versions) for _, f in sorted(self._versions[i].items())]
+
+    def extended(self, more: Iterable[Factor]) -> FactorLibrary:
+        """A library with these versions added (the same id and version twice is refused)."""
+        lib = FactorLibrary([*self.factors(), *more])
+        lib.regions = self.regions
+        return lib
+
     def get(self, factor_id: str, version: int | None = None) -> Factor:
         versions = self._versions.get(factor_id)
         if not versions:
@@ -217,6 +227,16 @@ class FactorLibrary:
         while node.level != level:
             node = self.regions[node.parent]
         return node.code
+
+
+def known_unit(unit: str) -> bool:
+    return unit in _UNIT_SCALE or unit in _INFORMATIONAL_UNITS
+
+
+def canonical_unit(unit: str) -> str | None:
+    """The unit the core computes in for a factor given in ``unit`` (None: informational)."""
+    hit = _UNIT_SCALE.get(unit)
+    return hit[0] if hit else None
 
 
 def parse_csv(text: str, origin: str) -> list[Factor]:

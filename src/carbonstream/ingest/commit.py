@@ -22,9 +22,9 @@ from numpy.typing import NDArray
 from carbonstream.core.batch import ReadingBatch
 from carbonstream.core.buckets import Lines
 from carbonstream.core.engine import EmissionLines, Engine
-from carbonstream.core.market import Allocation
+from carbonstream.core.market import Allocation, InstrumentSpec
 from carbonstream.core.state import NO_TIME
-from carbonstream.store import intake, market, readings, rollups
+from carbonstream.store import intake, market, readings, reallocate, rollups
 from carbonstream.store.common import Cur
 from carbonstream.store.db import Conn
 from carbonstream.store.lineage import LineageStore
@@ -89,8 +89,23 @@ class Committer:
         self._index_of_key = np.full(top, -1, dtype=np.int32)
         self._index_of_key[keys.meter] = np.arange(len(keys.meter), dtype=np.int32)
         self._instruments_of_site: dict[int, list[str]] = {}
-        for spec in engine.instruments:
+        self._ledger_version: int | None = None
+        self._set_instruments(engine.instruments)
+
+    def _set_instruments(self, specs: list[InstrumentSpec]) -> None:
+        self.engine.instruments = specs
+        self._instruments_of_site = {}
+        for spec in specs:
             self._instruments_of_site.setdefault(spec.site, []).append(spec.id)
+
+    def _refresh_instruments(self, cur: Cur) -> bool:
+        """Reload the instruments when the API changed them (ledger version moved)."""
+        version = reallocate.ledger_version(cur)
+        if version == self._ledger_version:
+            return False
+        self._set_instruments(reallocate.load_specs(cur, self.engine.plant))
+        self._ledger_version = version
+        return True
 
     def warm(self, conn: Conn, when: dt.datetime) -> None:
         """Resolve this month's factors and store their lineage now, not in the first batch."""
@@ -171,7 +186,10 @@ class Committer:
         too_late = late & ~within
 
         usage_sites = {int(s) for s in self.engine.params.site[meters]}
+        self._refresh_instruments(cur)
         self.state.instrument_used_mwh = market.lock_usage(cur, self._instruments(usage_sites))
+        while self._refresh_instruments(cur):  # the API committed a change while we waited
+            self.state.instrument_used_mwh = market.lock_usage(cur, self._instruments(usage_sites))
         self.state.meters.last_ts[meters] = last_ts
         self.state.meters.last_value[meters] = last_value
         if normal.any():

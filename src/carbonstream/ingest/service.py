@@ -38,6 +38,7 @@ from carbonstream.ingest.mqtt import Message, Subscriber
 from carbonstream.ingest.settings import IngestSettings
 from carbonstream.ingest.sparkplug import SPARKPLUG_PREFIX, SparkplugDecoder
 from carbonstream.store import db as store_db
+from carbonstream.store.factors import load_added
 from carbonstream.store.intake import DeadLetter, StreamUpdate
 from carbonstream.store.migrate import migrate
 from carbonstream.store.plant import sync_plant
@@ -134,6 +135,11 @@ class Service:
                 )
             conn.autocommit = False
             keys = sync_plant(conn, self.plant)
+            added = load_added(conn)  # factor versions added through the API
+            conn.commit()
+        if added:
+            self.library = self.library.extended(added)
+            log.info("factor versions added through the API: %d", len(added))
         self.committers = [
             Committer(Engine(self.plant, self.library, base_s=60), keys, self.settings.lateness_s)
             for _ in range(self.n_writers)

@@ -18,6 +18,7 @@ from carbonstream.store.errors import DatabaseUnavailableError
 log = logging.getLogger(__name__)
 
 Conn = psycopg.Connection[TupleRow]
+AsyncConn = psycopg.AsyncConnection[TupleRow]
 Pool = ConnectionPool[Conn]
 
 # Transient: retry the whole transaction (connection lost, server restarting,

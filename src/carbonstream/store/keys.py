@@ -93,3 +93,14 @@ TOUCH_SQL = (
     "UPDATE api_keys SET last_used_at = now() WHERE id = %s"
     " AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')"
 )
+
+# Lookup and last-use stamp in one round trip: the stamp is written (at most once a
+# minute) only when the presented secret's digest matches.
+AUTH_SQL = (
+    "WITH k AS (SELECT id, name, role, secret_sha256 FROM api_keys"
+    " WHERE id = %(id)s AND revoked_at IS NULL),"
+    " t AS (UPDATE api_keys AS a SET last_used_at = now() FROM k"
+    " WHERE a.id = k.id AND k.secret_sha256 = %(digest)s"
+    " AND (a.last_used_at IS NULL OR a.last_used_at < now() - interval '1 minute'))"
+    " SELECT name, role, secret_sha256 FROM k"
+)

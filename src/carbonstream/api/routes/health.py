@@ -6,8 +6,8 @@ import psycopg
 from fastapi import APIRouter, Request
 from psycopg_pool import AsyncConnectionPool
 
-from carbonstream.api.db import AsyncConn
 from carbonstream.api.problems import Problem
+from carbonstream.store.db import AsyncConn
 from carbonstream.store.migrate import available
 
 router = APIRouter(tags=["health"])

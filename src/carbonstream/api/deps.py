@@ -1,0 +1,119 @@
+"""Shared dependencies: the plant, the settings, query timing, and query ranges in plant time.
+
+Dependencies are ``async def`` even when they only read app state: FastAPI runs a
+plain ``def`` dependency in a worker thread, a thread hop per request for nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from enum import StrEnum
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Query, Request
+
+from carbonstream.api.catalog import Catalog
+from carbonstream.api.metrics import ApiMetrics
+from carbonstream.api.problems import Problem
+from carbonstream.api.settings import ApiSettings
+from carbonstream.config.plant import Plant
+
+
+async def _plant(request: Request) -> Plant:
+    plant: Plant = request.app.state.plant
+    return plant
+
+
+async def _settings(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+async def _catalog(request: Request) -> Catalog:
+    catalog: Catalog = request.app.state.catalog
+    return catalog
+
+
+async def _metrics(request: Request) -> ApiMetrics:
+    metrics: ApiMetrics = request.app.state.metrics
+    return metrics
+
+
+PlantDep = Annotated[Plant, Depends(_plant)]
+SettingsDep = Annotated[ApiSettings, Depends(_settings)]
+MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]
+CatalogDep = Annotated[Catalog, Depends(_catalog)]
+
+
+@asynccontextmanager
+async def timed(metrics: ApiMetrics, query: str) -> AsyncIterator[None]:
+    """Time one database query into the latency histogram."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        metrics.db_seconds.labels(query).observe(time.perf_counter() - t0)
+
+
+class Format(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+    XLSX = "xlsx"
+
+
+def wanted_format(request: Request, given: Format | None, allowed: tuple[Format, ...]) -> Format:
+    """``?format=`` wins; else the Accept header (text/csv, the XLSX type); else JSON."""
+    if given is not None:
+        if given not in allowed:
+            raise Problem(
+                422,
+                "Invalid request",
+                f"format {given.value} is not offered here; use one of "
+                + ", ".join(f.value for f in allowed),
+                "invalid-request",
+            )
+        return given
+    accept = request.headers.get("accept", "")
+    if Format.CSV in allowed and "text/csv" in accept:
+        return Format.CSV
+    if Format.XLSX in allowed and XLSX_MEDIA in accept:
+        return Format.XLSX
+    return Format.JSON
+
+
+XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FormatQuery = Annotated[
+    Format | None,
+    Query(description="Response format; overrides the Accept header (text/csv, XLSX type)."),
+]
+
+
+def local(when: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """A naive time is plant-local; an aware one is kept. Returned aware."""
+    return when.replace(tzinfo=zone) if when.tzinfo is None else when
+
+
+def check_range(
+    start: dt.datetime, end: dt.datetime, settings: ApiSettings, what: str = "range"
+) -> None:
+    if end <= start:
+        raise Problem(
+            422,
+            "Invalid range",
+            f"end ({end.isoformat()}) must be after start ({start.isoformat()})",
+            "invalid-range",
+        )
+    days = (end - start).total_seconds() / 86400
+    if days > settings.max_range_days:
+        raise Problem(
+            422,
+            "Range too large",
+            f"the {what} spans {days:.1f} days; at most {settings.max_range_days} days per "
+            "request: narrow start..end and page through the period",
+            "range-too-large",
+            max_range_days=settings.max_range_days,
+        )

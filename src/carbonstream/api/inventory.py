@@ -1,0 +1,472 @@
+"""Assemble an inventory from stored figures, and render it as CSV or XLSX.
+
+No accounting happens here: every tonne was computed by the core when ingest
+committed it. This module groups the stored sums (by fuel, by source, by
+site), derives the reporting totals with the same formulas as
+``carbonstream compute`` (report.with_derived) and the net with the ledger's
+``net_emissions``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any, Literal
+
+from fastapi.responses import Response
+
+from carbonstream.api.render import csv_response, xlsx_response
+from carbonstream.api.schemas.inventory import (
+    ActivityLine,
+    ActivityTotal,
+    CertificateAllocated,
+    Exports,
+    FactorUsed,
+    FuelLine,
+    Inventory,
+    LineagePublic,
+    Net,
+    OffsetRetired,
+    PeriodPublic,
+    Scope1,
+    Scope2,
+    SiteTotals,
+    SourceLine,
+    Totals,
+)
+from carbonstream.config.plant import MeterKind, Plant
+from carbonstream.core.engine import SITE_COLUMNS
+from carbonstream.core.flags import describe
+from carbonstream.core.meters import MeterParams
+from carbonstream.ledger import net_emissions
+from carbonstream.report import with_derived
+from carbonstream.store.queries.inventory import Stored
+
+_IMPORTS = (MeterKind.GRID_IMPORT, MeterKind.HEAT_IMPORT)
+
+
+def build(
+    stored: Stored,
+    plant: Plant,
+    params: MeterParams,
+    start: dt.datetime,
+    end: dt.datetime,
+    sites: list[str],
+    basis: Literal["market", "location"],
+) -> Inventory:
+    zone = plant.zone
+    seconds = (end - start).total_seconds()
+    meters = [m for m in plant.meters if m.site in sites]
+    unit_of = {i: params.canonical_unit[k] for k, i in enumerate(params.ids)}
+
+    # --- per meter, over its lineages (a lineage is one meter-month) --------------
+    acc: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    flags: dict[str, int] = defaultdict(int)
+    for ln in stored.meter_lines:
+        a = acc[ln.meter]
+        a["quantity"] += ln.quantity
+        a["co2_t"] += ln.co2_t
+        a["ch4_t"] += ln.ch4_t
+        a["n2o_t"] += ln.n2o_t
+        a["co2e_t"] += ln.co2e_t
+        a["covered_s"] += ln.covered_s
+        flags[ln.meter] |= ln.flags
+        lin = stored.lineages.get(ln.lineage)
+        ncv = next((f for f in lin.factors if f.role == "ncv"), None) if lin else None
+        if ncv is not None:
+            a["energy_gj"] += ln.quantity * ncv.value
+
+    def source(m: Any) -> SourceLine:
+        a = acc.get(m.id, {})
+        return SourceLine(
+            meter=m.id,
+            site=m.site,
+            kind=m.kind.value,
+            fuel=m.fuel.value if m.fuel else None,
+            quantity=a.get("quantity", 0.0),
+            unit=unit_of[m.id],
+            energy_gj=a.get("energy_gj", 0.0) if m.kind is MeterKind.FUEL else None,
+            co2_t=a.get("co2_t", 0.0),
+            ch4_t=a.get("ch4_t", 0.0),
+            n2o_t=a.get("n2o_t", 0.0),
+            co2e_t=a.get("co2e_t", 0.0),
+        )
+
+    fuel_sources = [source(m) for m in meters if m.kind is MeterKind.FUEL]
+    by_fuel: dict[str, FuelLine] = {}
+    for s in fuel_sources:
+        assert s.fuel is not None
+        f = by_fuel.get(s.fuel)
+        if f is None:
+            f = by_fuel[s.fuel] = FuelLine(
+                fuel=s.fuel,
+                quantity=0,
+                unit=s.unit,
+                energy_gj=0,
+                co2_t=0,
+                ch4_t=0,
+                n2o_t=0,
+                co2e_t=0,
+                meters=[],
+            )
+        f.quantity += s.quantity
+        f.energy_gj += s.energy_gj or 0.0
+        f.co2_t += s.co2_t
+        f.ch4_t += s.ch4_t
+        f.n2o_t += s.n2o_t
+        f.co2e_t += s.co2e_t
+        f.meters.append(s.meter)
+
+    # --- sites and the plant ------------------------------------------------------
+    zero = dict.fromkeys(SITE_COLUMNS, 0.0)
+    site_totals = []
+    plant_sum = dict(zero)
+    for site in sites:
+        sums = stored.site_sums.get(site, zero)
+        for c in SITE_COLUMNS:
+            plant_sum[c] += sums[c]
+        site_totals.append(
+            SiteTotals(
+                site=site,
+                minutes_with_data=stored.site_minutes.get(site, 0),
+                **with_derived(dict(sums)),
+            )
+        )
+    totals = Totals(**with_derived(plant_sum))
+
+    activity = []
+    act_totals: dict[tuple[str, str], float] = defaultdict(float)
+    for m in meters:
+        a = acc.get(m.id, {})
+        q = a.get("quantity", 0.0)
+        activity.append(
+            ActivityLine(
+                meter=m.id,
+                site=m.site,
+                kind=m.kind.value,
+                quantity=q,
+                unit=unit_of[m.id],
+                energy_gj=a.get("energy_gj", 0.0) if m.kind is MeterKind.FUEL else None,
+                coverage_pct=min(100.0, 100.0 * a.get("covered_s", 0.0) / seconds),
+                flags=describe(flags.get(m.id, 0)),
+            )
+        )
+        act_totals[(m.kind.value, unit_of[m.id])] += q
+    coverage = sum(x.coverage_pct for x in activity) / len(activity) if activity else 0.0
+
+    # --- factors and lineage ----------------------------------------------------------
+    used: dict[tuple[str, int, str], FactorUsed] = {}
+    lineage = []
+    for lin in sorted(stored.lineages.values(), key=lambda x: (x.subject, x.month)):
+        for ref in lin.factors:
+            key = (ref.factor_id, ref.version, ref.role)
+            u = used.get(key)
+            if u is None:
+                u = used[key] = FactorUsed(
+                    factor_id=ref.factor_id,
+                    version=ref.version,
+                    role=ref.role,
+                    value=ref.value,
+                    unit=ref.unit,
+                    source=ref.source,
+                    table=ref.table,
+                    data_year=ref.data_year,
+                    verified=ref.verified,
+                    fallback=ref.fallback,
+                    used_by=[],
+                    months=[],
+                )
+            if lin.subject not in u.used_by:
+                u.used_by.append(lin.subject)
+            if lin.month not in u.months:
+                u.months.append(lin.month)
+        lineage.append(
+            LineagePublic(
+                id=lin.id,
+                subject=lin.subject,
+                month=lin.month,
+                method=lin.method,
+                gwp=lin.gwp,
+                quantity_unit=lin.quantity_unit,
+                ef_co2e_t_per_unit=lin.ef_co2e,
+                factors=[f"{f.factor_id}@v{f.version}" for f in lin.factors],
+                notes=lin.notes,
+            )
+        )
+
+    certificates = [
+        CertificateAllocated(
+            instrument=a.instrument,
+            contract=a.contract,
+            type=a.type,
+            site=a.site,
+            serials=a.serials,
+            claim_start=a.claim_start,
+            claim_end=a.claim_end,
+            instrument_mwh=a.instrument_mwh,
+            allocated_mwh=a.allocated_mwh,
+            emission_factor_t_per_mwh=a.ef_t_per_mwh,
+            source=a.source,
+        )
+        for a in stored.allocations
+    ]
+    offsets = [
+        OffsetRetired(
+            retirement=r.id,
+            offset=r.offset,
+            project=r.project,
+            registry=r.registry,
+            vintage=r.vintage,
+            serials=f"{r.serial_prefix}{r.serial_start}-{r.serial_prefix}{r.serial_end}",
+            tco2e=r.tco2e,
+            retired_on=r.retired_on,
+            purpose=r.purpose,
+            site=r.site,
+            period_start=r.period_start,
+            period_end=r.period_end,
+        )
+        for r in stored.retirements
+    ]
+    offsets_t = sum(o.tco2e for o in offsets)
+    scope2_t = totals.scope2_market_t if basis == "market" else totals.scope2_location_t
+    n = net_emissions(totals.scope1_t, scope2_t, offsets_t, basis)
+    notes = [
+        "Scope 1 and Scope 2 are gross; offsets change only the net figure.",
+        "Exported electricity and heat are deducted in the China total (GB/T 32150) only.",
+    ]
+    notes += sorted({n for lin in stored.lineages.values() for n in lin.notes})
+    return Inventory(
+        plant=plant.name,
+        timezone=plant.timezone,
+        gwp=plant.gwp.value,
+        method=plant.method.value,
+        period=PeriodPublic(
+            start=start.astimezone(zone), end=end.astimezone(zone), hours=seconds / 3600
+        ),
+        sites=sites,
+        totals=totals,
+        by_site=site_totals,
+        scope1=Scope1(
+            total_t=totals.scope1_t,
+            co2_t=totals.scope1_co2_t,
+            ch4_t=totals.scope1_ch4_t,
+            n2o_t=totals.scope1_n2o_t,
+            by_fuel=list(by_fuel.values()),
+            by_source=fuel_sources,
+        ),
+        scope2=Scope2(
+            location_t=totals.scope2_location_t,
+            market_t=totals.scope2_market_t,
+            heat_t=totals.scope2_heat_t,
+            grid_import_mwh=totals.grid_import_mwh,
+            covered_mwh=totals.covered_mwh,
+            supplier_mwh=totals.supplier_mwh,
+            residual_mwh=totals.residual_mwh,
+            heat_import_gj=totals.heat_import_gj,
+            by_source=[source(m) for m in meters if m.kind in _IMPORTS],
+        ),
+        exports=Exports(
+            grid_export_mwh=totals.grid_export_mwh,
+            heat_export_gj=totals.heat_export_gj,
+            export_deduction_t=totals.export_deduction_t,
+        ),
+        activity=activity,
+        activity_totals=[
+            ActivityTotal(kind=k, unit=u, quantity=q) for (k, u), q in sorted(act_totals.items())
+        ],
+        coverage_pct=coverage,
+        factors=sorted(used.values(), key=lambda f: (f.factor_id, f.version, f.role)),
+        lineage=lineage,
+        certificates=certificates,
+        offsets=offsets,
+        net=Net(
+            scope1_t=n.scope1_t,
+            scope2_t=n.scope2_t,
+            scope2_basis=basis,
+            offsets_t=n.offsets_t,
+            net_t=n.net_t,
+            zero_carbon=n.zero_carbon,
+            remaining_t=n.remaining_t,
+        ),
+        notes=notes,
+    )
+
+
+# --- renderings -----------------------------------------------------------------------
+
+_SUMMARY = [
+    ("scope1_t", "tCO2e"),
+    ("scope1_co2_t", "tCO2"),
+    ("scope1_ch4_t", "tCH4 as CO2e"),
+    ("scope1_n2o_t", "tN2O as CO2e"),
+    ("scope2_location_t", "tCO2e"),
+    ("scope2_market_t", "tCO2e"),
+    ("scope2_heat_t", "tCO2e"),
+    ("ghg_total_location_t", "tCO2e"),
+    ("ghg_total_market_t", "tCO2e"),
+    ("cn_total_t", "tCO2e"),
+    ("grid_import_mwh", "MWh"),
+    ("covered_mwh", "MWh"),
+    ("supplier_mwh", "MWh"),
+    ("residual_mwh", "MWh"),
+    ("heat_import_gj", "GJ"),
+    ("grid_export_mwh", "MWh"),
+    ("heat_export_gj", "GJ"),
+    ("export_deduction_t", "tCO2e"),
+    ("generation_mwh", "MWh"),
+]
+
+
+def _summary_rows(inv: Inventory) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = [
+        {"item": "plant", "value": inv.plant, "unit": ""},
+        {"item": "period_start", "value": inv.period.start.isoformat(), "unit": inv.timezone},
+        {"item": "period_end", "value": inv.period.end.isoformat(), "unit": "exclusive"},
+        {"item": "sites", "value": ", ".join(inv.sites), "unit": ""},
+        {"item": "gwp", "value": inv.gwp, "unit": ""},
+    ]
+    t = inv.totals.model_dump()
+    rows += [{"item": k, "value": t[k], "unit": u} for k, u in _SUMMARY]
+    net = inv.net
+    rows += [
+        {"item": "coverage_pct", "value": inv.coverage_pct, "unit": "%"},
+        {"item": "offsets_retired_t", "value": net.offsets_t, "unit": "tCO2e"},
+        {"item": f"net_t ({net.scope2_basis}-based)", "value": net.net_t, "unit": "tCO2e"},
+        {"item": "zero_carbon", "value": net.zero_carbon, "unit": ""},
+    ]
+    return rows
+
+
+def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]]]:
+    src_cols = [
+        "meter",
+        "site",
+        "kind",
+        "fuel",
+        "quantity",
+        "unit",
+        "energy_gj",
+        "co2_t",
+        "ch4_t",
+        "n2o_t",
+        "co2e_t",
+    ]
+    site_cols = [
+        "site",
+        "minutes_with_data",
+        *SITE_COLUMNS,
+        "ghg_total_location_t",
+        "ghg_total_market_t",
+        "cn_total_t",
+    ]
+    return [
+        ("Summary", ["item", "value", "unit"], _summary_rows(inv)),
+        ("Sites", site_cols, [s.model_dump() for s in inv.by_site]),
+        (
+            "Scope 1 by fuel",
+            [
+                "fuel",
+                "quantity",
+                "unit",
+                "energy_gj",
+                "co2_t",
+                "ch4_t",
+                "n2o_t",
+                "co2e_t",
+                "meters",
+            ],
+            [f.model_dump() for f in inv.scope1.by_fuel],
+        ),
+        ("Scope 1 by source", src_cols, [s.model_dump() for s in inv.scope1.by_source]),
+        ("Scope 2 by source", src_cols, [s.model_dump() for s in inv.scope2.by_source]),
+        (
+            "Activity",
+            ["meter", "site", "kind", "quantity", "unit", "energy_gj", "coverage_pct", "flags"],
+            [a.model_dump() for a in inv.activity],
+        ),
+        (
+            "Factors",
+            [
+                "factor_id",
+                "version",
+                "role",
+                "value",
+                "unit",
+                "source",
+                "table",
+                "data_year",
+                "verified",
+                "fallback",
+                "used_by",
+                "months",
+            ],
+            [f.model_dump() for f in inv.factors],
+        ),
+        (
+            "Lineage",
+            [
+                "id",
+                "subject",
+                "month",
+                "method",
+                "gwp",
+                "quantity_unit",
+                "ef_co2e_t_per_unit",
+                "factors",
+                "notes",
+            ],
+            [x.model_dump() for x in inv.lineage],
+        ),
+        (
+            "Certificates",
+            [
+                "instrument",
+                "contract",
+                "type",
+                "site",
+                "serials",
+                "claim_start",
+                "claim_end",
+                "instrument_mwh",
+                "allocated_mwh",
+                "emission_factor_t_per_mwh",
+                "source",
+            ],
+            [c.model_dump() for c in inv.certificates],
+        ),
+        (
+            "Offsets",
+            [
+                "retirement",
+                "offset",
+                "project",
+                "registry",
+                "vintage",
+                "serials",
+                "tco2e",
+                "retired_on",
+                "purpose",
+                "site",
+                "period_start",
+                "period_end",
+            ],
+            [o.model_dump() for o in inv.offsets],
+        ),
+    ]
+
+
+def to_xlsx(inv: Inventory, filename: str) -> Response:
+    return xlsx_response(_sections(inv), filename)
+
+
+def to_csv(inv: Inventory, filename: str) -> Response:
+    """One long table: section, then each section's own columns as name=value pairs."""
+    rows: list[dict[str, Any]] = []
+    for title, cols, items in _sections(inv):
+        for it in items:
+            key = next(str(it[c]) for c in cols if it.get(c) not in (None, ""))
+            for c in cols:
+                if c == cols[0] or it.get(c) is None:
+                    continue
+                rows.append({"section": title, "item": key, "field": c, "value": it[c]})
+    return csv_response(["section", "item", "field", "value"], rows, filename)

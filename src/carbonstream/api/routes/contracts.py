@@ -1,0 +1,310 @@
+"""Contracts (certificates, green-power trades, PPAs) and their allocations to consumption.
+
+An allocation claims serials of a contract for a site and period, once:
+the ledger rules explain a refusal (serials claimed before, outside the
+contract, expired, wrong vintage, more than the consumption not yet
+covered), and exclusion constraints in the database make a double claim
+impossible even between concurrent requests. An allocation is also an
+instrument: the stored minutes it can cover are restated (market-based
+Scope 2) in the same transaction and ingest uses it from its next batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import psycopg
+from fastapi import APIRouter, Response
+
+from carbonstream.api.auth import Admin, Operator, Viewer
+from carbonstream.api.db import Connection
+from carbonstream.api.deps import PlantDep
+from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
+from carbonstream.api.routes.sites import not_found
+from carbonstream.api.schemas.ledger import (
+    AllocationCreate,
+    AllocationPublic,
+    AllocationResult,
+    ContractCreate,
+    ContractPublic,
+    ContractType,
+    DateRange,
+    Restatement,
+)
+from carbonstream.config.plant import Plant
+from carbonstream.ledger import Allocation, Certificate, LedgerError, SerialRange, check_allocation
+from carbonstream.store import ledger, reallocate
+
+router = APIRouter(prefix="/v1", tags=["contracts"], responses=PROBLEM_RESPONSES)
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Claimed or held already", "content": {"application/problem+json": {}}}
+}
+_RETRY = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+
+
+def plant_market(plant: Plant) -> str:
+    return plant.grid_region.split("-")[0]
+
+
+def today(plant: Plant) -> dt.date:
+    return dt.datetime.now(plant.zone).date()
+
+
+_MAX_SERIAL = 2**63 - 1
+
+
+def parse_serials(text: str) -> SerialRange:
+    try:
+        r = SerialRange.parse(text)
+    except LedgerError as e:
+        raise Problem(422, "Invalid serials", str(e), "invalid-serials") from None
+    if r.end > _MAX_SERIAL:
+        raise Problem(
+            422,
+            "Invalid serials",
+            f"serial numbers above {_MAX_SERIAL} are not supported (got {r.end})",
+            "invalid-serials",
+        )
+    return r
+
+
+def conflict(detail: str) -> Problem:
+    return Problem(409, "Already claimed", detail, "already-claimed")
+
+
+def _allocation(a: ledger.AllocationRow) -> AllocationPublic:
+    return AllocationPublic(
+        instrument=a.instrument,
+        contract=a.contract,
+        serials=str(a.serials),
+        mwh=float(a.serials.count),
+        site=a.site,
+        period=DateRange(start=a.period_start, end=a.period_end),
+        allocated_on=a.allocated_on,
+        used_mwh=a.used_mwh,
+        created_at=a.created_at,
+        created_by=a.created_by,
+    )
+
+
+def _certificate(c: ledger.ContractRow) -> Certificate:
+    return Certificate(c.id, c.serials, c.generation_start, c.generation_end, c.project)
+
+
+def _public(c: ledger.ContractRow, allocs: list[ledger.AllocationRow]) -> ContractPublic:
+    mine = [a for a in allocs if a.contract == c.id]
+    allocated = float(sum(a.serials.count for a in mine))
+    return ContractPublic(
+        id=c.id,
+        type=ContractType(c.type),
+        serials=str(c.serials),
+        mwh=float(c.serials.count),
+        generation=DateRange(start=c.generation_start, end=c.generation_end),
+        valid_until=_certificate(c).valid_until,
+        market=c.market,
+        emission_factor_t_per_mwh=c.ef_t_per_mwh,
+        project=c.project,
+        source=c.source,
+        allocated_mwh=allocated,
+        unallocated_mwh=c.serials.count - allocated,
+        allocations=[_allocation(a) for a in mine],
+        created_at=c.created_at,
+        created_by=c.created_by,
+    )
+
+
+@router.get(
+    "/contracts",
+    summary="Certificates, green-power trades and PPAs held",
+    response_model=list[ContractPublic],
+)
+async def list_contracts(_: Viewer, conn: Connection) -> list[ContractPublic]:
+    allocs = await ledger.allocations(conn)
+    return [_public(c, allocs) for c in await ledger.contracts(conn)]
+
+
+@router.get(
+    "/contracts/{contract_id}",
+    summary="One contract and its allocations",
+    response_model=ContractPublic,
+)
+async def get_contract(contract_id: str, _: Viewer, conn: Connection) -> ContractPublic:
+    found = await ledger.contracts(conn, contract_id)
+    if not found:
+        raise not_found("contract", contract_id)
+    return _public(found[0], await ledger.allocations(conn, contract_id))
+
+
+@router.post(
+    "/contracts",
+    summary="Register a contract held (operator)",
+    response_model=ContractPublic,
+    status_code=201,
+    responses=CONFLICT,
+)
+async def create_contract(
+    body: ContractCreate, who: Operator, conn: Connection, plant: PlantDep
+) -> ContractPublic:
+    serials = parse_serials(body.serials)
+    if body.mwh is not None and body.mwh != serials.count:
+        raise Problem(
+            422,
+            "Invalid contract",
+            f"mwh {body.mwh} does not match {serials.count} serials (1 certificate = 1 MWh)",
+            "invalid-contract",
+        )
+    if body.generation.end < body.generation.start:
+        raise Problem(
+            422, "Invalid contract", "generation ends before it starts", "invalid-contract"
+        )
+    market_ = body.market or plant_market(plant)
+    if market_ != plant_market(plant):
+        raise Problem(
+            422,
+            "Invalid contract",
+            f"the contract is from market {market_!r} but the plant is in {plant_market(plant)!r}: "
+            "instruments must come from the same market (Scope 2 Quality Criterion 5)",
+            "invalid-contract",
+        )
+    row = ledger.ContractRow(
+        id=body.id,
+        type=body.type.value,
+        serials=serials,
+        generation_start=body.generation.start,
+        generation_end=body.generation.end,
+        market=market_,
+        ef_t_per_mwh=body.emission_factor_t_per_mwh,
+        project=body.project,
+        source=body.source,
+        created_at=dt.datetime.now(dt.UTC),
+        created_by=who.label,
+    )
+    try:
+        async with conn.transaction():
+            held = await ledger.holding_overlap(conn, "contracts", serials)
+            if held is not None:
+                raise conflict(
+                    f"serials {serials} overlap contract {held}: a certificate is held once"
+                )
+            await ledger.insert_contract(conn, row)
+    except psycopg.errors.UniqueViolation:
+        raise conflict(f"contract {body.id} exists") from None
+    except psycopg.errors.ExclusionViolation:
+        raise conflict(f"serials {serials} are held by another contract") from None
+    found = await ledger.contracts(conn, body.id)
+    return _public(found[0], [])
+
+
+@router.delete(
+    "/contracts/{contract_id}",
+    summary="Remove a contract registered by mistake (admin; only without allocations)",
+    status_code=204,
+    responses=CONFLICT,
+)
+async def delete_contract(contract_id: str, _: Admin, conn: Connection) -> Response:
+    async with conn.transaction():
+        found = await ledger.contracts(conn, contract_id, lock=True)
+        if not found:
+            raise not_found("contract", contract_id)
+        if await ledger.allocations(conn, contract_id):
+            raise conflict(f"contract {contract_id} has allocations: claims are final")
+        await ledger.delete_contract(conn, contract_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/contracts/{contract_id}/allocations",
+    summary="Allocate serials to a site's consumption (operator); restates market-based Scope 2",
+    response_model=AllocationResult,
+    status_code=201,
+    responses=CONFLICT,
+)
+async def allocate(
+    contract_id: str, body: AllocationCreate, who: Operator, conn: Connection, plant: PlantDep
+) -> AllocationResult:
+    for attempt in range(3):
+        try:
+            return await _allocate(contract_id, body, who.label, conn, plant)
+        except _RETRY:
+            if attempt == 2:
+                raise Problem(
+                    503,
+                    "Busy",
+                    "the ledger is busy (ingest is writing): retry",
+                    "busy",
+                    headers={"Retry-After": "1"},
+                ) from None
+        except psycopg.errors.ExclusionViolation:
+            raise conflict(
+                "these serials were allocated by a concurrent request: "
+                "a certificate is claimed once"
+            ) from None
+    raise AssertionError("unreachable")
+
+
+async def _allocate(
+    contract_id: str, body: AllocationCreate, who: str, conn: Connection, plant: Plant
+) -> AllocationResult:
+    zone = plant.zone
+    async with conn.transaction():
+        await ledger.lock_ledger(conn)
+        found = await ledger.contracts(conn, contract_id, lock=True)
+        if not found:
+            raise not_found("contract", contract_id)
+        c = found[0]
+        site_key = await ledger.site_key(conn, body.site)
+        if site_key is None or body.site not in {s.id for s in plant.sites}:
+            raise not_found("site", body.site)
+        existing = await ledger.allocations(conn, contract_id)
+        taken = [a.serials for a in existing]
+        if body.serials is not None:
+            serials = parse_serials(body.serials)
+        else:
+            assert body.mwh is not None
+            block = ledger.free_block(c.serials, taken, body.mwh)
+            if block is None:
+                raise conflict(
+                    f"contract {c.id} has no run of {body.mwh} unallocated serials "
+                    f"({c.serials.count - sum(t.count for t in taken)} left in all)"
+                )
+            serials = block
+        for a in existing:
+            if a.serials.overlaps(serials):
+                raise conflict(
+                    f"serials {serials} overlap {a.serials}, already allocated to {a.site} for "
+                    f"{a.period_start}..{a.period_end}: a certificate is claimed once"
+                )
+        p = body.period
+        start = dt.datetime(p.start.year, p.start.month, p.start.day, tzinfo=zone)
+        nxt = p.end + dt.timedelta(days=1)
+        end = dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=zone)
+        consumption = await ledger.consumption_mwh(conn, site_key, start, end)
+        claimed = await ledger.claimed_mwh(conn, site_key, p.start, p.end)
+        on = body.allocated_on or today(plant)
+        new = Allocation(c.id, serials, body.site, p.start, p.end, on)
+        old = [
+            Allocation(c.id, a.serials, a.site, a.period_start, a.period_end, a.allocated_on)
+            for a in existing
+        ]
+        try:
+            check_allocation(_certificate(c), new, old, consumption, claimed)
+        except LedgerError as e:
+            raise Problem(422, "Refused by the ledger", str(e), "ledger-rule") from None
+        instrument = f"{c.id}:{len(existing) + 1}"
+        await ledger.insert_allocation(
+            conn, c, instrument, serials, site_key, (p.start, p.end), on, who
+        )
+        restated = await reallocate.restate(conn, plant, body.site, site_key, instrument)
+        row = next(
+            a for a in await ledger.allocations(conn, contract_id) if a.instrument == instrument
+        )
+    return AllocationResult(
+        **_allocation(row).model_dump(),
+        restated=Restatement(
+            start=restated.start.astimezone(zone),
+            end=restated.end.astimezone(zone),
+            minutes=restated.minutes,
+            covered_mwh=restated.covered_mwh,
+        ),
+    )

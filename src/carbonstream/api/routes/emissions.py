@@ -1,0 +1,235 @@
+"""Emission time series by site and scope, or by meter, in plant-local calendar buckets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic_core import to_json
+
+from carbonstream.api.auth import Viewer
+from carbonstream.api.db import Connection
+from carbonstream.api.deps import (
+    CatalogDep,
+    Format,
+    FormatQuery,
+    MetricsDep,
+    PlantDep,
+    SettingsDep,
+    check_range,
+    local,
+    timed,
+    wanted_format,
+)
+from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
+from carbonstream.api.render import csv_response
+from carbonstream.api.routes.sites import meter_config, not_found
+from carbonstream.api.schemas.emissions import (
+    MeterPointPublic,
+    MeterSeries,
+    Scope,
+    SiteSeries,
+)
+from carbonstream.api.settings import ApiSettings
+from carbonstream.core.flags import describe
+from carbonstream.store.queries import series
+from carbonstream.store.queries.series import Bucket
+
+router = APIRouter(prefix="/v1", tags=["emissions"], responses=PROBLEM_RESPONSES)
+
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The series"}
+}
+StartQuery = Annotated[
+    dt.datetime | None,
+    Query(description="Range start (default: end - 24 h); a time without offset is plant-local."),
+]
+EndQuery = Annotated[dt.datetime | None, Query(description="Range end, exclusive (default: now).")]
+BucketQuery = Annotated[Bucket, Query(description="Calendar bucket in the plant's time zone.")]
+
+
+def _range(
+    start: dt.datetime | None, end: dt.datetime | None, zone: ZoneInfo, settings: ApiSettings
+) -> tuple[dt.datetime, dt.datetime]:
+    e = local(end, zone) if end else dt.datetime.now(dt.UTC)
+    s = local(start, zone) if start else e - dt.timedelta(days=1)
+    check_range(s, e, settings)
+    return s, e
+
+
+def _check_points(n: int, bucket: Bucket, settings: ApiSettings, series_n: int) -> None:
+    if n * series_n > settings.max_points:
+        coarser = {
+            Bucket.MINUTE: "15min or hour",
+            Bucket.QUARTER: "hour",
+            Bucket.HOUR: "day",
+            Bucket.DAY: "month",
+            Bucket.MONTH: "month",
+        }[bucket]
+        raise Problem(
+            422,
+            "Too many points",
+            f"this asks for up to {n * series_n} points ({n} {bucket.value} buckets x "
+            f"{series_n} series); at most {settings.max_points} per request: narrow the range, "
+            f"ask for fewer sites, or use a coarser bucket ({coarser})",
+            "too-many-points",
+            max_points=settings.max_points,
+        )
+
+
+def bucket_end(start: dt.datetime, bucket: Bucket, zone: ZoneInfo) -> dt.datetime:
+    """The end of the plant-local bucket starting at ``start`` (an aware instant)."""
+    if bucket is Bucket.MINUTE:
+        return start + dt.timedelta(minutes=1)
+    if bucket is Bucket.QUARTER:
+        return start + dt.timedelta(minutes=15)
+    if bucket is Bucket.HOUR:
+        return start + dt.timedelta(hours=1)
+    d = start.astimezone(zone).date()
+    if bucket is Bucket.DAY:
+        d += dt.timedelta(days=1)
+    else:
+        d = dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+    return dt.datetime(d.year, d.month, d.day, tzinfo=zone)
+
+
+@router.get(
+    "/emissions",
+    summary="Emissions by site and scope (Scope 2 location- and market-based)",
+    response_model=SiteSeries,
+    response_model_exclude_none=True,
+    responses=CSV_RESPONSE,
+)
+async def site_emissions(
+    request: Request,
+    _: Viewer,
+    conn: Connection,
+    plant: PlantDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    catalog: CatalogDep,
+    site: Annotated[list[str] | None, Query(description="Site ids (default: all).")] = None,
+    scope: Annotated[list[Scope] | None, Query(description="Scopes (default: all).")] = None,
+    bucket: BucketQuery = Bucket.HOUR,
+    start: StartQuery = None,
+    end: EndQuery = None,
+    format: FormatQuery = None,
+) -> Any:
+    fmt = wanted_format(request, format, (Format.JSON, Format.CSV))
+    zone = plant.zone
+    s, e = _range(start, end, zone, settings)
+    keys = await catalog.site_keys(conn, site)
+    if site is not None:
+        missing = sorted(set(site) - set(keys))
+        if missing:
+            raise not_found("site", ", ".join(missing))
+    _check_points(series.estimate_buckets(s, e, bucket), bucket, settings, max(len(keys), 1))
+    scopes = scope or list(Scope)
+    async with timed(metrics, "emissions_site"):
+        rows = await series.site_series(
+            conn, sorted(keys.values()), s, e, bucket, plant.timezone, settings.max_points + 1
+        )
+    if len(rows) > settings.max_points:
+        _check_points(len(rows), bucket, settings, 1)
+    names = {k: i for i, k in keys.items()}
+    want = {sc.value + "_t" for sc in scopes}
+    cols = ["start", "site", *[c for c in series.SCOPE_COLUMNS if c in want], "grid_import_mwh"]
+    # Plain dicts, serialised once by pydantic-core: a month of minutes is 43 200 points
+    # (the response model documents the same shape).
+    points: list[dict[str, Any]] = [
+        {
+            "start": r[0].astimezone(zone),
+            "site": names[r[1]],
+            "scope1_t": r[2],
+            "scope2_location_t": r[3],
+            "scope2_market_t": r[4],
+            "grid_import_mwh": r[5],
+        }
+        for r in rows
+    ]
+    drop = [c for c in series.SCOPE_COLUMNS if c not in want]
+    for p in points if drop else ():
+        for c in drop:
+            del p[c]
+    if fmt is Format.CSV:
+        return csv_response(cols, points, f"emissions-{bucket.value}.csv")
+    body = {
+        "timezone": plant.timezone,
+        "bucket": bucket.value,
+        "start": s.astimezone(zone),
+        "end": e.astimezone(zone),
+        "sites": sorted(keys),
+        "scopes": [sc.value for sc in scopes],
+        "unit": "tCO2e",
+        "points": points,
+    }
+    return Response(to_json(body), media_type="application/json")
+
+
+@router.get(
+    "/meters/{meter_id}/emissions",
+    summary="One meter's activity and emissions",
+    response_model=MeterSeries,
+    responses=CSV_RESPONSE,
+)
+async def meter_emissions(
+    meter_id: str,
+    request: Request,
+    _: Viewer,
+    conn: Connection,
+    plant: PlantDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    catalog: CatalogDep,
+    bucket: BucketQuery = Bucket.HOUR,
+    start: StartQuery = None,
+    end: EndQuery = None,
+    format: FormatQuery = None,
+) -> Any:
+    fmt = wanted_format(request, format, (Format.JSON, Format.CSV))
+    zone = plant.zone
+    s, e = _range(start, end, zone, settings)
+    key = await catalog.meter_key(conn, meter_id)
+    conf = meter_config(plant).get(meter_id)
+    if key is None or conf is None:
+        raise not_found("meter", meter_id)
+    _check_points(series.estimate_buckets(s, e, bucket), bucket, settings, 1)
+    async with timed(metrics, "emissions_meter"):
+        rows = await series.meter_series(
+            conn, key, s, e, bucket, plant.timezone, settings.max_points + 1
+        )
+    params = request.app.state.params
+    unit = str(params.canonical_unit[params.ids.index(meter_id)])
+    points = []
+    for r in rows:
+        b0 = max(r.start, s)
+        b1 = min(bucket_end(r.start, bucket, zone), e)
+        span = (b1 - b0).total_seconds()
+        points.append(
+            MeterPointPublic(
+                start=r.start.astimezone(zone),
+                quantity=r.quantity,
+                co2e_t=r.co2e_t,
+                coverage_pct=min(100.0, 100.0 * r.covered_s / span) if span > 0 else 0.0,
+                flags=describe(r.flags),
+            )
+        )
+    if fmt is Format.CSV:
+        cols = ["start", "quantity", "co2e_t", "coverage_pct", "flags"]
+        return csv_response(
+            cols, (p.model_dump() for p in points), f"{meter_id}-{bucket.value}.csv"
+        )
+    return MeterSeries(
+        timezone=plant.timezone,
+        bucket=bucket,
+        start=s.astimezone(zone),
+        end=e.astimezone(zone),
+        meter=meter_id,
+        site=conf.site,
+        scope=conf.effective_scope,
+        quantity_unit=unit,
+        points=points,
+    )

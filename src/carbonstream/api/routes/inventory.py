@@ -1,0 +1,120 @@
+"""The inventory of any period as JSON, CSV or XLSX."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+
+from carbonstream.api import inventory as build
+from carbonstream.api.auth import Viewer
+from carbonstream.api.db import Connection
+from carbonstream.api.deps import (
+    XLSX_MEDIA,
+    CatalogDep,
+    Format,
+    FormatQuery,
+    MetricsDep,
+    PlantDep,
+    SettingsDep,
+    check_range,
+    local,
+    timed,
+    wanted_format,
+)
+from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
+from carbonstream.api.routes.sites import not_found
+from carbonstream.api.schemas.inventory import Inventory
+from carbonstream.store.queries import inventory as q
+
+router = APIRouter(prefix="/v1", tags=["inventory"], responses=PROBLEM_RESPONSES)
+
+_MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+def period_of(
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    month: str | None,
+    year: int | None,
+    plant_zone: Any,
+) -> tuple[dt.datetime, dt.datetime]:
+    given = sum(x is not None for x in (month, year)) + (start is not None or end is not None)
+    if given != 1 or (start is None) != (end is None):
+        raise Problem(
+            422,
+            "Invalid period",
+            "give the period as start and end, or month=YYYY-MM, or year=YYYY (one of them)",
+            "invalid-period",
+        )
+    if month is not None:
+        y, m = (int(x) for x in month.split("-"))
+        s = dt.datetime(y, m, 1, tzinfo=plant_zone)
+        e = dt.datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=plant_zone)
+        return s, e
+    if year is not None:
+        return dt.datetime(year, 1, 1, tzinfo=plant_zone), dt.datetime(
+            year + 1, 1, 1, tzinfo=plant_zone
+        )
+    assert start is not None and end is not None
+    return local(start, plant_zone), local(end, plant_zone)
+
+
+@router.get(
+    "/inventory",
+    summary="Inventory of a period: scopes, exports, activity, factors, instruments, net",
+    response_model=Inventory,
+    responses={
+        200: {
+            "description": "The inventory",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX_MEDIA: {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
+async def get_inventory(
+    request: Request,
+    _: Viewer,
+    conn: Connection,
+    plant: PlantDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    catalog: CatalogDep,
+    start: Annotated[
+        dt.datetime | None, Query(description="Period start (plant-local without an offset).")
+    ] = None,
+    end: Annotated[dt.datetime | None, Query(description="Period end, exclusive.")] = None,
+    month: Annotated[str | None, Query(pattern=_MONTH, description="YYYY-MM, plant time.")] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="Calendar year.")] = None,
+    site: Annotated[list[str] | None, Query(description="Site ids (default: all).")] = None,
+    scope2_basis: Annotated[
+        Literal["market", "location"], Query(description="Scope 2 basis of the net figure.")
+    ] = "market",
+    format: FormatQuery = None,
+) -> Any:
+    fmt = wanted_format(request, format, (Format.JSON, Format.CSV, Format.XLSX))
+    zone = plant.zone
+    s, e = period_of(start, end, month, year, zone)
+    check_range(s, e, settings, "period")
+    keys = await catalog.site_keys(conn, site)
+    if site is not None:
+        missing = sorted(set(site) - set(keys))
+        if missing:
+            raise not_found("site", ", ".join(missing))
+    sites = [x.id for x in plant.sites if x.id in keys]
+    first_day = s.astimezone(zone).date()
+    last_day = (e - dt.timedelta(microseconds=1)).astimezone(zone).date()
+    async with timed(metrics, "inventory"):
+        stored = await q.load(
+            conn, [keys[x] for x in sites], site is None, s, e, first_day, last_day
+        )
+    inv = build.build(stored, plant, request.app.state.params, s, e, sites, scope2_basis)
+    name = f"inventory-{first_day.isoformat()}-{last_day.isoformat()}"
+    if fmt is Format.CSV:
+        return build.to_csv(inv, name + ".csv")
+    if fmt is Format.XLSX:
+        return build.to_xlsx(inv, name + ".xlsx")
+    return inv

@@ -1,0 +1,118 @@
+"""Prometheus ``/metrics``: live emission rates, cumulative totals, meter staleness, API latency.
+
+The plant's figures are read from the database at scrape time (cumulative
+totals are cached for ``_TOTALS_TTL_S``: they sum every stored minute). Needs
+a viewer key unless the settings say ``public_metrics: true``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from carbonstream.api.auth import require_unless_public
+from carbonstream.api.db import Connection
+from carbonstream.api.deps import MetricsDep, timed
+from carbonstream.api.problems import PROBLEM_RESPONSES
+from carbonstream.store.queries import status
+
+router = APIRouter(tags=["metrics"], responses=PROBLEM_RESPONSES)
+
+_TOTALS_TTL_S = 30.0
+_SCOPES = ("scope1", "scope2_location", "scope2_market")
+
+TOTALS_SQL = """
+SELECT s.id, sum(m.scope1_t), sum(m.scope2_location_t), sum(m.scope2_market_t)
+FROM site_minute AS m JOIN sites AS s ON s.key = m.site GROUP BY s.id
+"""
+STALENESS_SQL = """
+SELECT m.id, s.id, ms.max_ts_ns FROM meters AS m
+JOIN sites AS s ON s.key = m.site LEFT JOIN meter_state AS ms ON ms.meter = m.key
+ORDER BY m.id
+"""
+
+
+class _Snapshot(Collector):
+    def __init__(
+        self,
+        rates: dict[str, tuple[float, float, float]],
+        totals: dict[str, tuple[float, float, float]],
+        meters: list[tuple[str, str, float | None]],
+        now: float,
+    ) -> None:
+        self.rates, self.totals, self.meters, self.now = rates, totals, meters, now
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        rate = GaugeMetricFamily(
+            "carbonstream_site_emission_rate_t_per_h",
+            "Emission rate over the last 15 complete minutes, tCO2e per hour",
+            labels=["site", "scope"],
+        )
+        total = GaugeMetricFamily(
+            "carbonstream_site_emissions_cumulative_t",
+            "Emissions stored so far, tCO2e (market-based may be restated down)",
+            labels=["site", "scope"],
+        )
+        for site in sorted(set(self.rates) | set(self.totals)):
+            for i, scope in enumerate(_SCOPES):
+                rate.add_metric([site, scope], self.rates.get(site, (0.0, 0.0, 0.0))[i])
+                if site in self.totals:
+                    total.add_metric([site, scope], self.totals[site][i])
+        stale = GaugeMetricFamily(
+            "carbonstream_meter_staleness_seconds",
+            "Seconds since the meter's newest reading (any quality)",
+            labels=["meter", "site"],
+        )
+        last = GaugeMetricFamily(
+            "carbonstream_meter_last_reading_timestamp_seconds",
+            "Source time of the meter's newest reading",
+            labels=["meter", "site"],
+        )
+        for meter, site, ts in self.meters:
+            if ts is None:
+                continue
+            stale.add_metric([meter, site], max(0.0, self.now - ts))
+            last.add_metric([meter, site], ts)
+        yield from (rate, total, stale, last)
+
+
+async def _totals(
+    request: Request, conn: Connection, metrics: Any
+) -> dict[str, tuple[float, float, float]]:
+    cache = getattr(request.app.state, "metrics_totals", None)
+    if cache is not None and time.monotonic() - cache[0] < _TOTALS_TTL_S:
+        totals: dict[str, tuple[float, float, float]] = cache[1]
+        return totals
+    async with timed(metrics, "metrics_totals"):
+        rows = await (await conn.execute(TOTALS_SQL)).fetchall()
+    totals = {str(r[0]): (float(r[1] or 0), float(r[2] or 0), float(r[3] or 0)) for r in rows}
+    request.app.state.metrics_totals = (time.monotonic(), totals)
+    return totals
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (a viewer key unless public_metrics is set)",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    dependencies=[Depends(require_unless_public)],
+)
+async def prometheus_metrics(request: Request, conn: Connection, metrics: MetricsDep) -> Response:
+    now = dt.datetime.now(dt.UTC)
+    async with timed(metrics, "metrics_live"):
+        rates = await status.rates(conn, now)
+        rows = await (await conn.execute(STALENESS_SQL)).fetchall()
+    totals = await _totals(request, conn, metrics)
+    meters = [(str(r[0]), str(r[1]), None if r[2] is None else int(r[2]) / 1e9) for r in rows]
+    snap = CollectorRegistry(auto_describe=True)
+    snap.register(_Snapshot(rates, totals, meters, now.timestamp()))
+    body = generate_latest(metrics.registry) + generate_latest(snap)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

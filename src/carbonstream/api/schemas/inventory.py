@@ -1,0 +1,209 @@
+"""The inventory of a period: scopes, exports, activity, factors, instruments, offsets, net."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+INVENTORY_SCHEMA = "carbonstream.inventory/v1"
+
+
+class PeriodPublic(BaseModel):
+    start: dt.datetime
+    end: dt.datetime = Field(description="Exclusive.")
+    hours: float
+
+
+class Totals(BaseModel):
+    """Sums of the stored site minutes (tCO2e, MWh, GJ) and the derived totals."""
+
+    scope1_t: float
+    scope1_co2_t: float
+    scope1_ch4_t: float
+    scope1_n2o_t: float
+    scope2_location_t: float
+    scope2_market_t: float
+    scope2_heat_t: float
+    grid_import_mwh: float
+    covered_mwh: float
+    supplier_mwh: float
+    residual_mwh: float
+    heat_import_gj: float
+    grid_export_mwh: float
+    heat_export_gj: float
+    export_deduction_t: float
+    generation_mwh: float
+    ghg_total_location_t: float = Field(description="Scope 1 + Scope 2 location-based.")
+    ghg_total_market_t: float = Field(description="Scope 1 + Scope 2 market-based.")
+    cn_total_t: float = Field(
+        description="GB/T 32150: Scope 1 + Scope 2 location-based - exported electricity and heat."
+    )
+
+
+class SiteTotals(Totals):
+    site: str
+    minutes_with_data: int
+
+
+class SourceLine(BaseModel):
+    meter: str
+    site: str
+    kind: str
+    fuel: str | None
+    quantity: float
+    unit: str
+    energy_gj: float | None = Field(description="Fuel energy (quantity x NCV), fuels only.")
+    co2_t: float
+    ch4_t: float
+    n2o_t: float
+    co2e_t: float
+
+
+class FuelLine(BaseModel):
+    fuel: str
+    quantity: float
+    unit: str
+    energy_gj: float
+    co2_t: float
+    ch4_t: float
+    n2o_t: float
+    co2e_t: float
+    meters: list[str]
+
+
+class Scope1(BaseModel):
+    total_t: float
+    co2_t: float
+    ch4_t: float
+    n2o_t: float
+    by_fuel: list[FuelLine]
+    by_source: list[SourceLine]
+
+
+class Scope2(BaseModel):
+    location_t: float
+    market_t: float
+    heat_t: float = Field(description="Purchased heat and steam (in both methods).")
+    grid_import_mwh: float
+    covered_mwh: float = Field(description="Covered by certificates and contracts.")
+    supplier_mwh: float = Field(description="At a supplier-specific rate.")
+    residual_mwh: float = Field(description="At the residual factor.")
+    heat_import_gj: float
+    by_source: list[SourceLine] = Field(description="Imports per meter, location-based.")
+
+
+class Exports(BaseModel):
+    grid_export_mwh: float
+    heat_export_gj: float
+    export_deduction_t: float = Field(description="Deducted in the China total only.")
+
+
+class ActivityLine(BaseModel):
+    meter: str
+    site: str
+    kind: str
+    quantity: float
+    unit: str
+    energy_gj: float | None
+    coverage_pct: float = Field(description="Share of the period covered by counted intervals.")
+    flags: list[str]
+
+
+class ActivityTotal(BaseModel):
+    kind: str
+    unit: str
+    quantity: float
+
+
+class FactorUsed(BaseModel):
+    factor_id: str
+    version: int
+    role: str
+    value: float = Field(description="In the unit the formula uses.")
+    unit: str
+    source: str
+    table: str
+    data_year: int | None
+    verified: str
+    fallback: str | None
+    used_by: list[str] = Field(description="Meters (or site:<id> for a residual factor).")
+    months: list[str]
+
+
+class LineagePublic(BaseModel):
+    id: int
+    subject: str
+    month: str
+    method: str
+    gwp: str
+    quantity_unit: str
+    ef_co2e_t_per_unit: float
+    factors: list[str] = Field(description="factor_id@vN by role order.")
+    notes: list[str]
+
+
+class CertificateAllocated(BaseModel):
+    instrument: str
+    contract: str | None
+    type: str
+    site: str
+    serials: str
+    claim_start: dt.date
+    claim_end: dt.date
+    instrument_mwh: float | None
+    allocated_mwh: float = Field(description="MWh of this period's consumption it covered.")
+    emission_factor_t_per_mwh: float
+    source: str
+
+
+class OffsetRetired(BaseModel):
+    retirement: int
+    offset: str
+    project: str
+    registry: str
+    vintage: int
+    serials: str
+    tco2e: float
+    retired_on: dt.date
+    purpose: str
+    site: str | None
+    period_start: dt.date
+    period_end: dt.date
+
+
+class Net(BaseModel):
+    scope1_t: float
+    scope2_t: float
+    scope2_basis: Literal["market", "location"]
+    offsets_t: float
+    net_t: float
+    zero_carbon: bool
+    remaining_t: float
+
+
+class Inventory(BaseModel):
+    schema_: str = Field(INVENTORY_SCHEMA, alias="schema")
+    plant: str
+    timezone: str
+    gwp: str
+    method: str
+    period: PeriodPublic
+    sites: list[str]
+    totals: Totals
+    by_site: list[SiteTotals]
+    scope1: Scope1
+    scope2: Scope2
+    exports: Exports
+    activity: list[ActivityLine]
+    activity_totals: list[ActivityTotal]
+    coverage_pct: float = Field(description="Mean meter coverage of the period.")
+    factors: list[FactorUsed]
+    lineage: list[LineagePublic]
+    certificates: list[CertificateAllocated]
+    offsets: list[OffsetRetired]
+    net: Net
+    notes: list[str]
+
+    model_config = {"populate_by_name": True}

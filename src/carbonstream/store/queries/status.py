@@ -1,0 +1,108 @@
+"""Live status of sites and meters: newest reading, quality, silence, and live rates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from carbonstream.store.db import AsyncConn
+
+SITES_SQL = "SELECT key, id, name, grid_region FROM sites ORDER BY id"
+
+# The newest reading of each meter comes from the readings primary key
+# (meter, ts) backwards: one index probe per meter.
+METERS_SQL = """
+SELECT m.key, m.id, s.id, m.kind, m.measures, m.unit,
+       ms.last_ts_ns, r.ts, r.value, r.quality
+FROM meters AS m
+JOIN sites AS s ON s.key = m.site
+LEFT JOIN meter_state AS ms ON ms.meter = m.key
+LEFT JOIN LATERAL (
+    SELECT ts, value, quality FROM readings
+    WHERE meter = m.key ORDER BY ts DESC LIMIT 1
+) AS r ON true
+WHERE (%(site)s::text IS NULL OR s.id = %(site)s)
+  AND (%(meter)s::text IS NULL OR m.id = %(meter)s)
+ORDER BY m.id
+"""
+
+# Emissions of the last complete minutes, per site and scope (tCO2e).
+RATES_SQL = """
+SELECT s.id, sum(m.scope1_t), sum(m.scope2_location_t), sum(m.scope2_market_t)
+FROM site_minute AS m JOIN sites AS s ON s.key = m.site
+WHERE m.bucket >= %(start)s AND m.bucket < %(end)s
+GROUP BY s.id
+"""
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class SiteRow:
+    key: int
+    id: str
+    name: str
+    grid_region: str | None
+
+
+@dataclass(frozen=True)
+class MeterRow:
+    key: int
+    id: str
+    site: str
+    kind: str
+    measures: str
+    unit: str
+    last_good_at: dt.datetime | None
+    last_reading_at: dt.datetime | None
+    last_value: float | None
+    last_quality: int | None
+
+
+async def sites(conn: AsyncConn) -> list[SiteRow]:
+    rows = await (await conn.execute(SITES_SQL)).fetchall()
+    return [SiteRow(int(r[0]), str(r[1]), str(r[2]), r[3]) for r in rows]
+
+
+async def meters(
+    conn: AsyncConn, site: str | None = None, meter: str | None = None
+) -> list[MeterRow]:
+    rows = await (await conn.execute(METERS_SQL, {"site": site, "meter": meter})).fetchall()
+    out = []
+    for r in rows:
+        good = None if r[6] is None else _EPOCH + dt.timedelta(microseconds=int(r[6]) // 1000)
+        out.append(
+            MeterRow(
+                key=int(r[0]),
+                id=str(r[1]),
+                site=str(r[2]),
+                kind=str(r[3]),
+                measures=str(r[4]),
+                unit=str(r[5]),
+                last_good_at=good,
+                last_reading_at=r[7],
+                last_value=None if r[8] is None else float(r[8]),
+                last_quality=None if r[9] is None else int(r[9]),
+            )
+        )
+    return out
+
+
+RATE_WINDOW = dt.timedelta(minutes=15)
+
+
+def rate_window(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The last 15 complete minutes before ``now``."""
+    end = now.replace(second=0, microsecond=0)
+    return end - RATE_WINDOW, end
+
+
+async def rates(conn: AsyncConn, now: dt.datetime) -> dict[str, tuple[float, float, float]]:
+    """Per site: (scope 1, scope 2 location, scope 2 market) in tCO2e per hour."""
+    start, end = rate_window(now)
+    rows = await (await conn.execute(RATES_SQL, {"start": start, "end": end})).fetchall()
+    per_h = 3600.0 / RATE_WINDOW.total_seconds()
+    return {
+        str(r[0]): (float(r[1] or 0) * per_h, float(r[2] or 0) * per_h, float(r[3] or 0) * per_h)
+        for r in rows
+    }

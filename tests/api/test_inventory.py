@@ -1,0 +1,141 @@
+"""The inventory of a period agrees with `carbonstream compute` on the same readings, and its
+CSV and XLSX renderings carry the same figures."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import openpyxl
+import pytest
+
+from carbonstream import report
+from carbonstream.compute import run
+from carbonstream.core.engine import SITE_COLUMNS, Engine
+from carbonstream.core.library import FactorLibrary
+from tests.api.conftest import Api
+from tests.ingest import helpers as h
+
+PERIOD = {"start": "2026-11-22T00:00:00+08:00", "end": "2026-11-25T00:00:00+08:00"}
+TOTALS = (*SITE_COLUMNS, "ghg_total_location_t", "ghg_total_market_t", "cn_total_t")
+
+
+@pytest.fixture(scope="module")
+def computed() -> dict[str, Any]:
+    ex = h.example()
+    acc = run(Engine(ex.plant, FactorLibrary.load(ex.plant.factor_files)), ex.batch)
+    return report.build(acc, "day")
+
+
+def close(a: float, b: float, rel: float = 1e-9) -> bool:
+    return abs(a - b) <= rel * max(1.0, abs(b))
+
+
+@pytest.fixture(scope="module")
+def inventory(example: Api) -> dict[str, Any]:
+    r = example.client.get("/v1/inventory", params=PERIOD, headers=example.headers("viewer"))
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def test_totals_equal_compute(inventory: dict[str, Any], computed: dict[str, Any]) -> None:
+    assert inventory["schema"] == "carbonstream.inventory/v1"
+    assert inventory["period"]["hours"] == 72
+    for col in TOTALS:
+        assert close(inventory["totals"][col], computed["totals"]["plant"][col]), col
+    for site in inventory["by_site"]:
+        want = computed["totals"]["sites"][site["site"]]
+        for col in TOTALS:
+            assert close(site[col], want[col]), (site["site"], col)
+    t = inventory["totals"]
+    assert close(inventory["scope1"]["total_t"], t["scope1_t"])
+    assert close(inventory["scope2"]["market_t"], t["scope2_market_t"])
+    assert close(inventory["exports"]["export_deduction_t"], t["export_deduction_t"])
+    # Scope 1 by fuel and by source add up to Scope 1.
+    assert close(sum(f["co2e_t"] for f in inventory["scope1"]["by_fuel"]), t["scope1_t"])
+    assert close(sum(s["co2e_t"] for s in inventory["scope1"]["by_source"]), t["scope1_t"])
+    gas = next(f for f in inventory["scope1"]["by_fuel"] if f["fuel"] == "natural_gas")
+    assert gas["unit"] == "Nm3" and gas["energy_gj"] > 0 and gas["meters"] == ["foundry-gas"]
+
+
+def test_activity_coverage_and_instruments_equal_compute(
+    inventory: dict[str, Any], computed: dict[str, Any]
+) -> None:
+    want = {m["meter"]: m for m in computed["meters"]}
+    got = {a["meter"]: a for a in inventory["activity"]}
+    assert set(got) == set(want)
+    for m, a in got.items():
+        assert a["unit"] == want[m]["unit"]
+        assert close(a["quantity"], want[m]["quantity"]), m
+        assert close(a["coverage_pct"], want[m]["coverage_pct"], 1e-6), m
+        assert a["flags"] == [f for f in want[m]["flags"] if f in a["flags"]]
+    assert close(inventory["coverage_pct"], computed["quality"]["coverage_pct"], 1e-6)
+    allocated = {c["instrument"]: c["allocated_mwh"] for c in inventory["certificates"]}
+    for i in computed["instruments"]:
+        assert close(allocated[i["id"]], i["allocated_mwh"]), i["id"]
+    units = {(x["kind"], x["unit"]) for x in inventory["activity_totals"]}
+    assert {("grid_import", "MWh"), ("fuel", "Nm3"), ("heat_import", "GJ")} <= units
+
+
+def test_every_factor_used_with_source_and_version(
+    inventory: dict[str, Any], computed: dict[str, Any]
+) -> None:
+    want = {(f["factor_id"], f["version"]) for x in computed["lineage"] for f in x["factors"]}
+    got = {(f["factor_id"], f["version"]) for f in inventory["factors"]}
+    assert got == want
+    for f in inventory["factors"]:
+        assert f["source"] and f["used_by"] and f["months"] == ["2026-11"]
+    grid = next(f for f in inventory["factors"] if f["role"] == "grid")
+    assert grid["fallback"] and "2026" in grid["fallback"]  # 2026 factors not published yet
+    assert inventory["net"] == {
+        "scope1_t": inventory["totals"]["scope1_t"],
+        "scope2_t": inventory["totals"]["scope2_market_t"],
+        "scope2_basis": "market",
+        "offsets_t": 0.0,
+        "net_t": inventory["totals"]["ghg_total_market_t"],
+        "zero_carbon": False,
+        "remaining_t": inventory["totals"]["ghg_total_market_t"],
+    }
+
+
+def test_xlsx_opens_and_carries_the_totals(example: Api, inventory: dict[str, Any]) -> None:
+    r = example.client.get(
+        "/v1/inventory", params={**PERIOD, "format": "xlsx"}, headers=example.headers("viewer")
+    )
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    wb = openpyxl.load_workbook(io.BytesIO(r.content), read_only=True)
+    assert wb.sheetnames[:3] == ["Summary", "Sites", "Scope 1 by fuel"]
+    assert {"Factors", "Lineage", "Certificates", "Offsets", "Activity"} <= set(wb.sheetnames)
+    summary = {row[0]: row[1] for row in wb["Summary"].iter_rows(min_row=2, values_only=True)}
+    assert close(float(summary["scope1_t"]), inventory["totals"]["scope1_t"])  # type: ignore[arg-type]
+    assert close(float(summary["cn_total_t"]), inventory["totals"]["cn_total_t"])  # type: ignore[arg-type]
+    factors = list(wb["Factors"].iter_rows(values_only=True))
+    assert factors[0][:2] == ("factor_id", "version") and len(factors) == 1 + len(
+        inventory["factors"]
+    )
+
+
+def test_csv_and_month_shortcut(example: Api, inventory: dict[str, Any]) -> None:
+    r = example.client.get(
+        "/v1/inventory",
+        params=PERIOD,
+        headers={**example.headers("viewer"), "Accept": "text/csv"},
+    )
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    scope1 = next(x for x in rows if x["section"] == "Summary" and x["item"] == "scope1_t")
+    assert close(float(scope1["value"]), inventory["totals"]["scope1_t"])
+    assert any(x["section"] == "Factors" for x in rows)
+    month = example.client.get(
+        "/v1/inventory", params={"month": "2026-11"}, headers=example.headers("viewer")
+    ).json()
+    assert close(month["totals"]["scope1_t"], inventory["totals"]["scope1_t"])
+    assert month["coverage_pct"] < inventory["coverage_pct"]  # 3 days of a 30-day month
+    bad = example.client.get(
+        "/v1/inventory",
+        params={"month": "2026-11", "year": 2026},
+        headers=example.headers("viewer"),
+    )
+    assert bad.status_code == 422 and bad.json()["type"].endswith("invalid-period")
