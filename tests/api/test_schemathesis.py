@@ -94,6 +94,8 @@ def test_no_server_error(live: tuple[str, dict[str, str]]) -> None:
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result
         op = result.ok()
+        if op.path.endswith("/stream"):
+            continue  # never ends by design; its events and auth are tested in test_live.py
         operations += 1
         for mode, checks in (
             (GenerationMode.POSITIVE, CHECKS),

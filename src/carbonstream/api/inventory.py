@@ -314,6 +314,7 @@ _SUMMARY = [
     ("heat_export_gj", "GJ"),
     ("export_deduction_t", "tCO2e"),
     ("generation_mwh", "MWh"),
+    ("production", "site's production unit"),
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import psycopg
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -18,20 +18,22 @@ from carbonstream.store.keys import Role
 
 router = APIRouter(prefix="/v1", tags=["live"], responses=PROBLEM_RESPONSES)
 
+# One server-sent event, as clients (and schemathesis) parse it: `data` holds the
+# JSON LiveSnapshot for `snapshot` events, a problem document for `problem`.
+_SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["snapshot", "problem", "bye"]},
+        "data": {"type": "string"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
+
 
 def _hub(request: Request) -> LiveHub:
     hub: LiveHub = request.app.state.live
     return hub
-
-
-@router.get(
-    "/live",
-    summary="Live rates by scope, today's and this month's totals against budget, meters",
-    response_model=LiveSnapshot,
-)
-async def live(request: Request) -> LiveSnapshot:
-    await _authenticate(request)
-    return await _hub(request).snapshot(max_age_s=1.0)
 
 
 async def _authenticate(request: Request) -> Principal:
@@ -53,21 +55,33 @@ async def _authenticate(request: Request) -> Principal:
         ) from None
 
 
+_authenticate.role = Role.VIEWER  # type: ignore[attr-defined]  # read by the route audit test
+ViewerReleased = Annotated[Principal, Depends(_authenticate)]
+
+
+@router.get(
+    "/live",
+    summary="Live rates by scope, today's and this month's totals against budget, meters",
+    response_model=LiveSnapshot,
+)
+async def live(request: Request, _: ViewerReleased) -> LiveSnapshot:
+    return await _hub(request).snapshot(max_age_s=1.0)
+
+
 @router.get(
     "/live/stream",
     summary="The live snapshot as server-sent events (text/event-stream)",
     description=(sse.__doc__ or "").strip(),
     response_class=StreamingResponse,
-    responses={200: {"content": {sse.MEDIA_TYPE: {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {sse.MEDIA_TYPE: {"schema": _SSE_EVENT}}}},
 )
 async def live_stream(
     request: Request,
+    _: ViewerReleased,
     interval: Annotated[
         float, Query(ge=1, le=60, description="Seconds between checks for a new snapshot.")
     ] = 2.0,
 ) -> StreamingResponse:
-    await _authenticate(request)
-
     async def recheck() -> None:
         await _authenticate(request)
 

@@ -35,6 +35,7 @@ class Totals(BaseModel):
     heat_export_gj: float
     export_deduction_t: float
     generation_mwh: float
+    production: float = Field(description="Output of the production meters, site's unit.")
     ghg_total_location_t: float = Field(description="Scope 1 + Scope 2 location-based.")
     ghg_total_market_t: float = Field(description="Scope 1 + Scope 2 market-based.")
     cn_total_t: float = Field(
