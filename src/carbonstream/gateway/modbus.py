@@ -10,6 +10,11 @@ Connections are opened on demand and reopened after any failure, so polling
 resumes by itself when a device or a network comes back. After a timeout on a
 TCP link the connection is closed: a late answer must never be taken for the
 answer to the next request.
+
+Deadlines use ``asyncio.timeout``, never ``asyncio.wait_for``: on Python 3.11
+``wait_for`` loses a cancellation that arrives in the loop iteration in which
+the awaited read completes (CPython gh-86296, fixed in 3.12), so a gateway
+told to stop could wait forever for a poller that never learned of it.
 """
 
 from __future__ import annotations
@@ -82,7 +87,8 @@ class ModbusLink:
         client = self._client
         if not client.connected:
             try:
-                ok = await asyncio.wait_for(client.connect(), timeout)
+                async with asyncio.timeout(timeout):
+                    ok = await client.connect()
             except (TimeoutError, OSError) as e:
                 self.close()
                 raise ReadError(Quality.COMM_ERROR, f"cannot connect: {e or 'timeout'}") from None
@@ -110,9 +116,9 @@ class ModbusLink:
             Table.INPUT: client.read_input_registers,
         }[req.table]
         try:
-            rr = await asyncio.wait_for(
-                call(req.address, count=req.count, device_id=unit), timeout + 0.05
-            )
+            # pymodbus keeps its own deadline (timeout_connect); this one is the backstop.
+            async with asyncio.timeout(timeout + 0.05):
+                rr = await call(req.address, count=req.count, device_id=unit)
         except TimeoutError:
             self._after_timeout()
             raise ReadError(Quality.TIMEOUT, f"no answer within {timeout} s") from None

@@ -124,7 +124,8 @@ class OpcuaRunner:
                         await self._poll(client, nodes)
                 finally:
                     with contextlib.suppress(Exception):
-                        await asyncio.wait_for(client.disconnect(), 2)
+                        async with asyncio.timeout(2):
+                            await client.disconnect()
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # asyncua raises many kinds; every one means "reconnect"
@@ -161,13 +162,15 @@ class OpcuaRunner:
         )
         while True:
             await asyncio.sleep(WATCHDOG_S)
-            await asyncio.wait_for(client.nodes.server_state.read_value(), self.polling.timeout_s)
+            async with asyncio.timeout(self.polling.timeout_s):
+                await client.nodes.server_state.read_value()
 
     async def _poll(self, client: Client, nodes: list[Node]) -> None:
         loop = asyncio.get_running_loop()
         due = loop.time()
         while True:
-            dvs = await asyncio.wait_for(client.read_attributes(nodes), self.polling.timeout_s)
+            async with asyncio.timeout(self.polling.timeout_s):
+                dvs = await client.read_attributes(nodes)
             self.sink(
                 [
                     to_reading(p, dv, self.device.max_age_s)

@@ -6,6 +6,11 @@ others. Polls are scheduled on a fixed grid (start + k × interval) rather than
 overruns skips the slots it missed (counted) instead of bunching up. After a
 failed poll (no answer) the next attempt waits interval × 2^(failures-1),
 capped at ``backoff_max_s``; the first success returns to the grid.
+
+A cancellation that a library swallowed (pymodbus awaits its answer with
+``asyncio.wait_for``, which on Python 3.11 drops a cancel that arrives just as
+the answer does) still stops the poller: it checks ``Task.cancelling()``
+after every poll.
 """
 
 from __future__ import annotations
@@ -69,6 +74,9 @@ class Poller:
             began = loop.time()
             lateness = began - due
             result = await self.poll()
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError  # asked to stop while the answer arrived
             ended = loop.time()
             self.sink(result.readings)
             self.observer.poll_done(self.device, ended - began, lateness, result)

@@ -10,7 +10,6 @@ as ``batch_max_readings`` are waiting) and by time (every ``batch_interval_s``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from carbonstream.gateway.buffer import AsyncQueue, Queue
@@ -171,30 +170,46 @@ class GatewayService:
         try:
             await self._stopping.wait()
         finally:
-            for t in acquisition:
-                t.cancel()
-            await asyncio.gather(*acquisition, return_exceptions=True)
+            await cancel_all(acquisition)
             for link in self.links.values():
                 link.close()
             # Everything polled goes to disk and into a batch before we let go.
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
+            await cancel_all([writer])
             if self._inbox:
                 await self.queue.append(self._inbox)
                 self._inbox = []
-            sealer.cancel()
-            await asyncio.gather(sealer, return_exceptions=True)
+            await cancel_all([sealer])
             await self.queue.seal(self.gateway.file.publish.batch_max_readings, force=True)
             await self.publisher.stop()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(publisher), 5)
-            publisher.cancel()
-            await asyncio.gather(publisher, return_exceptions=True)
+            await asyncio.wait([publisher], timeout=5)
+            await cancel_all([publisher])
             await self.queue.close()
             self.metrics.close()
 
     def stop(self) -> None:
         self._stopping.set()
+
+
+async def cancel_all(tasks: list[asyncio.Task[None]], *, within_s: float = 10.0) -> None:
+    """Cancel tasks and wait until they have ended, cancelling again any that go on.
+
+    A library may swallow a cancellation (Python 3.11's ``asyncio.wait_for`` does
+    when the awaited result arrives in the same loop iteration); asking again
+    ends such a task at its next await. After ``within_s`` the rest is left,
+    logged, so a stop never hangs.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    pending = {t for t in tasks if not t.done()}
+    while pending and loop.time() < deadline:
+        for t in pending:
+            t.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=0.2)
+    if pending:
+        log.error("%d task(s) did not stop within %.0f s", len(pending), within_s)
+    for t in tasks:
+        if t.done() and not t.cancelled() and t.exception() is not None:
+            log.error("task %s failed: %r", t.get_name(), t.exception())
 
 
 class _Sink:
