@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -210,16 +211,16 @@ class GatewayFile(_Model):
 
     @model_validator(mode="after")
     def _references(self) -> GatewayFile:
-        ids = [d.id for d in self.devices]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        ids = Counter(d.id for d in self.devices)
+        dupes = sorted(i for i, n in ids.items() if n > 1)
         if dupes:
             raise ValueError(f"duplicate device id(s): {', '.join(dupes)}")
         link_ids = {link.id for link in self.links}
         for d in self.devices:
             if isinstance(d, ModbusDevice) and d.link is not None and d.link not in link_ids:
                 raise ValueError(f"device {d.id!r} names unknown link {d.link!r}")
-        meters = [p.meter for d in self.devices for p in d.points]
-        twice = sorted({m for m in meters if meters.count(m) > 1})
+        meters = Counter(p.meter for d in self.devices for p in d.points)
+        twice = sorted(m for m, n in meters.items() if n > 1)
         if twice:
             raise ValueError(f"meter(s) read by more than one point: {', '.join(twice)}")
         return self

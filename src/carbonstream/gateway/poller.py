@@ -61,6 +61,7 @@ class Poller:
         self.phase = phase_s
         self.observer = observer or PollObserver()
         self.failures = 0
+        self.polls = 0  # polls done, answered or not
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -78,6 +79,7 @@ class Poller:
             if task is not None and task.cancelling():
                 raise asyncio.CancelledError  # asked to stop while the answer arrived
             ended = loop.time()
+            self.polls += 1
             self.sink(result.readings)
             self.observer.poll_done(self.device, ended - began, lateness, result)
             if result.ok:

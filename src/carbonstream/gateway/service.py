@@ -1,15 +1,23 @@
 """Wiring: pollers -> disk queue -> sealer -> publisher, plus metrics.
 
 Readings flow one way. Pollers hand readings to ``_sink`` (no await, no I/O);
-one writer task appends everything that arrived since its last write to the
-SQLite queue in one transaction, so the queue keeps up with thousands of
-devices without blocking the event loop. Batches are sealed by count (as soon
-as ``batch_max_readings`` are waiting) and by time (every ``batch_interval_s``).
+one writer task appends everything that arrived in the last ``WRITE_EVERY_S``
+to the SQLite queue in one transaction (in the queue's thread), so the queue
+keeps up with thousands of devices without blocking the event loop. Batches
+are sealed by count in that same transaction (as soon as
+``batch_max_readings`` are waiting) and by time (every ``batch_interval_s``).
+
+Once the first polls are done the objects built at start (devices, clients,
+connections: hundreds of thousands at 2000 devices) are moved out of the cyclic
+garbage collector's reach (``gc.freeze``). Otherwise every full collection
+walks them all and stops the event loop for up to 0.3 s, which is what made
+the 99th percentile of poll lateness miss 100 ms at 2000 devices.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 from carbonstream.gateway.buffer import AsyncQueue, Queue
@@ -23,6 +31,10 @@ from carbonstream.transport.payload import Reading
 from carbonstream.transport.publisher import Publisher
 
 log = logging.getLogger("carbonstream.gateway")
+
+# Readings wait in memory at most this long before their transaction: a few
+# commits a second instead of one per poll (at 2000 devices, 2000 a second).
+WRITE_EVERY_S = 0.05
 
 
 class GatewayService:
@@ -53,6 +65,7 @@ class GatewayService:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._closing = False  # the writer's last round
         self.metrics_port: int | None = None
         self._build()
 
@@ -132,11 +145,14 @@ class GatewayService:
         batch_max = self.gateway.file.publish.batch_max_readings
         while True:
             await self._wake.wait()
+            if not self._closing:
+                await asyncio.sleep(WRITE_EVERY_S)  # let more polls end: one transaction for all
             self._wake.clear()
             batch, self._inbox = self._inbox, []
             if batch:
-                await self.queue.append(batch)
-                await self.queue.seal(batch_max, force=False)
+                await self.queue.append(batch, batch_max=batch_max)
+            if self._closing:
+                return
 
     async def _sealer(self) -> None:
         pub = self.gateway.file.publish
@@ -144,6 +160,16 @@ class GatewayService:
             await asyncio.sleep(pub.batch_interval_s)
             await self.queue.seal(pub.batch_max_readings, force=True)
             self.metrics.observe_buffer(await self.queue.stats())
+
+    async def _freeze_startup_objects(self) -> None:
+        # After every device's first poll (answered or not), or 30 s: connections are built.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30.0
+        while loop.time() < deadline and any(p.polls == 0 for p in self.pollers):
+            await asyncio.sleep(0.5)
+        gc.collect()
+        gc.freeze()
+        log.debug("%d objects built at start left out of garbage collection", gc.get_freeze_count())
 
     async def run(self) -> None:
         """Run until stop() is called or the task is cancelled."""
@@ -163,21 +189,23 @@ class GatewayService:
         acquisition = [asyncio.create_task(p.run()) for p in self.pollers] + [
             asyncio.create_task(r.run()) for r in self.opcua
         ]
+        settle = asyncio.create_task(self._freeze_startup_objects())
         writer = asyncio.create_task(self._writer())
         sealer = asyncio.create_task(self._sealer())
         publisher = asyncio.create_task(self.publisher.run())
-        self._tasks = [*acquisition, writer, sealer, publisher]
+        self._tasks = [*acquisition, settle, writer, sealer, publisher]
         try:
             await self._stopping.wait()
         finally:
-            await cancel_all(acquisition)
+            await cancel_all([*acquisition, settle])
             for link in self.links.values():
                 link.close()
-            # Everything polled goes to disk and into a batch before we let go.
+            # Everything polled goes to disk and into a batch before we let go: the
+            # writer is told to finish, not cancelled, so no append is cut short.
+            self._closing = True
+            self._wake.set()
+            await asyncio.wait([writer], timeout=10)
             await cancel_all([writer])
-            if self._inbox:
-                await self.queue.append(self._inbox)
-                self._inbox = []
             await cancel_all([sealer])
             await self.queue.seal(self.gateway.file.publish.batch_max_readings, force=True)
             await self.publisher.stop()
