@@ -37,7 +37,7 @@ from carbonstream.config.loader import validate
 from carbonstream.gateway.config import Gateway, GatewayFile
 from carbonstream.gateway.decode import DataType, encode
 from carbonstream.gateway.metrics import GatewayMetrics
-from carbonstream.gateway.service import GatewayService
+from carbonstream.gateway.service import GatewayService, run
 
 UNITS_PER_PORT = 200
 BASE_PORT = 25000
@@ -116,7 +116,9 @@ def _p(values: list[float], q: float) -> float:
 
 
 def _total(counter: Any) -> float:
-    return sum(s.value for m in counter.collect() for s in m.samples if s.name.endswith("_total"))
+    return float(
+        sum(s.value for m in counter.collect() for s in m.samples if s.name.endswith("_total"))
+    )
 
 
 def _cpu_s() -> float:
@@ -156,7 +158,7 @@ async def concurrent(n: int, seconds: float, tmp: Path) -> dict[str, float]:
     await asyncio.sleep(seconds)
     elapsed = time.perf_counter() - t0
     cpu = _cpu_s() - cpu0
-    samples = list(metrics.lateness_samples)
+    samples = list(metrics.lateness_samples or [])
     stats = {
         "polls_per_s": len(samples) / elapsed,
         "p99": _p(samples, 0.99),
@@ -195,16 +197,8 @@ async def sequential(n: int, seconds: float, tmp: Path) -> dict[str, float]:
 
 def _step(kind: str, n: int, seconds: float, tmp: Path, loop: str, out: Connection) -> None:
     """One measurement in a process of its own, so a stuck step can be killed."""
-    if loop == "uvloop":
-        import uvloop
-
-        run = uvloop.run
-    else:
-        run = asyncio.run
-    if kind == "concurrent":
-        stats = run(concurrent(n, seconds, tmp))
-    else:
-        stats = run(sequential(n, seconds, tmp))
+    job = concurrent(n, seconds, tmp) if kind == "concurrent" else sequential(n, seconds, tmp)
+    stats = run(job, loop="uvloop" if loop == "uvloop" else "asyncio")
     out.send(stats)
 
 
@@ -348,5 +342,7 @@ if __name__ == "__main__":
     )
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--latency-ms", type=float, default=10.0, help="device answer time")
-    ap.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    ap.add_argument(
+        "--loop", choices=["asyncio", "uvloop"], default="uvloop", help="the gateway's event loop"
+    )
     main(ap.parse_args())

@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import Coroutine
+from typing import Any, Literal, TypeVar
 
 from carbonstream.gateway.buffer import AsyncQueue, Queue
 from carbonstream.gateway.config import Gateway, Link, ModbusDevice
@@ -31,6 +33,8 @@ from carbonstream.transport.payload import Reading
 from carbonstream.transport.publisher import Publisher
 
 log = logging.getLogger("carbonstream.gateway")
+
+T = TypeVar("T")
 
 # Readings wait in memory at most this long before their transaction: a few
 # commits a second instead of one per poll (at 2000 devices, 2000 a second).
@@ -61,6 +65,7 @@ class GatewayService:
             on_sent=self._sent,
         )
         self.links: dict[str, ModbusLink] = {}
+        self._link_specs = {link.id: link for link in gw.links}
         self._inbox: list[Reading] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -74,10 +79,9 @@ class GatewayService:
         self.metrics.published_readings.inc(n)
 
     def _link(self, device: ModbusDevice) -> ModbusLink:
-        gw = self.gateway.file
         if device.link is not None:
             key = device.link
-            spec = next(link for link in gw.links if link.id == device.link)
+            spec = self._link_specs[device.link]
         else:
             assert device.host is not None
             key = f"{device.transport}://{device.host}:{device.port}"
@@ -249,3 +253,21 @@ class _Sink:
 
     def __call__(self, readings: list[Reading]) -> None:
         self.service._accept(self.device, readings)
+
+
+def run(main: Coroutine[Any, Any, T], *, loop: Literal["auto", "uvloop", "asyncio"] = "auto") -> T:
+    """Run the gateway's main coroutine on uvloop when it is installed ("auto"), else asyncio.
+
+    uvloop (libuv, C) costs less per socket event than asyncio's Python loop: in
+    the benchmark at 2000-2500 devices it kept the p99 poll lateness at about
+    0.05-0.07 s where asyncio's was 0.08-0.13 s (docs/gateway.md).
+    """
+    if loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if loop == "uvloop":
+                raise
+        else:
+            return uvloop.run(main)
+    return asyncio.run(main)
