@@ -161,6 +161,12 @@ class OpcuaDevice(_Model):
     polling: Polling | None = None
     points: list[OpcuaPoint] = Field(min_length=1)
 
+    @model_validator(mode="after")
+    def _login(self) -> OpcuaDevice:
+        if self.password_env is not None and self.username is None:
+            raise ValueError("'password_env' needs 'username'")
+        return self
+
 
 def _protocol(value: Any) -> str:
     if isinstance(value, dict):
@@ -279,6 +285,9 @@ def check(gateway: Gateway) -> list[str]:
         )
     for i, device in enumerate(gw.devices):
         where = f"devices[{i}] (id {device.id!r})"
+        env = getattr(device, "password_env", None)
+        if env is not None and env not in os.environ:
+            problems.append(f"{where}.password_env: environment variable {env} is not set")
         try:
             resolve_device(gateway, device)
         except ConfigError as e:
