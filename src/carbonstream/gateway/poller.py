@@ -85,6 +85,7 @@ class Poller:
             if result.ok:
                 if self.failures:
                     log.info("device %s answers again", self.device)
+                if self.failures or self.polls == 1:
                     self.observer.device_up(self.device, True)
                 self.failures = 0
                 next_slot = max(slot + 1, math.ceil((ended - start) / self.interval))
