@@ -293,8 +293,10 @@ def main(args: argparse.Namespace) -> None:
     best = 0
     best_stats: dict[str, Any] = {}
     for n in args.devices:
+        load = os.getloadavg()[0]  # the machine is shared: how busy it was before the step
         with Devices(n, latency) as devices:
             stats = measure("concurrent", n, args.seconds, tmp, args.loop, devices)
+        stats["load1_before"] = load
         held = _held(stats, n)
         print(
             json.dumps(

@@ -82,7 +82,9 @@ class Poller:
             self.polls += 1
             self.sink(result.readings)
             self.observer.poll_done(self.device, ended - began, lateness, result)
-            if result.ok:
+            ok, detail = result.ok, result.detail
+            del result  # not kept for a whole interval: long-lived objects slow the GC
+            if ok:
                 if self.failures:
                     log.info("device %s answers again", self.device)
                 if self.failures or self.polls == 1:
@@ -97,7 +99,7 @@ class Poller:
                 self.failures += 1
                 if self.failures == 1:
                     # Log when a device goes down and when it returns, not on every retry.
-                    log.warning("device %s not answering: %s", self.device, result.detail)
+                    log.warning("device %s not answering: %s", self.device, detail)
                     self.observer.device_up(self.device, False)
                 wait = min(self.backoff_max, self.interval * 2 ** (self.failures - 1))
                 slot = math.ceil((ended + wait - start) / self.interval)
