@@ -163,7 +163,7 @@ class GatewayService:
             batch, self._inbox = self._inbox, []
             if batch:
                 await self.queue.append(batch, batch_max=batch_max)
-            if self._closing:
+            if self._closing and not self._inbox:  # what came during the append goes too
                 return
 
     async def _sealer(self) -> None:
@@ -221,6 +221,9 @@ class GatewayService:
             self._wake.set()
             await asyncio.wait([writer], timeout=10)
             await cancel_all([writer])
+            if self._inbox:  # the writer did not finish in time: store the rest here
+                await self.queue.append(self._inbox)
+                self._inbox = []
             await cancel_all([sealer])
             await self.queue.seal(self.gateway.file.publish.batch_max_readings, force=True)
             await self.publisher.stop()
