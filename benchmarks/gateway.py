@@ -28,6 +28,7 @@ import json
 import multiprocessing as mp
 import os
 import resource
+import shutil
 import tempfile
 import time
 import uuid
@@ -302,7 +303,14 @@ def step(kind: str, n: int, args: argparse.Namespace, tmp: Path) -> dict[str, An
 
 
 def main(args: argparse.Namespace) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="gwbench-"))
+    tmp = Path(tempfile.mkdtemp(prefix="gwbench-"))  # the steps' queue files
+    try:
+        sweep(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sweep(args: argparse.Namespace, tmp: Path) -> None:
     best = 0
     best_stats: dict[str, Any] = {}
     for n in args.devices:
