@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--config", required=True, type=Path, help="gateway file (YAML or TOML)")
     g.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     g.add_argument("--check", action="store_true", help="check the file and exit")
+    g.add_argument(
+        "--loop",
+        default="auto",
+        choices=["auto", "uvloop", "asyncio"],
+        help="event loop: auto = uvloop when installed",
+    )
     g.set_defaults(func=_gateway)
 
     s = sub.add_parser(
@@ -323,6 +329,7 @@ def _gateway(args: argparse.Namespace) -> int:
 
     from carbonstream.gateway.config import load_gateway
     from carbonstream.gateway.service import GatewayService
+    from carbonstream.gateway.service import run as run_gateway
 
     gateway = load_gateway(args.config)
     if args.check:
@@ -337,7 +344,7 @@ def _gateway(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, service.stop)
         await service.run()
 
-    asyncio.run(run())
+    run_gateway(run(), loop=args.loop)
     return 0
 
 

@@ -45,14 +45,17 @@ def prefix() -> str:
 class Mosquitto:
     """A private broker process, started and stopped by PID; persistence keeps sessions."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, listener: str = "allow_anonymous true\n") -> None:
+        """``listener``: lines for the listener (TLS files, password file); default anonymous."""
         self.port = free_port()
         self.workdir = workdir
         self.proc: subprocess.Popen[bytes] | None = None
         self.conf = workdir / "mosquitto.conf"
+        # Started as root, Mosquitto drops to user "mosquitto", who cannot read pytest's
+        # private folders (certificates, password file, persistence): stay who we are.
+        stay = "user root\n" if os.geteuid() == 0 else ""
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
+            f"{stay}listener {self.port} 127.0.0.1\n{listener}"
             "persistence true\n"
             f"persistence_location {workdir}/\n"
             "autosave_interval 1\n"
@@ -94,9 +97,21 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
 class Collector:
     """Subscribes to a prefix's readings and status topics; reconnects by itself."""
 
-    def __init__(self, host: str, port: int, prefix: str, *, persistent: bool = False) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        prefix: str,
+        *,
+        persistent: bool = False,
+        ca_file: Path | None = None,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.host, self.port, self.prefix = host, port, prefix
         self.persistent = persistent
+        self.tls = aiomqtt.TLSParameters(ca_certs=str(ca_file)) if ca_file else None
+        self.username, self.password = username, password
         self.messages: list[ReadingsMessage] = []
         self.status: list[bytes] = []
         self.subscribed = asyncio.Event()
@@ -111,6 +126,9 @@ class Collector:
                     self.port,
                     identifier=self._id,
                     clean_session=not self.persistent,
+                    tls_params=self.tls,
+                    username=self.username,
+                    password=self.password,
                 ) as client:
                     await client.subscribe(f"{self.prefix}carbonstream/v1/#", qos=1)
                     self.subscribed.set()
@@ -159,6 +177,7 @@ def gateway_config(
     *,
     prefix: str,
     broker_port: int = 1883,
+    broker_extra: dict[str, Any] | None = None,
     site: str = "s1",
     gateway: str = "gw1",
     **extra: Any,
@@ -178,6 +197,7 @@ def gateway_config(
         "publish": {"batch_max_readings": 50, "batch_interval_s": 0.2},
         "devices": devices,
     }
+    data["broker"] |= broker_extra or {}
     data.update(extra)
     return data
 

@@ -64,3 +64,35 @@ def test_stats_report_oldest(tmp_path: Path) -> None:
     assert q.stats().oldest_ms is None
     q.append(_readings(3))
     assert q.stats().oldest_ms == 1_000
+
+
+def test_append_seals_full_batches_in_the_same_transaction(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite"
+    q = Queue(path, "gw1")
+    q.append(_readings(30), batch_max=100)  # not a batch yet: 30 rows wait
+    q.append(_readings(150, start=30), batch_max=100)  # 180: one message, 80 rows wait
+    assert [(s, n) for s, n, _ in q.pending(0, 10)] == [(1, 100)]
+    assert q._db.execute("SELECT count(*) FROM readings").fetchone()[0] == 80
+    assert q.stats().unsealed == 80 and q.stats().oldest_ms == 1_000
+    q.close()
+    q = Queue(path, "gw1")  # the unsealed rows come back after a restart, in order
+    q.append(_readings(20, start=180), batch_max=100)
+    q.append(_readings(250, start=200), batch_max=100)
+    q.seal(100, force=True)
+    msgs = [decode_readings(p) for _, _, p in q.pending(0, 10)]
+    assert [m.seq for m in msgs] == [1, 2, 3, 4, 5]
+    assert [len(m.readings) for m in msgs] == [100, 100, 100, 100, 50]
+    values = [r.v for m in msgs for r in m.readings]
+    assert values == [float(i) for i in range(450)]  # every reading once, oldest first
+    assert q._db.execute("SELECT count(*) FROM readings").fetchone()[0] == 0
+    q.close()
+
+
+def test_drop_oldest_takes_unsealed_rows_when_nothing_is_sealed(tmp_path: Path) -> None:
+    q = Queue(tmp_path / "q.sqlite", "gw1", max_readings=100, when_full="drop_oldest")
+    q.append(_readings(90))
+    assert q.append(_readings(30, start=90)) == 20
+    q.seal(1000, force=True)
+    ((_, n, payload),) = q.pending(0, 10)
+    values = [r.v for r in decode_readings(payload).readings]
+    assert n == 100 and values == [float(i) for i in range(20, 120)]

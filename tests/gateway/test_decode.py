@@ -8,9 +8,13 @@ import math
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from carbonstream.gateway.config import Link
 from carbonstream.gateway.decode import (
+    REGISTERS,
+    BlockDecoder,
     Conversion,
     DataType,
     DecodeError,
@@ -133,3 +137,27 @@ async def test_every_type_and_order_through_a_pymodbus_server() -> None:
         assert v == pytest.approx(VALUES[dtype], rel=1e-12), (dtype, order)
     assert got["coil"].v == 1.0 and got["di"].v == 1.0
     assert not math.isnan(result.requests)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 0xFFFF), min_size=4, max_size=12),
+    st.sampled_from([t for t in DataType if t is not DataType.BIT]),
+    st.sampled_from(list(Order)),
+    st.integers(0, 8),
+)
+def test_block_decoder_equals_decode_raw(
+    regs: list[int], dtype: DataType, order: Order, offset: int
+) -> None:
+    """The one-struct-call decoder of a request gives what decode_raw gives per value."""
+    n = REGISTERS[dtype]
+    offset = min(offset, len(regs) - n)
+    (got,) = BlockDecoder([(offset, dtype, order)]).decode(regs)
+    try:
+        want: int | float | None = decode_raw(regs[offset : offset + n], dtype, order)
+    except DecodeError:
+        want = None
+    if want is None:
+        assert isinstance(got, DecodeError)
+    else:
+        assert got == want

@@ -4,7 +4,11 @@ Every reading is written here before anything is sent. Readings wait in
 ``readings`` until a batch is sealed: sealing takes the oldest readings, gives
 them the stream's next sequence number and stores the encoded message in
 ``messages`` in the same transaction, so a sequence number is never handed out
-twice and never skipped. A message is deleted only when the broker has
+twice and never skipped. ``append(..., batch_max=n)`` seals full batches in the
+transaction that stores the readings, so at thousands of readings a second
+most readings go to disk once, inside their message, and only the remainder
+waits as rows. The queue keeps a copy of the unsealed rows in memory (it is
+their only writer), so sealing never reads them back. A message is deleted only when the broker has
 acknowledged it (QoS 1 PUBACK). After a restart, unacknowledged messages are
 sent again with the same number; the receiver drops duplicates by
 (stream, seq).
@@ -30,6 +34,7 @@ import asyncio
 import sqlite3
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -103,7 +108,14 @@ class Queue:
                 )
         self.stream: str = self._meta("stream")
         self._next_seq = int(self._meta("next_seq"))
-        self._unsealed = self._db.execute("SELECT count(*) FROM readings").fetchone()[0]
+        # The unsealed readings, oldest first, as (row id, reading): a copy of table readings.
+        self._tail: deque[tuple[int, Reading]] = deque(
+            (i, Reading(m=m, t=t, v=v, u=u, q=Quality(q)))
+            for i, m, t, v, u, q in self._db.execute(
+                "SELECT id, m, t, v, u, q FROM readings ORDER BY id"
+            )
+        )
+        self._next_id = self._tail[-1][0] + 1 if self._tail else 1
         sealed = self._db.execute("SELECT count(*), coalesce(sum(n), 0) FROM messages").fetchone()
         self._messages, self._sealed = int(sealed[0]), int(sealed[1])
         self._dropped = int(self._meta("dropped", "0"))
@@ -120,13 +132,21 @@ class Queue:
         # isolation_level=None: explicit BEGIN/COMMIT through this context manager.
         return _Tx(self._db)
 
-    def append(self, readings: Sequence[Reading]) -> int:
-        """Store readings; returns how many readings the full policy dropped."""
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    def append(self, readings: Sequence[Reading], *, batch_max: int | None = None) -> int:
+        """Store readings; returns how many readings the full policy dropped.
+
+        With ``batch_max``, every full batch of the unsealed readings is sealed in
+        the same transaction (what ``seal(batch_max, force=False)`` would do after).
+        """
         if not readings:
             return 0
         dropped = 0
         with self._tx():
-            free = self.max_readings - self._unsealed - self._sealed
+            free = self.max_readings - len(self._tail) - self._sealed
             if len(readings) > free:
                 if self.when_full == "drop_newest":
                     dropped = len(readings) - max(free, 0)
@@ -137,11 +157,17 @@ class Queue:
                         readings = readings[-self.max_readings :]
                     if len(readings) > free:
                         dropped += self._drop_oldest(len(readings) - free)
+            first_new = self._next_id
+            self._next_id += len(readings)
+            rows = [*self._tail, *zip(range(first_new, self._next_id), readings, strict=True)]
+            if batch_max is not None and len(rows) >= batch_max:
+                # Full batches become messages now; only what is left is stored as rows.
+                rows = self._seal_rows(rows, batch_max, force=False)
             self._db.executemany(
-                "INSERT INTO readings (m, t, v, u, q) VALUES (?, ?, ?, ?, ?)",
-                [(r.m, r.t, r.v, r.u, r.q.value) for r in readings],
+                "INSERT INTO readings (id, m, t, v, u, q) VALUES (?, ?, ?, ?, ?, ?)",
+                [(i, r.m, r.t, r.v, r.u, r.q.value) for i, r in rows if i >= first_new],
             )
-            self._unsealed += len(readings)
+            self._tail = deque(rows)
             if dropped:
                 self._dropped += dropped
                 self._db.execute(
@@ -158,46 +184,54 @@ class Queue:
             self._sealed -= n
             dropped += n
             need -= n
-        if need > 0 and self._unsealed:
-            take = min(need, self._unsealed)
-            self._db.execute(
-                "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?)",
-                (take,),
-            )
-            self._unsealed -= take
+        if need > 0 and self._tail:
+            take = min(need, len(self._tail))
+            last = self._tail[take - 1][0]
+            self._db.execute("DELETE FROM readings WHERE id <= ?", (last,))
+            for _ in range(take):
+                self._tail.popleft()
             dropped += take
         return dropped
 
+    def _seal_rows(
+        self, rows: list[tuple[int, Reading]], batch_max: int, *, force: bool
+    ) -> list[tuple[int, Reading]]:
+        """Store full batches of rows (and with force the rest) as messages; returns the rest.
+
+        Runs inside a transaction; ``rows`` starts with the unsealed tail. Rows of
+        the tail that went into a message are deleted from table readings.
+        """
+        n = len(rows) if force else len(rows) // batch_max * batch_max
+        for lo in range(0, n, batch_max):
+            chunk = [r for _, r in rows[lo : lo + batch_max]]
+            seq = self._next_seq
+            msg = ReadingsMessage(
+                v=PAYLOAD_VERSION, gateway=self.gateway, stream=self.stream, seq=seq, readings=chunk
+            )
+            self._db.execute(
+                "INSERT INTO messages VALUES (?, ?, ?, ?)",
+                (seq, len(chunk), min(r.t for r in chunk), encode_readings(msg)),
+            )
+            self._next_seq = seq + 1
+            self._sealed += len(chunk)
+            self._messages += 1
+        if n:
+            self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (str(self._next_seq),))
+            if self._tail:
+                self._db.execute("DELETE FROM readings WHERE id <= ?", (rows[n - 1][0],))
+        return rows[n:]
+
     def seal(self, batch_max: int, *, force: bool) -> int:
         """Make messages of up to batch_max readings: full ones, and with force the rest too."""
-        made = 0
-        while self._unsealed >= batch_max or (force and self._unsealed > 0):
-            with self._tx():
-                rows = self._db.execute(
-                    "SELECT id, m, t, v, u, q FROM readings ORDER BY id LIMIT ?", (batch_max,)
-                ).fetchall()
-                seq = self._next_seq
-                msg = ReadingsMessage(
-                    v=PAYLOAD_VERSION,
-                    gateway=self.gateway,
-                    stream=self.stream,
-                    seq=seq,
-                    readings=[
-                        Reading(m=m, t=t, v=v, u=u, q=Quality(q)) for _, m, t, v, u, q in rows
-                    ],
-                )
-                self._db.execute(
-                    "INSERT INTO messages VALUES (?, ?, ?, ?)",
-                    (seq, len(rows), min(r[2] for r in rows), encode_readings(msg)),
-                )
-                self._db.execute("DELETE FROM readings WHERE id <= ?", (rows[-1][0],))
-                self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (str(seq + 1),))
-            self._next_seq = seq + 1
-            self._unsealed -= len(rows)
-            self._sealed += len(rows)
-            self._messages += 1
-            made += 1
-        return made
+        if not (len(self._tail) >= batch_max or (force and self._tail)):
+            return 0
+        before = self._next_seq
+        with self._tx():
+            rest = self._seal_rows(list(self._tail), batch_max, force=force)
+        taken = len(self._tail) - len(rest)
+        for _ in range(taken):
+            self._tail.popleft()
+        return self._next_seq - before
 
     def pending(self, after_seq: int, limit: int) -> list[tuple[int, int, bytes]]:
         """(seq, readings, payload) of unacknowledged messages after after_seq, oldest first."""
@@ -225,11 +259,10 @@ class Queue:
         row = self._db.execute("SELECT oldest_ms FROM messages ORDER BY seq LIMIT 1").fetchone()
         if row:
             oldest.append(int(row[0]))
-        row = self._db.execute("SELECT t FROM readings ORDER BY id LIMIT 1").fetchone()
-        if row:
-            oldest.append(int(row[0]))
+        if self._tail:
+            oldest.append(self._tail[0][1].t)
         return Stats(
-            self._unsealed,
+            len(self._tail),
             self._sealed,
             self._messages,
             min(oldest) if oldest else None,
@@ -278,8 +311,12 @@ class AsyncQueue:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, fn)
 
-    async def append(self, readings: Sequence[Reading]) -> int:
-        return await self._run(lambda: self.q.append(readings))
+    async def append(self, readings: Sequence[Reading], *, batch_max: int | None = None) -> int:
+        before = self.q.next_seq
+        dropped = await self._run(lambda: self.q.append(readings, batch_max=batch_max))
+        if self.q.next_seq != before:
+            self.changed.set()
+        return dropped
 
     async def seal(self, batch_max: int, *, force: bool) -> int:
         made: int = await self._run(lambda: self.q.seal(batch_max, force=force))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -160,6 +161,12 @@ class OpcuaDevice(_Model):
     polling: Polling | None = None
     points: list[OpcuaPoint] = Field(min_length=1)
 
+    @model_validator(mode="after")
+    def _login(self) -> OpcuaDevice:
+        if self.password_env is not None and self.username is None:
+            raise ValueError("'password_env' needs 'username'")
+        return self
+
 
 def _protocol(value: Any) -> str:
     if isinstance(value, dict):
@@ -210,16 +217,16 @@ class GatewayFile(_Model):
 
     @model_validator(mode="after")
     def _references(self) -> GatewayFile:
-        ids = [d.id for d in self.devices]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        ids = Counter(d.id for d in self.devices)
+        dupes = sorted(i for i, n in ids.items() if n > 1)
         if dupes:
             raise ValueError(f"duplicate device id(s): {', '.join(dupes)}")
         link_ids = {link.id for link in self.links}
         for d in self.devices:
             if isinstance(d, ModbusDevice) and d.link is not None and d.link not in link_ids:
                 raise ValueError(f"device {d.id!r} names unknown link {d.link!r}")
-        meters = [p.meter for d in self.devices for p in d.points]
-        twice = sorted({m for m in meters if meters.count(m) > 1})
+        meters = Counter(p.meter for d in self.devices for p in d.points)
+        twice = sorted(m for m, n in meters.items() if n > 1)
         if twice:
             raise ValueError(f"meter(s) read by more than one point: {', '.join(twice)}")
         return self
@@ -278,6 +285,9 @@ def check(gateway: Gateway) -> list[str]:
         )
     for i, device in enumerate(gw.devices):
         where = f"devices[{i}] (id {device.id!r})"
+        env = getattr(device, "password_env", None)
+        if env is not None and env not in os.environ:
+            problems.append(f"{where}.password_env: environment variable {env} is not set")
         try:
             resolve_device(gateway, device)
         except ConfigError as e:

@@ -100,6 +100,9 @@ class GatewayMetrics(PollObserver):
             "carbonstream_gateway_broker_connected", "1 while connected to the broker", registry=r
         )
         self._dropped_seen: int | None = None
+        # labels() costs a lock and a dict lookup: per device, look the children up once.
+        self._per_device: dict[str, tuple[Any, Any]] = {}
+        self._by_quality = {q: self.readings.labels(q.value) for q in Quality}
         self.lateness_samples: list[float] | None = [] if keep_lateness else None
         self._server: Any = None
 
@@ -107,11 +110,15 @@ class GatewayMetrics(PollObserver):
     def poll_done(
         self, device: str, duration_s: float, lateness_s: float, result: PollResult
     ) -> None:
-        self.poll_duration.labels(device).observe(duration_s)
+        children = self._per_device.get(device)
+        if children is None:
+            children = (self.poll_duration.labels(device), self.requests.labels(device))
+            self._per_device[device] = children
+        children[0].observe(duration_s)
         self.poll_lateness.observe(max(lateness_s, 0.0))
         if self.lateness_samples is not None:
             self.lateness_samples.append(lateness_s)
-        self.requests.labels(device).set(result.requests)
+        children[1].set(result.requests)
 
     def skipped(self, device: str, slots: int) -> None:
         self.skipped_slots.labels(device).inc(slots)
@@ -120,10 +127,12 @@ class GatewayMetrics(PollObserver):
         self.up.labels(device).set(1 if up else 0)
 
     def observe_readings(self, device: str, readings: list[Reading]) -> None:
-        for r in readings:
-            self.readings.labels(r.q.value).inc()
-            if r.q is not Quality.GOOD:
-                self.errors.labels(device, r.q.value).inc()
+        good = Quality.GOOD
+        failed = [r.q for r in readings if r.q is not good]
+        self._by_quality[good].inc(len(readings) - len(failed))
+        for q in failed:
+            self._by_quality[q].inc()
+            self.errors.labels(device, q.value).inc()
 
     def observe_buffer(self, stats: Stats) -> None:
         self.buffer_depth.set(stats.depth)

@@ -10,6 +10,11 @@ Connections are opened on demand and reopened after any failure, so polling
 resumes by itself when a device or a network comes back. After a timeout on a
 TCP link the connection is closed: a late answer must never be taken for the
 answer to the next request.
+
+Deadlines use ``asyncio.timeout``, never ``asyncio.wait_for``: on Python 3.11
+``wait_for`` loses a cancellation that arrives in the loop iteration in which
+the awaited read completes (CPython gh-86296, fixed in 3.12), so a gateway
+told to stop could wait forever for a poller that never learned of it.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ExceptionResponse
 
 from carbonstream.gateway.config import Link
-from carbonstream.gateway.decode import DecodeError, decode_raw
+from carbonstream.gateway.decode import BlockDecoder, DecodeError
 from carbonstream.gateway.grouping import Request, Table, group
 from carbonstream.gateway.points import ModbusPoint
 from carbonstream.transport.payload import Quality, Reading
@@ -82,7 +87,8 @@ class ModbusLink:
         client = self._client
         if not client.connected:
             try:
-                ok = await asyncio.wait_for(client.connect(), timeout)
+                async with asyncio.timeout(timeout):
+                    ok = await client.connect()
             except (TimeoutError, OSError) as e:
                 self.close()
                 raise ReadError(Quality.COMM_ERROR, f"cannot connect: {e or 'timeout'}") from None
@@ -110,9 +116,9 @@ class ModbusLink:
             Table.INPUT: client.read_input_registers,
         }[req.table]
         try:
-            rr = await asyncio.wait_for(
-                call(req.address, count=req.count, device_id=unit), timeout + 0.05
-            )
+            # pymodbus keeps its own deadline (timeout_connect); this one is the backstop.
+            async with asyncio.timeout(timeout + 0.05):
+                rr = await call(req.address, count=req.count, device_id=unit)
         except TimeoutError:
             self._after_timeout()
             raise ReadError(Quality.TIMEOUT, f"no answer within {timeout} s") from None
@@ -176,12 +182,21 @@ class ModbusDevicePoll:
             max_gap=max_gap,
             max_registers=max_registers,
         )
+        self._decoders = [
+            BlockDecoder(
+                [
+                    (points[i].address - req.address, points[i].type, points[i].order)
+                    for i in req.members
+                ]
+            )
+            for req in self.requests
+        ]
 
     async def __call__(self) -> PollResult:
         out: list[Reading] = []
         sent = 0
         failure: ReadError | None = None
-        for req in self.requests:
+        for req, decoder in zip(self.requests, self._decoders, strict=True):
             now_ms = time.time_ns() // 1_000_000
             if failure is not None and failure.quality in (Quality.TIMEOUT, Quality.COMM_ERROR):
                 # The device is not answering: asking again now would only add timeouts.
@@ -202,7 +217,7 @@ class ModbusDevicePoll:
                 assert failure is not None
                 out.extend(self._failed(req, failure.quality, now_ms))
                 continue
-            out.extend(self._decode(req, regs, now_ms))
+            out.extend(self._decode(req, decoder, regs, now_ms))
         ok = failure is None or failure.quality not in (Quality.TIMEOUT, Quality.COMM_ERROR)
         return PollResult(out, ok, sent, str(failure) if failure else "")
 
@@ -212,15 +227,15 @@ class ModbusDevicePoll:
             for i in req.members
         ]
 
-    def _decode(self, req: Request, regs: list[int], t: int) -> list[Reading]:
+    def _decode(
+        self, req: Request, decoder: BlockDecoder, regs: list[int], t: int
+    ) -> list[Reading]:
         out = []
-        for i in req.members:
-            p = self.points[i]
-            off = p.address - req.address
-            words = regs[off : off + p.span.count]
-            try:
-                v = p.conversion.apply(decode_raw(words, p.type, p.order))
-                out.append(Reading(m=p.meter, t=t, v=v, u=p.unit))
-            except DecodeError:
+        points = self.points
+        for i, raw in zip(req.members, decoder.decode(regs), strict=True):
+            p = points[i]
+            if isinstance(raw, DecodeError):
                 out.append(Reading(m=p.meter, t=t, v=None, u=p.unit, q=Quality.DECODE_ERROR))
+            else:
+                out.append(Reading(m=p.meter, t=t, v=p.conversion.apply(raw), u=p.unit))
         return out

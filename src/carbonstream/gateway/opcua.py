@@ -27,6 +27,7 @@ from asyncua.client.client import Client
 from asyncua.common.node import Node
 from asyncua.common.subscription import DataChangeNotif
 
+from carbonstream.errors import ConfigError
 from carbonstream.gateway.config import OpcuaDevice, Polling
 from carbonstream.gateway.points import OpcuaPoint
 from carbonstream.transport.payload import Quality, Reading
@@ -92,14 +93,27 @@ class OpcuaRunner:
         self.sink = sink
         self.on_state = on_state or (lambda _d, _up: None)
         self.connected = False
+        self._password = self._read_password(device)  # at start: a missing secret is fatal
+
+    @staticmethod
+    def _read_password(device: OpcuaDevice) -> str | None:
+        if device.password_env is None:
+            return None
+        value = os.environ.get(device.password_env)
+        if value is None:
+            raise ConfigError(
+                f"device {device.id!r}",
+                [f"password_env: environment variable {device.password_env} is not set"],
+            )
+        return value
 
     async def _client(self) -> Client:
         d = self.device
         client = Client(d.endpoint, timeout=self.polling.timeout_s)
         if d.username:
             client.set_user(d.username)
-            if d.password_env:
-                client.set_password(os.environ.get(d.password_env, ""))
+            if self._password is not None:
+                client.set_password(self._password)
         sec = d.security
         if sec.policy != "None":
             parts = [sec.policy, sec.mode, str(sec.certificate), str(sec.private_key)]
@@ -124,7 +138,8 @@ class OpcuaRunner:
                         await self._poll(client, nodes)
                 finally:
                     with contextlib.suppress(Exception):
-                        await asyncio.wait_for(client.disconnect(), 2)
+                        async with asyncio.timeout(2):
+                            await client.disconnect()
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # asyncua raises many kinds; every one means "reconnect"
@@ -161,13 +176,15 @@ class OpcuaRunner:
         )
         while True:
             await asyncio.sleep(WATCHDOG_S)
-            await asyncio.wait_for(client.nodes.server_state.read_value(), self.polling.timeout_s)
+            async with asyncio.timeout(self.polling.timeout_s):
+                await client.nodes.server_state.read_value()
 
     async def _poll(self, client: Client, nodes: list[Node]) -> None:
         loop = asyncio.get_running_loop()
         due = loop.time()
         while True:
-            dvs = await asyncio.wait_for(client.read_attributes(nodes), self.polling.timeout_s)
+            async with asyncio.timeout(self.polling.timeout_s):
+                dvs = await client.read_attributes(nodes)
             self.sink(
                 [
                     to_reading(p, dv, self.device.max_age_s)

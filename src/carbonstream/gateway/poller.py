@@ -6,6 +6,11 @@ others. Polls are scheduled on a fixed grid (start + k × interval) rather than
 overruns skips the slots it missed (counted) instead of bunching up. After a
 failed poll (no answer) the next attempt waits interval × 2^(failures-1),
 capped at ``backoff_max_s``; the first success returns to the grid.
+
+A cancellation that a library swallowed (pymodbus awaits its answer with
+``asyncio.wait_for``, which on Python 3.11 drops a cancel that arrives just as
+the answer does) still stops the poller: it checks ``Task.cancelling()``
+after every poll.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ class Poller:
         self.phase = phase_s
         self.observer = observer or PollObserver()
         self.failures = 0
+        self.polls = 0  # polls done, answered or not
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -69,12 +75,19 @@ class Poller:
             began = loop.time()
             lateness = began - due
             result = await self.poll()
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError  # asked to stop while the answer arrived
             ended = loop.time()
+            self.polls += 1
             self.sink(result.readings)
             self.observer.poll_done(self.device, ended - began, lateness, result)
-            if result.ok:
+            ok, detail = result.ok, result.detail
+            del result  # not kept for a whole interval: long-lived objects slow the GC
+            if ok:
                 if self.failures:
                     log.info("device %s answers again", self.device)
+                if self.failures or self.polls == 1:
                     self.observer.device_up(self.device, True)
                 self.failures = 0
                 next_slot = max(slot + 1, math.ceil((ended - start) / self.interval))
@@ -86,7 +99,7 @@ class Poller:
                 self.failures += 1
                 if self.failures == 1:
                     # Log when a device goes down and when it returns, not on every retry.
-                    log.warning("device %s not answering: %s", self.device, result.detail)
+                    log.warning("device %s not answering: %s", self.device, detail)
                     self.observer.device_up(self.device, False)
                 wait = min(self.backoff_max, self.interval * 2 ** (self.failures - 1))
                 slot = math.ceil((ended + wait - start) / self.interval)

@@ -1,24 +1,28 @@
-"""A Modbus TCP server of simulated devices (pymodbus SimDevice API), for the simulator,
-the tests and the benchmark.
+"""A Modbus server of simulated devices (pymodbus SimDevice API), for the simulator,
+the tests and the benchmark: Modbus TCP, RTU framing over TCP, or RTU over a
+serial port.
 
 Each device is a unit id with its own four tables. Before every read a device's
 ``refresh`` may rewrite the registers (a counter that advances with time) or
 answer with a Modbus exception (a meter that dropped off the line behind a
 gateway answers 0x0B). The server counts requests per unit, so a test can
-check request grouping on the server's side.
+check request grouping on the server's side, and with ``keep_log`` when each
+request arrived (a test of the pause between requests on a bus).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
+from pymodbus import FramerType
 from pymodbus.constants import ExcCodes
-from pymodbus.server import ModbusTcpServer
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType as SimType
 from pymodbus.simulator import SimData, SimDevice
 
@@ -59,15 +63,22 @@ class RegisterServer:
         host: str = "127.0.0.1",
         port: int = 5020,
         latency_s: float = 0.0,
+        framer: FramerType = FramerType.SOCKET,
+        serial_port: str | None = None,
     ) -> None:
+        """``framer=FramerType.RTU`` serves RTU frames over TCP; ``serial_port`` serves RTU
+        on that serial device instead of TCP (host, port and framer are then unused)."""
         self.specs = {s.unit: s for s in specs}
         self.host = host
         self.port = port
         self.latency_s = latency_s
+        self.framer = framer
+        self.serial_port = serial_port
         self.requests: Counter[int] = Counter()  # per unit id
         self.log: list[tuple[int, int, int, int]] = []  # (unit, function code, address, count)
+        self.times: list[float] = []  # time.monotonic() of each logged request
         self.keep_log = False
-        self._server: ModbusTcpServer | None = None
+        self._server: ModbusTcpServer | ModbusSerialServer | None = None
 
     async def _action(
         self,
@@ -82,6 +93,7 @@ class RegisterServer:
         self.requests[unit] += 1
         if self.keep_log:
             self.log.append((unit, function_code, address, count))
+            self.times.append(time.monotonic())
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         refresh = self.specs[unit].refresh
@@ -99,7 +111,14 @@ class RegisterServer:
 
     async def start(self) -> None:
         logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-        self._server = ModbusTcpServer(self._devices(), address=(self.host, self.port))
+        if self.serial_port is not None:
+            self._server = ModbusSerialServer(
+                self._devices(), framer=FramerType.RTU, port=self.serial_port, baudrate=9600
+            )
+        else:
+            self._server = ModbusTcpServer(
+                self._devices(), framer=self.framer, address=(self.host, self.port)
+            )
         await self._server.serve_forever(background=True)
 
     async def stop(self) -> None:

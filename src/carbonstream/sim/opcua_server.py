@@ -1,22 +1,58 @@
-"""An OPC UA server (asyncua) with one Double variable per meter: ns=2;s=<meter id>."""
+"""An OPC UA server (asyncua) with one Double variable per meter: ns=2;s=<meter id>.
+
+With ``certificate`` and ``private_key`` it offers only Basic256Sha256 with
+SignAndEncrypt; with ``users`` it accepts only those user names and passwords
+(no anonymous sessions).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import cast
+from pathlib import Path
+from typing import Any, cast
 
 from asyncua import ua
 from asyncua.common.node import Node
+from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.server import Server
+from asyncua.server.user_managers import UserManager
 from asyncua.ua.status_codes import StatusCodes
 
 NAMESPACE = "urn:carbonstream:simulator"
 
 
+class _Users(UserManager):
+    def __init__(self, users: dict[str, str]) -> None:
+        self.users = users
+
+    def get_user(
+        self,
+        iserver: Any,
+        username: str | None = None,
+        password: str | None = None,
+        certificate: Any = None,
+    ) -> User | None:
+        if username is not None and self.users.get(username) == password:
+            return User(role=UserRole.User, name=username)
+        return None
+
+
 class VariableServer:
-    def __init__(self, names: list[str], *, host: str = "127.0.0.1", port: int = 4840) -> None:
+    def __init__(
+        self,
+        names: list[str],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 4840,
+        certificate: Path | None = None,
+        private_key: Path | None = None,
+        users: dict[str, str] | None = None,
+    ) -> None:
         self.names = names
+        self.certificate = certificate
+        self.private_key = private_key
+        self.users = users
         self.endpoint = f"opc.tcp://{host}:{port}/carbonstream/"
         self.nodes: dict[str, Node] = {}
         self._server: Server | None = None
@@ -24,9 +60,15 @@ class VariableServer:
     async def start(self) -> None:
         for name in ("asyncua", "asyncua.server"):
             logging.getLogger(name).setLevel(logging.ERROR)
-        server = Server()
+        server = Server(user_manager=_Users(self.users) if self.users is not None else None)
         await server.init()
         server.set_endpoint(self.endpoint)
+        if self.certificate is not None and self.private_key is not None:
+            await server.load_certificate(str(self.certificate))
+            await server.load_private_key(str(self.private_key))
+            server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+        if self.users is not None:
+            server.set_security_IDs(["Username"])
         server.set_server_name("carbonstream simulator")
         idx = await server.register_namespace(NAMESPACE)  # the first one: index 2
         folder = await server.nodes.objects.add_folder(idx, "Meters")

@@ -50,7 +50,10 @@ QUALITY_CODE = {q: i for i, q in enumerate(Quality)}
 Id = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
 
-class Reading(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+# gc=False: a reading holds only strings and numbers, so it can never be part of a
+# reference cycle; leaving it out of the cyclic collector's lists keeps a gateway's
+# collections short (20,000 readings a second at 2000 devices).
+class Reading(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
     """One reading of one meter."""
 
     m: Annotated[Id, Meta(description="meter id, as in the plant model")]

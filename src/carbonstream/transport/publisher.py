@@ -136,7 +136,8 @@ class Publisher:
                     )
                 self._set_connected(False)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), backoff)
+                async with asyncio.timeout(backoff):
+                    await self._stop.wait()
             backoff = min(backoff * 2, self.settings.reconnect_max_s)
 
     def _set_connected(self, up: bool) -> None:
