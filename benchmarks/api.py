@@ -17,9 +17,9 @@ Measured in one run, alternating API and direct SQL so both see the same machine
    same five statements (``queries.inventory.load``) run directly.
 3. ``*_requests_per_s``: 50 concurrent keep-alive clients (a minimal asyncio HTTP
    client in this process, so the load generator costs far less than the server)
-   for a fixed time against the live endpoints. The demo's SSE ``/v1/live`` is not
-   in this branch, so ``/v1/sites`` (live status and rates) and the 30-day
-   emissions query are measured instead.
+   for a fixed time against the live endpoints: ``/v1/live`` (the live page's
+   snapshot: rates, totals against budget, meter status), ``/v1/sites`` (live
+   status and rates) and the 30-day emissions query.
 
 Prints one JSON object per line. ``--quick`` shrinks the run for a smoke test.
 """
@@ -376,6 +376,7 @@ def main() -> int:
             http.close()
 
             for label, path, params in (
+                ("live", "/v1/live", {}),
                 ("sites", "/v1/sites", {}),
                 (
                     "emissions_30d",
@@ -398,7 +399,6 @@ def main() -> int:
                     clients=args.clients,
                     errors=errors,
                     latency_p99_s=round(p99, 4),
-                    note="/v1/live (SSE) is the demo branch's; measured on this endpoint",
                 )
     finally:
         if server is not None:
