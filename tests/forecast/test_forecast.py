@@ -63,24 +63,27 @@ def test_beats_seasonal_naive_on_known_pattern() -> None:
 
 
 def test_grid_choice_beats_the_fixed_default_and_naive() -> None:
-    """Day-to-day production swings: the old fixed alpha=0.05, gamma=0.3 lose to seasonal
-    naive; the pair chosen on earlier days (out of sample) beats both."""
+    """Day-to-day production swings: the first version (additive, alpha=0.05, gamma=0.3,
+    fixed) loses to seasonal naive; the point chosen on earlier days (out of sample) is a
+    multiplicative season and beats both by a wide margin."""
     ts, y = production_swings(weeks=8)
-    fixed = backtest(ts, y, ZONE, alpha=0.05, gamma=0.3)
+    fixed = backtest(ts, y, ZONE, alpha=0.05, gamma=0.3, multiplicative=False)
     chosen = backtest(ts, y, ZONE)
     assert fixed.mape_pct > fixed.baseline_mape_pct
-    assert chosen.mape_pct < 0.95 * chosen.baseline_mape_pct
-    assert chosen.mape_pct < fixed.mape_pct
+    assert chosen.mape_pct < 0.9 * chosen.baseline_mape_pct
+    assert chosen.mape_pct < 0.8 * fixed.mape_pct
+    assert chosen.multiplicative and "ETS(A,N,M)" in chosen.method
     assert chosen.baseline_mape_pct == fixed.baseline_mape_pct
 
 
-def test_one_pass_backtest_equals_refitting_at_each_origin() -> None:
+@pytest.mark.parametrize("multiplicative", [False, True])
+def test_one_pass_backtest_equals_refitting_at_each_origin(multiplicative: bool) -> None:
     ts, y = history(weeks=4, noise=0.1)
     y[1500:1530] = np.nan  # a gap: skipped by the fit, left out of the errors
-    bt = backtest(ts, y, ZONE, alpha=0.1, gamma=0.2)
+    bt = backtest(ts, y, ZONE, alpha=0.1, gamma=0.2, multiplicative=multiplicative)
     preds, actual = [], []
     for origin in range(2 * SLOTS_PER_WEEK, len(y) - 96 + 1, 96):
-        m = HoltWintersWeekly(ZONE, 0.1, 0.2).fit(ts[:origin], y[:origin])
+        m = HoltWintersWeekly(ZONE, 0.1, 0.2, multiplicative).fit(ts[:origin], y[:origin])
         preds.append(m.predict(96).values)
         actual.append(y[origin : origin + 96])
     a, p = np.concatenate(actual), np.concatenate(preds)
@@ -92,16 +95,20 @@ def test_one_pass_backtest_equals_refitting_at_each_origin() -> None:
 def test_fit_auto_picks_the_pair_with_the_smallest_error() -> None:
     ts, y = production_swings(weeks=5)
     m = fit_auto(ts, y, ZONE, alphas=(0.0, 0.1), gammas=(0.1, 0.5))
-    assert m.history_mape_pct is not None and "5 (alpha, gamma) pairs" in m.chosen_by
+    assert m.history_mape_pct is not None
+    assert "9 (alpha, gamma, season) points" in m.chosen_by  # 2 x 2 x 2 and the defaults
+    best = backtest(ts, y, ZONE, alpha=m.alpha, gamma=m.gamma, multiplicative=m.multiplicative)
     for a in (0.0, 0.1):
         for g in (0.1, 0.5):
-            other = fit_auto(ts, y, ZONE, alphas=(a,), gammas=(g,))
-            assert other.history_mape_pct is None  # one pair: nothing to choose, not scored
-            bt = backtest(ts, y, ZONE, alpha=a, gamma=g)
-            assert bt.mape_pct >= backtest(ts, y, ZONE, alpha=m.alpha, gamma=m.gamma).mape_pct
+            for form in (False, True):
+                bt = backtest(ts, y, ZONE, alpha=a, gamma=g, multiplicative=form)
+                assert bt.mape_pct >= best.mape_pct
+    one = fit_auto(ts, y, ZONE, alphas=(0.1,), gammas=(0.1,), seasons=("additive",))
+    assert one.history_mape_pct is None and not one.multiplicative  # nothing to choose
     # Under two weeks and a day: nothing to score, the defaults.
     short = fit_auto(ts[:1400], y[:1400], ZONE)
-    assert (short.alpha, short.gamma) == (0.05, 0.3) and short.history_mape_pct is None
+    assert (short.alpha, short.gamma, short.multiplicative) == (0.03, 0.35, True)
+    assert short.history_mape_pct is None and short.chosen_by.startswith("defaults")
     assert seasonal_naive(ts, y, 96).values.tolist() == y[-672:-576].tolist()
 
 
@@ -116,9 +123,10 @@ def test_week_slot_across_dst() -> None:
     assert week_slot(np.array([late], dtype=np.int64), berlin).tolist() == [0]
 
 
-def test_forecast_follows_the_shift_plan() -> None:
+@pytest.mark.parametrize("multiplicative", [False, True])
+def test_forecast_follows_the_shift_plan(multiplicative: bool) -> None:
     ts, y = history(weeks=4, noise=0.0)
-    model = HoltWintersWeekly(ZONE).fit(ts, y)
+    model = HoltWintersWeekly(ZONE, multiplicative=multiplicative).fit(ts, y)
     f = model.predict(96 * 7)  # the next week
     slot = week_slot(f.ts_ns, ZONE)
     weekday_day = f.values[(slot // 96 < 5) & (slot % 96 == 40)]  # 10:00 on weekdays
