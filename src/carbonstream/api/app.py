@@ -69,7 +69,9 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
         app.state.pool = pool
         app.state.alerts = None
         if settings.alerts is not None:
-            app.state.alerts = AlertService(settings.alerts, plant, pool)
+            app.state.alerts = AlertService(
+                settings.alerts, plant, pool, forecaster=app.state.forecaster
+            )
             await app.state.alerts.start()
         try:
             yield
