@@ -1,7 +1,7 @@
 """GET /v1/forecast over simulated history in the database: the shape, the next 24 h at
 15-minute resolution, each period's projection = stored actual + forecast (which, on a
 pattern that repeats exactly each week, is the pattern), the budget and when it is
-reached, other scopes, and the errors (auth, unknown site, bounds, too little history)."""
+reached, other scopes, the errors (auth, unknown site, bounds) and too little history."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ def test_forecast_projects_actual_plus_forecast(api: Api) -> None:
         "foundry", "total_market", "tCO2e", 900, 24
     )  # fmt: skip
     assert _t(f["actual_until"]) == CUT and _t(f["generated_at"]) == NOW
+    assert (f["status"], f["detail"], f["history_days"], f["needed_days"]) == ("ok", None, 56, 7)
     m = f["method"]
     assert m["model"] in ("ETS(A,N,A)", "ETS(A,N,M)") and m["name"].startswith(m["model"])
     assert (m["history_days"], m["history_quarters"], m["history_missing"]) == (56, 8 * 672, 0)
@@ -106,8 +107,10 @@ def test_forecast_errors(api: Api) -> None:
     write(api.db_url, "foundry", dt.datetime.now(ZONE) - dt.timedelta(days=3),
           dt.datetime.now(ZONE), 15)  # fmt: skip
     r = c.get("/v1/forecast?site=foundry", headers=h)
-    assert r.status_code == 409
-    p = r.json()
-    assert p["type"].endswith("/insufficient-history") and p["needed_days"] == 7
-    assert 2.9 < p["history_days"] < 3.1
-    assert "needs 7 days of history" in p["detail"]
+    assert r.status_code == 200
+    f = r.json()
+    assert (f["status"], f["needed_days"], f["method"], f["next_t"]) == (
+        "insufficient_history", 7, None, None
+    )  # fmt: skip
+    assert f["points"] == [] and f["periods"] == []
+    assert 2.9 < f["history_days"] < 3.1 and "needs 7 days of history" in f["detail"]

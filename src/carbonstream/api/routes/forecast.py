@@ -11,7 +11,7 @@ from carbonstream.alerts.rules import Measure
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
 from carbonstream.api.deps import MetricsDep, PlantDep, timed
-from carbonstream.api.problems import MEDIA_TYPE, PROBLEM_RESPONSES, Problem
+from carbonstream.api.problems import PROBLEM_RESPONSES
 from carbonstream.api.routes.sites import not_found
 from carbonstream.api.schemas.forecast import (
     ForecastMethod,
@@ -26,12 +26,7 @@ from carbonstream.forecast.service import Forecaster
 router = APIRouter(prefix="/v1", tags=["forecast"], responses=PROBLEM_RESPONSES)
 
 MAX_HORIZON_H = 168
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    409: {
-        "description": "The site has under a week of stored history: no forecast yet",
-        "content": {MEDIA_TYPE: {"schema": {"type": "object"}}},
-    }
-}
+NEEDED_DAYS = SLOTS_PER_WEEK * STEP_S / 86400
 
 
 def _forecaster(request: Request) -> Forecaster:
@@ -72,6 +67,9 @@ def public(
         scope=scope,
         timezone=str(zone),
         generated_at=dt.datetime.fromtimestamp(now, zone),
+        status="ok",
+        history_days=round(h.span_s / 86400, 2),
+        needed_days=NEEDED_DAYS,
         actual_until=_at(p.cut_ns, zone),
         horizon_h=horizon_h,
         method=ForecastMethod(
@@ -107,10 +105,9 @@ def public(
         "best. Each period's projected total is "
         "what is stored up to `actual_until` plus the forecast from there to the period's end, "
         "against the site's budget when the scope is the budget's basis. Needs a week of "
-        "history (409 before). See docs/forecast.md."
+        "history (before: status insufficient_history, no figures). See docs/forecast.md."
     ),
     response_model=SiteForecast,
-    responses=_RESPONSES,
 )
 async def site_forecast(
     request: Request,
@@ -136,12 +133,21 @@ async def site_forecast(
         async with timed(metrics, "forecast"):
             p = await f.project(conn, site, measure, now, horizon=horizon * 3600 // STEP_S)
     except NotEnoughHistoryError as e:
-        raise Problem(
-            409,
-            "Not enough history",
-            str(e),
-            "insufficient-history",
+        zone = plant.zone
+        return SiteForecast(
+            site=site,
+            scope=measure,
+            timezone=str(zone),
+            generated_at=dt.datetime.fromtimestamp(now, zone),
+            status="insufficient_history",
+            detail=str(e),
             history_days=round(e.have_s / 86400, 2),
-            needed_days=round(e.need_s / 86400, 2),
-        ) from None
+            needed_days=NEEDED_DAYS,
+            actual_until=_at(f.cut(now), zone),
+            horizon_h=horizon,
+            method=None,
+            next_t=None,
+            points=[],
+            periods=[],
+        )
     return public(p, site, measure, horizon, plant.zone, now)

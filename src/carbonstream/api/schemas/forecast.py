@@ -57,13 +57,20 @@ class SiteForecast(BaseModel):
     unit: Literal["tCO2e"] = "tCO2e"
     timezone: str
     generated_at: dt.datetime
+    status: Literal["ok", "insufficient_history"] = Field(
+        description="insufficient_history: under a week of stored data since the site's "
+        "first; method and next_t are null, points and periods empty, detail says why."
+    )
+    detail: str | None = Field(default=None, description="Why there is no forecast.")
+    history_days: float = Field(description="Days of stored history the forecast can use.")
+    needed_days: float = Field(description="Days of history a forecast needs.")
     actual_until: dt.datetime = Field(
         description="The cut: the last quarter-hour boundary a minute or more before now; "
         "stored data before it, forecast after it."
     )
     step_s: Literal[900] = 900
     horizon_h: int
-    method: ForecastMethod
-    next_t: float = Field(description="Sum of points: forecast tCO2e over the horizon.")
+    method: ForecastMethod | None
+    next_t: float | None = Field(description="Sum of points: forecast tCO2e over the horizon.")
     points: list[ForecastPoint]
     periods: list[PeriodForecast]
