@@ -63,6 +63,7 @@ async def test_fires_days_before_the_month_budget_is_spent(
     assert NOV < forecast <= used - dt.timedelta(days=7)
     # The last hour's rate held to the month's end fired in October too (a false alarm).
     assert any(t < NOV for t in fired["rate"])
+    print({k: [t.isoformat() for t in v] for k, v in fired.items()})  # for the docs (-s)
 
 
 def test_forecast_total_binds_to_the_budget(plant: Plant) -> None:

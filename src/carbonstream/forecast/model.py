@@ -20,7 +20,7 @@ well under a second, and beat the seasonal-naive baseline ("same slot last
 week") because they average out one-off noise.
 
 Nothing is a fixed guess: :func:`fit_auto` runs the recursion for every point
-of a small grid (form x alpha x gamma, 51 points) at once — numpy over the
+of a small grid (form x alpha x gamma, 50 points) at once — numpy over the
 grid, one pass over time — and keeps the point with the smallest day-ahead
 error on the plant's own history, the figure :func:`backtest` reports. A
 library ETS fit (statsmodels) would estimate the constants by likelihood, a
