@@ -145,6 +145,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     rs.set_defaults(func=_restate)
 
+    bt = sub.add_parser(
+        "backtest",
+        help="forecast error (MAPE, bias) on a site's stored history, against seasonal naive",
+    )
+    bt.add_argument("--config", type=Path, help="API settings (database and plant file)")
+    _db_args(bt)
+    bt.add_argument("--site", required=True, help="site id")
+    bt.add_argument(
+        "--scope",
+        default="total_market",
+        choices=["scope1", "scope2_location", "scope2_market", "total_location", "total_market"],
+        help="what to forecast (default total_market: Scope 1 + Scope 2 market-based)",
+    )
+    bt.add_argument(
+        "--weeks", type=int, default=8, help="weeks of history to use (default 8, at least 3)"
+    )
+    bt.add_argument(
+        "--until", help="end of the history, ISO 8601 (no offset: plant-local; default now)"
+    )
+    bt.add_argument("--format", default="table", choices=["table", "json"])
+    bt.set_defaults(func=_backtest)
+
     d = sub.add_parser(
         "demo",
         help="a live plant in one command: PostgreSQL, MQTT, simulator, gateways, ingest, "
@@ -590,4 +612,43 @@ def _restate(args: argparse.Namespace) -> int:
             f"  {site:<12} Scope 1 {t['scope1_t']:.4f} t, Scope 2 location "
             f"{t['scope2_location_t']:.4f} t, market {t['scope2_market_t']:.4f} t"
         )
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from carbonstream.config.plant import Plant
+    from carbonstream.forecast import report
+    from carbonstream.store.db import connect
+
+    if args.weeks < 3:
+        raise CarbonstreamError("--weeks: at least 3 (two to start from, one to score)")
+    db = _Database(args)
+    try:
+        with connect(db.url) as conn:
+            if getattr(args, "config", None):
+                from carbonstream.api.settings import load_api_settings
+                from carbonstream.config.loader import load_plant
+
+                plant = load_plant(load_api_settings(args.config).plant)
+            else:
+                row = conn.execute("SELECT config FROM plant").fetchone()
+                if row is None:
+                    raise CarbonstreamError("the database holds no plant yet: run ingest first")
+                plant = Plant.model_validate(row[0])
+            sites = [str(r[0]) for r in conn.execute("SELECT id FROM sites ORDER BY id")]
+            if args.site not in sites:
+                raise CarbonstreamError(
+                    f"--site: no site {args.site!r} in the database (sites: {', '.join(sites)})"
+                )
+            zone = plant.zone
+            if args.until:
+                until = dt.datetime.fromisoformat(args.until)
+                until = until.replace(tzinfo=zone) if until.tzinfo is None else until
+            else:
+                until = dt.datetime.now(dt.UTC)
+            result = report.run(conn, zone, args.site, args.scope, until, args.weeks)
+    finally:
+        db.close()
+    render = report.to_json if args.format == "json" else report.to_table
+    sys.stdout.write(render(result))
     return 0

@@ -24,6 +24,7 @@ class RuleKind(StrEnum):
     RATE = "rate"  # live emission rate, tCO2e/h over a trailing window
     TOTAL = "total"  # total so far in the day / month, tCO2e (a carbon budget)
     PROJECTED_TOTAL = "projected_total"  # total so far + current rate x time left in the period
+    FORECAST_TOTAL = "forecast_total"  # total so far + the site's forecast for the rest of it
     METER_SILENCE = "meter_silence"  # seconds since a meter's last reading
     COVERAGE = "coverage"  # data coverage % of a site over a trailing window (fires *below*)
 
@@ -66,8 +67,8 @@ class AlertRule(_Model):
     )
     of_budget: bool = Field(
         default=False,
-        description="total/projected_total: threshold and clear_threshold are fractions of the "
-        "site's budget for the period (1.0 = the budget), on the budget's basis",
+        description="total/projected_total/forecast_total: threshold and clear_threshold are "
+        "fractions of the site's budget for the period (1.0 = the budget), on the budget's basis",
     )
     for_s: float = Field(default=0.0, ge=0)
     clear_for_s: float = Field(default=0.0, ge=0)
@@ -88,12 +89,15 @@ class AlertRule(_Model):
             )
         if self.kind is RuleKind.METER_SILENCE and self.meter is None:
             raise ValueError("a meter_silence rule needs 'meter'")
-        if self.kind is RuleKind.COVERAGE and self.site is None:
-            raise ValueError("a coverage rule needs 'site'")
+        if self.kind in (RuleKind.COVERAGE, RuleKind.FORECAST_TOTAL) and self.site is None:
+            raise ValueError(f"a {self.kind.value} rule needs 'site'")
         if self.of_budget and (
-            self.kind not in (RuleKind.TOTAL, RuleKind.PROJECTED_TOTAL) or self.site is None
+            self.kind not in (RuleKind.TOTAL, RuleKind.PROJECTED_TOTAL, RuleKind.FORECAST_TOTAL)
+            or self.site is None
         ):
-            raise ValueError("of_budget is for total and projected_total rules of one site")
+            raise ValueError(
+                "of_budget is for total, projected_total and forecast_total rules of one site"
+            )
         return self
 
     @property

@@ -32,6 +32,7 @@ from carbonstream.alerts.notify import Delivery, deliver
 from carbonstream.alerts.rules import AlertsConfig, bind
 from carbonstream.alerts.signals import Signals
 from carbonstream.config.plant import Plant
+from carbonstream.forecast.service import Forecaster
 
 log = logging.getLogger(__name__)
 AsyncConn = psycopg.AsyncConnection[psycopg.rows.TupleRow]
@@ -45,13 +46,14 @@ class AlertService:
         pool: AsyncConnectionPool[AsyncConn],
         clock: Callable[[], float] = time.time,
         client: httpx.AsyncClient | None = None,
+        forecaster: Forecaster | None = None,
     ) -> None:
         self.config = bind(config, plant)
         self.plant = plant
         self.pool = pool
         self.clock = clock
         self.started = clock()
-        self.signals = Signals(self.config, plant, self.started)
+        self.signals = Signals(self.config, plant, self.started, forecaster)
         self.hooks = {h.id: h for h in self.config.webhooks}
         self._client = client
         self._own_client = client is None

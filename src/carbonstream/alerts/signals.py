@@ -14,6 +14,13 @@ answers as live data.
   year in the plant's time zone up to ``now`` (the current minute included).
 - **projected_total** (tCO2e): total + max(rate, 0) × hours left to the end of
   the period (rate over the rule's ``window_s``; no rate: the total alone).
+- **forecast_total** (tCO2e): the site's total from the start of the period to
+  the last settled quarter-hour + its forecast from there to the end of the
+  period (:mod:`carbonstream.forecast.service`: additive Holt-Winters with a
+  weekly season, fitted on the site's last 8 weeks). Unlike projected_total it
+  knows that nights and weekends are quiet, so it sees a month's budget breach
+  days ahead without crying wolf at every busy hour. Under a week of history:
+  no value (the rule keeps its state).
 - **meter_silence** (s): ``now`` minus the meter's newest good reading
   (``meter_state.last_ts_ns``); a meter that never reported counts from the
   start of the alert service.
@@ -39,6 +46,8 @@ from psycopg.rows import TupleRow
 from carbonstream.alerts.engine import projected_total
 from carbonstream.alerts.rules import AlertRule, AlertsConfig, Measure, RuleKind
 from carbonstream.config.plant import Plant
+from carbonstream.forecast.projection import NotEnoughHistoryError
+from carbonstream.forecast.service import Forecaster
 
 AsyncConn = psycopg.AsyncConnection[TupleRow]
 
@@ -54,6 +63,7 @@ UNITS: dict[RuleKind, str] = {
     RuleKind.RATE: "tCO2e/h",
     RuleKind.TOTAL: "tCO2e",
     RuleKind.PROJECTED_TOTAL: "tCO2e",
+    RuleKind.FORECAST_TOTAL: "tCO2e",
     RuleKind.METER_SILENCE: "s",
     RuleKind.COVERAGE: "%",
 }
@@ -96,13 +106,20 @@ def _site_filter(site: str | None) -> sql.Composable:
 class Signals:
     """Computes every rule's value for one evaluation; identical queries run once."""
 
-    def __init__(self, config: AlertsConfig, plant: Plant, started: float) -> None:
+    def __init__(
+        self,
+        config: AlertsConfig,
+        plant: Plant,
+        started: float,
+        forecaster: Forecaster | None = None,
+    ) -> None:
         self.config = config
         self.zone = plant.zone
         self.started = started
         self.site_meters = {
             s.id: [m.id for m in plant.meters if m.site == s.id] for s in plant.sites
         }
+        self.forecaster = forecaster if forecaster is not None else Forecaster(plant)
 
     async def values(self, conn: AsyncConn, now: float) -> dict[str, float | None]:
         cache: dict[tuple[Any, ...], float | None] = {}
@@ -138,6 +155,8 @@ class Signals:
                 return None
             _, end = period_bounds(now, self.zone, rule.period)
             return projected_total(total, rate or 0.0, now, end.timestamp())
+        if k is RuleKind.FORECAST_TOTAL:
+            return await get("forecast", rule.site, rule.measure, rule.period)
         if k is RuleKind.METER_SILENCE:
             return await get("silence", rule.meter)
         return await get("coverage", rule.site, rule.window_s)
@@ -166,6 +185,15 @@ class Signals:
             row = await (await conn.execute(q, (start, utc(now)))).fetchone()
             assert row is not None
             return float(row[0])
+        if what == "forecast":
+            _, site, measure, period = key
+            try:
+                p = await self.forecaster.project(
+                    conn, site, measure.value, now, horizon=1, periods=(period,)
+                )
+            except NotEnoughHistoryError:
+                return None
+            return p.periods[period].projected_t
         if what == "silence":
             row = await (
                 await conn.execute(

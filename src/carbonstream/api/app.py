@@ -24,6 +24,7 @@ from carbonstream.api.routes import (
     contracts,
     emissions,
     factors,
+    forecast,
     health,
     inventory,
     live,
@@ -38,6 +39,7 @@ from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import build_params
+from carbonstream.forecast.service import Forecaster
 from carbonstream.store.db import connect
 from carbonstream.store.plant import sync_plant
 
@@ -67,7 +69,9 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
         app.state.pool = pool
         app.state.alerts = None
         if settings.alerts is not None:
-            app.state.alerts = AlertService(settings.alerts, plant, pool)
+            app.state.alerts = AlertService(
+                settings.alerts, plant, pool, forecaster=app.state.forecaster
+            )
             await app.state.alerts.start()
         try:
             yield
@@ -95,6 +99,7 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
     app.state.metrics = ApiMetrics()
     app.state.catalog = Catalog()
     app.state.live = LiveHub(plant, lambda: app.state.pool)
+    app.state.forecaster = Forecaster(plant)
     problems.install(app)
     app.add_middleware(_CountRequests, metrics=app.state.metrics)
     for module in (
@@ -109,6 +114,7 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
         metrics,
         alerts,
         live,
+        forecast,
     ):
         app.include_router(module.router)
     page.install(app)

@@ -7,6 +7,8 @@
 const KEY_ITEM = "carbonstream.key";
 const STREAM = "/v1/live/stream?interval=2";
 const ALERTS = "/v1/alerts/active";
+const FORECAST = "/v1/forecast";
+const FORECAST_EVERY_MS = 60000; // the forecast moves once a quarter-hour
 const STALL_MS = 45000; // no byte (event or heartbeat) for this long: reconnect
 
 const state = {
@@ -19,6 +21,7 @@ const state = {
   controller: null,
   alerts: null, // null: not loaded; "absent": the server has no alerts endpoint
   alertsError: null,
+  forecasts: {}, // site id -> {ok: body} | {problem: detail} (GET /v1/forecast)
 };
 
 const $ = (id) => document.getElementById(id);
@@ -342,6 +345,7 @@ function siteCard(s) {
       rateRow("Total (" + s.basis + ")", "", "total")),
     el("div", { class: "periods" }, periodBox("Today", s.today, "today"),
       periodBox("This month", s.month, "month")),
+    el("div", { class: "forecast", "data-forecast": s.id }),
     el("h4", {}, "Meters"), meters,
     el("h4", {}, "Active alerts"), el("ul", { class: "alerts", "data-site": s.id }));
 }
@@ -352,6 +356,7 @@ function render(snap) {
   $("updated").textContent = "updated " + fmtTime(snap.generated_at) + " (" + snap.timezone + ")";
   $("sites").replaceChildren(...snap.sites.map(siteCard));
   renderAlerts();
+  renderForecasts();
 }
 
 setInterval(() => {
@@ -359,6 +364,106 @@ setInterval(() => {
     td.textContent = fmtAge(ago(td.dataset.silentSince || null));
   }
 }, 1000);
+
+// --- forecast (GET /v1/forecast per site: the projection against the budget) ---------------
+
+async function pollForecasts() {
+  const sites = state.snapshot ? state.snapshot.sites.map((x) => x.id) : [];
+  if (state.key && sites.length) {
+    await Promise.all(sites.map(async (id) => {
+      try {
+        const res = await fetch(FORECAST + "?site=" + encodeURIComponent(id),
+          { headers: { "X-API-Key": state.key }, cache: "no-store" });
+        const body = res.ok ? await res.json() : null;
+        if (body && body.status === "ok") state.forecasts[id] = { ok: body };
+        else if (body) state.forecasts[id] = { problem: body.detail || body.status };
+        else if (res.status === 404) state.forecasts[id] = { absent: true };
+        else state.forecasts[id] = { problem: await problemDetail(res) };
+      } catch (e) {
+        state.forecasts[id] = { problem: "forecast unavailable" };
+      }
+    }));
+    renderForecasts();
+  }
+  setTimeout(pollForecasts, sites.length ? FORECAST_EVERY_MS : 2000);
+}
+
+function fmtT(x) {
+  // Whole tonnes with thousands separators from 100 t, as in "1,210 t of 1,150 t budget".
+  if (x === null || x === undefined) return "—";
+  return Math.abs(x) >= 100
+    ? new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 }).format(x)
+    : fmt(x);
+}
+
+function fmtDay(iso) {
+  const tz = state.snapshot ? state.snapshot.timezone : undefined;
+  return new Intl.DateTimeFormat("en-GB", {
+    timeZone: tz, day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+    hour12: false,
+  }).format(new Date(iso));
+}
+
+function projectionRow(label, p) {
+  // Month or year: actual so far + forecast for the rest, against the budget.
+  const over = p.budget_t !== null && p.projected_t > p.budget_t;
+  const scale = Math.max(p.projected_t, p.budget_t || 0, 1e-9);
+  const bar = el("div", { class: "fc-bar" + (over ? " over" : "") },
+    el("div", { class: "fc-actual" }), el("div", { class: "fc-rest" }));
+  bar.children[0].style.width = (100 * p.actual_t / scale) + "%";
+  bar.children[1].style.width = (100 * p.forecast_t / scale) + "%";
+  if (p.budget_t) {
+    const mark = el("div", { class: "fc-budget" });
+    mark.style.left = Math.min(100, 100 * p.budget_t / scale) + "%";
+    bar.append(mark);
+  }
+  const key = "forecast-" + p.period;
+  return el("div", { class: "fc-period" + (over ? " fc-over" : ""), "data-period": key },
+    el("div", {},
+      label, " projected ",
+      el("strong", { "data-field": key + "-projected", "data-value": p.projected_t },
+        fmtT(p.projected_t), " t"),
+      p.budget_t
+        ? el("span", {}, " of ", el("span", { "data-field": key + "-budget" }, fmtT(p.budget_t)),
+          " t budget (", fmt(p.projected_pct), " %)")
+        : el("span", { class: "muted" }, " (no budget)"),
+      p.budget_reached_at
+        ? el("span", { class: "fc-when", "data-field": key + "-reached" },
+          " · budget reached about ", fmtDay(p.budget_reached_at))
+        : null),
+    bar,
+    el("div", { class: "muted" }, fmtT(p.actual_t), " t so far + ", fmtT(p.forecast_t),
+      ` t forecast for the rest of the ${p.period}`));
+}
+
+function forecastBox(id) {
+  const f = state.forecasts[id];
+  if (!f || f.absent) return [];
+  if (!f.ok) {
+    return [el("h4", {}, "Forecast"),
+      el("p", { class: "muted", "data-field": "forecast-problem" }, f.problem)];
+  }
+  const b = f.ok;
+  const per = Object.fromEntries(b.periods.map((p) => [p.period, p]));
+  const m = b.method;
+  const skill = m.day_ahead_mape_pct !== null ? `, day-ahead error ${fmt(m.day_ahead_mape_pct)} %` : "";
+  const days = m.history_days >= 10 ? Math.round(m.history_days) : m.history_days.toFixed(1);
+  return [
+    el("h4", {}, "Forecast ",
+      el("small", { class: "muted", title: m.name + "; " + m.chosen_by },
+        `${m.model}, fitted on ${days} days${skill}`)),
+    projectionRow("Month", per.month),
+    per.year.budget_t ? projectionRow("Year", per.year) : null,
+    el("div", { class: "muted" }, "Next 24 h: ",
+      el("span", { "data-field": "forecast-next" }, fmtT(b.next_t)), " t (", b.scope, ")"),
+  ];
+}
+
+function renderForecasts() {
+  for (const box of document.querySelectorAll("div.forecast[data-forecast]")) {
+    box.replaceChildren(...forecastBox(box.dataset.forecast).filter(Boolean));
+  }
+}
 
 // --- start ----------------------------------------------------------------------------------
 
@@ -368,4 +473,5 @@ document.addEventListener("DOMContentLoaded", () => {
   if (state.key) start();
   else askForKey();
   pollAlerts();
+  pollForecasts();
 });
