@@ -26,7 +26,6 @@ from carbonstream.api.schemas.green import (
 )
 from carbonstream.config.plant import MeterKind, Plant
 from carbonstream.core.intensity import intensity, line_emissions
-from carbonstream.core.meters import MeterParams
 from carbonstream.ledger.status import Status, zero_carbon
 from carbonstream.store import green as q
 from carbonstream.store.db import AsyncConn
@@ -154,17 +153,16 @@ def zero_carbon_status(
 # --- intensity ---------------------------------------------------------------------------------
 
 
-def production_unit(plant: Plant, params: MeterParams, site: str) -> str | None:
-    unit_of = dict(zip(params.ids, params.canonical_unit, strict=True))
+def production_unit(plant: Plant, site: str) -> str | None:
+    """The site's production unit (one per site, checked when the plant file loads)."""
     for m in plant.meters:
         if m.site == site and m.kind is MeterKind.PRODUCTION:
-            return unit_of[m.id]
+            return m.scale().canonical
     return None
 
 
 def site_intensity(
     plant: Plant,
-    params: MeterParams,
     sums: Mapping[str, Mapping[str, float]],
     sites: list[str],
     basis: Basis,
@@ -173,7 +171,7 @@ def site_intensity(
     out = []
     for s in sites:
         t = sums.get(s, {})
-        unit = production_unit(plant, params, s)
+        unit = production_unit(plant, s)
         i = intensity(
             t.get("scope1_t", 0.0), t.get(col, 0.0), t.get("production", 0.0), unit or "", basis
         )
@@ -202,7 +200,6 @@ _KIND_ROLE = {
 
 def line_intensity(
     plant: Plant,
-    params: MeterParams,
     rows: Iterable[q.LineRole],
     sums: Mapping[str, Mapping[str, float]],
     sites: list[str],
@@ -236,7 +233,7 @@ def line_intensity(
         )
         prod = a.get(6, [0.0, 0.0])[0]
         has_prod = any(k is MeterKind.PRODUCTION for _, k in ms)
-        unit = production_unit(plant, params, site) if has_prod else None
+        unit = production_unit(plant, site) if has_prod else None
         i = intensity(e.scope1_t, e.total(basis) - e.scope1_t, prod, unit or "", basis)
         out.append(
             LineIntensity(

@@ -335,8 +335,8 @@ def build(
         ),
         intensity=IntensityPart(
             scope2_basis=basis,
-            sites=green.site_intensity(plant, params, stored.site_sums, sites, basis),
-            lines=green.line_intensity(plant, params, line_rows, stored.site_sums, sites, basis),
+            sites=green.site_intensity(plant, stored.site_sums, sites, basis),
+            lines=green.line_intensity(plant, line_rows, stored.site_sums, sites, basis),
         ),
         notes=notes,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
 from carbonstream.api import green
 from carbonstream.api.auth import Viewer
@@ -115,7 +115,6 @@ async def zero_carbon(
     response_model=IntensityReport,
 )
 async def intensity(
-    request: Request,
     _: Viewer,
     conn: Connection,
     plant: PlantDep,
@@ -139,12 +138,11 @@ async def intensity(
         sums = await q.live_sums(conn, site_keys, s, e)
         meters = await q.line_meter_keys(conn, site_keys)
         rows = await q.line_sums(conn, meters, s, e)
-    params = request.app.state.params
     return IntensityReport(
         period=_period(s, e, plant),
         scope2_basis=basis,
-        sites=green.site_intensity(plant, params, sums, sites, basis),
-        lines=green.line_intensity(plant, params, rows, sums, sites, basis),
+        sites=green.site_intensity(plant, sums, sites, basis),
+        lines=green.line_intensity(plant, rows, sums, sites, basis),
         notes=green.INTENSITY_NOTES,
     )
 
