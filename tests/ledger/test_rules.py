@@ -17,6 +17,7 @@ from carbonstream.ledger import (
     check_retirement,
     net_emissions,
 )
+from carbonstream.ledger.status import zero_carbon
 
 D = dt.date
 CERT = Certificate(
@@ -117,3 +118,19 @@ def test_net_and_zero_carbon() -> None:
     )
     z = net_emissions(120.0, 380.0, 500.0)
     assert z.zero_carbon and z.remaining_t == 0.0 and z.scope1_t == 120.0  # gross kept
+
+
+def test_zero_carbon_per_site_and_together() -> None:
+    gross = {"assembly": (4.0, 1.2), "foundry": (0.0, 0.0)}
+    rets = [(1, "assembly", 5.0), (2, None, 1.0)]
+    total, sites = zero_carbon(gross, rets, "market", plant_wide=True)
+    a = sites[0].net
+    assert (
+        a.net_t == pytest.approx(0.2) and not a.zero_carbon and a.remaining_t == pytest.approx(0.2)
+    )
+    assert sites[0].retirements == [1] and sites[1].net.zero_carbon
+    assert total.net.net_t == pytest.approx(-0.8) and total.net.zero_carbon
+    assert total.retirements == [1, 2] and total.net.remaining_t == 0.0
+    # A selection of sites: plant-wide retirements do not count in it.
+    sel, _ = zero_carbon({"assembly": (4.0, 1.2)}, rets, "market", plant_wide=False)
+    assert sel.net.net_t == pytest.approx(0.2) and sel.retirements == [1]

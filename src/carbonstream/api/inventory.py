@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from fastapi.responses import Response
 
+from carbonstream.api import green
 from carbonstream.api.render import csv_response, xlsx_response
 from carbonstream.api.schemas.inventory import (
     ActivityLine,
@@ -23,6 +24,7 @@ from carbonstream.api.schemas.inventory import (
     Exports,
     FactorUsed,
     FuelLine,
+    IntensityPart,
     Inventory,
     LineagePublic,
     Net,
@@ -33,13 +35,17 @@ from carbonstream.api.schemas.inventory import (
     SiteTotals,
     SourceLine,
     Totals,
+    ZeroCarbonPart,
 )
 from carbonstream.config.plant import MeterKind, Plant
 from carbonstream.core.engine import SITE_COLUMNS
 from carbonstream.core.flags import describe
+from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import MeterParams
+from carbonstream.errors import FactorError
 from carbonstream.ledger import net_emissions
 from carbonstream.report import with_derived
+from carbonstream.store import green as gq
 from carbonstream.store.queries.inventory import Stored
 
 _IMPORTS = (MeterKind.GRID_IMPORT, MeterKind.HEAT_IMPORT)
@@ -53,8 +59,14 @@ def build(
     end: dt.datetime,
     sites: list[str],
     basis: Literal["market", "location"],
+    restatement: gq.RestatementRow | None = None,
+    library: FactorLibrary | None = None,
+    plant_wide: bool = True,
 ) -> Inventory:
+    """The inventory of the live account, or of a restatement when one is given (the
+    caller put its site totals in ``stored.site_sums``)."""
     zone = plant.zone
+    restated = restatement is not None
     seconds = (end - start).total_seconds()
     meters = [m for m in plant.meters if m.site in sites]
     unit_of = {i: params.canonical_unit[k] for k, i in enumerate(params.ids)}
@@ -146,7 +158,9 @@ def build(
                 kind=m.kind.value,
                 quantity=q,
                 unit=unit_of[m.id],
-                energy_gj=a.get("energy_gj", 0.0) if m.kind is MeterKind.FUEL else None,
+                energy_gj=a.get("energy_gj", 0.0)
+                if m.kind is MeterKind.FUEL and not restated
+                else None,
                 coverage_pct=min(100.0, 100.0 * a.get("covered_s", 0.0) / seconds),
                 flags=describe(flags.get(m.id, 0)),
             )
@@ -230,12 +244,37 @@ def build(
     offsets_t = sum(o.tco2e for o in offsets)
     scope2_t = totals.scope2_market_t if basis == "market" else totals.scope2_location_t
     n = net_emissions(totals.scope1_t, scope2_t, offsets_t, basis)
+    zc_total, zc_sites = green.zero_carbon_status(
+        stored.site_sums,
+        sites,
+        [gq.Retired(r.id, r.site, r.tco2e) for r in stored.retirements],
+        basis,
+        plant_wide,
+    )
+    line_rows = [] if restated else _line_rows(plant, params, stored)
     notes = [
         "Scope 1 and Scope 2 are gross; offsets change only the net figure.",
         "Exported electricity and heat are deducted in the China total (GB/T 32150) only.",
     ]
     notes += sorted({n for lin in stored.lineages.values() for n in lin.notes})
+    factors = sorted(used.values(), key=lambda f: (f.factor_id, f.version, f.role))
+    if restatement is not None:
+        notes.insert(
+            0,
+            f"Restatement {restatement.id} ({restatement.label}), made "
+            f"{restatement.created_at:%Y-%m-%d}: the totals per site are its recomputation of "
+            f"the local days {restatement.first_day}..{restatement.last_day}; the live account "
+            "is unchanged (version=live). Per-source breakdowns, lineage, certificate coverage "
+            "and per-line intensity exist for the live account only; activity quantities and "
+            "coverage come from the same stored readings.",
+        )
+        factors = _restated_factors(restatement, library)
+        by_fuel = {}
+        fuel_sources = []
+        lineage = []
+        certificates = []
     return Inventory(
+        version=green.version_public(restatement),
         plant=plant.name,
         timezone=plant.timezone,
         gwp=plant.gwp.value,
@@ -263,7 +302,7 @@ def build(
             supplier_mwh=totals.supplier_mwh,
             residual_mwh=totals.residual_mwh,
             heat_import_gj=totals.heat_import_gj,
-            by_source=[source(m) for m in meters if m.kind in _IMPORTS],
+            by_source=[] if restated else [source(m) for m in meters if m.kind in _IMPORTS],
         ),
         exports=Exports(
             grid_export_mwh=totals.grid_export_mwh,
@@ -275,7 +314,7 @@ def build(
             ActivityTotal(kind=k, unit=u, quantity=q) for (k, u), q in sorted(act_totals.items())
         ],
         coverage_pct=coverage,
-        factors=sorted(used.values(), key=lambda f: (f.factor_id, f.version, f.role)),
+        factors=factors,
         lineage=lineage,
         certificates=certificates,
         offsets=offsets,
@@ -288,8 +327,61 @@ def build(
             zero_carbon=n.zero_carbon,
             remaining_t=n.remaining_t,
         ),
+        zero_carbon=ZeroCarbonPart(
+            scope2_basis=basis,
+            rule=green.ZERO_CARBON_RULE.format(basis=basis),
+            total=zc_total,
+            sites=zc_sites,
+        ),
+        intensity=IntensityPart(
+            scope2_basis=basis,
+            sites=green.site_intensity(plant, stored.site_sums, sites, basis),
+            lines=green.line_intensity(plant, line_rows, stored.site_sums, sites, basis),
+        ),
         notes=notes,
     )
+
+
+def _line_rows(plant: Plant, params: MeterParams, stored: Stored) -> list[gq.LineRole]:
+    """Per meter of a production line: its stored quantity and CO2e, as line rows."""
+    role_of = dict(zip(params.ids, (int(r) for r in params.role), strict=True))
+    lines = {m.id: (m.line, m.site) for m in plant.meters if m.line is not None}
+    out = []
+    for ln in stored.meter_lines:
+        where = lines.get(ln.meter)
+        if where is not None and where[0] is not None:
+            out.append(gq.LineRole(where[0], where[1], role_of[ln.meter], ln.quantity, ln.co2e_t))
+    return out
+
+
+def _restated_factors(r: gq.RestatementRow, library: FactorLibrary | None) -> list[FactorUsed]:
+    out = []
+    for f in r.factors:
+        fid, version = str(f.get("factor_id", "")), int(f.get("version", 0))
+        known = None
+        if library is not None and fid in library:
+            try:
+                known = library.get(fid, version)
+            except FactorError:  # a version only the restatement's extra files held
+                known = None
+        files = ", ".join(str(x.get("name", "")) for x in r.factor_files)
+        out.append(
+            FactorUsed(
+                factor_id=fid,
+                version=version,
+                role="",
+                value=float(f.get("value", 0.0)),
+                unit=str(f.get("unit", "")),
+                source=known.source if known else f"restatement {r.id} factor files: {files}",
+                table=known.table if known else "",
+                data_year=known.data_year if known else None,
+                verified=known.verified if known else "",
+                fallback=None,
+                used_by=[],
+                months=[],
+            )
+        )
+    return out
 
 
 # --- renderings -----------------------------------------------------------------------
@@ -320,6 +412,7 @@ _SUMMARY = [
 
 def _summary_rows(inv: Inventory) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [
+        {"item": "version", "value": inv.version.label, "unit": ""},
         {"item": "plant", "value": inv.plant, "unit": ""},
         {"item": "period_start", "value": inv.period.start.isoformat(), "unit": inv.timezone},
         {"item": "period_end", "value": inv.period.end.isoformat(), "unit": "exclusive"},
@@ -334,6 +427,7 @@ def _summary_rows(inv: Inventory) -> list[dict[str, Any]]:
         {"item": "offsets_retired_t", "value": net.offsets_t, "unit": "tCO2e"},
         {"item": f"net_t ({net.scope2_basis}-based)", "value": net.net_t, "unit": "tCO2e"},
         {"item": "zero_carbon", "value": net.zero_carbon, "unit": ""},
+        {"item": "remaining_t", "value": net.remaining_t, "unit": "tCO2e"},
     ]
     return rows
 
@@ -452,6 +546,29 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
                 "period_end",
             ],
             [o.model_dump() for o in inv.offsets],
+        ),
+        (
+            "Zero carbon",
+            [
+                "site",
+                "scope1_t",
+                "scope2_t",
+                "gross_t",
+                "offsets_t",
+                "net_t",
+                "zero_carbon",
+                "remaining_t",
+            ],
+            [
+                {**z.model_dump(), "site": z.site or "(all)"}
+                for z in [*inv.zero_carbon.sites, inv.zero_carbon.total]
+            ],
+        ),
+        (
+            "Intensity",
+            ["line", "site", "unit", "production", "emissions_t", "t_per_unit"],
+            [{**x.model_dump(), "line": ""} for x in inv.intensity.sites]
+            + [x.model_dump() for x in inv.intensity.lines],
         ),
     ]
 

@@ -27,6 +27,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 
 from carbonstream.api.db import AsyncConn
+from carbonstream.api.live_green import GreenLive, LiveIntensity, LiveZeroCarbon
 from carbonstream.config.plant import Plant, Site
 from carbonstream.core.batch import NS_PER_S
 from carbonstream.core.calendar import ROLLING_WINDOWS_S, rolling_rates
@@ -98,6 +99,12 @@ class SiteLive(BaseModel):
     month: Period
     trend: Trend
     meters: list[MeterStatus]
+    zero_carbon: LiveZeroCarbon | None = Field(
+        default=None, description="Net and zero-carbon status today and this month."
+    )
+    intensity: LiveIntensity | None = Field(
+        default=None, description="tCO2e per unit of product today and this month."
+    )
 
 
 class LiveSnapshot(BaseModel):
@@ -135,6 +142,7 @@ class LiveHub:
         self._month: tuple[tuple[dt.datetime, dt.datetime], float, dict[str, np.ndarray]] | None
         self._month = None
         self._data_start: dict[str, dt.datetime] = {}
+        self._green = GreenLive(plant)
         self._closing = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.streams = 0  # open streams, for tests and metrics
@@ -182,6 +190,7 @@ class LiveHub:
             today = await self._totals(conn, day, next_day)
             before = await self._month_before(conn, month, day)
             meters = await (await conn.execute(q.METERS_SQL)).fetchall()
+            green = await self._green.load(conn, day, next_day, month)
             if any(s.id not in self._data_start for s in self.plant.sites):
                 for sid, t in await (await conn.execute(q.DATA_START_SQL)).fetchall():
                     if t is not None:
@@ -206,6 +215,7 @@ class LiveHub:
             )
             for s in self.plant.sites
         ]
+        self._green.attach(sites, green)
         return LiveSnapshot(
             generated_at=now,
             plant=self.plant.name,

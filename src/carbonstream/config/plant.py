@@ -294,6 +294,17 @@ class Replacement(_Model):
         return v
 
 
+class ZeroCarbonRule(_Model):
+    """How zero-carbon status is judged: net = Scope 1 + Scope 2 (this basis) - retired
+    offsets; a site or the plant is zero-carbon for a period when net <= 0."""
+
+    scope2_basis: Literal["market", "location"] = Field(
+        default="market",
+        description="Scope 2 in the net: market-based (GECs and green-power trades applied, "
+        "the zero-carbon-factory reading) or location-based.",
+    )
+
+
 class Plant(_Model):
     name: str = Field(min_length=1)
     timezone: str = "Asia/Shanghai"
@@ -308,6 +319,7 @@ class Plant(_Model):
     meters: list[Meter] = Field(min_length=1)
     instruments: list[Instrument] = Field(default_factory=list)
     replacements: list[Replacement] = Field(default_factory=list)
+    zero_carbon: ZeroCarbonRule = Field(default_factory=ZeroCarbonRule)
 
     @field_validator("timezone")
     @classmethod

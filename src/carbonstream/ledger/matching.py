@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+Residual = float | NDArray[np.float64]
+
 
 @dataclass(frozen=True)
 class Matching:
@@ -21,36 +23,100 @@ class Matching:
     instruments_mwh: float
     covered_mwh: float
     uncovered_mwh: float
-    surplus_mwh: float
-    market_t: float  # uncovered x residual factor
+    surplus_mwh: float  # instrument MWh that found no consumption to cover (never negative t)
+    market_t: float  # uncovered x residual factor (+ covered x the instruments' rate)
     coverage_pct: float
 
 
 def annual_match(
-    consumption_mwh: NDArray[np.float64], generation_mwh: NDArray[np.float64], residual: float
+    consumption_mwh: NDArray[np.float64],
+    generation_mwh: NDArray[np.float64],
+    residual: Residual,
+    instrument_ef: float = 0.0,
 ) -> Matching:
+    """Volume matching: the period's instrument MWh against its consumption, hour-blind.
+
+    ``residual`` is one factor (t/MWh) or one per hour; per hour, the uncovered MWh take
+    the consumption-weighted mean of the hours' factors.
+    """
     c, g = float(consumption_mwh.sum()), float(generation_mwh.sum())
     covered = min(c, g)
-    return _result(c, g, covered, residual)
+    if np.ndim(residual):
+        r = np.asarray(residual, dtype=np.float64)
+        mean = float((consumption_mwh * r).sum()) / c if c else 0.0
+    else:
+        mean = float(residual)
+    return _result(c, g, covered, (c - covered) * mean, instrument_ef)
 
 
 def hourly_match(
-    consumption_mwh: NDArray[np.float64], generation_mwh: NDArray[np.float64], residual: float
+    consumption_mwh: NDArray[np.float64],
+    generation_mwh: NDArray[np.float64],
+    residual: Residual,
+    instrument_ef: float = 0.0,
 ) -> Matching:
     """Arrays are aligned by hour; an hour's surplus does not carry to another hour."""
     if consumption_mwh.shape != generation_mwh.shape:
         raise ValueError("hourly consumption and generation must cover the same hours")
-    covered = float(np.minimum(consumption_mwh, generation_mwh).sum())
-    return _result(float(consumption_mwh.sum()), float(generation_mwh.sum()), covered, residual)
+    per_hour = np.minimum(consumption_mwh, generation_mwh)
+    covered = float(per_hour.sum())
+    uncovered_t = float(((consumption_mwh - per_hour) * residual).sum())
+    return _result(
+        float(consumption_mwh.sum()),
+        float(generation_mwh.sum()),
+        covered,
+        uncovered_t,
+        instrument_ef,
+    )
 
 
-def _result(c: float, g: float, covered: float, residual: float) -> Matching:
+def _result(c: float, g: float, covered: float, uncovered_t: float, ef: float) -> Matching:
     return Matching(
         consumption_mwh=c,
         instruments_mwh=g,
         covered_mwh=covered,
         uncovered_mwh=c - covered,
         surplus_mwh=g - covered,
-        market_t=(c - covered) * residual,
+        market_t=uncovered_t + covered * ef,
         coverage_pct=100.0 * covered / c if c else 0.0,
     )
+
+
+@dataclass(frozen=True)
+class InstrumentHours:
+    """One instrument counted for a site and period: its MWh, its emission rate and, when its
+    contract's hourly generation is known, its share of it per hour of the period."""
+
+    mwh: float
+    ef_t_per_mwh: float
+    hourly: NDArray[np.float64] | None  # aligned with the consumption hours
+
+
+def match_site(
+    consumption_mwh: NDArray[np.float64],
+    residual: NDArray[np.float64],
+    instruments: list[InstrumentHours],
+) -> tuple[Matching, Matching]:
+    """Annual (volume) and hourly matching of the same instruments and consumption.
+
+    Annual: every instrument's MWh counts. Hourly: only generation known hour by hour
+    counts, in its own hour; an instrument without hourly data covers nothing hourly.
+    """
+    volume = np.array([i.mwh for i in instruments], dtype=np.float64)
+    hourly = np.zeros_like(consumption_mwh)
+    for i in instruments:
+        if i.hourly is not None:
+            hourly = hourly + i.hourly
+    ef_annual = _mean_ef([(i.mwh, i.ef_t_per_mwh) for i in instruments])
+    ef_hourly = _mean_ef(
+        [(float(i.hourly.sum()), i.ef_t_per_mwh) for i in instruments if i.hourly is not None]
+    )
+    return (
+        annual_match(consumption_mwh, volume, residual, ef_annual),
+        hourly_match(consumption_mwh, hourly, residual, ef_hourly),
+    )
+
+
+def _mean_ef(weighted: list[tuple[float, float]]) -> float:
+    total = sum(w for w, _ in weighted)
+    return sum(w * ef for w, ef in weighted) / total if total > 0 else 0.0

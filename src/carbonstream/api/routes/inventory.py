@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
+from carbonstream.api import green
 from carbonstream.api import inventory as build
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
@@ -26,6 +27,7 @@ from carbonstream.api.deps import (
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.routes.sites import not_found
 from carbonstream.api.schemas.inventory import Inventory
+from carbonstream.store import green as gq
 from carbonstream.store.queries import inventory as q
 
 router = APIRouter(prefix="/v1", tags=["inventory"], responses=PROBLEM_RESPONSES)
@@ -91,8 +93,20 @@ async def get_inventory(
     year: Annotated[int | None, Query(ge=2000, le=2100, description="Calendar year.")] = None,
     site: Annotated[list[str] | None, Query(description="Site ids (default: all).")] = None,
     scope2_basis: Annotated[
-        Literal["market", "location"], Query(description="Scope 2 basis of the net figure.")
-    ] = "market",
+        Literal["market", "location"] | None,
+        Query(
+            description="Scope 2 basis of the net, zero-carbon status and intensity "
+            "(default: the plant's zero_carbon rule, market-based unless configured)."
+        ),
+    ] = None,
+    version: Annotated[
+        str,
+        Query(
+            pattern=green.VERSION_PATTERN,
+            description="'live' (default: the account ingest keeps) or a restatement id "
+            "(GET /v1/restatements): its site totals for whole local days inside it.",
+        ),
+    ] = "live",
     format: FormatQuery = None,
 ) -> Any:
     fmt = wanted_format(request, format, (Format.JSON, Format.CSV, Format.XLSX))
@@ -107,12 +121,32 @@ async def get_inventory(
     sites = [x.id for x in plant.sites if x.id in keys]
     first_day = s.astimezone(zone).date()
     last_day = (e - dt.timedelta(microseconds=1)).astimezone(zone).date()
+    basis: Literal["market", "location"] = scope2_basis or plant.zero_carbon.scope2_basis
+    restatement = await green.resolve_version(conn, version)
     async with timed(metrics, "inventory"):
         stored = await q.load(
             conn, [keys[x] for x in sites], site is None, s, e, first_day, last_day
         )
-    inv = build.build(stored, plant, request.app.state.params, s, e, sites, scope2_basis)
+        if restatement is not None:
+            green.restated_days(restatement, s, e, zone)
+            stored.site_sums = await gq.restated_sums(
+                conn, restatement.id, [keys[x] for x in sites], first_day, last_day
+            )
+    inv = build.build(
+        stored,
+        plant,
+        request.app.state.params,
+        s,
+        e,
+        sites,
+        basis,
+        restatement,
+        request.app.state.library,
+        site is None,
+    )
     name = f"inventory-{first_day.isoformat()}-{last_day.isoformat()}"
+    if restatement is not None:
+        name += f"-restatement-{restatement.id}"
     if fmt is Format.CSV:
         return build.to_csv(inv, name + ".csv")
     if fmt is Format.XLSX:

@@ -7,6 +7,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from carbonstream.api.schemas.green import (
+    LineIntensity,
+    SiteIntensity,
+    VersionPublic,
+    ZeroCarbonStatus,
+)
+
 INVENTORY_SCHEMA = "carbonstream.inventory/v1"
 
 
@@ -184,8 +191,24 @@ class Net(BaseModel):
     remaining_t: float
 
 
+class ZeroCarbonPart(BaseModel):
+    scope2_basis: Literal["market", "location"]
+    rule: str
+    total: ZeroCarbonStatus = Field(description="The sites of the inventory together (= net).")
+    sites: list[ZeroCarbonStatus]
+
+
+class IntensityPart(BaseModel):
+    scope2_basis: Literal["market", "location"]
+    sites: list[SiteIntensity]
+    lines: list[LineIntensity] = Field(description="Per production line (live account only).")
+
+
 class Inventory(BaseModel):
     schema_: str = Field(INVENTORY_SCHEMA, alias="schema")
+    version: VersionPublic = Field(
+        description="Which account the figures come from: live, or a restatement."
+    )
     plant: str
     timezone: str
     gwp: str
@@ -205,6 +228,8 @@ class Inventory(BaseModel):
     certificates: list[CertificateAllocated]
     offsets: list[OffsetRetired]
     net: Net
+    zero_carbon: ZeroCarbonPart
+    intensity: IntensityPart
     notes: list[str]
 
     model_config = {"populate_by_name": True}

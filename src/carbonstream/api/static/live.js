@@ -313,6 +313,51 @@ function periodBox(label, p, key) {
       p.projected_pct !== null ? ` · projected ${fmt(p.projected_pct)} %` : ""));
 }
 
+// --- zero-carbon status and intensity (sites[].zero_carbon, sites[].intensity of the snapshot) --
+
+function netBox(label, n, key) {
+  const ok = n.zero_carbon;
+  return el("div", { class: "period zc " + (ok ? "zc-yes" : "zc-no"), "data-zc": key },
+    el("h3", {}, label),
+    el("div", { class: "val" }, num(n.net_t, `zc-${key}-net`), " t net"),
+    el("div", { class: "muted" }, "gross ", num(n.scope1_t + n.scope2_t, `zc-${key}-gross`),
+      " t − offsets ", num(n.offsets_t, `zc-${key}-offsets`), " t"),
+    el("div", { class: "zc-status", "data-field": `zc-${key}-status`,
+      "data-value": ok ? "zero-carbon" : "not-zero-carbon" },
+      ok
+        ? (n.scope1_t + n.scope2_t > 0 ? "zero-carbon (net ≤ 0)" : "zero-carbon (nothing emitted)")
+        : `${fmt(n.remaining_t)} t left to reduce or offset`));
+}
+
+function perUnit(f, unit, field) {
+  return f.t_per_unit === null
+    ? el("span", { class: "muted", "data-field": field, "data-value": "" }, "no production")
+    : el("span", {}, num(f.t_per_unit, field), ` tCO2e/${unit}`);
+}
+
+function intensityTable(it) {
+  const unit = it.unit || "unit";
+  const row = (label, today, month, field, attrs) => el("tr", attrs || {},
+    el("td", {}, label), el("td", {}, perUnit(today, unit, `int-today-${field}`)),
+    el("td", {}, perUnit(month, unit, `int-month-${field}`)));
+  return el("table", { class: "intensity" },
+    el("tr", {}, el("th", {}, `intensity (${it.basis}-based)`), el("th", {}, "today"),
+      el("th", {}, "this month")),
+    row("site", it.today, it.month, "site"),
+    ...it.lines.map((l) => row("line " + l.line, l.today, l.month, "line",
+      { "data-line": l.line })));
+}
+
+function greenBox(s) {
+  if (!s.zero_carbon && !s.intensity) return null;
+  const z = s.zero_carbon;
+  return el("div", { class: "green" },
+    z ? el("h4", {}, `Zero carbon (Scope 1 + Scope 2 ${z.basis}-based − offsets retired)`) : null,
+    z ? el("div", { class: "periods" }, netBox("Today", z.today, "today"),
+      netBox("This month", z.month, "month")) : null,
+    s.intensity && s.intensity.unit ? intensityTable(s.intensity) : null);
+}
+
 function siteCard(s) {
   const r = Object.fromEntries(s.rates.map((x) => [x.window_s, x]));
   const r1 = r[60] || {};
@@ -346,6 +391,7 @@ function siteCard(s) {
     el("div", { class: "periods" }, periodBox("Today", s.today, "today"),
       periodBox("This month", s.month, "month")),
     el("div", { class: "forecast", "data-forecast": s.id }),
+    greenBox(s),
     el("h4", {}, "Meters"), meters,
     el("h4", {}, "Active alerts"), el("ul", { class: "alerts", "data-site": s.id }));
 }
