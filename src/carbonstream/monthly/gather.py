@@ -109,6 +109,8 @@ def month_bounds(month: str, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
     if m is None:
         raise ReportError(f"month {month!r}: give it as YYYY-MM, e.g. 2026-11")
     y, mo = int(m.group(1)), int(m.group(2))
+    if not 1970 <= y <= 2999:
+        raise ReportError(f"month {month!r}: the year must be between 1970 and 2999")
     start = dt.datetime(y, mo, 1, tzinfo=zone)
     end = dt.datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=zone)
     return start, end
