@@ -5,6 +5,7 @@ figures equal the inventory API's and `carbonstream compute` on the same reading
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import io
@@ -19,6 +20,7 @@ import openpyxl
 import pypdfium2 as pdfium  # type: ignore[import-untyped]  # ships no type information
 import pytest
 
+from carbonstream import monthly
 from carbonstream import report as compute_report
 from carbonstream.cli import main
 from carbonstream.compute import run
@@ -26,6 +28,7 @@ from carbonstream.config.loader import load_plant
 from carbonstream.core.engine import Engine
 from carbonstream.core.library import FactorLibrary
 from carbonstream.evidence.chain import DayDigest
+from carbonstream.monthly import pdf as pdf_module
 from carbonstream.monthly.xlsx import REPORT_SHEETS
 from carbonstream.store import evidence
 from carbonstream.store.db import connect
@@ -266,3 +269,17 @@ def test_cli_refuses_a_bad_month_and_an_unknown_site(example: Api, tmp_path: Pat
     assert main([*base, "--month", "2026-13"]) == 1
     assert main([*base, "--month", MONTH, "--site", "nowhere"]) == 1
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_chinese_sources_print_with_a_cjk_font_or_are_marked_omitted(
+    example: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rep = asyncio.run(monthly.from_database(example.db_url, MONTH, ["foundry"]))
+    chinese = [f.source for f in rep.inventory.factors if pdf_module._CJK.search(f.source)]
+    assert chinese  # the grid factor's MEE notice
+    if pdf_module._cjk_font() is not None:  # e.g. Debian fonts-wqy-microhei (deploy/Dockerfile)
+        text = "".join(t for _, t in pages(monthly.render_pdf(rep)))
+        assert "电力二氧化碳排放因子" in text.replace("\r\n", "")
+    monkeypatch.setattr(pdf_module, "_cjk_font", lambda: None)
+    text = "".join(t for _, t in pages(monthly.render_pdf(rep)))
+    assert "Chinese text omitted" in text and "电力" not in text

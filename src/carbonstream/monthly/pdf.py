@@ -8,12 +8,16 @@ and rendering is serialised by a lock because rcParams are process-wide.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import re
 import textwrap
 import threading
+import unicodedata
 from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
@@ -38,11 +42,26 @@ CATEGORY_COLOURS = {"Scope 1": SCOPE1, "Scope 2 electricity": SCOPE2_LOCATION, "
 _LOCK = threading.Lock()
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+")
 _CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei")
+_TOKENS = re.compile(
+    r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]|[^\s\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]+\s*|\s+"
+)
+_CJK_FILES = ("notosanscjk", "wqy-microhei", "wqy-zenhei")
 
 
+@functools.cache
 def _cjk_font() -> str | None:
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    return next((f for f in _CJK_FONTS if f in names), None)
+    """A CJK font matplotlib can use: known to its font cache, or installed since the cache
+    was built (Debian: fonts-wqy-microhei, fonts-noto-cjk), added once per process."""
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    found = next((f for f in _CJK_FONTS if f in known), None)
+    if found is not None:
+        return found
+    for path in font_manager.findSystemFonts():
+        if any(k in Path(path).name.lower() for k in _CJK_FILES):
+            with contextlib.suppress(OSError, RuntimeError, ValueError):
+                font_manager.fontManager.addfont(path)
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    return next((f for f in _CJK_FONTS if f in known), None)
 
 
 class _Text:
@@ -137,8 +156,37 @@ def _heading(fig: Figure, title: str, subtitle: str = "") -> None:
         fig.text(0.03, 0.885, textwrap.fill(subtitle, 180), fontsize=8.5, color="#444444", va="top")
 
 
+def _width(text: str) -> int:
+    """Display width in Latin characters: CJK characters are twice as wide."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _fill(text: str, chars: int) -> str:
+    """Greedy line breaking by display width: at spaces, around CJK characters, and inside
+    a token longer than a line (a URL)."""
+    if _width(text) <= chars:
+        return text
+    lines: list[str] = []
+    line = ""
+    for token in _TOKENS.findall(text):
+        if line and _width(line + token.rstrip()) > chars:
+            lines.append(line.rstrip())
+            line = token.lstrip()
+        else:
+            line += token
+        while _width(line.rstrip()) > chars:  # a token longer than a line
+            cut = 1
+            while _width(line[: cut + 1]) <= chars:
+                cut += 1
+            lines.append(line[:cut])
+            line = line[cut:]
+    if line.strip():
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
 def _wrap(text: str, chars: int) -> str:
-    return "\n".join(textwrap.fill(part, chars) or part for part in text.split("\n"))
+    return "\n".join(_fill(part, chars) for part in text.split("\n"))
 
 
 def _cells(
@@ -153,7 +201,7 @@ def _cells(
     em = fontsize * 0.58 / 72  # inches per character, DejaVu Sans on average
     if widths is None:
         natural = [
-            3 + max(len(line) for row in cells for line in row[j].split("\n"))
+            3 + max(_width(line) for row in cells for line in row[j].split("\n"))
             for j in range(len(columns))
         ]
         fitted = _fit(natural, width_in / em)
