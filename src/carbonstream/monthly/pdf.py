@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import logging
 import re
 import textwrap
 import threading
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,7 @@ def _fmt(v: float, digits: int = 3) -> str:
 
 def render_pdf(report: MonthlyReport) -> bytes:
     """The report as PDF bytes."""
-    with _LOCK:
+    with _LOCK, _quiet_font_lookup():
         text = _Text()
         family = ["DejaVu Sans", *([text.cjk] if text.cjk else [])]
         pages: list[Callable[[Figure], None]] = [
@@ -120,6 +121,19 @@ def render_pdf(report: MonthlyReport) -> bytes:
                 _frame(fig, report, i, len(pages), text)
                 pdf.savefig(fig)
         return buf.getvalue()
+
+
+@contextlib.contextmanager
+def _quiet_font_lookup() -> Iterator[None]:
+    """A CJK font without a bold face is used regular in bold text: not worth a log line
+    per lookup."""
+    log = logging.getLogger("matplotlib.font_manager")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _metadata(r: MonthlyReport) -> dict[str, Any]:
@@ -398,8 +412,9 @@ def _evidence_box(fig: Figure, r: MonthlyReport, x: float, y: float) -> None:
     fig.text(
         x,
         y - 0.09,
-        f"Anchor it: `carbonstream export-evidence --from {r.days[0]} --to {r.days[-1]}` then "
-        "`carbonstream verify`: the last digest in chain.json must equal the one above.",
+        f"Anchor it: `carbonstream export-evidence --from {r.days[0]} --to {r.days[-1]} "
+        "--out DIR` and `carbonstream verify DIR`: the last digest in DIR/chain.json must "
+        "equal the one above.",
         fontsize=7.5,
         va="top",
         color="#444444",
@@ -755,7 +770,7 @@ def _coverage(fig: Figure, r: MonthlyReport) -> None:
         if flags:
             ax.text(101, yy, flags, fontsize=7, va="center", color="#444444")
 
-    ax = fig.add_axes((0.18, 0.08, 0.72, 0.34))
+    ax = fig.add_axes((0.18, 0.1, 0.72, 0.32))
     grid = np.array([r.meter_coverage.get(a.meter, [0.0] * len(r.days)) for a in acts])
     im = ax.imshow(
         grid if len(acts) else np.zeros((1, len(r.days))),
