@@ -19,6 +19,7 @@ from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.formatting.rule import ColorScaleRule
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from carbonstream.api.inventory import _sections, _summary_rows
@@ -76,6 +77,10 @@ def _write(
     if row == 1:
         ws.title = title[:31]
         ws.freeze_panes = "A2"
+        ws.page_setup.orientation = "landscape"  # printed one page wide, charts included
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
     for j, c in enumerate(columns, start=1):
         cell = ws.cell(row, j, c)
         cell.font = Font(bold=True)
@@ -90,6 +95,17 @@ def _write(
             if isinstance(v, float):
                 cell.number_format = NUMBER
     return row + 1 + len(rows)
+
+
+def _axes(chart: BarChart | LineChart, reversed_categories: bool = False) -> None:
+    """Axes shown (openpyxl 3.1 leaves them deleted unless told), plain numbers on the
+    value axis; with the categories top-down, the value axis stays at the bottom."""
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    chart.y_axis.number_format = "General"
+    if reversed_categories:
+        chart.x_axis.scaling.orientation = "maxMin"
+        chart.y_axis.crosses = "max"
 
 
 def _colour(chart: BarChart | LineChart, colours: Sequence[str]) -> None:
@@ -169,7 +185,8 @@ def _daily(ws: Worksheet, r: MonthlyReport) -> None:
     _colour(line, [SCOPE2_LOCATION])
     bar += line
     bar.height, bar.width = 9, 24
-    ws.add_chart(bar, f"{get_column_letter(len(cols) + 2)}2")
+    _axes(bar)
+    ws.add_chart(bar, f"C{len(rows) + 4}")  # under the table: it is wide
 
 
 def _scope2(ws: Worksheet, r: MonthlyReport) -> None:
@@ -193,6 +210,7 @@ def _scope2(ws: Worksheet, r: MonthlyReport) -> None:
     both.add_data(Reference(ws, min_col=2, max_col=3, min_row=1, max_row=n), titles_from_data=True)
     both.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n))
     _colour(both, [SCOPE2_LOCATION, SCOPE2_MARKET])
+    _axes(both)
     ws.add_chart(both, "K2")
     mwh = BarChart()
     mwh.type = "col"
@@ -202,6 +220,7 @@ def _scope2(ws: Worksheet, r: MonthlyReport) -> None:
     mwh.add_data(Reference(ws, min_col=6, max_col=8, min_row=1, max_row=n), titles_from_data=True)
     mwh.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n))
     _colour(mwh, [SCOPE2_MARKET, "66A61E", GREY])
+    _axes(mwh)
     ws.add_chart(mwh, "K18")
 
 
@@ -219,9 +238,9 @@ def _sources(ws: Worksheet, r: MonthlyReport) -> None:
     chart.title = "Top sources (tCO2e; electricity location-based)"
     chart.add_data(Reference(ws, min_col=5, min_row=1, max_row=n), titles_from_data=True)
     chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n))
-    chart.x_axis.scaling.orientation = "maxMin"  # largest on top
     chart.legend = None
     _colour(chart, [SCOPE1])
+    _axes(chart, reversed_categories=True)
     ws.add_chart(chart, "H2")
 
 
@@ -259,6 +278,7 @@ def _intensity(ws: Worksheet, r: MonthlyReport) -> None:
     month.add_data(Reference(ws, min_col=7, min_row=1, max_row=n), titles_from_data=True)
     month.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n))
     _colour(month, [SCOPE2_MARKET, SCOPE2_LOCATION])
+    _axes(month)
     ws.add_chart(month, "J2")
 
     top = end + 2
@@ -276,6 +296,7 @@ def _intensity(ws: Worksheet, r: MonthlyReport) -> None:
     line.set_categories(Reference(ws, min_col=1, min_row=top + 1, max_row=last))
     _colour(line, [SCOPE2_MARKET, SCOPE1, SCOPE2_LOCATION])
     line.width = 20
+    _axes(line)
     ws.add_chart(line, "J18")
 
 
@@ -302,11 +323,11 @@ def _coverage(ws: Worksheet, by_day: Worksheet, r: MonthlyReport) -> None:
             Reference(ws, min_col=4, max_col=5, min_row=1, max_row=n), titles_from_data=True
         )
         chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n))
-        chart.x_axis.scaling.orientation = "maxMin"
         chart.y_axis.scaling.min = 0
         chart.y_axis.scaling.max = 100
         _colour(chart, [SCOPE2_LOCATION, SCOPE2_MARKET])
         chart.height = 10
+        _axes(chart, reversed_categories=True)
         ws.add_chart(chart, "H2")
 
     days = [d.isoformat() for d in r.days]
