@@ -167,6 +167,25 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--format", default="table", choices=["table", "json"])
     bt.set_defaults(func=_backtest)
 
+    rp = sub.add_parser(
+        "report", help="monthly inventory report: PDF with charts and XLSX with native charts"
+    )
+    rp.add_argument(
+        "--config", type=Path, help="API settings (plant file, database.url / data_dir)"
+    )
+    _db_args(rp)
+    rp.add_argument("--month", required=True, help="YYYY-MM, in the plant's time zone")
+    rp.add_argument("--site", action="append", help="site id, repeatable (default: all)")
+    rp.add_argument(
+        "--scope2-basis",
+        choices=["market", "location"],
+        default="market",
+        help="Scope 2 basis of the net figure (default market)",
+    )
+    rp.add_argument("--pdf", type=Path, help="write the PDF here")
+    rp.add_argument("--xlsx", type=Path, help="write the XLSX here")
+    rp.set_defaults(func=_report)
+
     d = sub.add_parser(
         "demo",
         help="a live plant in one command: PostgreSQL, MQTT, simulator, gateways, ingest, "
@@ -651,4 +670,42 @@ def _backtest(args: argparse.Namespace) -> int:
         db.close()
     render = report.to_json if args.format == "json" else report.to_table
     sys.stdout.write(render(result))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from carbonstream import monthly
+
+    if args.pdf is None and args.xlsx is None:
+        args.pdf, args.xlsx = Path(f"report-{args.month}.pdf"), Path(f"report-{args.month}.xlsx")
+    plant = None
+    if args.config:
+        from carbonstream.api.settings import load_api_settings
+        from carbonstream.config.loader import load_plant
+
+        plant = load_plant(load_api_settings(args.config).plant)
+    db = _Database(args)
+    try:
+        rep = asyncio.run(
+            monthly.from_database(db.url, args.month, args.site, args.scope2_basis, plant)
+        )
+    finally:
+        db.close()
+    for path, render in ((args.pdf, monthly.render_pdf), (args.xlsx, monthly.render_xlsx)):
+        if path is not None:
+            path.write_bytes(render(rep))
+            print(f"wrote {path}")
+    t, net = rep.inventory.totals, rep.inventory.net
+    print(
+        f"{rep.title}: Scope 1 {t.scope1_t:.3f} t, Scope 2 location {t.scope2_location_t:.3f} t, "
+        f"market {t.scope2_market_t:.3f} t, China total {t.cn_total_t:.3f} t, "
+        f"net ({net.scope2_basis}) {net.net_t:.3f} t; data on {sum(rep.has_data)} of "
+        f"{len(rep.days)} days"
+    )
+    c = rep.chain
+    print(
+        f"evidence chain head: {c.day} {c.digest}" if c else "evidence: no day of the month sealed"
+    )
     return 0

@@ -34,6 +34,7 @@ from carbonstream.api.routes import (
     metrics,
     offsets,
     page,
+    reports,
     sites,
 )
 from carbonstream.api.settings import ApiSettings
@@ -110,6 +111,7 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
         sites,
         emissions,
         inventory,
+        reports,
         factors,
         contracts,
         offsets,

@@ -1,0 +1,93 @@
+"""The monthly inventory report as PDF (charts) or XLSX (native charts)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Annotated, Literal
+
+import psycopg
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from carbonstream import monthly
+from carbonstream.api.deps import XLSX_MEDIA, CatalogDep, MetricsDep, PlantDep, timed
+from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
+from carbonstream.api.routes.live import ViewerReleased
+from carbonstream.api.routes.sites import not_found
+from carbonstream.evidence.export import code_version
+from carbonstream.store.db import AsyncConn
+
+router = APIRouter(prefix="/v1", tags=["reports"], responses=PROBLEM_RESPONSES)
+
+PDF_MEDIA = "application/pdf"
+_MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+_version = functools.cache(code_version)
+
+
+@router.get(
+    "/reports/monthly",
+    summary="Monthly inventory report: PDF with charts, or XLSX with native charts",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The report (a file to download)",
+            "content": {
+                PDF_MEDIA: {"schema": {"type": "string", "format": "binary"}},
+                XLSX_MEDIA: {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
+async def monthly_report(
+    request: Request,
+    _: ViewerReleased,
+    plant: PlantDep,
+    catalog: CatalogDep,
+    metrics: MetricsDep,
+    month: Annotated[str, Query(pattern=_MONTH, description="YYYY-MM, plant time.")],
+    site: Annotated[list[str] | None, Query(description="Site ids (default: all).")] = None,
+    scope2_basis: Annotated[
+        Literal["market", "location"], Query(description="Scope 2 basis of the net figure.")
+    ] = "market",
+    format: Annotated[Literal["pdf", "xlsx"], Query(description="File format.")] = "pdf",
+) -> Response:
+    # A pooled connection only while the figures are read: rendering takes a second or two.
+    pool: AsyncConnectionPool[AsyncConn] = request.app.state.pool
+    try:
+        async with pool.connection(timeout=10) as conn:
+            keys = await catalog.site_keys(conn, site)
+            if site is not None:
+                missing = sorted(set(site) - set(keys))
+                if missing:
+                    raise not_found("site", ", ".join(missing))
+            async with timed(metrics, "report"):
+                report = await monthly.gather(
+                    conn,
+                    plant,
+                    request.app.state.params,
+                    month,
+                    None if site is None else sorted(set(site)),
+                    scope2_basis,
+                    _version(),
+                )
+    except monthly.ReportError as e:
+        raise Problem(422, "Invalid request", str(e), "invalid-request") from None
+    except (psycopg.OperationalError, PoolTimeout) as e:
+        raise Problem(
+            503,
+            "Database unavailable",
+            str(e).strip(),
+            "database-unavailable",
+            headers={"Retry-After": "5"},
+        ) from None
+    if format == "pdf":
+        body, media = await asyncio.to_thread(monthly.render_pdf, report), PDF_MEDIA
+    else:
+        body, media = await asyncio.to_thread(monthly.render_xlsx, report), XLSX_MEDIA
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="report-{month}.{format}"'},
+    )

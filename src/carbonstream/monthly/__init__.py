@@ -1,0 +1,50 @@
+"""The monthly inventory report: the stored account of a month as a PDF with charts and
+an XLSX workbook with native charts (``carbonstream report``, ``GET /v1/reports/monthly``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import psycopg
+
+from carbonstream.config.plant import Plant
+from carbonstream.core.library import FactorLibrary
+from carbonstream.core.meters import build_params
+from carbonstream.evidence.export import code_version
+from carbonstream.monthly.gather import MonthlyReport, ReportError, gather, month_bounds
+from carbonstream.monthly.pdf import render_pdf
+from carbonstream.monthly.xlsx import render_xlsx
+from carbonstream.store.errors import DatabaseUnavailableError
+
+__all__ = [
+    "MonthlyReport",
+    "ReportError",
+    "from_database",
+    "gather",
+    "month_bounds",
+    "render_pdf",
+    "render_xlsx",
+]
+
+
+async def from_database(
+    url: str,
+    month: str,
+    sites: list[str] | None = None,
+    basis: Literal["market", "location"] = "market",
+    plant: Plant | None = None,
+) -> MonthlyReport:
+    """Gather a month's report on its own async connection; the plant is the one stored
+    by ingest (the configuration the account was computed with) unless one is given."""
+    try:
+        conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    except psycopg.OperationalError as e:
+        raise DatabaseUnavailableError(f"cannot connect to the database: {e}".strip()) from None
+    async with conn:
+        if plant is None:
+            row = await (await conn.execute("SELECT config FROM plant")).fetchone()
+            if row is None:
+                raise ReportError("the database holds no plant yet: run ingest first")
+            plant = Plant.model_validate(row[0])
+        params = build_params(plant, FactorLibrary.load(plant.factor_files))
+        return await gather(conn, plant, params, month, sites, basis, code_version())
