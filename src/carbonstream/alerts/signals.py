@@ -46,6 +46,7 @@ from psycopg.rows import TupleRow
 from carbonstream.alerts.engine import projected_total
 from carbonstream.alerts.rules import AlertRule, AlertsConfig, Measure, RuleKind
 from carbonstream.config.plant import Plant
+from carbonstream.core.calendar import period_span
 from carbonstream.forecast.projection import NotEnoughHistoryError
 from carbonstream.forecast.service import Forecaster
 
@@ -75,19 +76,7 @@ def utc(ts: float) -> dt.datetime:
 
 def period_bounds(now: float, zone: ZoneInfo, period: str) -> tuple[dt.datetime, dt.datetime]:
     """Start and end (exclusive) of the plant-local day, month or year holding ``now``."""
-    local = dt.datetime.fromtimestamp(now, zone)
-    if period == "day":
-        start = dt.datetime(local.year, local.month, local.day, tzinfo=zone)
-        end = start + dt.timedelta(days=1)  # wall-clock arithmetic: local midnight across DST
-    elif period == "month":
-        start = dt.datetime(local.year, local.month, 1, tzinfo=zone)
-        y, m = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
-        end = dt.datetime(y, m, 1, tzinfo=zone)
-    elif period == "year":
-        start = dt.datetime(local.year, 1, 1, tzinfo=zone)
-        end = dt.datetime(local.year + 1, 1, 1, tzinfo=zone)
-    else:
-        raise ValueError(f"unknown period {period!r}")
+    start, end = period_span(now, zone, period)
     return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 

@@ -14,7 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 from carbonstream.api.problems import Problem
 from carbonstream.store.db import AsyncConn
 
-__all__ = ["AsyncConn", "Connection", "make_pool"]
+__all__ = ["AsyncConn", "Connection", "make_pool", "unavailable"]
 
 _IDLE_CHECK_S = 10.0
 _returned: weakref.WeakKeyDictionary[AsyncConn, float] = weakref.WeakKeyDictionary()
@@ -44,19 +44,24 @@ def make_pool(url: str, size: int) -> AsyncConnectionPool[AsyncConn]:
     )
 
 
+def unavailable(e: Exception) -> Problem:
+    """The problem a client gets while the database cannot be reached: retry later."""
+    return Problem(
+        503,
+        "Database unavailable",
+        str(e).strip(),
+        "database-unavailable",
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _connection(request: Request) -> AsyncIterator[AsyncConn]:
     pool: AsyncConnectionPool[AsyncConn] = request.app.state.pool
     try:
         async with pool.connection(timeout=10) as conn:
             yield conn
     except psycopg.OperationalError as e:
-        raise Problem(
-            503,
-            "Database unavailable",
-            str(e).strip(),
-            "database-unavailable",
-            headers={"Retry-After": "5"},
-        ) from None
+        raise unavailable(e) from None
 
 
 Connection = Annotated[AsyncConn, Depends(_connection)]

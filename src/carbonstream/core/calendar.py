@@ -61,6 +61,28 @@ def to_calendar(base: NDArray[np.int64], unit: str, zone: ZoneInfo) -> NDArray[n
     return mapped[inv]
 
 
+def period_span(ts_s: float, zone: ZoneInfo, period: str) -> tuple[dt.datetime, dt.datetime]:
+    """Local start and end (exclusive) of the day, month or year holding the instant.
+
+    An instant at a period's start belongs to it. Days add wall-clock time, so a
+    DST day spans 23 or 25 hours.
+    """
+    local = dt.datetime.fromtimestamp(ts_s, zone)
+    if period == "day":
+        start = dt.datetime(local.year, local.month, local.day, tzinfo=zone)
+        end = start + dt.timedelta(days=1)
+    elif period == "month":
+        start = dt.datetime(local.year, local.month, 1, tzinfo=zone)
+        y, m = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+        end = dt.datetime(y, m, 1, tzinfo=zone)
+    elif period == "year":
+        start = dt.datetime(local.year, 1, 1, tzinfo=zone)
+        end = dt.datetime(local.year + 1, 1, 1, tzinfo=zone)
+    else:
+        raise ValueError(f"unknown period {period!r}; use day, month or year")
+    return start, end
+
+
 def label(ts_ns: int, zone: ZoneInfo) -> str:
     """ISO-8601 local time with offset, e.g. 2026-03-29T03:00:00+02:00."""
     return dt.datetime.fromtimestamp(ts_ns // NS_PER_S, _UTC).astimezone(zone).isoformat()

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from numpy.typing import NDArray
 
+from carbonstream.core.calendar import period_span
 from carbonstream.errors import CarbonstreamError
 from carbonstream.forecast.model import (
     NS,
@@ -49,19 +50,7 @@ def quarter_floor(t_s: float) -> int:
 def period_bounds(cut_ns: int, zone: ZoneInfo, period: str) -> tuple[int, int]:
     """Start and end (exclusive, ns) of the plant-local day, month or year holding ``cut_ns``
     (an instant at its start belongs to it)."""
-    local = dt.datetime.fromtimestamp(cut_ns / NS, zone)
-    if period == "day":
-        start = dt.datetime(local.year, local.month, local.day, tzinfo=zone)
-        end = start + dt.timedelta(days=1)  # wall-clock: local midnight across DST
-    elif period == "month":
-        start = dt.datetime(local.year, local.month, 1, tzinfo=zone)
-        y, m = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
-        end = dt.datetime(y, m, 1, tzinfo=zone)
-    elif period == "year":
-        start = dt.datetime(local.year, 1, 1, tzinfo=zone)
-        end = dt.datetime(local.year + 1, 1, 1, tzinfo=zone)
-    else:
-        raise ValueError(f"unknown period {period!r}")
+    start, end = period_span(cut_ns / NS, zone, period)
     return int(start.timestamp()) * NS, int(end.timestamp()) * NS
 
 

@@ -11,9 +11,9 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from carbonstream.api import sse
 from carbonstream.api.auth import Principal, require
-from carbonstream.api.db import AsyncConn
+from carbonstream.api.db import AsyncConn, unavailable
 from carbonstream.api.live import LiveHub, LiveSnapshot
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
+from carbonstream.api.problems import PROBLEM_RESPONSES
 from carbonstream.store.keys import Role
 
 router = APIRouter(prefix="/v1", tags=["live"], responses=PROBLEM_RESPONSES)
@@ -46,13 +46,7 @@ async def _authenticate(request: Request) -> Principal:
         async with pool.connection(timeout=10) as conn:
             return await require(Role.VIEWER)(request, conn)
     except (psycopg.OperationalError, PoolTimeout) as e:
-        raise Problem(
-            503,
-            "Database unavailable",
-            str(e).strip(),
-            "database-unavailable",
-            headers={"Retry-After": "5"},
-        ) from None
+        raise unavailable(e) from None
 
 
 _authenticate.role = Role.VIEWER  # type: ignore[attr-defined]  # read by the route audit test

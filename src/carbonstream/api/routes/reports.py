@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from carbonstream import monthly
+from carbonstream.api.db import unavailable
 from carbonstream.api.deps import XLSX_MEDIA, CatalogDep, MetricsDep, PlantDep, timed
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.routes.live import ViewerReleased
@@ -75,13 +76,7 @@ async def monthly_report(
     except monthly.ReportError as e:
         raise Problem(422, "Invalid request", str(e), "invalid-request") from None
     except (psycopg.OperationalError, PoolTimeout) as e:
-        raise Problem(
-            503,
-            "Database unavailable",
-            str(e).strip(),
-            "database-unavailable",
-            headers={"Retry-After": "5"},
-        ) from None
+        raise unavailable(e) from None
     if format == "pdf":
         body, media = await asyncio.to_thread(monthly.render_pdf, report), PDF_MEDIA
     else:
