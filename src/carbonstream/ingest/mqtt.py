@@ -48,6 +48,7 @@ class Subscriber:
         self.connected = False
         self.connection = 0
         self._logged_down = False
+        self._stopping = False
         self.v5 = settings.protocol == "5"
         if self.v5:
             c = paho.Client(
@@ -95,6 +96,7 @@ class Subscriber:
         self.client.loop_start()
 
     def stop(self) -> None:
+        self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -151,7 +153,9 @@ class Subscriber:
         properties: Properties | None,
     ) -> None:
         self.connected = False
-        if not self._logged_down:
+        if self._stopping:
+            log.info("disconnected from MQTT (stopping)")
+        elif not self._logged_down:
             log.warning("MQTT connection lost (%s); reconnecting", reason)
             self._logged_down = True
 
