@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 from psycopg_pool import AsyncConnectionPool
 
 from carbonstream.alerts import AlertsConfig
+from carbonstream.alerts.metrics import AlertMetrics
 from carbonstream.alerts.notify import SIGNATURE_HEADER
 from carbonstream.alerts.service import AlertService
 from carbonstream.api.db import AsyncConn, make_pool
@@ -67,7 +69,13 @@ def service(
     pool: AsyncConnectionPool[AsyncConn],
     clock: FakeClock,
 ) -> AlertService:
-    return AlertService(AlertsConfig.model_validate(config), plant, pool, clock=clock)
+    return AlertService(
+        AlertsConfig.model_validate(config),
+        plant,
+        pool,
+        clock=clock,
+        metrics=AlertMetrics(CollectorRegistry()),
+    )
 
 
 def put_minute(url: str, site: str, minute: dt.datetime, **columns: float) -> None:

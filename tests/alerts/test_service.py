@@ -80,6 +80,12 @@ async def test_fires_and_clears_with_hysteresis(
         row = conn.execute("SELECT status, since, value FROM alert_state").fetchone()
     assert row is not None and row[0] == "pending" and row[1].timestamp() == at(12)
     assert row[2] == pytest.approx(12.0)
+    m = svc.metrics
+    assert m.value("carbonstream_alert_rounds_total", outcome="ok") == len(RATES)
+    assert m.value("carbonstream_alert_transitions_total", status="firing") == 1
+    assert m.value("carbonstream_alert_transitions_total", status="resolved") == 1
+    assert m.value("carbonstream_alerts_active", severity="critical") == 0  # pending only
+    assert m.value("carbonstream_alert_last_round_timestamp_seconds") > 0
 
 
 async def test_state_survives_restart_without_refiring(
@@ -98,6 +104,8 @@ async def test_state_survives_restart_without_refiring(
         await pool2.close()
     assert got == [(at(10), "resolved")]
     assert [s for _, s, _ in history(plant_db)] == ["firing", "resolved"]
+    assert first.metrics.value("carbonstream_alerts_active", severity="critical") == 1
+    assert second.metrics.value("carbonstream_alerts_active", severity="critical") == 0
 
 
 async def test_signals(plant: Plant, plant_db: str, pool: AsyncConnectionPool[AsyncConn]) -> None:
@@ -241,6 +249,8 @@ async def test_webhook_signed_retried_and_not_blocking(
     assert payload["rule"] == rule == "foundry-rate" and payload["status"] == status == "firing"
     assert payload["value"] == pytest.approx(30.0) and payload["plant"] == plant.name
     assert n == ("delivered", 3, 200, "ops")
+    delivered = {"webhook": "ops", "outcome": "delivered"}
+    assert svc.metrics.value("carbonstream_alert_notifications_total", **delivered) == 1
 
 
 async def test_pending_notification_is_sent_after_restart(
@@ -278,3 +288,35 @@ async def test_one_process_evaluates_at_a_time(
         other.execute("SELECT pg_advisory_xact_lock(%s)", (ROUND_LOCK,))
         assert await svc.evaluate() == []  # another replica holds the round
     assert [t.status for t in await svc.evaluate()] == ["firing"]
+    assert svc.metrics.value("carbonstream_alert_rounds_total", outcome="skipped") == 1
+    assert svc.metrics.value("carbonstream_alert_rounds_total", outcome="ok") == 1
+
+
+async def test_removed_firing_rule_is_resolved_in_history(
+    plant: Plant, plant_db: str, pool: AsyncConnectionPool[AsyncConn]
+) -> None:
+    clock = FakeClock(T0)
+    first = service(CONFIG, plant, pool, clock)
+    assert await replay(lambda k: first, plant_db, range(1, 6), clock) == [(at(4), "firing")]
+    # The operator deletes the rule while it fires and restarts the API.
+    other = RATE_RULE | {"id": "foundry-rate-2", "threshold": 100.0, "clear_threshold": 90.0}
+    second = service(CONFIG | {"rules": [other]}, plant, pool, clock)
+    clock.now = at(6)
+    assert await second.evaluate() == []
+    assert history(plant_db) == [
+        ("foundry-rate", "firing", at(4)),
+        ("foundry-rate", "resolved", at(6)),
+    ]
+    with connect(plant_db) as conn:
+        payload = conn.execute(
+            "SELECT payload FROM alert_history WHERE status = 'resolved'"
+        ).fetchone()
+        rules = conn.execute("SELECT rule FROM alert_state").fetchall()
+    assert payload is not None
+    assert payload[0]["reason"] == "rule removed from the configuration"
+    assert payload[0]["fired_at"] == at(4)
+    assert rules == [("foundry-rate-2",)]
+    # Evaluating again adds nothing: the removed rule is gone, not resolved twice.
+    clock.now = at(7)
+    await second.evaluate()
+    assert len(history(plant_db)) == 2

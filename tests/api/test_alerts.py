@@ -125,8 +125,15 @@ def test_lifespan_runs_the_alert_service(api: Api) -> None:
         while time.monotonic() < end and not active:
             active = client.get("/v1/alerts/active", headers=api.headers("viewer")).json()
             time.sleep(0.1)
+        metrics = client.get("/metrics", headers=api.headers("viewer")).text
     # no data from any foundry meter: coverage 0 % < 90 %
     assert [(a["rule"], a["value"], a["unit"]) for a in active] == [("foundry-coverage", 0.0, "%")]
+    # the service's own metrics, on the API's /metrics (only where it runs)
+    assert 'carbonstream_alerts_active{severity="warning"} 1.0' in metrics
+    assert 'carbonstream_alert_transitions_total{status="firing"} 1.0' in metrics
+    assert 'carbonstream_alert_rounds_total{outcome="ok"}' in metrics
+    plain = api.client.get("/metrics", headers=api.headers("viewer")).text
+    assert "carbonstream_alert_" not in plain
 
 
 def test_bad_alert_rule_fails_at_start(api: Api) -> None:

@@ -99,15 +99,13 @@ def test_metrics_need_a_key_and_carry_the_plant(example: Api) -> None:
     r = example.client.get("/metrics", headers=example.headers("viewer"))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     m = _families(r.text)
-    totals = {
-        (lb["site"], lb["scope"]): v for lb, v in m["carbonstream_site_emissions_cumulative_t"]
-    }
+    totals = {(lb["site"], lb["scope"]): v for lb, v in m["carbonstream_emissions_total_tco2e"]}
     for site in inv["by_site"]:
         assert totals[(site["site"], "scope1")] == pytest.approx(site["scope1_t"])
         assert totals[(site["site"], "scope2_market")] == pytest.approx(site["scope2_market_t"])
-    rates = m["carbonstream_site_emission_rate_t_per_h"]
+    rates = m["carbonstream_emission_rate_tco2e_per_hour"]
     assert {lb["scope"] for lb, _ in rates} == {"scope1", "scope2_location", "scope2_market"}
-    stale = {lb["meter"]: v for lb, v in m["carbonstream_meter_staleness_seconds"]}
+    stale = {lb["meter"]: v for lb, v in m["carbonstream_meter_silent_seconds"]}
     assert len(stale) == 9 and min(stale.values()) > 3600  # the example data is days old
     db = {lb["query"] for lb, _ in m["carbonstream_api_db_query_seconds_count"]}
     assert {"sites", "inventory"} <= db
@@ -122,5 +120,5 @@ def public(example_db: str) -> Iterator[Api]:
 
 def test_public_metrics_need_no_key(public: Api) -> None:
     r = public.client.get("/metrics")
-    assert r.status_code == 200 and "carbonstream_site_emission_rate_t_per_h" in r.text
+    assert r.status_code == 200 and "carbonstream_emission_rate_tco2e_per_hour" in r.text
     assert public.client.get("/v1/sites").status_code == 401  # only /metrics is public

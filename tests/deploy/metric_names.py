@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
+from carbonstream.api.metrics import ApiMetrics
+from carbonstream.api.routes.metrics import PlantSnapshot
 from carbonstream.gateway.metrics import GatewayMetrics
 from carbonstream.ingest.metrics import Metrics
 
-# Served by the API's /metrics (agreed names; the API builds them).
-API_METRICS = frozenset(
-    {
-        "carbonstream_emission_rate_tco2e_per_hour",  # {site, scope}
-        "carbonstream_emissions_total_tco2e",  # {site, scope}
-        "carbonstream_meter_silent_seconds",  # {meter, site}
-    }
-)
 SUFFIXES = {
     "counter": ("_total",),
     "histogram": ("_bucket", "_sum", "_count"),
@@ -32,6 +26,12 @@ def _names(registry: CollectorRegistry) -> set[str]:
 
 
 def exposed() -> set[str]:
-    """Series names ingest, the gateway and the API can expose."""
+    """Series names ingest, the gateway and the API can expose, read off the code that
+    exposes them (the API's plant figures from a one-site, one-meter snapshot)."""
     gateway = GatewayMetrics()
-    return _names(Metrics().registry) | _names(gateway.registry) | set(API_METRICS)
+    snapshot = CollectorRegistry()
+    snapshot.register(
+        PlantSnapshot({"s": (1.0, 1.0, 1.0)}, {"s": (1.0, 1.0, 1.0)}, [("m", "s", 0.0)], 1.0)
+    )
+    api = ApiMetrics(alerts=True).registry
+    return _names(Metrics().registry) | _names(gateway.registry) | _names(api) | _names(snapshot)

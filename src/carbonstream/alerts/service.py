@@ -28,6 +28,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from carbonstream.alerts import store
 from carbonstream.alerts.engine import AlertEngine, Transition
+from carbonstream.alerts.metrics import SEVERITIES, AlertMetrics
 from carbonstream.alerts.notify import Delivery, deliver
 from carbonstream.alerts.rules import AlertsConfig, bind
 from carbonstream.alerts.signals import Signals
@@ -47,6 +48,7 @@ class AlertService:
         clock: Callable[[], float] = time.time,
         client: httpx.AsyncClient | None = None,
         forecaster: Forecaster | None = None,
+        metrics: AlertMetrics | None = None,
     ) -> None:
         self.config = bind(config, plant)
         self.plant = plant
@@ -60,6 +62,7 @@ class AlertService:
         self._deliveries: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._failing = False
+        self.metrics = metrics or AlertMetrics(registry=None)
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -102,10 +105,12 @@ class AlertService:
                     log.info("alerts: evaluating again")
                 self._failing = False
             except (psycopg.Error, TimeoutError, OSError) as e:
+                self.metrics.rounds.labels("failed").inc()
                 if not self._failing:  # log once per outage
                     log.warning("alerts: evaluation failed, retrying every %ss: %s", every, e)
                 self._failing = True
             except Exception:
+                self.metrics.rounds.labels("failed").inc()
                 log.exception("alerts: evaluation failed")
             await asyncio.sleep(every)
 
@@ -117,13 +122,19 @@ class AlertService:
         async with self.pool.connection() as conn, conn.transaction():
             if not await store.try_lock_round(conn):
                 log.debug("alerts: another process is evaluating this round")
+                self._round_done("skipped")
                 return []
             engine = AlertEngine(self.config.rules, await store.load_state(conn))
             values = await self.signals.values(conn, now)
             transitions = engine.evaluate(now, values)
             await store.save_state(conn, engine, now)
             queued = await store.record(conn, transitions, {"plant": self.plant.name})
+        self._round_done("ok")
+        active: list[str] = [r.severity for r, _ in engine.active()]
+        for severity in SEVERITIES:
+            self.metrics.active.labels(severity).set(active.count(severity))
         for t in transitions:
+            self.metrics.transitions.labels(t.status).inc()
             log.info(
                 "alert %s %s: value %.6g, threshold %g",
                 t.rule.id,
@@ -134,6 +145,10 @@ class AlertService:
         for n in queued:
             self._spawn(n)
         return transitions
+
+    def _round_done(self, outcome: str) -> None:
+        self.metrics.rounds.labels(outcome).inc()
+        self.metrics.last_round.set(time.time())
 
     # --- notifications --------------------------------------------------------------
 
@@ -150,6 +165,7 @@ class AlertService:
             if self._client is None:
                 self._client = httpx.AsyncClient()
             d = await deliver(hook, n.payload, self._client)
+        self.metrics.notifications.labels(n.webhook, "delivered" if d.ok else "failed").inc()
         try:
             async with self.pool.connection() as conn:
                 await store.finish(conn, n.id, d)

@@ -30,6 +30,10 @@ def _ts(x: float | None) -> dt.datetime | None:
     return None if x is None else dt.datetime.fromtimestamp(x, dt.UTC)
 
 
+def _or_nan(x: float | None) -> float:
+    return float("nan") if x is None else x
+
+
 def _unix(x: dt.datetime | None) -> float | None:
     return None if x is None else x.timestamp()
 
@@ -87,8 +91,46 @@ async def save_state(conn: AsyncConn, engine: AlertEngine, now: float) -> None:
             " description = excluded.description, evaluated_at = excluded.evaluated_at",
             rows,
         )
-    # A rule taken out of the configuration is no longer active.
-    await conn.execute("DELETE FROM alert_state WHERE rule <> ALL(%s)", (list(engine.rules),))
+    await _retire_removed(conn, list(engine.rules), now)
+
+
+async def _retire_removed(conn: AsyncConn, kept: list[str], now: float) -> None:
+    """A rule taken out of the configuration is no longer active. If it was firing, its
+    history gets a 'resolved' row, so a receiver reading the history is not left with an
+    alert that never ends. No webhook is sent: the rule's receivers went with it."""
+    removed = await (
+        await conn.execute(
+            "DELETE FROM alert_state WHERE rule <> ALL(%s) AND status IN ('firing', 'clearing')"
+            " RETURNING rule, fired_at, value, kind, severity, site, meter, measure,"
+            " threshold, clear_threshold, description",
+            (kept,),
+        )
+    ).fetchall()
+    await conn.execute("DELETE FROM alert_state WHERE rule <> ALL(%s)", (kept,))
+    for r in removed:
+        payload = {
+            "rule": r[0],
+            "status": "resolved",
+            "kind": r[3],
+            "severity": r[4],
+            "site": r[5],
+            "meter": r[6],
+            "measure": r[7],
+            "value": r[2],
+            "threshold": r[8],
+            "clear_threshold": r[9],
+            "at": now,
+            "fired_at": _unix(r[1]),
+            "description": r[10],
+            "reason": "rule removed from the configuration",
+        }
+        await conn.execute(
+            "INSERT INTO alert_history (rule, status, at, fired_at, value, kind, severity,"
+            " site, meter, measure, threshold, clear_threshold, description, payload)"
+            " VALUES (%s, 'resolved', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            # A firing rule has been evaluated, so value is set; NaN only guards the column.
+            (r[0], _ts(now), r[1], _or_nan(r[2]), *r[3:], json.dumps(payload)),
+        )
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,11 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
         app.state.alerts = None
         if settings.alerts is not None:
             app.state.alerts = AlertService(
-                settings.alerts, plant, pool, forecaster=app.state.forecaster
+                settings.alerts,
+                plant,
+                pool,
+                forecaster=app.state.forecaster,
+                metrics=app.state.metrics.alerts,
             )
             await app.state.alerts.start()
         try:
@@ -99,7 +103,7 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
     app.state.plant = plant
     app.state.library = library
     app.state.params = build_params(plant, library)
-    app.state.metrics = ApiMetrics()
+    app.state.metrics = ApiMetrics(alerts=settings.alerts is not None)
     app.state.catalog = Catalog()
     app.state.live = LiveHub(plant, lambda: app.state.pool)
     app.state.forecaster = Forecaster(plant)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from carbonstream.alerts.metrics import AlertMetrics
+
 _DB_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class ApiMetrics:
-    def __init__(self) -> None:
+    def __init__(self, alerts: bool = False) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.db_seconds = Histogram(
             "carbonstream_api_db_query_seconds",
@@ -35,3 +37,5 @@ class ApiMetrics:
             buckets=_DB_BUCKETS,
             registry=self.registry,
         )
+        # Only where the alert service runs: an idle "last round" would read as stalled.
+        self.alerts = AlertMetrics(self.registry) if alerts else None

@@ -40,7 +40,7 @@ ORDER BY m.id
 """
 
 
-class _Snapshot(Collector):
+class PlantSnapshot(Collector):
     def __init__(
         self,
         rates: dict[str, tuple[float, float, float]],
@@ -52,12 +52,12 @@ class _Snapshot(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         rate = GaugeMetricFamily(
-            "carbonstream_site_emission_rate_t_per_h",
+            "carbonstream_emission_rate_tco2e_per_hour",
             "Emission rate over the last 15 complete minutes, tCO2e per hour",
             labels=["site", "scope"],
         )
         total = GaugeMetricFamily(
-            "carbonstream_site_emissions_cumulative_t",
+            "carbonstream_emissions_total_tco2e",
             "Emissions stored so far, tCO2e (market-based may be restated down)",
             labels=["site", "scope"],
         )
@@ -67,7 +67,7 @@ class _Snapshot(Collector):
                 if site in self.totals:
                     total.add_metric([site, scope], self.totals[site][i])
         stale = GaugeMetricFamily(
-            "carbonstream_meter_staleness_seconds",
+            "carbonstream_meter_silent_seconds",
             "Seconds since the meter's newest reading (any quality)",
             labels=["meter", "site"],
         )
@@ -113,6 +113,6 @@ async def prometheus_metrics(request: Request, conn: Connection, metrics: Metric
     totals = await _totals(request, conn, metrics)
     meters = [(str(r[0]), str(r[1]), None if r[2] is None else int(r[2]) / 1e9) for r in rows]
     snap = CollectorRegistry(auto_describe=True)
-    snap.register(_Snapshot(rates, totals, meters, now.timestamp()))
+    snap.register(PlantSnapshot(rates, totals, meters, now.timestamp()))
     body = generate_latest(metrics.registry) + generate_latest(snap)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
