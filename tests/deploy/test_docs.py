@@ -19,8 +19,9 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 DEPLOY = sorted(
     p for p in (ROOT / "deploy").rglob("*") if p.suffix in {".yml", ".yaml", ".json", ".md"}
 )
-# /v1/... as an HTTP path: not the MQTT topics carbonstream/v1/{site}/{gateway}/...
-API_PATH = re.compile(r"(?<![\w/])/v1/[\w{}<>.:/-]*[\w}>]")
+# /v1/... as an HTTP path (also after host:port in a URL), not the MQTT topics
+# carbonstream/v1/{site}/{gateway}/...
+API_PATH = re.compile(r"(?:(?<![\w/])|(?<=[0-9]))/v1/[\w{}<>.:/-]*[\w}>]")
 PLACEHOLDER = re.compile(r"\{[^}/]*\}|<[^>/]*>")
 
 
