@@ -40,6 +40,11 @@ class Metrics:
         self.waiting_for_db = Gauge(
             p + "waiting_for_database", "1 while writes fail and ingest holds back", registry=r
         )
+        self.lines_compacted = Counter(
+            p + "lines_compacted_total",
+            "Partial emission-line rows merged away by compaction",
+            registry=r,
+        )
         self.stream_gaps = Counter(p + "stream_gaps_total", "Sequence gaps seen", registry=r)
         self.stream_replays = Counter(
             p + "stream_replays_total", "Messages replayed by a gateway", registry=r

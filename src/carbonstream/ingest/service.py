@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import psycopg
+from numpy.typing import NDArray
 from psycopg_pool import PoolTimeout
 
 from carbonstream.config.loader import load_plant
@@ -38,6 +39,7 @@ from carbonstream.ingest.mqtt import Message, Subscriber
 from carbonstream.ingest.settings import IngestSettings
 from carbonstream.ingest.sparkplug import SPARKPLUG_PREFIX, SparkplugDecoder
 from carbonstream.store import db as store_db
+from carbonstream.store import rollups
 from carbonstream.store.factors import load_added
 from carbonstream.store.intake import DeadLetter, StreamUpdate
 from carbonstream.store.migrate import migrate
@@ -46,6 +48,8 @@ from carbonstream.transport.payload import PayloadError
 
 log = logging.getLogger(__name__)
 _RETRY: tuple[type[BaseException], ...] = (*store_db.TRANSIENT, PoolTimeout)
+# Meters per compaction transaction: bounds how long their state rows stay locked.
+COMPACT_CHUNK = 500
 
 CommitHook = Callable[[list[Decoded], float], None]
 
@@ -119,6 +123,8 @@ class Service:
         self._pool: store_db.Pool | None = None
         self._writers: list[ThreadPoolExecutor] = []
         self._outage_logged = False
+        self._compactions: list[Future[tuple[int, int]]] = []
+        self._next_compact = 0.0
         self.ready = threading.Event()
 
     # --- lifecycle ----------------------------------------------------------------
@@ -175,8 +181,13 @@ class Service:
         def writers_free() -> bool:
             return pending is None or all(f.done() for f in pending[1])
 
+        every = self.settings.compact_lines_s
+        self._next_compact = time.monotonic() + every
         try:
             while not self._stop.is_set():
+                if every and time.monotonic() >= self._next_compact:
+                    self._compact_round()
+                    self._next_compact = time.monotonic() + every
                 batch = self._collect(writers_free)
                 if pending is not None:
                     self._finish(*pending)
@@ -331,6 +342,37 @@ class Service:
                 self._outage_logged = False
                 self.metrics.waiting_for_db.set(0)
             return out
+
+    # --- compaction of partial lines -------------------------------------------------
+
+    def _compact_round(self) -> None:
+        """Queue one compaction per writer, over its own sites' meters, behind its batches
+        (the writer's thread runs them in order); the last round's outcome is logged."""
+        for f in self._compactions:
+            if not f.done():
+                return  # the last round is still running: skip this one
+            e = f.exception()
+            if e is not None:
+                log.warning("compaction of emission lines failed (retried next round): %s", e)
+            else:
+                self.metrics.lines_compacted.inc(f.result()[0] - f.result()[1])
+        keys = self.committers[0].keys.meter
+        self._compactions = [
+            self._writers[p].submit(self._compact, keys[self._meter_part == p])
+            for p in range(self.n_writers)
+        ]
+
+    def _compact(self, meter_keys: NDArray[np.int32]) -> tuple[int, int]:
+        assert self._pool is not None
+        removed = written = 0
+        for lo in range(0, len(meter_keys), COMPACT_CHUNK):
+            chunk = meter_keys[lo : lo + COMPACT_CHUNK]
+            with self._pool.connection(timeout=5) as conn, conn.transaction(), conn.cursor() as cur:
+                r, w = rollups.compact_lines(cur, chunk, self.settings.compact_window_s)
+            removed, written = removed + r, written + w
+        if removed:
+            log.debug("compacted %d partial emission lines into %d", removed, written)
+        return removed, written
 
     def _finish(self, b: Batch, futures: list[Future[Outcome]]) -> None:
         outcomes: list[Outcome] = []

@@ -121,6 +121,17 @@ class IngestSettings(_Model):
         description="Source times before this are rejected.",
     )
     future_s: float = Field(default=300, ge=0, description="Allowed clock skew into the future.")
+    compact_lines_s: float = Field(
+        default=60,
+        ge=0,
+        description="How often the partial emission lines of closed minutes are merged into "
+        "one row per meter and minute (each batch appends its own); 0 switches it off.",
+    )
+    compact_window_s: float = Field(
+        default=3600,
+        gt=0,
+        description="How far back before each meter's newest reading a compaction round looks.",
+    )
     max_payload_bytes: int = Field(default=4_000_000, ge=1024)
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(
