@@ -48,8 +48,8 @@ from carbonstream.transport.payload import PayloadError
 
 log = logging.getLogger(__name__)
 _RETRY: tuple[type[BaseException], ...] = (*store_db.TRANSIENT, PoolTimeout)
-# Meters per compaction transaction: bounds how long their state rows stay locked.
-COMPACT_CHUNK = 500
+# Meters per compaction transaction: a batch of one of them waits at most this long.
+COMPACT_CHUNK = 50
 
 CommitHook = Callable[[list[Decoded], float], None]
 
@@ -123,7 +123,8 @@ class Service:
         self._pool: store_db.Pool | None = None
         self._writers: list[ThreadPoolExecutor] = []
         self._outage_logged = False
-        self._compactions: list[Future[tuple[int, int]]] = []
+        self._compactor: ThreadPoolExecutor | None = None
+        self._compaction: Future[tuple[int, int]] | None = None
         self._next_compact = 0.0
         self.ready = threading.Event()
 
@@ -156,7 +157,9 @@ class Service:
                 c.warm(conn, now)
         engine = self.committers[0].engine
         self._meter_part = self._site_part[engine.params.site]
-        self._pool = store_db.make_pool(self.db_url, self.n_writers + 1)
+        self._pool = store_db.make_pool(self.db_url, self.n_writers + 2)
+        if self.settings.compact_lines_s:
+            self._compactor = ThreadPoolExecutor(1, thread_name_prefix="compactor")
         self._writers = [
             ThreadPoolExecutor(1, thread_name_prefix=f"writer-{i}") for i in range(self.n_writers)
         ]
@@ -204,6 +207,8 @@ class Service:
 
     def _close(self) -> None:
         self.subscriber.stop()
+        if self._compactor is not None:
+            self._compactor.shutdown(wait=True, cancel_futures=True)
         for ex in self._writers:
             ex.shutdown(wait=True)
         if self._pool is not None:
@@ -346,27 +351,30 @@ class Service:
     # --- compaction of partial lines -------------------------------------------------
 
     def _compact_round(self) -> None:
-        """Queue one compaction per writer, over its own sites' meters, behind its batches
-        (the writer's thread runs them in order); the last round's outcome is logged."""
-        for f in self._compactions:
+        """Start a compaction round in its own thread and connection, unless the last one
+        is still running; log how the last one ended. Writers go on meanwhile: one that
+        needs a meter of the chunk being merged waits for that chunk only."""
+        f = self._compaction
+        if f is not None:
             if not f.done():
-                return  # the last round is still running: skip this one
+                return
             e = f.exception()
             if e is not None:
                 log.warning("compaction of emission lines failed (retried next round): %s", e)
             else:
-                self.metrics.lines_compacted.inc(f.result()[0] - f.result()[1])
-        keys = self.committers[0].keys.meter
-        self._compactions = [
-            self._writers[p].submit(self._compact, keys[self._meter_part == p])
-            for p in range(self.n_writers)
-        ]
+                removed, written = f.result()
+                self.metrics.lines_compacted.inc(removed - written)
+        assert self._compactor is not None
+        self._compaction = self._compactor.submit(self._compact, self.committers[0].keys.meter)
 
     def _compact(self, meter_keys: NDArray[np.int32]) -> tuple[int, int]:
         assert self._pool is not None
         removed = written = 0
-        for lo in range(0, len(meter_keys), COMPACT_CHUNK):
-            chunk = meter_keys[lo : lo + COMPACT_CHUNK]
+        keys = np.sort(meter_keys)
+        for lo in range(0, len(keys), COMPACT_CHUNK):
+            if self._stop.is_set():
+                break
+            chunk = keys[lo : lo + COMPACT_CHUNK]
             with self._pool.connection(timeout=5) as conn, conn.transaction(), conn.cursor() as cur:
                 r, w = rollups.compact_lines(cur, chunk, self.settings.compact_window_s)
             removed, written = removed + r, written + w

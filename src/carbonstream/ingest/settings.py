@@ -122,7 +122,7 @@ class IngestSettings(_Model):
     )
     future_s: float = Field(default=300, ge=0, description="Allowed clock skew into the future.")
     compact_lines_s: float = Field(
-        default=60,
+        default=10,
         ge=0,
         description="How often the partial emission lines of closed minutes are merged into "
         "one row per meter and minute (each batch appends its own); 0 switches it off.",
