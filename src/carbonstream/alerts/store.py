@@ -26,6 +26,13 @@ AsyncConn = psycopg.AsyncConnection[TupleRow]
 ROUND_LOCK = 0x0C0_2_A1E7
 
 
+_INSERT_HISTORY = (
+    "INSERT INTO alert_history (rule, status, at, fired_at, value, kind, severity,"
+    " site, meter, measure, threshold, clear_threshold, description, payload)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
+)
+
+
 def _ts(x: float | None) -> dt.datetime | None:
     return None if x is None else dt.datetime.fromtimestamp(x, dt.UTC)
 
@@ -100,14 +107,15 @@ async def _retire_removed(conn: AsyncConn, kept: list[str], now: float) -> None:
     alert that never ends. No webhook is sent: the rule's receivers went with it."""
     removed = await (
         await conn.execute(
-            "DELETE FROM alert_state WHERE rule <> ALL(%s) AND status IN ('firing', 'clearing')"
+            "DELETE FROM alert_state WHERE rule <> ALL(%s)"
             " RETURNING rule, fired_at, value, kind, severity, site, meter, measure,"
-            " threshold, clear_threshold, description",
+            " threshold, clear_threshold, description, status IN ('firing', 'clearing')",
             (kept,),
         )
     ).fetchall()
-    await conn.execute("DELETE FROM alert_state WHERE rule <> ALL(%s)", (kept,))
-    for r in removed:
+    for *r, active in removed:
+        if not active:
+            continue
         payload = {
             "rule": r[0],
             "status": "resolved",
@@ -124,13 +132,16 @@ async def _retire_removed(conn: AsyncConn, kept: list[str], now: float) -> None:
             "description": r[10],
             "reason": "rule removed from the configuration",
         }
-        await conn.execute(
-            "INSERT INTO alert_history (rule, status, at, fired_at, value, kind, severity,"
-            " site, meter, measure, threshold, clear_threshold, description, payload)"
-            " VALUES (%s, 'resolved', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            # A firing rule has been evaluated, so value is set; NaN only guards the column.
-            (r[0], _ts(now), r[1], _or_nan(r[2]), *r[3:], json.dumps(payload)),
-        )
+        # A firing rule has been evaluated, so value is set; NaN only guards the column.
+        row = (r[0], "resolved", _ts(now), r[1], _or_nan(r[2]), *r[3:], json.dumps(payload))
+        await _insert_history(conn, row)
+
+
+async def _insert_history(conn: AsyncConn, row: tuple[Any, ...]) -> int:
+    """One alert_history row (the columns of _INSERT_HISTORY, in order); its id."""
+    got = await (await conn.execute(_INSERT_HISTORY, row)).fetchone()
+    assert got is not None
+    return int(got[0])
 
 
 @dataclass(frozen=True)
@@ -148,31 +159,25 @@ async def record(
     for t in transitions:
         r = t.rule
         payload = t.payload() | extra
-        row = await (
-            await conn.execute(
-                "INSERT INTO alert_history (rule, status, at, fired_at, value, kind, severity,"
-                " site, meter, measure, threshold, clear_threshold, description, payload)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                (
-                    r.id,
-                    t.status,
-                    _ts(t.at),
-                    _ts(t.fired_at),
-                    t.value,
-                    r.kind.value,
-                    r.severity,
-                    r.site,
-                    r.meter,
-                    r.measure.value,
-                    r.threshold,
-                    r.clear,
-                    r.description,
-                    json.dumps(payload),
-                ),
-            )
-        ).fetchone()
-        assert row is not None
-        history_id = int(row[0])
+        history_id = await _insert_history(
+            conn,
+            (
+                r.id,
+                t.status,
+                _ts(t.at),
+                _ts(t.fired_at),
+                t.value,
+                r.kind.value,
+                r.severity,
+                r.site,
+                r.meter,
+                r.measure.value,
+                r.threshold,
+                r.clear,
+                r.description,
+                json.dumps(payload),
+            ),
+        )
         payload = payload | {"id": history_id}
         await conn.execute(
             "UPDATE alert_history SET payload = %s WHERE id = %s",
