@@ -125,7 +125,6 @@ class Service:
         self._outage_logged = False
         self._compactor: ThreadPoolExecutor | None = None
         self._compaction: Future[tuple[int, int]] | None = None
-        self._next_compact = 0.0
         self.ready = threading.Event()
 
     # --- lifecycle ----------------------------------------------------------------
@@ -185,12 +184,12 @@ class Service:
             return pending is None or all(f.done() for f in pending[1])
 
         every = self.settings.compact_lines_s
-        self._next_compact = time.monotonic() + every
+        next_compact = time.monotonic() + every
         try:
             while not self._stop.is_set():
-                if every and time.monotonic() >= self._next_compact:
+                if every and time.monotonic() >= next_compact:
                     self._compact_round()
-                    self._next_compact = time.monotonic() + every
+                    next_compact = time.monotonic() + every
                 batch = self._collect(writers_free)
                 if pending is not None:
                     self._finish(*pending)

@@ -225,8 +225,9 @@ def compact_lines(cur: Cur, meter_keys: NDArray[np.int32], window_s: float) -> t
     Returns (rows removed, rows written)."""
     if not len(meter_keys):
         return 0, 0
+    # The statement locks the state rows in key order itself.
     row = cur.execute(
-        _COMPACT_SQL, {"meters": np.sort(meter_keys).tolist(), "window": float(window_s)}
+        _COMPACT_SQL, {"meters": meter_keys.tolist(), "window": float(window_s)}
     ).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
