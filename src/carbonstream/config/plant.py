@@ -15,8 +15,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from carbonstream import units
+from carbonstream.i18n.locale import DEFAULT_LOCALE, Locale
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+# A name as people read it, e.g. name_zh: 一号厂房（装配与测试）. Shown in zh-CN where set.
+NameZh = Annotated[str, Field(max_length=200, description="Chinese name, shown in zh-CN.")]
 
 
 class _Model(BaseModel):
@@ -113,6 +116,7 @@ class Budget(_Model):
 class Site(_Model):
     id: Identifier
     name: str = ""
+    name_zh: NameZh = ""
     grid_region: str | None = Field(
         default=None, description="Overrides the plant's grid region for this site."
     )
@@ -121,6 +125,8 @@ class Site(_Model):
 
 class Meter(_Model):
     id: Identifier
+    name: str = Field(default="", max_length=200)
+    name_zh: NameZh = ""
     site: Identifier
     kind: MeterKind
     measures: Measures
@@ -307,6 +313,12 @@ class ZeroCarbonRule(_Model):
 
 class Plant(_Model):
     name: str = Field(min_length=1)
+    name_zh: NameZh = ""
+    locale: Locale = Field(
+        default=DEFAULT_LOCALE,
+        description="Language of reports and pages when the reader does not ask "
+        "(Accept-Language, the page's switch, --locale): zh-CN or en.",
+    )
     timezone: str = "Asia/Shanghai"
     grid_region: str = Field(default="CN", description="Region code: CN, CN-East, CN-JS, ...")
     grid_factor_level: GridFactorLevel = GridFactorLevel.NATIONAL
