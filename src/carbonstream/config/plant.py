@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from carbonstream import units
+from carbonstream.config.gateways import GatewayBinding, binding_problems
 from carbonstream.i18n.locale import DEFAULT_LOCALE, Locale
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
@@ -332,6 +333,11 @@ class Plant(_Model):
     instruments: list[Instrument] = Field(default_factory=list)
     replacements: list[Replacement] = Field(default_factory=list)
     zero_carbon: ZeroCarbonRule = Field(default_factory=ZeroCarbonRule)
+    gateways: list[GatewayBinding] = Field(
+        default_factory=list,
+        description="Which gateway (id = MQTT user) may report which meters of its site; "
+        "ingest refuses readings from any other (config/gateways.py).",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -386,6 +392,9 @@ class Plant(_Model):
                 raise ValueError(f"replacement names unknown meter {r.meter!r}")
             if meter.measures is not Measures.COUNTER:
                 raise ValueError(f"replacement of {r.meter!r}: only counters are replaced")
+        problems = binding_problems(self.gateways, site_ids, {m.id: m.site for m in self.meters})
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def meter_method(self, meter: Meter) -> Method:
