@@ -27,7 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except CarbonstreamError as e:
-        print(f"carbonstream: error: {e}", file=sys.stderr)
+        from carbonstream.cli_help import DATABASE_HINT
+        from carbonstream.store.errors import DatabaseUnavailableError
+
+        hint = f"\n{DATABASE_HINT}" if isinstance(e, DatabaseUnavailableError) else ""
+        print(f"carbonstream: error: {e}{hint}", file=sys.stderr)
         return 1
     except Exception as e:
         from carbonstream.cli_help import database_hint
@@ -196,6 +200,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=["market", "location"],
         default="market",
         help="Scope 2 basis of the net figure (default market)",
+    )
+    rp.add_argument(
+        "--locale",
+        choices=["zh-CN", "en"],
+        help="language of the PDF and XLSX (default: the plant's locale, else en)",
     )
     rp.add_argument("--pdf", type=Path, help="write the PDF here")
     rp.add_argument("--xlsx", type=Path, help="write the XLSX here")
@@ -756,9 +765,12 @@ def _report(args: argparse.Namespace) -> int:
         )
     finally:
         db.close()
+    from carbonstream.i18n import Locale
+
+    locale = Locale(args.locale) if args.locale else rep.locale
     for path, render in ((args.pdf, monthly.render_pdf), (args.xlsx, monthly.render_xlsx)):
         if path is not None:
-            path.write_bytes(render(rep))
+            path.write_bytes(render(rep, locale))
             print(f"wrote {path}")
     t, net = rep.inventory.totals, rep.inventory.net
     print(
