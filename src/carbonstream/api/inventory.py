@@ -94,7 +94,7 @@ def build(
             meter=m.id,
             site=m.site,
             kind=m.kind.value,
-            fuel=m.fuel.value if m.fuel else None,
+            fuel=m.fuel,
             quantity=a.get("quantity", 0.0),
             unit=unit_of[m.id],
             energy_gj=a.get("energy_gj", 0.0) if m.kind is MeterKind.FUEL else None,
