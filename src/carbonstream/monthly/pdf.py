@@ -645,20 +645,34 @@ def _sources(fig: Figure, r: MonthlyReport, text: _Text) -> None:
             _fmt(f.energy_gj),
             _fmt(f.co2_t),
             _fmt(f.ch4_t, 6),
+            _fmt(f.ch4_co2e_t),
             _fmt(f.n2o_t, 6),
+            _fmt(f.n2o_co2e_t),
             _fmt(f.co2e_t),
             ", ".join(f.meters),
         )
         for f in inv.scope1.by_fuel
     ]
     ax = fig.add_axes((0.03, 0.08, 0.94, 0.2))
+    # Gas masses and their CO2e side by side: a tonne of CH4 is 28 tCO2e under AR5.
     _table(
         ax,
-        ["fuel", "quantity", "energy GJ", "CO2 t", "CH4 t", "N2O t", "tCO2e", "meters"],
+        [
+            "fuel",
+            "quantity",
+            "energy GJ",
+            "tCO2",
+            "tCH4",
+            "CH4 tCO2e",
+            "tN2O",
+            "N2O tCO2e",
+            "tCO2e",
+            "meters",
+        ],
         fuel_rows,
-        [0.12, 0.16, 0.1, 0.1, 0.1, 0.1, 0.1, 0.22],
+        [0.1, 0.13, 0.08, 0.08, 0.09, 0.09, 0.09, 0.09, 0.08, 0.17],
         8,
-        ["left", *["right"] * 6, "left"],
+        ["left", *["right"] * 8, "left"],
     )
 
 
