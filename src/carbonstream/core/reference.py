@@ -161,7 +161,7 @@ def _emission_factors(
     if method == "cn_gbt32150":
         co2 = q * v["ncv"] * v["carbon_content"] * v["oxidation"] * 44 / 12
         return co2, 0.0, 0.0, co2
-    if method == "ipcc2006":
+    if method.startswith("ipcc2006"):  # stationary, or mobile with Vol. 2 Ch. 3 CH4/N2O
         energy = q * v["ncv"]
         co2, ch4, n2o = energy * v["co2"], energy * v["ch4"], energy * v["n2o"]
         return co2, ch4, n2o, co2 + ch4 * v["gwp_ch4"] + n2o * v["gwp_n2o"]

@@ -823,7 +823,7 @@ _FACTOR_FONT = 6.8
 
 def _factor_pages(r: MonthlyReport, text: _Text) -> list[list[tuple[str, ...]]]:
     """The factor rows split into pages by their wrapped height."""
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             f"{f.factor_id}@v{f.version}",
             f.role,
@@ -841,10 +841,22 @@ def _factor_pages(r: MonthlyReport, text: _Text) -> list[list[tuple[str, ...]]]:
     cells, _ = _cells(_FACTOR_COLUMNS, rows, _FACTOR_WIDTHS, width_in, _FACTOR_FONT)
     per_line = _FACTOR_FONT * 1.6 / 72
     budget = height_in / per_line - (_lines(cells[0]) + 0.5)
+    heights = [_lines(wrapped) + 0.5 for wrapped in cells[1:]]
+    pages = _rows_into_pages(rows, heights, budget)
+    if len(pages) > 1:
+        # Balance the pages, so the last is not a near-empty one with a row or two.
+        balanced = _rows_into_pages(rows, heights, min(budget, 1.1 * sum(heights) / len(pages)))
+        if len(balanced) == len(pages):
+            pages = balanced
+    return pages
+
+
+def _rows_into_pages(
+    rows: list[tuple[str, ...]], heights: list[float], budget: float
+) -> list[list[tuple[str, ...]]]:
     pages: list[list[tuple[str, ...]]] = [[]]
     used = 0.0
-    for row, wrapped in zip(rows, cells[1:], strict=True):
-        n = _lines(wrapped) + 0.5
+    for row, n in zip(rows, heights, strict=True):
         if pages[-1] and used + n > budget:
             pages.append([])
             used = 0.0
