@@ -229,7 +229,9 @@ class Engine:
                 out = out + table[rows, int(r)]
             return out
 
-        present = np.bincount(key, minlength=size) > 0
+        # A site bucket exists where counted time falls; a line that only carries the
+        # flags of an uncounted interval (no covered time) makes none: no minute with data.
+        present = np.bincount(key, weights=e.lines.covered_ns > 0, minlength=size) > 0
         rows = np.flatnonzero(present)
         site = (rows % n_sites).astype(np.int32)
         row_bucket = rows // n_sites
