@@ -85,20 +85,28 @@ class Sim:
         return float(q[(m == i) & (h >= lo_h) & (h < hi_h)].sum())
 
 
-def run_sim(clean: bool, seed: int = 11, days: int = DAYS) -> Sim:
+def sim_batch(
+    clean: bool, seed: int = 11, days: int = DAYS, step_s: int = 300
+) -> tuple[Plant, ReadingBatch]:
+    """The plant and its simulated readings, in time order."""
     plant = validate(plant_data(), Plant, "sim plant")
     df = simulate(
         plant,
-        SimOptions(start=START, hours=days * 24, step_s=300, seed=seed, patterns=PATTERNS,
+        SimOptions(start=START, hours=days * 24, step_s=step_s, seed=seed, patterns=PATTERNS,
                    clean=clean),
     )  # fmt: skip
-    engine = Engine(plant, FactorLibrary.load())
-    index = engine.params.index
+    index = {m.id: i for i, m in enumerate(plant.meters)}
     batch = ReadingBatch.of(
         [index[x] for x in df["meter"].to_list()],
         (df["ts"].cast(int).to_numpy() * 1000).tolist(),
         df["value"].to_list(),
     )
+    return plant, batch
+
+
+def run_sim(clean: bool, seed: int = 11, days: int = DAYS, step_s: int = 300) -> Sim:
+    plant, batch = sim_batch(clean, seed, days, step_s)
+    engine = Engine(plant, FactorLibrary.load())
     acc = run(engine, batch)
     window = window_from_lines(
         plant,

@@ -34,6 +34,7 @@ from carbonstream.api.routes import (
     me,
     metrics,
     offsets,
+    opportunities,
     page,
     reports,
     sites,
@@ -129,6 +130,7 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
         live,
         forecast,
         energy,
+        opportunities,
     ):
         app.include_router(module.router)
     page.install(app)

@@ -10,6 +10,7 @@ import numpy as np
 
 from carbonstream.core import energy as core
 from carbonstream.core.batch import to_ns
+from carbonstream.energy import opportunities as opp
 from carbonstream.energy.tce import Grouping, Lines, assemble
 from carbonstream.store.db import AsyncConn
 from carbonstream.store.queries import energy as q
@@ -46,3 +47,30 @@ async def energy_account(
         "start": start.astimezone(plant.zone).isoformat(),
         "end": end.astimezone(plant.zone).isoformat(),
     } | out
+
+
+async def stored_window(
+    conn: AsyncConn, ep: core.EnergyParams, end: dt.datetime
+) -> tuple[opp.Window, dt.datetime]:
+    """The detectors' window ending at ``end`` (a whole hour): the plant's energy meters
+    per 15 minutes from the store, and their tCO2e per unit in the window."""
+    plant = ep.plant
+    days = plant.energy.opportunities.window_days
+    start = end - dt.timedelta(days=days)
+    meters = opp.energy_meters(plant)
+    keys = await q.meter_keys(conn)
+    known = [i for i in meters if plant.meters[i].id in keys]
+    key_of = [keys[plant.meters[i].id] for i in known]
+    quarters = await q.quarter_matrix(conn, key_of, start, days * 96)
+    sums = await q.meter_sums(conn, key_of, start, end)
+    ef = np.array(
+        [sums[k][1] / sums[k][0] if k in sums and sums[k][0] > 0 else 0.0 for k in key_of]
+    )
+    return opp.Window(known, quarters, to_ns(start), ef), start
+
+
+async def stored_opportunities(
+    conn: AsyncConn, ep: core.EnergyParams, end: dt.datetime
+) -> tuple[list[dict[str, Any]], dt.datetime]:
+    window, start = await stored_window(conn, ep, end)
+    return opp.find(ep, window), start

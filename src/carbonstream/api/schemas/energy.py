@@ -36,3 +36,34 @@ class EnergyReport(BaseModel):
     )
     unverified: list[str] = Field(description="Coefficients not verified against the standard.")
     notes: list[str]
+
+
+class Opportunity(BaseModel):
+    """One reduction opportunity, with what it is worth per year and its evidence."""
+
+    rank: int
+    kind: str = Field(description="idle_load, drift, demand_peak or flexible_peak.")
+    meter: str | None
+    site: str
+    title: dict[str, str] = Field(description="zh and en.")
+    action: dict[str, str] = Field(description="What to do, zh and en.")
+    hours: str = Field(description="When it happens (plant-local).")
+    flagged_hours: int
+    energy_per_year: float = Field(description="In energy_unit (the meter's canonical unit).")
+    energy_unit: str
+    tce_per_year: float
+    tco2e_per_year: float
+    cost_yuan_per_year: float | None = Field(description="None when no tariff is given.")
+    first: str
+    last: str
+    detail: dict[str, Any]
+    evidence: str = Field(description="API path of the hourly readings behind it.")
+
+
+class OpportunityList(BaseModel):
+    start: str
+    end: str
+    timezone: str
+    calendar: str = Field(description="Production calendar used (configured or the default).")
+    method: str
+    opportunities: list[Opportunity]

@@ -91,3 +91,20 @@ async def quarter_matrix(
         q = np.array([int(r[1]) for r in rows], dtype=np.intp)
         out[m, q] = np.array([float(r[2]) for r in rows])
     return out
+
+
+async def meter_keys(conn: AsyncConn) -> dict[str, int]:
+    rows = await (await conn.execute("SELECT id, key FROM meters")).fetchall()
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+async def meter_sums(
+    conn: AsyncConn, meters: list[int], start: dt.datetime, end: dt.datetime
+) -> dict[int, tuple[float, float]]:
+    """Per meter key: (quantity, tCO2e) stored for [start, end)."""
+    cur = await conn.execute(
+        "SELECT meter, sum(quantity), sum(co2e_t) FROM emission_lines"
+        " WHERE meter = ANY(%s) AND bucket >= %s AND bucket < %s GROUP BY 1",
+        (meters, start, end),
+    )
+    return {int(r[0]): (float(r[1]), float(r[2])) for r in await cur.fetchall()}
