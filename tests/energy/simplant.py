@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from carbonstream.compute import Account, concat_parts, run
 from carbonstream.config.loader import validate
 from carbonstream.config.plant import Plant
 from carbonstream.core import Engine, FactorLibrary, ReadingBatch
+from carbonstream.core.calendar import to_calendar
 from carbonstream.core.energy import for_plant
 from carbonstream.energy.opportunities import Window, window_from_lines
+from carbonstream.energy.tce import Lines
 from carbonstream.sim.patterns import Pattern
 from carbonstream.sim.readings import SimOptions, simulate
 
@@ -104,6 +108,7 @@ def sim_batch(
     return plant, batch
 
 
+@lru_cache(maxsize=8)  # deterministic; shared by the test modules of one run
 def run_sim(clean: bool, seed: int = 11, days: int = DAYS, step_s: int = 300) -> Sim:
     plant, batch = sim_batch(clean, seed, days, step_s)
     engine = Engine(plant, FactorLibrary.load())
@@ -119,3 +124,17 @@ def run_sim(clean: bool, seed: int = 11, days: int = DAYS, step_s: int = 300) ->
     )
     for_plant(plant, engine.params.canonical_unit)  # the energy section is valid
     return Sim(plant, acc, window)
+
+
+def hourly_lines(s: Sim) -> tuple[Lines, NDArray[np.float64]]:
+    """The run's lines in plant-local hours, and tCO2e per canonical unit per meter."""
+    acc = s.acc
+    m = concat_parts(acc.line_meter, np.int32).astype(np.intp)
+    q = concat_parts(acc.line_qty, np.float64)
+    c = concat_parts(acc.line_co2e, np.float64)
+    b = to_calendar(concat_parts(acc.line_bucket, np.int64), "hour", s.plant.zone)
+    n = len(s.plant.meters)
+    qty, co2e = np.bincount(m, q, minlength=n), np.bincount(m, c, minlength=n)
+    ef = np.divide(co2e, qty, out=np.zeros(n), where=qty > 0)
+    none = np.empty(0, dtype=np.intp)
+    return Lines(m, b, q, none, np.empty(0, dtype=np.int64), np.empty(0)), ef

@@ -112,3 +112,28 @@ def test_energy_of_the_stored_month(stored: Api) -> None:
     assert line["electricity_mwh"] == pytest.approx(comp["quantity"], rel=1e-9)
     assert comp["tce"] == pytest.approx(comp["quantity"] * 0.1229, rel=1e-12)
     assert line["production_unit"] == "t" and line["tce_per_unit"] > 0
+
+
+def test_baselines_of_the_stored_data_equal_the_batch_ones(stored: Api) -> None:
+    from carbonstream.core.energy import for_plant
+    from carbonstream.energy.baselines import assess
+    from tests.energy.simplant import hourly_lines
+
+    body = get(stored, "/v1/baselines", end=END)
+    assert body["configured"] and body["start"].startswith("2026-10-19T00:00:00+08:00")
+    got = {u["id"]: u for u in body["uses"]}
+    s = run_sim(clean=False, step_s=STEP_S)
+    lines, ef = hourly_lines(s)
+    ns = 1_000_000_000
+    lo = int((START + dt.timedelta(days=14)).timestamp()) * ns
+    hi = int((START + dt.timedelta(days=DAYS)).timestamp()) * ns
+    want = assess(for_plant(s.plant, s.acc.engine.params.canonical_unit), lines, ef, lo, hi)
+    assert set(got) == {u["id"] for u in want} == {"site:hall", "hall"}
+    for u in want:
+        g = got[u["id"]]
+        assert g["model"]["points"] == u["model"]["points"] == 14 * 24
+        assert g["model"]["cv_rmse_pct"] == pytest.approx(u["model"]["cv_rmse_pct"], rel=1e-6)
+        assert g["reporting"]["savings_tce"] == pytest.approx(
+            u["reporting"]["savings_tce"], rel=1e-6, abs=1e-9
+        )
+        assert len(g["cusum"]) == 14 * 24

@@ -10,6 +10,7 @@ import numpy as np
 
 from carbonstream.core import energy as core
 from carbonstream.core.batch import to_ns
+from carbonstream.energy import baselines
 from carbonstream.energy import opportunities as opp
 from carbonstream.energy.tce import Grouping, Lines, assemble
 from carbonstream.store.db import AsyncConn
@@ -74,3 +75,35 @@ async def stored_opportunities(
 ) -> tuple[list[dict[str, Any]], dt.datetime]:
     window, start = await stored_window(conn, ep, end)
     return opp.find(ep, window), start
+
+
+async def stored_baselines(
+    conn: AsyncConn, ep: core.EnergyParams, start: dt.datetime, end: dt.datetime
+) -> list[dict[str, Any]]:
+    """Baselines of the plant's configured period, assessed over [start, end)."""
+    plant = ep.plant
+    cfg = plant.energy.baseline
+    if cfg is None:
+        return []
+    zone = plant.zone
+    lo = dt.datetime(cfg.start.year, cfg.start.month, cfg.start.day, tzinfo=zone)
+    rows = await q.meter_quantities(conn, lo, end, Bucket(cfg.interval), plant.timezone)
+    index = {m: i for i, m in enumerate(ep.ids)}
+    rows = [r for r in rows if r[1] in index]
+    keys = await q.meter_keys(conn)
+    known = [i for i, m in enumerate(ep.ids) if m in keys]
+    sums = await q.meter_sums(conn, [keys[ep.ids[i]] for i in known], start, end)
+    ef = np.zeros(len(ep.ids))
+    for i in known:
+        qty, co2e = sums.get(keys[ep.ids[i]], (0.0, 0.0))
+        ef[i] = co2e / qty if qty > 0 else 0.0
+    none = np.empty(0, dtype=np.intp)
+    lines = Lines(
+        meter=np.array([index[r[1]] for r in rows], dtype=np.intp),
+        bucket=np.array([to_ns(r[0]) for r in rows], dtype=np.int64),
+        quantity=np.array([r[2] for r in rows], dtype=np.float64),
+        green_site=none,
+        green_bucket=np.empty(0, dtype=np.int64),
+        green_mwh=np.empty(0, dtype=np.float64),
+    )
+    return baselines.assess(ep, lines, ef, to_ns(start), to_ns(end))

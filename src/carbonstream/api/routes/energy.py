@@ -11,9 +11,10 @@ from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
 from carbonstream.api.deps import MetricsDep, PlantDep, SettingsDep, check_range, local, timed
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
-from carbonstream.api.schemas.energy import EnergyReport
+from carbonstream.api.schemas.energy import BaselineReport, EnergyReport
 from carbonstream.core.energy import EnergyParams
-from carbonstream.energy.stored import energy_account
+from carbonstream.energy.baselines import METHOD as BASELINE_METHOD
+from carbonstream.energy.stored import energy_account, stored_baselines
 from carbonstream.energy.tce import Grouping, group_of
 from carbonstream.store.queries.series import Bucket, estimate_buckets
 
@@ -88,3 +89,48 @@ async def energy(
         )
     async with timed(metrics, "energy"):
         return await energy_account(conn, ep, s, e, bucket, by)
+
+
+@router.get(
+    "/baselines",
+    summary="Energy baselines (ISO 50006) and savings per site and significant energy use",
+    response_model=BaselineReport,
+)
+async def baselines(
+    request: Request,
+    _: Viewer,
+    conn: Connection,
+    plant: PlantDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    start: Annotated[
+        dt.datetime | None,
+        Query(description="Reporting period start (default: the day after the baseline)."),
+    ] = None,
+    end: Annotated[dt.datetime | None, Query(description="End, exclusive (default now).")] = None,
+) -> BaselineReport:
+    ep = energy_params(request)
+    zone = plant.zone
+    cfg = plant.energy.baseline
+    e = local(end, zone) if end is not None else dt.datetime.now(zone)
+    if start is not None:
+        s = local(start, zone)
+    elif cfg is not None:
+        after = cfg.end + dt.timedelta(days=1)
+        s = dt.datetime(after.year, after.month, after.day, tzinfo=zone)
+    else:
+        s = e - dt.timedelta(days=30)
+    check_range(s, e, settings, "reporting period")
+    if cfg is not None:
+        span = dt.datetime(cfg.start.year, cfg.start.month, cfg.start.day, tzinfo=zone)
+        check_range(span, e, settings, "baseline start to reporting end")
+    async with timed(metrics, "baselines"):
+        uses = await stored_baselines(conn, ep, s, e)
+    return BaselineReport(
+        start=s.isoformat(),
+        end=e.isoformat(),
+        timezone=plant.timezone,
+        configured=cfg is not None,
+        method=BASELINE_METHOD,
+        uses=uses,
+    )

@@ -67,3 +67,17 @@ class OpportunityList(BaseModel):
     calendar: str = Field(description="Production calendar used (configured or the default).")
     method: str
     opportunities: list[Opportunity]
+
+
+class BaselineReport(BaseModel):
+    """Baselines per site and significant energy use, assessed over a reporting period."""
+
+    start: str
+    end: str
+    timezone: str
+    configured: bool = Field(description="False when the plant file has no energy.baseline.")
+    method: str
+    uses: list[dict[str, Any]] = Field(
+        description="Per use: model (R2, CV(RMSE), NMBE vs ASHRAE 14), valid, EnPI, "
+        "savings in tce and tCO2e, CUSUM series."
+    )
