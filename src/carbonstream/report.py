@@ -22,10 +22,12 @@ import polars as pl
 from carbonstream.compute import Account, concat_parts
 from carbonstream.core.batch import NS_PER_S
 from carbonstream.core.calendar import label, to_calendar
+from carbonstream.core.energy import for_plant
 from carbonstream.core.engine import SITE_COLUMNS
 from carbonstream.core.flags import describe
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.resolve import Lineage
+from carbonstream.energy import tce
 
 # v2: CH4 and N2O are given as gas mass and as CO2e side by side; lineage emission
 # factors carry their unit in the name; meters give their own unit, gases and the
@@ -91,7 +93,24 @@ def build(acc: Account, bucket_unit: str = "hour") -> dict[str, Any]:
         "instruments": _instruments(acc),
         "lineage": _lineage(acc),
         "quality": _quality(acc),
+        "energy": energy_block(acc, bucket_unit),
     }
+
+
+def energy_block(acc: Account, bucket_unit: str) -> dict[str, Any]:
+    """Comprehensive energy in tce (GB/T 2589) of the same lines, per site and bucket."""
+    zone = acc.plant.zone
+    base = concat_parts(acc.line_bucket, np.int64)
+    site_base = concat_parts(acc.bucket, np.int64)
+    lines = tce.Lines(
+        meter=concat_parts(acc.line_meter, np.int32).astype(np.intp),
+        bucket=to_calendar(base, bucket_unit, zone) if len(base) else base,
+        quantity=concat_parts(acc.line_qty, np.float64),
+        green_site=concat_parts(acc.site, np.int32).astype(np.intp),
+        green_bucket=to_calendar(site_base, bucket_unit, zone) if len(site_base) else site_base,
+        green_mwh=acc.column("covered_mwh"),
+    )
+    return tce.assemble(for_plant(acc.plant, acc.engine.params.canonical_unit), lines, zone)
 
 
 def with_derived(t: dict[str, float], gwp: tuple[float, float]) -> dict[str, float]:

@@ -15,6 +15,7 @@ from carbonstream.compute import Account, run
 from carbonstream.core import Engine, FactorLibrary, ReadingBatch, reference
 from carbonstream.core.engine import SITE_COLUMNS
 from carbonstream.core.library import parse_csv
+from tests.hypothesis_profiles import examples
 from tests.plants import NS, meter, ns, plant
 
 # A plant's own fuel, declared with China-method factors in its own factor rows.
@@ -190,7 +191,9 @@ COMPARED = (
     "generation_mwh",
     "production",
 )
-FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(
+    max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @FAST

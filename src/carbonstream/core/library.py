@@ -349,7 +349,20 @@ def _row(r: dict[str, str], origin: str, line: int) -> Factor:
         raise FactorError(f"{where}: {e}") from None
 
 
-_INFORMATIONAL_UNITS = frozenset({"ratio", "tCO2/tC", "kg/m3", "tCO2/10^4 Nm3", "tCO2/t"})
+# Standard-coal coefficients (GB/T 2589), used by core.energy, not by the emission
+# core: unit -> (canonical quantity unit, tce per canonical unit per unit of value).
+TCE_UNITS: dict[str, tuple[str, float]] = {
+    "kgce/kWh": ("MWh", 1.0),
+    "gce/kWh": ("MWh", 1e-3),
+    "kgce/kg": ("t", 1.0),
+    "kgce/t": ("t", 1e-3),
+    "kgce/m3": ("Nm3", 1e-3),
+    "kgce/MJ": ("GJ", 1.0),
+    "tce/GJ": ("GJ", 1.0),
+}
+_INFORMATIONAL_UNITS = frozenset(
+    {"ratio", "tCO2/tC", "kg/m3", "tCO2/10^4 Nm3", "tCO2/t", *TCE_UNITS}
+)
 
 
 def _need(r: dict[str, str], key: str) -> str:

@@ -28,15 +28,27 @@ def solar(hour: NDArray[np.float64], day_of_year: NDArray[np.int64]) -> NDArray[
     return np.asarray(shape * cloud, dtype=np.float64)
 
 
+def process_load(
+    hour: NDArray[np.float64], weekday: NDArray[np.int64], noise: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """A machine that runs with production (compressor, chiller, furnace): 3 % standby
+    outside the shifts, up to 71 % in the day shift."""
+    act = shift_activity(hour, weekday)
+    return np.asarray(0.03 + 0.8 * np.clip(act - 0.15, 0, None) * noise, dtype=np.float64)
+
+
 def fraction_of_rating(
     meter: Meter,
     hour: NDArray[np.float64],
     weekday: NDArray[np.int64],
     day_of_year: NDArray[np.int64],
     rng: np.random.Generator,
+    process: bool = False,
 ) -> NDArray[np.float64]:
     act = shift_activity(hour, weekday)
     noise = 1.0 + 0.05 * rng.standard_normal(len(hour))
+    if process:
+        return process_load(hour, weekday, noise)
     if meter.kind is MeterKind.ONSITE_GENERATION:
         return solar(hour, day_of_year)
     if meter.kind is MeterKind.GRID_EXPORT:
