@@ -66,7 +66,10 @@ def build(
     """The inventory of the live account, or of a restatement when one is given (the
     caller put its site totals in ``stored.site_sums``)."""
     zone = plant.zone
-    gwp = gwp_pair(library or FactorLibrary.load(plant.factor_files), plant.gwp.value)
+    library = library or FactorLibrary.load(plant.factor_files)
+    gwp = gwp_pair(library, plant.gwp.value)
+    own_per = {i: float(params.own_per_canonical[k]) for k, i in enumerate(params.ids)}
+    own_unit = {i: params.conversions[k].own_unit for k, i in enumerate(params.ids)}
     restated = restatement is not None
     seconds = (end - start).total_seconds()
     meters = [m for m in plant.meters if m.site in sites]
@@ -165,6 +168,8 @@ def build(
                 kind=m.kind.value,
                 quantity=q,
                 unit=unit_of[m.id],
+                quantity_meter_unit=q * own_per[m.id],
+                meter_unit=own_unit[m.id],
                 energy_gj=a.get("energy_gj", 0.0)
                 if m.kind is MeterKind.FUEL and not restated
                 else None,
@@ -196,6 +201,7 @@ def build(
                     fallback=ref.fallback,
                     used_by=[],
                     months=[],
+                    **_as_published(library, ref.factor_id, ref.version),
                 )
             if lin.subject not in u.used_by:
                 u.used_by.append(lin.subject)
@@ -393,6 +399,16 @@ def _restated_factors(r: gq.RestatementRow, library: FactorLibrary | None) -> li
     return out
 
 
+def _as_published(library: FactorLibrary, factor_id: str, version: int) -> dict[str, Any]:
+    """The factor's value and unit as its source document prints them (None for a
+    factor the library no longer holds, e.g. one of a removed user file)."""
+    try:
+        f = library.get(factor_id, version)
+    except FactorError:
+        return {"source_value": None, "source_unit": None}
+    return {"source_value": f.value, "source_unit": f.unit}
+
+
 # --- renderings -----------------------------------------------------------------------
 
 _SUMMARY = [
@@ -491,7 +507,18 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
         ("Scope 2 by source", src_cols, [s.model_dump() for s in inv.scope2.by_source]),
         (
             "Activity",
-            ["meter", "site", "kind", "quantity", "unit", "energy_gj", "coverage_pct", "flags"],
+            [
+                "meter",
+                "site",
+                "kind",
+                "quantity",
+                "unit",
+                "quantity_meter_unit",
+                "meter_unit",
+                "energy_gj",
+                "coverage_pct",
+                "flags",
+            ],
             [a.model_dump() for a in inv.activity],
         ),
         (
@@ -502,6 +529,8 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
                 "role",
                 "value",
                 "unit",
+                "source_value",
+                "source_unit",
                 "source",
                 "table",
                 "data_year",

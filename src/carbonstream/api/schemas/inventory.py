@@ -122,9 +122,17 @@ class ActivityLine(BaseModel):
     kind: str
     quantity: float
     unit: str
+    quantity_meter_unit: float = Field(
+        description="The same activity in the meter's own unit (L, m3 at its reference "
+        "conditions, kWh ...)."
+    )
+    meter_unit: str
     energy_gj: float | None
     coverage_pct: float = Field(description="Share of the period covered by counted intervals.")
-    flags: list[str]
+    flags: list[str] = Field(
+        description="Quality flags of the meter's lines, including intervals that were not "
+        "counted (reset, gap, implausible)."
+    )
 
 
 class ActivityTotal(BaseModel):
@@ -144,6 +152,10 @@ class FactorUsed(BaseModel):
     data_year: int | None
     verified: str
     fallback: str | None
+    source_value: float | None = Field(
+        default=None, description="The value as the source document prints it."
+    )
+    source_unit: str | None = Field(default=None, description="Its unit there, e.g. kg/TJ.")
     used_by: list[str] = Field(description="Meters (or site:<id> for a residual factor).")
     months: list[str]
 
