@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_example_readings)
 
     g = sub.add_parser("gateway", help="run an edge gateway: poll meters, buffer, publish")
-    g.add_argument("--config", required=True, type=Path, help="gateway file (YAML or TOML)")
+    g.add_argument("--config", type=Path, help="gateway file (YAML or TOML); required")
     g.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     g.add_argument("--check", action="store_true", help="check the file and exit")
     g.add_argument(
@@ -69,6 +69,16 @@ def _parser() -> argparse.ArgumentParser:
         help="event loop: auto = uvloop when installed",
     )
     g.set_defaults(func=_gateway)
+    gsub = g.add_subparsers(title="actions")
+    gk = gsub.add_parser(
+        "keygen", help="make the gateway's Ed25519 signing key; prints what to register"
+    )
+    gk.add_argument(
+        "--config", type=Path, help="gateway file: the key goes to its signing.private_key_file"
+    )
+    gk.add_argument("--key", type=Path, help="private key file (instead of --config)")
+    gk.add_argument("--gateway", help="gateway id (instead of --config)")
+    gk.set_defaults(func=_gateway_keygen)
 
     s = sub.add_parser(
         "simulate", help="serve a plant's meters over Modbus TCP and OPC UA (demo and tests)"
@@ -130,6 +140,11 @@ def _parser() -> argparse.ArgumentParser:
 
     ve = sub.add_parser("verify", help="verify an evidence export (chain and every figure)")
     ve.add_argument("folder", type=Path)
+    ve.add_argument(
+        "--require-signed",
+        action="store_true",
+        help="count readings that came unsigned as problems (production plants)",
+    )
     ve.set_defaults(func=_verify)
 
     rs = sub.add_parser(
@@ -372,6 +387,9 @@ def _gateway(args: argparse.Namespace) -> int:
     from carbonstream.gateway.service import GatewayService
     from carbonstream.gateway.service import run as run_gateway
 
+    if args.config is None:
+        print("carbonstream gateway: --config is required", file=sys.stderr)
+        return 2
     gateway = load_gateway(args.config)
     if args.check:
         print(f"{args.config}: ok ({len(gateway.file.devices)} devices)")
@@ -386,6 +404,13 @@ def _gateway(args: argparse.Namespace) -> int:
         await service.run()
 
     run_gateway(run(), loop=args.loop)
+    return 0
+
+
+def _gateway_keygen(args: argparse.Namespace) -> int:
+    from carbonstream.gateway.keygen import keygen
+
+    print(keygen(args.config, args.key, args.gateway))
     return 0
 
 
@@ -598,7 +623,7 @@ def _export_evidence(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from carbonstream.evidence.verify import verify
 
-    rep = verify(args.folder)
+    rep = verify(args.folder, require_signed=args.require_signed)
     for c in rep.checked:
         print(f"checked: {c}")
     for p in rep.problems:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from carbonstream import units
+from carbonstream.config.gateway_keys import GatewayKeys, check_unique
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
@@ -320,6 +321,10 @@ class Plant(_Model):
     instruments: list[Instrument] = Field(default_factory=list)
     replacements: list[Replacement] = Field(default_factory=list)
     zero_carbon: ZeroCarbonRule = Field(default_factory=ZeroCarbonRule)
+    gateway_keys: GatewayKeys = Field(
+        default_factory=dict,
+        description="Gateway id -> its Ed25519 public keys (config/gateway_keys.py).",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -337,6 +342,7 @@ class Plant(_Model):
         _unique("sites", [s.id for s in self.sites])
         _unique("meters", [m.id for m in self.meters])
         _unique("instruments", [i.id for i in self.instruments])
+        check_unique(self.gateway_keys)
         site_ids = {s.id for s in self.sites}
         meters = {m.id: m for m in self.meters}
         for m in self.meters:

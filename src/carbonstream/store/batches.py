@@ -1,0 +1,49 @@
+"""Signed batches: stored once per digest, referenced by the readings they brought."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from carbonstream.store.common import Cur
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    digest: bytes  # SHA-256 of body
+    gateway: str
+    kid: str
+    signature: bytes
+    body: bytes  # the exact signed bytes
+    received_at: dt.datetime
+
+
+def store(cur: Cur, rows: Sequence[BatchRow]) -> NDArray[np.int64]:
+    """The id of each row's batch, storing those not stored yet (an exact replay finds its own).
+
+    Rows go in digest order, so two writers storing the same batches lock them in
+    the same order (no deadlock)."""
+    if not rows:
+        return np.empty(0, np.int64)
+    unique = {r.digest: r for r in rows}
+    ordered = sorted(unique.values(), key=lambda r: r.digest)
+    got = cur.execute(
+        "INSERT INTO batches (digest, gateway, kid, signature, body, received_at)"
+        " SELECT * FROM unnest(%s::bytea[], %s::text[], %s::text[], %s::bytea[], %s::bytea[],"
+        " %s::timestamptz[])"
+        " ON CONFLICT (digest) DO UPDATE SET kid = batches.kid RETURNING digest, id",
+        (
+            [r.digest for r in ordered],
+            [r.gateway for r in ordered],
+            [r.kid for r in ordered],
+            [r.signature for r in ordered],
+            [r.body for r in ordered],
+            [r.received_at for r in ordered],
+        ),
+    ).fetchall()
+    ids = {bytes(d): int(i) for d, i in got}
+    return np.array([ids[r.digest] for r in rows], dtype=np.int64)

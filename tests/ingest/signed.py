@@ -1,0 +1,56 @@
+"""Signed test batches: keys, envelopes (as a gateway makes them) and forged ones."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from carbonstream.config.gateway_keys import GatewayKey
+from carbonstream.transport import signing
+from carbonstream.transport.payload import ReadingsMessage, decode_readings, encode_readings
+
+UTC = dt.UTC
+
+
+def registered(
+    key: Ed25519PrivateKey,
+    valid_from: dt.datetime = dt.datetime(2026, 1, 1, tzinfo=UTC),
+    valid_to: dt.datetime | None = None,
+    revoked_at: dt.datetime | None = None,
+) -> GatewayKey:
+    return GatewayKey(
+        public_key=signing.public_text(key.public_key()),
+        valid_from=valid_from,
+        valid_to=valid_to,
+        revoked_at=revoked_at,
+    )
+
+
+def body(msg: ReadingsMessage) -> bytes:
+    """The v2 body of a readings message (as the gateway's queue seals it)."""
+    m = ReadingsMessage(
+        v=2, gateway=msg.gateway, stream=msg.stream, seq=msg.seq, readings=msg.readings
+    )
+    return encode_readings(m)
+
+
+def sign(key: Ed25519PrivateKey, data: bytes) -> bytes:
+    return signing.Signer(key).envelope(data)
+
+
+def forge(kid_of: Ed25519PrivateKey, signed_by: Ed25519PrivateKey, data: bytes) -> bytes:
+    """An envelope naming one key's id, signed with another key."""
+    sig = base64.b64encode(signed_by.sign(signing.signed_message(data))).decode()
+    kid = signing.key_id(kid_of.public_key())
+    return f'{{"v":2,"alg":"ed25519","kid":"{kid}","sig":"{sig}","body":'.encode() + data + b"}"
+
+
+def v2_topic(topic_v1: str) -> str:
+    return topic_v1.replace("carbonstream/v1/", "carbonstream/v2/", 1)
+
+
+def signed_payloads(v1: list[tuple[str, bytes]], key: Ed25519PrivateKey) -> list[tuple[str, bytes]]:
+    """v1 test payloads as the same batches signed (v2 topic and envelope)."""
+    return [(v2_topic(t), sign(key, body(decode_readings(p)))) for t, p in v1]
