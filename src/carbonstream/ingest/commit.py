@@ -132,9 +132,14 @@ class Committer:
         self.lineage.committed()
 
     def commit(self, conn: Conn, part: Part, meta: Meta | None) -> Outcome:
+        # The signed batches first, in a short transaction of their own: two writers
+        # whose readings came in the same batch then wait for each other only that long,
+        # not for each other's whole commit. A batch stored without its readings (the
+        # next transaction failed) is found by digest when they are written again.
+        batch_ids = _store_batches(conn, part)
         try:
             with conn.transaction(), conn.cursor() as cur:
-                out = self._run(cur, part, meta)
+                out = self._run(cur, part, meta, batch_ids)
         except BaseException:
             self.lineage.rolled_back()
             raise
@@ -143,21 +148,23 @@ class Committer:
 
     # --- the transaction --------------------------------------------------------
 
-    def _run(self, cur: Cur, part: Part, meta: Meta | None) -> Outcome:
+    def _run(
+        self, cur: Cur, part: Part, meta: Meta | None, batch_ids: NDArray[np.int64]
+    ) -> Outcome:
         out = Outcome(readings=len(part))
         if len(part):
-            self._readings(cur, part, out)
+            self._readings(cur, part, out, batch_ids)
         if meta is not None:
             intake.add_dead_letters(cur, meta.dead)
             out.gaps, out.replays = intake.update_streams(cur, meta.streams)
         return out
 
-    def _readings(self, cur: Cur, part: Part, out: Outcome) -> None:
+    def _readings(self, cur: Cur, part: Part, out: Outcome, batch_ids: NDArray[np.int64]) -> None:
         # Same meter and time twice in the batch: keep one (the lowest value, as the core does).
         order = np.lexsort((part.value, part.ts, part.meter))
         m, t = part.meter[order], part.ts[order]
         v, q = part.value[order], part.quality[order]
-        bt = part.batch_index()[order]
+        bt = batch_ids[order]
         first = np.ones(len(m), dtype=bool)
         first[1:] = (m[1:] != m[:-1]) | (t[1:] != t[:-1])
         out.duplicates = int((~first).sum())
@@ -185,7 +192,7 @@ class Committer:
         out.stored = len(m)
         if not len(m):
             return
-        readings.copy_readings(cur, self.keys.meter[m], t, v, q, _batch_ids(cur, part, bt))
+        readings.copy_readings(cur, self.keys.meter[m], t, v, q, bt)
 
         good = q == 0
         last = last_ts[slot]
@@ -367,15 +374,17 @@ class Committer:
         market.add_allocations(cur, ids, self.keys.site[alloc.site], alloc.bucket, alloc.mwh)
 
 
-def _batch_ids(cur: Cur, part: Part, bt: NDArray[np.int32]) -> NDArray[np.int64]:
-    """The stored batch id of each reading (-1: unsigned); stores the batches they came in."""
+def _store_batches(conn: Conn, part: Part) -> NDArray[np.int64]:
+    """The stored batch id of each reading of the part (-1: unsigned), storing the batches."""
+    bt = part.batch_index()
     ids = np.full(len(bt), -1, np.int64)
     signed = bt >= 0
     if not signed.any():
         return ids
     used = np.unique(bt[signed])
     lookup = np.full(len(part.signed), -1, np.int64)
-    lookup[used] = batches.store(cur, [part.signed[i] for i in used.tolist()])
+    with conn.transaction(), conn.cursor() as cur:
+        lookup[used] = batches.store(cur, [part.signed[i] for i in used.tolist()])
     ids[signed] = lookup[bt[signed]]
     return ids
 

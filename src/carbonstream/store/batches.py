@@ -35,7 +35,7 @@ def store(cur: Cur, rows: Sequence[BatchRow]) -> NDArray[np.int64]:
         "INSERT INTO batches (digest, gateway, kid, signature, body, received_at)"
         " SELECT * FROM unnest(%s::bytea[], %s::text[], %s::text[], %s::bytea[], %s::bytea[],"
         " %s::timestamptz[])"
-        " ON CONFLICT (digest) DO UPDATE SET kid = batches.kid RETURNING digest, id",
+        " ON CONFLICT (digest) DO NOTHING RETURNING digest, id",
         (
             [r.digest for r in ordered],
             [r.gateway for r in ordered],
@@ -44,6 +44,13 @@ def store(cur: Cur, rows: Sequence[BatchRow]) -> NDArray[np.int64]:
             [r.body for r in ordered],
             [r.received_at for r in ordered],
         ),
+        binary=True,
     ).fetchall()
     ids = {bytes(d): int(i) for d, i in got}
+    if len(ids) < len(ordered):  # stored before (an exact replay, another writer)
+        missing = [d for d in unique if d not in ids]
+        for d, i in cur.execute(
+            "SELECT digest, id FROM batches WHERE digest = ANY(%s::bytea[])", (missing,)
+        ).fetchall():
+            ids[bytes(d)] = int(i)
     return np.array([ids[r.digest] for r in rows], dtype=np.int64)
