@@ -117,7 +117,7 @@ def test_keygen_writes_the_key_and_prints_its_registration(
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     public = (tmp_path / "keys" / "gw-assembly.key.pub").read_text().strip()
     # What it prints is a plant-file entry that loads and names this key.
-    entry = yaml.safe_load(out[out.index("gateway_keys:") :])["gateway_keys"]["gw-assembly"][0]
+    entry = yaml.safe_load(out[out.index("    keys:") :])["keys"][0]
     registered = GatewayKey.model_validate(entry)
     assert registered.public_key == public
     assert registered.kid == signing.key_id(signing.load_private(key_file).public_key())

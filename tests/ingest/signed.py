@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 import datetime as dt
 
+import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from carbonstream.config.gateway_keys import GatewayKey
+from carbonstream.config.gateways import GatewayBinding
+from carbonstream.config.plant import Plant
 from carbonstream.transport import signing
 from carbonstream.transport.payload import ReadingsMessage, decode_readings, encode_readings
+from tests.ingest.helpers import Example, payloads
 
 UTC = dt.UTC
 
@@ -26,6 +30,15 @@ def registered(
         valid_to=valid_to,
         revoked_at=revoked_at,
     )
+
+
+def bound(plant: Plant, gateways: list[GatewayBinding]) -> Plant:
+    """The plant with these gateways (unique ids per test keep tests apart on the broker)."""
+    return plant.model_copy(update={"gateways": gateways})
+
+
+def gateway(id: str, site: str, meters: list[str], *keys: GatewayKey) -> GatewayBinding:
+    return GatewayBinding(id=id, site=site, meters=meters, keys=list(keys))
 
 
 def body(msg: ReadingsMessage) -> bytes:
@@ -49,6 +62,13 @@ def forge(kid_of: Ed25519PrivateKey, signed_by: Ed25519PrivateKey, data: bytes) 
 
 def v2_topic(topic_v1: str) -> str:
     return topic_v1.replace("carbonstream/v1/", "carbonstream/v2/", 1)
+
+
+def site_payloads(ex: Example, gateway: str, site: str) -> list[tuple[str, bytes]]:
+    """The example readings of one site's meters, as that site's gateway sends them (v1)."""
+    idx = [i for i, m in enumerate(ex.plant.meters) if m.site == site]
+    sel = np.flatnonzero(np.isin(ex.batch.meter, idx))
+    return payloads(Example(ex.plant, ex.batch.take(sel)), gateway, site=site)
 
 
 def signed_payloads(v1: list[tuple[str, bytes]], key: Ed25519PrivateKey) -> list[tuple[str, bytes]]:

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from carbonstream.cli import main
 from carbonstream.config.loader import load_plant
 from carbonstream.ingest.settings import IngestSettings
+from carbonstream.store.queries.inventory import READING_COUNTS_SQL
 from carbonstream.transport import signing
 from carbonstream.transport.payload import (
     Reading,
@@ -36,36 +37,55 @@ T0 = 1_795_305_000_000  # 2026-11-22T... UTC, inside the example plant's period 
 REFUSALS = "carbonstream_ingest_signature_refusals_total"
 
 
-def _msg(gw: str, seq: int, readings: list[tuple[int, float]]) -> ReadingsMessage:
-    rs = [Reading(m="assembly-grid", t=t, v=v, u="kWh") for t, v in readings]
+def _msg(
+    gw: str, seq: int, readings: list[tuple[int, float]], meter: str = "assembly-grid"
+) -> ReadingsMessage:
+    rs = [Reading(m=meter, t=t, v=v, u="kWh") for t, v in readings]
     return ReadingsMessage(v=1, gateway=gw, stream="s1", seq=seq, readings=rs)
 
 
-def _settings(url: str, gateways: list[str], v1_for: str) -> IngestSettings:
+def _settings(
+    url: str, gateways: list[str], v1_for: list[str], unsigned_ok: list[str] | None = None
+) -> IngestSettings:
     topics = [f"carbonstream/v2/+/{g}/readings" for g in gateways]
-    topics.append(f"carbonstream/v1/+/{v1_for}/readings")
+    topics += [f"carbonstream/v1/+/{g}/readings" for g in v1_for]
     return h.settings(
         url,
-        v1_for,
+        v1_for[0],
         mqtt={"topics": topics},
-        signatures={"required": True},  # production: the default
+        # production (the default), with one gateway still allowed unsigned input
+        signatures={"required": True, "unsigned_gateways": unsigned_ok or []},
+        gateway_binding="required",  # production: the plant's (per-test) gateways
     )
 
 
 def test_forged_batches_are_dead_lettered_and_genuine_readings_counted(db_url: str) -> None:
-    ga, gc = unique("gw-a"), unique("gw-c")
+    ga, gc, gu = unique("gw-a"), unique("gw-c"), unique("gw-u")
     key_a, key_a_old, key_b, key_c, key_u = (Ed25519PrivateKey.generate() for _ in range(5))
     june = dt.datetime(2026, 6, 1, tzinfo=UTC)
-    plant = load_plant(h.PLANT_FILE).model_copy(
-        update={
-            "gateway_keys": {
-                # rotated in June: the old key signs source times before June only
-                ga: [s.registered(key_a_old, valid_to=june), s.registered(key_a, valid_from=june)],
-                "gw-other": [s.registered(key_b)],
-                # compromised: refused for anything arriving after 1 December
-                gc: [s.registered(key_c, revoked_at=dt.datetime(2026, 12, 1, tzinfo=UTC))],
-            }
-        }
+    other = unique("gw-other")
+    plant = s.bound(
+        load_plant(h.PLANT_FILE),
+        [
+            # rotated in June: the old key signs source times before June only
+            s.gateway(
+                ga,
+                "assembly",
+                ["assembly-grid"],
+                s.registered(key_a_old, valid_to=june),
+                s.registered(key_a, valid_from=june),
+            ),
+            s.gateway(other, "foundry", ["foundry-grid"], s.registered(key_b)),
+            # compromised: refused for anything arriving after 1 December
+            s.gateway(
+                gc,
+                "assembly",
+                ["assembly-pv"],
+                s.registered(key_c, revoked_at=dt.datetime(2026, 12, 1, tzinfo=UTC)),
+            ),
+            # no key yet: its unsigned batches accepted by configuration, marked unsigned
+            s.gateway(gu, "assembly", ["assembly-export"]),
+        ],
     )
     topic_a = f"carbonstream/v2/assembly/{ga}/readings"
     m = 60_000
@@ -90,11 +110,15 @@ def test_forged_batches_are_dead_lettered_and_genuine_readings_counted(db_url: s
         (topic_a, s.sign(key_a_old, seq4)),  # the rotated-out key, for a November time
         (
             f"carbonstream/v2/assembly/{gc}/readings",
-            s.sign(key_c, s.body(_msg(gc, 1, [(T0 + 4 * m, 1000.4)]))),
+            s.sign(key_c, s.body(_msg(gc, 1, [(T0 + 4 * m, 10.4)], "assembly-pv"))),
         ),
         (f"carbonstream/v1/assembly/{ga}/readings", unsigned),  # no signature at all
+        (
+            f"carbonstream/v1/assembly/{gu}/readings",
+            encode_readings(_msg(gu, 1, [(T0, 5.0), (T0 + m, 5.5)], "assembly-export")),
+        ),
     ]
-    run = h.Running(_settings(db_url, [ga, gc], ga), db_url, plant)
+    run = h.Running(_settings(db_url, [ga, gc], [ga, gu], [gu]), db_url, plant)
     try:
         h.publish(messages)
         h.wait_until(
@@ -103,7 +127,7 @@ def test_forged_batches_are_dead_lettered_and_genuine_readings_counted(db_url: s
     finally:
         run.stop()
     t = run.service.totals
-    assert (t.stored, t.duplicates, t.dead_letters) == (3, 2, 8)
+    assert (t.stored, t.duplicates, t.dead_letters) == (5, 2, 8)
 
     reg = run.service.metrics.registry
     counted = {
@@ -132,15 +156,20 @@ def test_forged_batches_are_dead_lettered_and_genuine_readings_counted(db_url: s
             "SELECT (extract(epoch FROM r.ts) * 1000)::int8, r.value, b.body, b.signature, b.kid"
             " FROM readings r JOIN batches b ON b.id = r.batch ORDER BY r.ts"
         ).fetchall()
+        unsigned_rows = c.execute(
+            "SELECT count(*) FROM readings r JOIN meters m ON m.key = r.meter"
+            " WHERE r.batch IS NULL AND m.id = 'assembly-export'"
+        ).fetchone()
         grid_mwh = c.execute(
             "SELECT sum(grid_import_mwh) FROM site_minute x JOIN sites s ON s.key = x.site"
             " WHERE s.id = 'assembly'"
         ).fetchone()
     assert len(reasons) == 8
+    assert unsigned_rows == (2,)
     joined = "\n".join(reasons)
     assert joined.count("(bad_signature): the signature does not verify") == 3
     assert f"a batch of gateway {ga!r} signed with key" in joined
-    assert "of gateway 'gw-other'" in joined
+    assert f"of gateway {other!r}" in joined
     assert f"key {signing.key_id(key_u.public_key())} is not registered" in joined
     assert f"of gateway {gc!r} was revoked at 2026-12-01" in joined
     assert "outside the validity of key" in joined
@@ -157,6 +186,21 @@ def test_forged_batches_are_dead_lettered_and_genuine_readings_counted(db_url: s
         assert kid == kid_a
         assert signing.verifies(key_a.public_key(), bytes(sig), bytes(body))
     assert bytes(stored[0][2]) == seq1 and bytes(stored[2][2]) == seq2
+    # The unsigned mark reaches the inventory's data quality: per meter, readings and
+    # how many came unsigned (gw-u's 2 readings; gw-a's 3 are signed).
+    with psycopg.connect(db_url) as c:
+        counts = c.execute(
+            READING_COUNTS_SQL,
+            {
+                "sites": [r[0] for r in c.execute("SELECT key FROM sites").fetchall()],
+                "start": dt.datetime(2026, 11, 1, tzinfo=UTC),
+                "end": dt.datetime(2026, 12, 1, tzinfo=UTC),
+            },
+        ).fetchall()
+    assert sorted((str(r[0]), int(r[1]), int(r[2])) for r in counts) == [
+        ("assembly-export", 2, 2),
+        ("assembly-grid", 3, 0),
+    ]
     # Counted in the account: (1000.2 - 1000.0) kWh on the register x 80 (CT 400/5)
     # = 16 kWh = 0.016 MWh. The forged 1000.9, 2999.0 and 1000.4 would have changed it.
     assert grid_mwh is not None and grid_mwh[0] == pytest.approx(0.016, rel=1e-9)
@@ -165,17 +209,24 @@ def test_forged_batches_are_dead_lettered_and_genuine_readings_counted(db_url: s
 def test_gateway_to_verify_chain_names_a_tampered_reading(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    gw, other = unique("gw-main"), unique("gw-other")
+    gw, other = unique("gw-assembly"), unique("gw-foundry")
     key, other_key = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
-    plant = load_plant(h.PLANT_FILE).model_copy(
-        update={"gateway_keys": {gw: [s.registered(key)], other: [s.registered(other_key)]}}
+    base = load_plant(h.PLANT_FILE)
+    plant = s.bound(
+        base,
+        [
+            s.gateway(g, site, meters, s.registered(k))
+            for g, site, k in ((gw, "assembly", key), (other, "foundry", other_key))
+            for meters in [[m.id for m in base.meters if m.site == site]]
+        ],
     )
     ex = h.example()
-    msgs = s.signed_payloads(h.payloads(ex, gw, site="plant"), key)
-    # One genuine batch re-signed by the other gateway's key (value unchanged): refused.
-    first_body = s.body(decode_readings(h.payloads(ex, gw, site="plant")[0][1]))
-    resigned = s.sign(other_key, first_body)
-    run = h.Running(_settings(db_url, [gw], gw), db_url, plant)
+    # The example plant's readings, each site's from its own gateway, signed with its key.
+    v1 = {g: s.site_payloads(ex, g, site) for g, site in ((gw, "assembly"), (other, "foundry"))}
+    msgs = [*s.signed_payloads(v1[gw], key), *s.signed_payloads(v1[other], other_key)]
+    # One genuine gw-assembly batch re-signed with gw-foundry's key (value unchanged).
+    resigned = s.sign(other_key, s.body(decode_readings(v1[gw][0][1])))
+    run = h.Running(_settings(db_url, [gw, other], [gw]), db_url, plant)
     try:
         h.publish([*msgs, (msgs[0][0], resigned)])
         h.wait_until(
@@ -188,6 +239,7 @@ def test_gateway_to_verify_chain_names_a_tampered_reading(
         reason = c.execute("SELECT reason FROM dead_letters").fetchone()
         unsigned = c.execute("SELECT count(*) FROM readings WHERE batch IS NULL").fetchone()
     assert reason is not None and "(foreign_key)" in reason[0] and other in reason[0]
+    assert run.service.totals.stored == len(ex.batch)
     assert unsigned == (0,)
 
     ev = ["--from", "2026-11-22", "--to", "2026-11-24"]
@@ -217,5 +269,5 @@ def test_gateway_to_verify_chain_names_a_tampered_reading(
     when = row[1].astimezone(UTC).isoformat().replace("+00:00", "Z")
     assert (
         f"PROBLEM: reading foundry-gas at {when}: stored value {row[2] * 0.9!r} (quality 0), "
-        f"but gateway {gw!r} signed {row[2]!r} (quality 0)"
+        f"but gateway {other!r} signed {row[2]!r} (quality 0)"
     ) in out

@@ -1,11 +1,14 @@
 """Gateway public keys in the plant file: which key may sign which gateway's batches, and when.
 
-    gateway_keys:
-      gw-assembly:
-        - public_key: "q5V0...="              # base64 of the raw 32-byte Ed25519 key
-          valid_from: 2026-12-01T00:00:00Z
-          valid_to: 2027-12-01T00:00:00Z        # optional: rotation (source times)
-          revoked_at: 2026-12-06T08:00:00Z      # optional: compromise (arrival time)
+    gateways:
+      - id: gw-assembly
+        site: assembly
+        meters: [...]
+        keys:
+          - public_key: "q5V0...="              # base64 of the raw 32-byte Ed25519 key
+            valid_from: 2026-12-01T00:00:00Z
+            valid_to: 2027-12-01T00:00:00Z        # optional: rotation (source times)
+            revoked_at: 2026-12-06T08:00:00Z      # optional: compromise (arrival time)
 
 When a key counts:
 
@@ -24,8 +27,9 @@ The key id is computed from the key (transport.signing.key_id), never typed.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -74,21 +78,35 @@ class GatewayKey(BaseModel):
         return signing.key_id(signing.public_from_text(self.public_key))
 
 
-GatewayKeys = dict[Identifier, list[GatewayKey]]
+GatewayKeys = Mapping[str, Sequence[GatewayKey]]  # gateway id -> its keys
 
 
-def check_unique(keys: GatewayKeys) -> None:
+class _HasKeys(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def keys(self) -> list[GatewayKey]: ...
+
+
+def key_problems(gateways: Sequence[_HasKeys]) -> list[str]:
     """One key, one gateway: a key registered twice would let one gateway sign as another."""
+    problems: list[str] = []
     seen: dict[str, str] = {}
-    for gw, ks in keys.items():
-        for i, k in enumerate(ks):
+    for i, g in enumerate(gateways):
+        for j, k in enumerate(g.keys):
             other = seen.get(k.kid)
             if other is not None:
-                raise ValueError(
-                    f"gateway_keys.{gw}[{i}]: key {k.kid} is already registered for "
-                    f"gateway {other!r}; make a new key for each gateway"
+                problems.append(
+                    f"gateways[{i}] (id {g.id!r}).keys[{j}]: key {k.kid} is already registered "
+                    f"for gateway {other!r}; make a new key on each gateway"
                 )
-            seen[k.kid] = gw
+            seen[k.kid] = g.id
+    return problems
+
+
+def plant_keys(gateways: Sequence[_HasKeys]) -> dict[str, list[GatewayKey]]:
+    return {g.id: list(g.keys) for g in gateways}
 
 
 @dataclass(frozen=True, slots=True)

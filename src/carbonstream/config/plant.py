@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from carbonstream import units
-from carbonstream.config.gateway_keys import GatewayKeys, check_unique
+from carbonstream.config.gateway_keys import key_problems
+from carbonstream.config.gateways import GatewayBinding, binding_problems
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
@@ -321,9 +322,10 @@ class Plant(_Model):
     instruments: list[Instrument] = Field(default_factory=list)
     replacements: list[Replacement] = Field(default_factory=list)
     zero_carbon: ZeroCarbonRule = Field(default_factory=ZeroCarbonRule)
-    gateway_keys: GatewayKeys = Field(
-        default_factory=dict,
-        description="Gateway id -> its Ed25519 public keys (config/gateway_keys.py).",
+    gateways: list[GatewayBinding] = Field(
+        default_factory=list,
+        description="Which gateway (id = MQTT user) may report which meters of its site; "
+        "ingest refuses readings from any other (config/gateways.py).",
     )
 
     @field_validator("timezone")
@@ -342,7 +344,6 @@ class Plant(_Model):
         _unique("sites", [s.id for s in self.sites])
         _unique("meters", [m.id for m in self.meters])
         _unique("instruments", [i.id for i in self.instruments])
-        check_unique(self.gateway_keys)
         site_ids = {s.id for s in self.sites}
         meters = {m.id: m for m in self.meters}
         for m in self.meters:
@@ -380,6 +381,10 @@ class Plant(_Model):
                 raise ValueError(f"replacement names unknown meter {r.meter!r}")
             if meter.measures is not Measures.COUNTER:
                 raise ValueError(f"replacement of {r.meter!r}: only counters are replaced")
+        problems = binding_problems(self.gateways, site_ids, {m.id: m.site for m in self.meters})
+        problems += key_problems(self.gateways)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def meter_method(self, meter: Meter) -> Method:

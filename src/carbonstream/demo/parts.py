@@ -136,21 +136,23 @@ def demo_keys(files: list[Path], plant: Plant, key_dir: Path) -> tuple[dict[Path
     from carbonstream.transport import signing
 
     files_keys: dict[Path, Path] = {}
-    registered = dict(plant.gateway_keys)
+    registered: dict[str, GatewayKey] = {}
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)  # the simulator's clock is now
     for path in files:
         gw_id = str(yaml.safe_load(path.read_text(encoding="utf-8"))["id"])
         key_file = key_dir / f"{gw_id}.key"
         private = signing.generate(key_file)
         files_keys[path] = key_file
-        registered[gw_id] = [
-            GatewayKey(
-                public_key=signing.public_text(private.public_key()),
-                valid_from=since,
-                note="made by carbonstream demo at start",
-            )
-        ]
-    return files_keys, plant.model_copy(update={"gateway_keys": registered})
+        registered[gw_id] = GatewayKey(
+            public_key=signing.public_text(private.public_key()),
+            valid_from=since,
+            note="made by carbonstream demo at start",
+        )
+    gateways = [
+        g.model_copy(update={"keys": [registered[g.id]]}) if g.id in registered else g
+        for g in plant.gateways
+    ]
+    return files_keys, plant.model_copy(update={"gateways": gateways})
 
 
 def ingest_settings(

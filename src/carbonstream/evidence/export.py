@@ -10,7 +10,7 @@ A folder with:
                        with the id of the signed batch it came in (empty: unsigned)
     batches.jsonl      those signed batches: the exact bytes the gateway signed (base64),
                        the Ed25519 signature, key id, gateway and arrival time; the public
-                       keys are in plant.json (gateway_keys)
+                       keys are in plant.json (gateways[].keys)
     context.csv        each meter's last good reading before the period and first after it
                        (the ends of the intervals that cross the period's edges)
     late_readings.csv  readings stored but older than the lateness: not in the account

@@ -1,7 +1,7 @@
 """Verify the signed batches of an export, and that each stored reading is one a gateway signed.
 
 For every batch in ``batches.jsonl``: its digest is the SHA-256 of the signed
-bytes, its key is registered for its gateway in ``plant.json`` (gateway_keys)
+bytes, its key is registered for its gateway in ``plant.json`` (gateways[].keys)
 and was not revoked when the batch arrived, the Ed25519 signature verifies over
 exactly those bytes (the same check ingest made, redone without ingest), and the
 body names the same gateway. Then every reading of ``readings.csv`` that names a
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from carbonstream.config.gateway_keys import KeyRing
+from carbonstream.config.gateway_keys import KeyRing, plant_keys
 from carbonstream.config.plant import Plant
 from carbonstream.transport import signing
 from carbonstream.transport.payload import QUALITY_CODE, PayloadError, decode_readings
@@ -60,7 +60,7 @@ def verify_signatures(folder: Path, plant: Plant, r: StoredRows, require: bool) 
         if path.is_file()
         else []
     )
-    ring = KeyRing(plant.gateway_keys)
+    ring = KeyRing(plant_keys(plant.gateways))
     signed: dict[int, tuple[str, _Signed]] = {}
     for doc in docs:
         content = _batch(doc, ring, out.problems)
@@ -90,7 +90,7 @@ def _batch(doc: dict[str, object], ring: KeyRing, problems: list[str]) -> _Signe
         return None
     key = ring.get(str(doc.get("kid")))
     if key is None:
-        problems.append(f"{name}: the key is not registered in plant.json (gateway_keys)")
+        problems.append(f"{name}: the key is not registered in plant.json (gateways[].keys)")
         return None
     if key.gateway != doc.get("gateway"):
         problems.append(f"{name}: the key is registered for gateway {key.gateway!r}")

@@ -47,10 +47,10 @@ def keygen(config: Path | None, key: Path | None, gateway: str | None) -> str:
         f"public key:  {path}.pub\n"
         f"key id:      {kid}\n"
         "\n"
-        "Register it in the plant file, then restart ingest:\n"
+        f"Register it under gateway {gateway}'s entry of the plant file's gateways: section\n"
+        "(next to id, site and meters), then restart ingest:\n"
         "\n"
-        "gateway_keys:\n"
-        f"  {gateway}:\n"
-        f'    - public_key: "{public}"\n'
-        f"      valid_from: {now}\n"
+        "    keys:\n"
+        f'      - public_key: "{public}"\n'
+        f"        valid_from: {now}\n"
     )

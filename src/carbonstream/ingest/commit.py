@@ -193,6 +193,7 @@ class Committer:
         if not len(m):
             return
         readings.copy_readings(cur, self.keys.meter[m], t, v, q, bt)
+        batches.count_readings(cur, self.keys.meter[m], t, bt)
 
         good = q == 0
         last = last_ts[slot]

@@ -28,11 +28,12 @@ import psycopg
 from numpy.typing import NDArray
 from psycopg_pool import PoolTimeout
 
-from carbonstream.config.gateway_keys import KeyRing
+from carbonstream.config.gateway_keys import KeyRing, plant_keys
 from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
 from carbonstream.core.engine import Engine
 from carbonstream.core.library import FactorLibrary
+from carbonstream.ingest.authorise import Bindings, UnauthorisedError, check_start
 from carbonstream.ingest.commit import Committer, Meta, Outcome, Part
 from carbonstream.ingest.decode import Decoded, Limits, Validator
 from carbonstream.ingest.metrics import Metrics
@@ -87,6 +88,7 @@ class Totals:
     late_recomputed: int = 0
     too_late: int = 0
     rejected: int = 0
+    unauthorised: int = 0  # readings refused for their sender (also in rejected, or not decoded)
     dead_letters: int = 0
     batches: int = 0
 
@@ -115,12 +117,19 @@ class Service:
             self._embedded = store_db.EmbeddedPostgres(settings.database.data_dir)
             url = self._embedded.url
         self.db_url = url
+        required = settings.gateway_binding == "required"
+        check_start(self.plant, settings.plant, required, settings.sparkplug)
+        if not required:
+            log.warning(
+                "gateway_binding: off: any gateway may report any meter (test benches only)"
+            )
         self.validator = Validator(
             self.plant,
             Limits(settings.earliest, settings.future_s, settings.max_payload_bytes),
+            Bindings(self.plant) if required else None,
         )
         self.sparkplug = SparkplugDecoder(self.plant, settings.sparkplug, self.validator)
-        self.verifier = Verifier(KeyRing(self.plant.gateway_keys), settings.signatures)
+        self.verifier = Verifier(KeyRing(plant_keys(self.plant.gateways)), settings.signatures)
         topics = list(settings.mqtt.topics)
         if settings.sparkplug.enabled:
             topics += self.sparkplug.subscriptions()
@@ -272,6 +281,10 @@ class Service:
             self.metrics.signature_refusals.labels(e.refusal.value).inc()
             self._dead(b, m, str(e))
             return
+        except UnauthorisedError as e:
+            self._dead(b, m, str(e))
+            self._unauthorised(e.kind.value, e.readings)
+            return
         except PayloadError as e:
             self._dead(b, m, str(e))
             return
@@ -283,6 +296,8 @@ class Service:
             self._dead(b, m, d.reason())
             self.metrics.readings.labels("rejected").inc(d.n_rejected)
             self.totals.rejected += d.n_rejected
+            for kind, n in d.unauthorised.items():
+                self._unauthorised(kind.value, n)
         if len(d):
             b.decoded.append(d)
             b.readings += len(d)
@@ -303,6 +318,10 @@ class Service:
         d.batch = len(b.signed)
         b.signed.append(self.verifier.row(opened, key, m.received_ns))
         return d
+
+    def _unauthorised(self, reason: str, readings: int) -> None:
+        self.metrics.unauthorised.labels(reason).inc(readings)
+        self.totals.unauthorised += readings
 
     def _dead(self, b: Batch, m: Message, reason: str) -> None:
         digest = hashlib.sha256(m.topic.encode() + b"\0" + m.payload).digest()

@@ -66,7 +66,7 @@ class Verifier:
         if key is None:
             raise SignatureRefusedError(
                 Refusal.UNKNOWN_KEY,
-                f"key {opened.kid} is not registered for any gateway (plant file, gateway_keys)",
+                f"key {opened.kid} is not registered for any gateway (plant file: gateways[].keys)",
             )
         if key.revoked_at is not None:
             arrived = dt.datetime.fromtimestamp(received_ns / 1e9, dt.UTC)

@@ -54,3 +54,39 @@ def store(cur: Cur, rows: Sequence[BatchRow]) -> NDArray[np.int64]:
         ).fetchall():
             ids[bytes(d)] = int(i)
     return np.array([ids[r.digest] for r in rows], dtype=np.int64)
+
+
+HOUR_NS = 3_600_000_000_000
+
+
+def count_readings(
+    cur: Cur,
+    meter_keys: NDArray[np.int32],
+    ts_ns: NDArray[np.int64],
+    batch: NDArray[np.int64],
+) -> None:
+    """Add stored readings to reading_counts per (meter, hour): all, and those unsigned."""
+    if not len(meter_keys):
+        return
+    hour = ts_ns // HOUR_NS
+    pairs, inverse = np.unique(
+        np.stack([meter_keys.astype(np.int64), hour]), axis=1, return_inverse=True
+    )
+    inverse = inverse.reshape(-1)
+    total = np.bincount(inverse, minlength=pairs.shape[1])
+    unsigned = np.bincount(inverse, weights=(batch < 0), minlength=pairs.shape[1])
+    # unique() sorts by (meter, hour): rows are locked in key order (no deadlocks).
+    cur.execute(
+        "INSERT INTO reading_counts (meter, hour, readings, unsigned)"
+        " SELECT u.meter, to_timestamp(u.h * 3600), u.n, u.un"
+        " FROM unnest(%s::int[], %s::int8[], %s::int8[], %s::int8[]) AS u (meter, h, n, un)"
+        " ON CONFLICT (meter, hour) DO UPDATE SET"
+        " readings = reading_counts.readings + excluded.readings,"
+        " unsigned = reading_counts.unsigned + excluded.unsigned",
+        (
+            pairs[0].tolist(),
+            pairs[1].tolist(),
+            total.tolist(),
+            unsigned.astype(np.int64).tolist(),
+        ),
+    )

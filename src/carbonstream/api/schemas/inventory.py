@@ -117,6 +117,15 @@ class ActivityLine(BaseModel):
     energy_gj: float | None
     coverage_pct: float = Field(description="Share of the period covered by counted intervals.")
     flags: list[str]
+    readings: int = Field(default=0, description="Readings stored for the meter in the period.")
+    unsigned_readings: int = Field(
+        default=0,
+        description="Of them, accepted without a gateway signature (Sparkplug B, or a gateway "
+        "allowed unsigned by the ingest settings); signed readings are provable to the gateway.",
+    )
+    unsigned_share_pct: float | None = Field(
+        default=None, description="unsigned_readings / readings in %; null without readings."
+    )
 
 
 class ActivityTotal(BaseModel):

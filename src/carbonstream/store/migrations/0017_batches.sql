@@ -13,3 +13,15 @@ CREATE TABLE batches (
 );
 
 ALTER TABLE readings ADD COLUMN batch bigint;
+
+-- Stored readings per (meter, hour), and how many of them came unsigned: the
+-- inventory's data quality reads the share of unsigned readings per meter from
+-- here (per hour: local days are whole hours in the plant zones we serve).
+-- Kept by ingest in the transaction that stores the readings.
+CREATE TABLE reading_counts (
+    meter     integer NOT NULL,
+    hour      timestamptz NOT NULL,
+    readings  bigint NOT NULL,
+    unsigned  bigint NOT NULL,
+    PRIMARY KEY (meter, hour)
+);

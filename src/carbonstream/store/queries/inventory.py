@@ -32,6 +32,14 @@ WHERE e.site = ANY(%(sites)s) AND e.bucket >= %(start)s AND e.bucket < %(end)s
 GROUP BY m.id, e.lineage_id ORDER BY m.id, e.lineage_id
 """
 
+# Stored readings per meter, and how many came unsigned (accepted by configuration).
+READING_COUNTS_SQL = """
+SELECT m.id, sum(c.readings), sum(c.unsigned)
+FROM reading_counts AS c JOIN meters AS m ON m.key = c.meter
+WHERE m.site = ANY(%(sites)s) AND c.hour >= %(start)s AND c.hour < %(end)s
+GROUP BY m.id
+"""
+
 RESIDUAL_LINEAGE_SQL = """
 SELECT DISTINCT residual_lineage_id FROM site_minute
 WHERE site = ANY(%(sites)s) AND bucket >= %(start)s AND bucket < %(end)s
@@ -161,6 +169,8 @@ class Stored:
     lineages: dict[int, LineageRow]
     allocations: list[AllocationRow]
     retirements: list[RetirementRow]
+    # meter -> (stored readings, of which unsigned) in the period
+    reading_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 async def load(
@@ -259,4 +269,8 @@ async def load(
         )
         for r in await (await conn.execute(RETIREMENTS_SQL, q)).fetchall()
     ]
-    return Stored(site_minutes, site_sums, lines, lineages, allocations, retirements)
+    counts = {
+        str(r[0]): (int(r[1]), int(r[2]))
+        for r in await (await conn.execute(READING_COUNTS_SQL, p)).fetchall()
+    }
+    return Stored(site_minutes, site_sums, lines, lineages, allocations, retirements, counts)
