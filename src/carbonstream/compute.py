@@ -7,21 +7,24 @@ reference the live pipeline is checked against.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
 
 from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
-from carbonstream.core.batch import ReadingBatch
+from carbonstream.core.batch import NS_PER_S, ReadingBatch
 from carbonstream.core.engine import SITE_COLUMNS, BatchResult, Engine
 from carbonstream.core.intervals import Counts
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.state import EngineState
+from carbonstream.errors import ReadingsError
 from carbonstream.readings_file import BadRows, load_readings
 
 CHUNK = 100_000
@@ -55,6 +58,9 @@ class Account:
     line_lineage: list[NDArray[np.int32]] = field(default_factory=list)
     alloc_instrument: list[NDArray[np.int32]] = field(default_factory=list)
     alloc_mwh: list[NDArray[np.float64]] = field(default_factory=list)
+    alloc_bucket: list[NDArray[np.int64]] = field(default_factory=list)
+    # The reporting window [lo, hi) in UTC ns, when --from/--to cut the run (see window()).
+    window_ns: tuple[int, int] | None = None
 
     @property
     def plant(self) -> Plant:
@@ -78,6 +84,7 @@ class Account:
         self.line_lineage.append(ln.lineage)
         self.alloc_instrument.append(r.allocation.instrument)
         self.alloc_mwh.append(r.allocation.mwh)
+        self.alloc_bucket.append(r.allocation.bucket)
 
     def column(self, name: str) -> NDArray[np.float64]:
         return concat_parts(self.values[name], np.float64)
@@ -153,3 +160,74 @@ def recompute(
     state = engine.new_state()
     state.instrument_used_mwh = dict(used_mwh or {})
     return run(engine, batch, state=state)
+
+
+def window(acc: Account, lo_ns: int | None, hi_ns: int | None) -> Account:
+    """The account cut to the base buckets in [lo, hi): the whole run is computed first (a
+    counter's first delta needs the reading before the window), then rows and lines outside
+    are dropped. ``lo``/``hi`` must be base-bucket boundaries (the caller checks)."""
+    if lo_ns is None and hi_ns is None:
+        return acc
+    lo = lo_ns if lo_ns is not None else (acc.first_ns if acc.first_ns is not None else 0)
+    hi = hi_ns if hi_ns is not None else (acc.last_ns + 1 if acc.last_ns is not None else 0)
+
+    def keep(b: NDArray[np.int64]) -> NDArray[np.bool_]:
+        return (b >= lo) & (b < hi)
+
+    out = Account(acc.engine, acc.state, acc.counts, acc.bad, lo, hi, window_ns=(lo, hi))
+    bucket = concat_parts(acc.bucket, np.int64)
+    k = keep(bucket)
+    out.site = [concat_parts(acc.site, np.int32)[k]]
+    out.bucket = [bucket[k]]
+    out.values = {c: [acc.column(c)[k]] for c in SITE_COLUMNS}
+    out.residual_lineage = [concat_parts(acc.residual_lineage, np.int32)[k]]
+    lb = concat_parts(acc.line_bucket, np.int64)
+    k = keep(lb)
+    out.line_meter = [concat_parts(acc.line_meter, np.int32)[k]]
+    out.line_bucket = [lb[k]]
+    out.line_qty = [concat_parts(acc.line_qty, np.float64)[k]]
+    out.line_co2e = [concat_parts(acc.line_co2e, np.float64)[k]]
+    out.line_covered = [concat_parts(acc.line_covered, np.int64)[k]]
+    out.line_flags = [concat_parts(acc.line_flags, np.uint16)[k]]
+    out.line_lineage = [concat_parts(acc.line_lineage, np.int32)[k]]
+    ab = concat_parts(acc.alloc_bucket, np.int64)
+    k = keep(ab)
+    out.alloc_instrument = [concat_parts(acc.alloc_instrument, np.int32)[k]]
+    out.alloc_mwh = [concat_parts(acc.alloc_mwh, np.float64)[k]]
+    out.alloc_bucket = [ab[k]]
+    return out
+
+
+def period_ns(
+    zone: ZoneInfo, start: str | None, end: str | None, base_s: int
+) -> tuple[int | None, int | None]:
+    """``--from``/``--to`` as UTC ns: an ISO date or datetime, plant-local without an offset."""
+    lo = None if start is None else _instant(start, zone, base_s, "--from")
+    hi = None if end is None else _instant(end, zone, base_s, "--to")
+    if lo is not None and hi is not None and hi <= lo:
+        raise ReadingsError(f"--to ({end}) must be after --from ({start})")
+    return lo, hi
+
+
+def _instant(text: str, zone: ZoneInfo, base_s: int, flag: str) -> int:
+    try:
+        t = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ReadingsError(
+            f"{flag} {text!r} is not an ISO date or datetime (2026-11-22, 2026-11-22T08:00, "
+            "2026-11-22T08:00+08:00)"
+        ) from None
+    if t.tzinfo is None:
+        local = t.replace(tzinfo=zone)
+        if local.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != t:
+            raise ReadingsError(f"{flag} {text} does not exist in {zone.key} (clock change)")
+        if local.replace(fold=1).utcoffset() != local.utcoffset():
+            raise ReadingsError(f"{flag} {text} happens twice in {zone.key}: give its offset")
+        t = local
+    s = t.timestamp()
+    if s % base_s:
+        raise ReadingsError(
+            f"{flag} {text} is not on a {base_s // 60}-minute boundary: the account is kept in "
+            f"{base_s // 60}-minute buckets (use --bucket minute for minute boundaries)"
+        )
+    return int(s) * NS_PER_S

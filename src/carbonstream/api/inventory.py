@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import asdict
 from typing import Any, Literal
 
 from fastapi.responses import Response
@@ -29,6 +30,7 @@ from carbonstream.api.schemas.inventory import (
     LineagePublic,
     Net,
     OffsetRetired,
+    OffsettingPart,
     PeriodPublic,
     Scope1,
     Scope2,
@@ -44,6 +46,7 @@ from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import MeterParams
 from carbonstream.errors import FactorError
 from carbonstream.ledger import net_emissions
+from carbonstream.ledger.offsets import Retired, SiteGross, Standard, kind, net_inventory
 from carbonstream.report import with_derived
 from carbonstream.store import green as gq
 from carbonstream.store.queries.inventory import Stored
@@ -229,6 +232,9 @@ def build(
             retirement=r.id,
             offset=r.offset,
             project=r.project,
+            kind=kind(Standard(r.standard)),
+            standard=r.standard,
+            corresponding_adjustment=r.corresponding_adjustment,
             registry=r.registry,
             vintage=r.vintage,
             serials=f"{r.serial_prefix}{r.serial_start}-{r.serial_prefix}{r.serial_end}",
@@ -248,6 +254,22 @@ def build(
         stored.site_sums,
         sites,
         [gq.Retired(r.id, r.site, r.tco2e) for r in stored.retirements],
+        basis,
+        plant_wide,
+    )
+    offsetting = net_inventory(
+        {
+            x: SiteGross(
+                stored.site_sums.get(x, zero)["scope1_t"],
+                stored.site_sums.get(x, zero)["scope2_location_t"],
+                stored.site_sums.get(x, zero)["scope2_market_t"],
+            )
+            for x in sites
+        },
+        [
+            Retired(f"{r.offset}:{r.serials}", r.site, Standard(r.standard), r.tco2e)
+            for r in stored.retirements
+        ],
         basis,
         plant_wide,
     )
@@ -326,7 +348,10 @@ def build(
             net_t=n.net_t,
             zero_carbon=n.zero_carbon,
             remaining_t=n.remaining_t,
+            over_offset=n.over_offset,
+            over_offset_t=n.over_offset_t,
         ),
+        offsetting=OffsettingPart.model_validate(asdict(offsetting)),
         zero_carbon=ZeroCarbonPart(
             scope2_basis=basis,
             rule=green.ZERO_CARBON_RULE.format(basis=basis),

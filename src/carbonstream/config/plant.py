@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from carbonstream import units
+from carbonstream.config.hourly import MAX_KWH_PER_HOUR
+from carbonstream.config.offsets import OffsetHolding, check_holdings
+from carbonstream.ledger import LedgerError, SerialRange
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
@@ -243,6 +246,24 @@ class Period(_Model):
         return self.start <= other.start and other.end <= self.end
 
 
+_HOURLY_TYPES = frozenset({InstrumentType.PPA, InstrumentType.GREEN_POWER_TRADE})
+_HOURLY_NAMES = "ppa and green_power_trade"
+
+
+class HourKwh(_Model):
+    """One hour of an instrument's generation: the UTC start of a local hour and its kWh."""
+
+    hour: dt.datetime
+    kwh: float = Field(ge=0, le=MAX_KWH_PER_HOUR)
+
+    @field_validator("hour")
+    @classmethod
+    def _aware(cls, v: dt.datetime) -> dt.datetime:
+        if v.tzinfo is None:
+            raise ValueError("give the hour with its UTC offset, e.g. 2026-11-22T10:00:00+08:00")
+        return v.astimezone(dt.UTC)
+
+
 class Instrument(_Model):
     """A contractual instrument for market-based Scope 2 (GHG Protocol Scope 2 Guidance)."""
 
@@ -260,6 +281,28 @@ class Instrument(_Model):
     market: str = Field(default="CN", description="Market boundary the instrument was issued in.")
     source: str = Field(default="", description="Technology and project, e.g. 'wind, Gansu'.")
     serials: str = Field(default="", description="Certificate serial range, as registered.")
+    kwh: float | None = Field(
+        default=None, gt=0, description="Volume in kWh instead of mwh (PPAs, green-power trades)."
+    )
+    hourly_profile: str | None = Field(
+        default=None,
+        description="CSV of the generation hour by hour (hour,kwh), relative to the plant file.",
+    )
+    hourly: list[HourKwh] | None = Field(
+        default=None, description="The hourly generation (read from hourly_profile by the loader)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kwh_to_mwh(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("kwh") is not None:
+            if data.get("mwh") is not None:
+                raise ValueError("give the volume once: mwh or kwh, not both")
+            try:
+                return {**data, "mwh": float(data["kwh"]) / 1000.0}
+            except (TypeError, ValueError):
+                return data  # the field check names the bad value
+        return data
 
     @model_validator(mode="after")
     def _needs_mwh(self) -> Instrument:
@@ -267,14 +310,51 @@ class Instrument(_Model):
             if self.mwh is not None:
                 raise ValueError("a supplier_factor applies to all uncovered power: drop 'mwh'")
         elif self.mwh is None:
-            raise ValueError(f"a {self.type.value} instrument needs 'mwh'")
+            raise ValueError(f"a {self.type.value} instrument needs 'mwh' (or 'kwh')")
         if self.type is InstrumentType.GEC and self.mwh is not None and self.mwh != int(self.mwh):
             raise ValueError("GECs are whole certificates (1 GEC = 1 MWh): mwh must be whole")
+        if self.kwh is not None and self.type not in _HOURLY_TYPES:
+            raise ValueError(f"kwh is for {_HOURLY_NAMES}; a {self.type.value} counts in MWh")
+        if self.hourly is not None:
+            check_hourly(self)
+        if self.serials:
+            check_serials(self)
         return self
+
+    @property
+    def volume_kwh(self) -> float | None:
+        return None if self.mwh is None else self.mwh * 1000.0
 
     @property
     def claim_period(self) -> Period:
         return self.claim or self.generation
+
+
+def check_hourly(ins: Instrument) -> None:
+    assert ins.hourly is not None and ins.mwh is not None
+    if ins.type not in _HOURLY_TYPES:
+        raise ValueError(f"an hourly profile is for {_HOURLY_NAMES}, not {ins.type.value}")
+    hours = [h.hour for h in ins.hourly]
+    if len(set(hours)) != len(hours):
+        raise ValueError("the hourly profile gives an hour twice")
+    total = sum(h.kwh for h in ins.hourly)
+    if abs(total - ins.mwh * 1000.0) > 1e-6 * max(1.0, total):
+        raise ValueError(
+            f"the hourly profile sums to {total:g} kWh but the instrument is "
+            f"{ins.mwh * 1000.0:g} kWh: they must agree"
+        )
+
+
+def check_serials(ins: Instrument) -> None:
+    try:
+        r = SerialRange.parse(ins.serials)
+    except LedgerError as e:
+        raise ValueError(f"serials: {e}") from None
+    if ins.type is InstrumentType.GEC and ins.mwh is not None and r.count != ins.mwh:
+        raise ValueError(
+            f"serials {ins.serials} are {r.count} certificates but mwh is {ins.mwh:g} "
+            "(1 GEC = 1 MWh): they must agree"
+        )
 
 
 class Replacement(_Model):
@@ -320,6 +400,9 @@ class Plant(_Model):
     instruments: list[Instrument] = Field(default_factory=list)
     replacements: list[Replacement] = Field(default_factory=list)
     zero_carbon: ZeroCarbonRule = Field(default_factory=ZeroCarbonRule)
+    offsets: list[OffsetHolding] = Field(
+        default_factory=list, description="Offset credits held and retired (CCER, international)."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -368,6 +451,22 @@ class Plant(_Model):
                     f"{market!r}: instruments must come from the same market (Scope 2 "
                     "Quality Criterion 5)"
                 )
+        check_holdings(self.offsets, site_ids)
+        zone = ZoneInfo(self.timezone)
+        for i in self.instruments:
+            for h in i.hourly or []:
+                day = h.hour.astimezone(zone).date()
+                if not i.generation.start <= day <= i.generation.end:
+                    raise ValueError(
+                        f"instrument {i.id!r}: hour {h.hour.astimezone(zone).isoformat()} of its "
+                        f"hourly profile is outside its generation {i.generation.start}.."
+                        f"{i.generation.end}"
+                    )
+                if h.hour.astimezone(zone).minute or h.hour.second or h.hour.microsecond:
+                    raise ValueError(
+                        f"instrument {i.id!r}: {h.hour.isoformat()} is not the start of a "
+                        "local hour"
+                    )
         for r in self.replacements:
             meter = meters.get(r.meter)
             if meter is None:
