@@ -36,6 +36,7 @@ from carbonstream.ledger.offsets import (
     counts_in,
     kind,
     net_inventory,
+    whole_days,
 )
 from carbonstream.ledger.rules import LedgerError
 
@@ -52,11 +53,12 @@ def span_ns(acc: Account) -> tuple[int, int] | None:
 
 
 def local_days(plant: Plant, lo_ns: int, hi_ns: int) -> tuple[dt.date, dt.date]:
-    """The plant-local days [first, last] the window [lo, hi) touches."""
-    zone = plant.zone
-    first = dt.datetime.fromtimestamp(lo_ns // NS_PER_S, zone).date()
-    last = dt.datetime.fromtimestamp((hi_ns - 1) // NS_PER_S, zone).date()
-    return first, max(first, last)
+    """The plant-local days lying wholly inside the window [lo, hi)."""
+    return whole_days(
+        dt.datetime.fromtimestamp(lo_ns // NS_PER_S, dt.UTC),
+        dt.datetime.fromtimestamp(hi_ns // NS_PER_S, dt.UTC),
+        plant.zone,
+    )
 
 
 # --- offsets and net -----------------------------------------------------------------

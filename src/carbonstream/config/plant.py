@@ -453,19 +453,18 @@ class Plant(_Model):
                 )
         check_holdings(self.offsets, site_ids)
         zone = ZoneInfo(self.timezone)
-        for i in self.instruments:
+        for k, i in enumerate(self.instruments):
+            where = f"instruments[{k}] (id {i.id!r}).hourly"
             for h in i.hourly or []:
-                day = h.hour.astimezone(zone).date()
-                if not i.generation.start <= day <= i.generation.end:
+                local = h.hour.astimezone(zone)
+                if not i.generation.start <= local.date() <= i.generation.end:
                     raise ValueError(
-                        f"instrument {i.id!r}: hour {h.hour.astimezone(zone).isoformat()} of its "
-                        f"hourly profile is outside its generation {i.generation.start}.."
-                        f"{i.generation.end}"
+                        f"{where}: hour {local.isoformat()} is outside its generation "
+                        f"{i.generation.start}..{i.generation.end}"
                     )
-                if h.hour.astimezone(zone).minute or h.hour.second or h.hour.microsecond:
+                if local.minute or local.second or local.microsecond:
                     raise ValueError(
-                        f"instrument {i.id!r}: {h.hour.isoformat()} is not the start of a "
-                        "local hour"
+                        f"{where}: {local.isoformat()} is not the start of a local hour"
                     )
         for r in self.replacements:
             meter = meters.get(r.meter)

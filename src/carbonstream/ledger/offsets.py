@@ -19,6 +19,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from carbonstream.ledger.rules import LedgerError
 
@@ -276,6 +277,16 @@ def net_status(
 def counts_in(period_start: dt.date, period_end: dt.date, first: dt.date, last: dt.date) -> bool:
     """A retirement counts in a period's net when the emissions it offsets lie inside it."""
     return first <= period_start and period_end <= last
+
+
+def whole_days(start: dt.datetime, end: dt.datetime, zone: ZoneInfo) -> tuple[dt.date, dt.date]:
+    """The local days lying wholly inside [start, end): a retirement offsets whole days, so
+    an hour of a day does not hold that day's retirements (first > last: none)."""
+    s = start.astimezone(zone)
+    first = s.date()
+    if s != dt.datetime(first.year, first.month, first.day, tzinfo=zone):
+        first += dt.timedelta(days=1)
+    return first, end.astimezone(zone).date() - dt.timedelta(days=1)
 
 
 def net_inventory(
