@@ -296,12 +296,15 @@ class Instrument(_Model):
     @classmethod
     def _kwh_to_mwh(cls, data: object) -> object:
         if isinstance(data, dict) and data.get("kwh") is not None:
-            if data.get("mwh") is not None:
-                raise ValueError("give the volume once: mwh or kwh, not both")
             try:
-                return {**data, "mwh": float(data["kwh"]) / 1000.0}
+                mwh = float(data["kwh"]) / 1000.0
             except (TypeError, ValueError):
                 return data  # the field check names the bad value
+            given = data.get("mwh")
+            # Both: only as a dump of a loaded plant writes them (they agree).
+            if given is not None and abs(float(given) - mwh) > 1e-12 * max(1.0, mwh):
+                raise ValueError(f"mwh {given} and kwh {data['kwh']} disagree: give one of them")
+            return {**data, "mwh": mwh}
         return data
 
     @model_validator(mode="after")
