@@ -34,6 +34,7 @@ from carbonstream.store.migrate import migrate
 from carbonstream.store.plant import sync_plant
 from tests.api.agree import compare_inventory, compare_matching, register_offsets
 from tests.api.conftest import serve
+from tests.hypothesis_profiles import examples
 from tests.services import PG_ADMIN_URL, create_db, drop_db, url_with_db
 
 DAY = dt.date(2026, 3, 10)
@@ -173,7 +174,7 @@ def readings(case: dict[str, Any], ids: list[str]) -> ReadingBatch:
 
 
 @settings(
-    max_examples=6,
+    max_examples=examples(6),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -15,11 +15,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from carbonstream import units
+from carbonstream.config.gateways import GatewayBinding, binding_problems
 from carbonstream.config.hourly import MAX_KWH_PER_HOUR
 from carbonstream.config.offsets import OffsetHolding, check_holdings
+from carbonstream.i18n.locale import DEFAULT_LOCALE, Locale
 from carbonstream.ledger import LedgerError, SerialRange
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+# A name as people read it, e.g. name_zh: 一号厂房（装配与测试）. Shown in zh-CN where set.
+NameZh = Annotated[str, Field(max_length=200, description="Chinese name, shown in zh-CN.")]
 
 
 class _Model(BaseModel):
@@ -116,6 +120,7 @@ class Budget(_Model):
 class Site(_Model):
     id: Identifier
     name: str = ""
+    name_zh: NameZh = ""
     grid_region: str | None = Field(
         default=None, description="Overrides the plant's grid region for this site."
     )
@@ -124,6 +129,8 @@ class Site(_Model):
 
 class Meter(_Model):
     id: Identifier
+    name: str = Field(default="", max_length=200)
+    name_zh: NameZh = ""
     site: Identifier
     kind: MeterKind
     measures: Measures
@@ -390,6 +397,12 @@ class ZeroCarbonRule(_Model):
 
 class Plant(_Model):
     name: str = Field(min_length=1)
+    name_zh: NameZh = ""
+    locale: Locale = Field(
+        default=DEFAULT_LOCALE,
+        description="Language of reports and pages when the reader does not ask "
+        "(Accept-Language, the page's switch, --locale): zh-CN or en.",
+    )
     timezone: str = "Asia/Shanghai"
     grid_region: str = Field(default="CN", description="Region code: CN, CN-East, CN-JS, ...")
     grid_factor_level: GridFactorLevel = GridFactorLevel.NATIONAL
@@ -405,6 +418,11 @@ class Plant(_Model):
     zero_carbon: ZeroCarbonRule = Field(default_factory=ZeroCarbonRule)
     offsets: list[OffsetHolding] = Field(
         default_factory=list, description="Offset credits held and retired (CCER, international)."
+    )
+    gateways: list[GatewayBinding] = Field(
+        default_factory=list,
+        description="Which gateway (id = MQTT user) may report which meters of its site; "
+        "ingest refuses readings from any other (config/gateways.py).",
     )
 
     @field_validator("timezone")
@@ -475,6 +493,9 @@ class Plant(_Model):
                 raise ValueError(f"replacement names unknown meter {r.meter!r}")
             if meter.measures is not Measures.COUNTER:
                 raise ValueError(f"replacement of {r.meter!r}: only counters are replaced")
+        problems = binding_problems(self.gateways, site_ids, {m.id: m.site for m in self.meters})
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def meter_method(self, meter: Meter) -> Method:

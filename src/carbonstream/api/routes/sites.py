@@ -20,6 +20,7 @@ from carbonstream.api.schemas.sites import (
     SitePublic,
 )
 from carbonstream.config.plant import Meter, Plant
+from carbonstream.i18n import Msg, catalogue
 from carbonstream.store.queries import status
 from carbonstream.transport.payload import Quality
 
@@ -39,7 +40,11 @@ def meter_config(plant: Plant) -> dict[str, Meter]:
 
 
 def not_found(what: str, name: str) -> Problem:
-    return Problem(404, "Not found", f"no {what} {name!r}", "not-found")
+    noun = f"problems.noun.{what}"
+    thing: str | Msg = Msg(noun) if noun in catalogue().entries else what
+    return Problem(
+        404, "Not found", Msg("problems.detail.no-such", {"what": thing, "name": name}), "not-found"
+    )
 
 
 def meter_public(
