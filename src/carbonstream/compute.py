@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -53,6 +53,14 @@ class Account:
     line_bucket: list[NDArray[np.int64]] = field(default_factory=list)
     line_qty: list[NDArray[np.float64]] = field(default_factory=list)
     line_co2e: list[NDArray[np.float64]] = field(default_factory=list)
+    line_co2: list[NDArray[np.float64]] = field(default_factory=list)
+    line_ch4: list[NDArray[np.float64]] = field(default_factory=list)
+    line_n2o: list[NDArray[np.float64]] = field(default_factory=list)
+    # intervals not counted (reset, gap, implausible), per meter
+    uncounted_meter: list[NDArray[np.int32]] = field(default_factory=list)
+    uncounted_t0: list[NDArray[np.int64]] = field(default_factory=list)
+    uncounted_t1: list[NDArray[np.int64]] = field(default_factory=list)
+    uncounted_flags: list[NDArray[np.uint16]] = field(default_factory=list)
     line_covered: list[NDArray[np.int64]] = field(default_factory=list)
     line_flags: list[NDArray[np.uint16]] = field(default_factory=list)
     line_lineage: list[NDArray[np.int32]] = field(default_factory=list)
@@ -79,6 +87,14 @@ class Account:
         self.line_bucket.append(ln.lines.bucket)
         self.line_qty.append(ln.lines.quantity)
         self.line_co2e.append(ln.co2e_t)
+        self.line_co2.append(ln.co2_t)
+        self.line_ch4.append(ln.ch4_t)
+        self.line_n2o.append(ln.n2o_t)
+        if r.uncounted is not None:
+            self.uncounted_meter.append(r.uncounted.meter)
+            self.uncounted_t0.append(r.uncounted.t0)
+            self.uncounted_t1.append(r.uncounted.t1)
+            self.uncounted_flags.append(r.uncounted.flags)
         self.line_covered.append(ln.lines.covered_ns)
         self.line_flags.append(ln.flags)
         self.line_lineage.append(ln.lineage)
@@ -170,31 +186,31 @@ def window(acc: Account, lo_ns: int | None, hi_ns: int | None) -> Account:
         return acc
     lo = lo_ns if lo_ns is not None else (acc.first_ns if acc.first_ns is not None else 0)
     hi = hi_ns if hi_ns is not None else (acc.last_ns + 1 if acc.last_ns is not None else 0)
+    out = Account(acc.engine, acc.state, acc.counts, acc.bad, lo, hi, window_ns=(lo, hi))
 
-    def keep(b: NDArray[np.int64]) -> NDArray[np.bool_]:
+    def cut(names: list[str], by: NDArray[np.bool_]) -> None:
+        for name in names:
+            parts = getattr(acc, name)
+            if parts:
+                setattr(out, name, [np.concatenate(parts)[by]])
+
+    def inside(b: NDArray[np.int64]) -> NDArray[np.bool_]:
         return (b >= lo) & (b < hi)
 
-    out = Account(acc.engine, acc.state, acc.counts, acc.bad, lo, hi, window_ns=(lo, hi))
+    names = [f.name for f in fields(Account)]
     bucket = concat_parts(acc.bucket, np.int64)
-    k = keep(bucket)
-    out.site = [concat_parts(acc.site, np.int32)[k]]
-    out.bucket = [bucket[k]]
-    out.values = {c: [acc.column(c)[k]] for c in SITE_COLUMNS}
-    out.residual_lineage = [concat_parts(acc.residual_lineage, np.int32)[k]]
-    lb = concat_parts(acc.line_bucket, np.int64)
-    k = keep(lb)
-    out.line_meter = [concat_parts(acc.line_meter, np.int32)[k]]
-    out.line_bucket = [lb[k]]
-    out.line_qty = [concat_parts(acc.line_qty, np.float64)[k]]
-    out.line_co2e = [concat_parts(acc.line_co2e, np.float64)[k]]
-    out.line_covered = [concat_parts(acc.line_covered, np.int64)[k]]
-    out.line_flags = [concat_parts(acc.line_flags, np.uint16)[k]]
-    out.line_lineage = [concat_parts(acc.line_lineage, np.int32)[k]]
-    ab = concat_parts(acc.alloc_bucket, np.int64)
-    k = keep(ab)
-    out.alloc_instrument = [concat_parts(acc.alloc_instrument, np.int32)[k]]
-    out.alloc_mwh = [concat_parts(acc.alloc_mwh, np.float64)[k]]
-    out.alloc_bucket = [ab[k]]
+    cut(["site", "bucket", "residual_lineage"], inside(bucket))
+    out.values = {c: [acc.column(c)[inside(bucket)]] for c in SITE_COLUMNS}
+    cut(
+        [n for n in names if n.startswith("line_")], inside(concat_parts(acc.line_bucket, np.int64))
+    )
+    cut(
+        [n for n in names if n.startswith("alloc_")],
+        inside(concat_parts(acc.alloc_bucket, np.int64)),
+    )
+    t0 = concat_parts(acc.uncounted_t0, np.int64)
+    t1 = concat_parts(acc.uncounted_t1, np.int64)
+    cut([n for n in names if n.startswith("uncounted_")], (t1 > lo) & (t0 < hi))
     return out
 
 
