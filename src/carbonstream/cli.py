@@ -41,7 +41,19 @@ def _parser() -> argparse.ArgumentParser:
         choices=["minute", "15min", "hour", "day", "month"],
         help="reporting bucket in the plant's time zone (default: hour)",
     )
-    c.add_argument("--format", default="table", choices=["table", "json", "csv"])
+    c.add_argument(
+        "--format",
+        default="table",
+        choices=["table", "json", "csv", "inventory-csv"],
+        help="csv: one row per bucket and site; inventory-csv: totals, matching, offsets, net "
+        "and zero-carbon status as section,item,field,value",
+    )
+    c.add_argument(
+        "--from",
+        dest="period_from",
+        help="report from this plant-local time (ISO date or datetime; an offset is accepted)",
+    )
+    c.add_argument("--to", dest="period_to", help="report until this time (exclusive), as --from")
     c.add_argument("--skip-bad", action="store_true", help="count and skip bad rows")
     c.add_argument("--output", type=Path, help="write here instead of standard output")
     c.set_defaults(func=_compute)
@@ -370,12 +382,18 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _compute(args: argparse.Namespace) -> int:
     from carbonstream import report
-    from carbonstream.compute import compute_file
+    from carbonstream.compute import compute_file, period_ns, window
 
     base_s = 60 if args.bucket == "minute" else 900
     acc = compute_file(args.config, args.readings, skip_bad=args.skip_bad, base_s=base_s)
-    rep = report.build(acc, args.bucket)
-    render = {"table": report.to_table, "json": report.to_json, "csv": report.to_csv}
+    lo, hi = period_ns(acc.plant.zone, args.period_from, args.period_to, base_s)
+    rep = report.build(window(acc, lo, hi), args.bucket)
+    render = {
+        "table": report.to_table,
+        "json": report.to_json,
+        "csv": report.to_csv,
+        "inventory-csv": report.to_inventory_csv,
+    }
     text = render[args.format](rep)
     if args.output:
         args.output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")

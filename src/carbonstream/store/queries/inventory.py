@@ -75,7 +75,8 @@ ORDER BY a.instrument, s.id
 # plant-wide ones (no site) only in a plant-wide inventory.
 RETIREMENTS_SQL = """
 SELECT r.id, r.offset_id, o.project, o.registry, o.vintage, r.serial_prefix, r.serial_start,
-       r.serial_end, r.retired_on, r.purpose, s.id, r.period_start, r.period_end
+       r.serial_end, r.retired_on, r.purpose, s.id, r.period_start, r.period_end, o.standard,
+       o.corresponding_adjustment
 FROM offset_retirements AS r
 JOIN offsets AS o ON o.id = r.offset_id
 LEFT JOIN sites AS s ON s.key = r.site
@@ -155,6 +156,12 @@ class RetirementRow:
     site: str | None
     period_start: dt.date
     period_end: dt.date
+    standard: str = "ccer"
+    corresponding_adjustment: str = "not_applicable"
+
+    @property
+    def serials(self) -> str:
+        return f"{self.serial_prefix}{self.serial_start}-{self.serial_prefix}{self.serial_end}"
 
     @property
     def tco2e(self) -> float:
@@ -266,6 +273,8 @@ async def load(
             r[10],
             r[11],
             r[12],
+            str(r[13]),
+            str(r[14]),
         )
         for r in await (await conn.execute(RETIREMENTS_SQL, q)).fetchall()
     ]
