@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import asdict
 from typing import Any, Literal
 
 from fastapi.responses import Response
@@ -29,6 +30,7 @@ from carbonstream.api.schemas.inventory import (
     LineagePublic,
     Net,
     OffsetRetired,
+    OffsettingPart,
     PeriodPublic,
     Scope1,
     Scope2,
@@ -44,6 +46,7 @@ from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import MeterParams
 from carbonstream.errors import FactorError
 from carbonstream.ledger import net_emissions
+from carbonstream.ledger.offsets import Retired, SiteGross, Standard, kind, net_inventory
 from carbonstream.report import gwp_pair, with_derived
 from carbonstream.store import green as gq
 from carbonstream.store.queries.inventory import Stored
@@ -175,6 +178,7 @@ def build(
                 else None,
                 coverage_pct=min(100.0, 100.0 * a.get("covered_s", 0.0) / seconds),
                 flags=describe(flags.get(m.id, 0)),
+                **_signed_counts(stored.reading_counts.get(m.id, (0, 0))),
             )
         )
         act_totals[(m.kind.value, unit_of[m.id])] += q
@@ -242,6 +246,9 @@ def build(
             retirement=r.id,
             offset=r.offset,
             project=r.project,
+            kind=kind(Standard(r.standard)),
+            standard=r.standard,
+            corresponding_adjustment=r.corresponding_adjustment,
             registry=r.registry,
             vintage=r.vintage,
             serials=f"{r.serial_prefix}{r.serial_start}-{r.serial_prefix}{r.serial_end}",
@@ -261,6 +268,22 @@ def build(
         stored.site_sums,
         sites,
         [gq.Retired(r.id, r.site, r.tco2e) for r in stored.retirements],
+        basis,
+        plant_wide,
+    )
+    offsetting = net_inventory(
+        {
+            x: SiteGross(
+                stored.site_sums.get(x, zero)["scope1_t"],
+                stored.site_sums.get(x, zero)["scope2_location_t"],
+                stored.site_sums.get(x, zero)["scope2_market_t"],
+            )
+            for x in sites
+        },
+        [
+            Retired(f"{r.offset}:{r.serials}", r.site, Standard(r.standard), r.tco2e)
+            for r in stored.retirements
+        ],
         basis,
         plant_wide,
     )
@@ -341,7 +364,10 @@ def build(
             net_t=n.net_t,
             zero_carbon=n.zero_carbon,
             remaining_t=n.remaining_t,
+            over_offset=n.over_offset,
+            over_offset_t=n.over_offset_t,
         ),
+        offsetting=OffsettingPart.model_validate(asdict(offsetting)),
         zero_carbon=ZeroCarbonPart(
             scope2_basis=basis,
             rule=green.ZERO_CARBON_RULE.format(basis=basis),
@@ -632,3 +658,13 @@ def to_csv(inv: Inventory, filename: str) -> Response:
                     continue
                 rows.append({"section": title, "item": key, "field": c, "value": it[c]})
     return csv_response(["section", "item", "field", "value"], rows, filename)
+
+
+def _signed_counts(counts: tuple[int, int]) -> dict[str, int | float | None]:
+    """A meter's stored readings, those unsigned, and their share (data quality)."""
+    n, unsigned = counts
+    return {
+        "readings": n,
+        "unsigned_readings": unsigned,
+        "unsigned_share_pct": 100.0 * unsigned / n if n else None,
+    }
