@@ -24,9 +24,9 @@ KEPT = {1: "report-zh-page1.png", 2: "report-zh-page2.png", 4: "report-zh-page4.
 # method's and the GWP set's codes, standards' names, commands and their options, the
 # brand, ISO times (T04:...), the code's git commit and the chain's hash.
 LATIN_OK = re.compile(
-    r"^(t|tCO2e?(/\w+)?|MWh|GJ|GWP|AR[456]|CO2|CH4|N2O|CCER|SHA-256|GB/T|carbonstream|"
+    r"^(t|tCO2e?(/\w+)?|tCH4|tN2O|MWh|GJ|GWP|AR[456]|CO2|CH4|N2O|CCER|SHA-256|GB/T|carbonstream|"
     r"cn_gbt32150|ipcc2006|Asia/Shanghai|pcs|kWh|Nm3|DIR|\w+\.json|seal|export-evidence|"
-    r"verify|from|to|out|T\d\d|[0-9a-f]{7,})$"
+    r"verify|from|to|out|[\d-]*T\d\d|[0-9a-f]{7,}|[0-9.]+\+[0-9a-f]{7,})$"
 )
 
 
@@ -60,11 +60,11 @@ def test_the_pdf_in_chinese_uses_the_standards_terms_and_the_plants_names(
     # source text): data, not the report's words.
     for c in report.inventory.certificates:
         record = f"{c.instrument} {c.type} {c.serials}{c.claim_start}..{c.claim_end} {c.source}"
-        ids |= set(re.findall(r"[A-Za-z][\w./-]*", record))
+        ids |= set(re.findall(r"[\w./-]*[A-Za-z][\w./-]*", record))
     for k in range(6):
         latin = {
             w
-            for w in re.findall(r"[A-Za-z][\w./-]*", pages[k])
+            for w in re.findall(r"[\w./-]*[A-Za-z][\w./-]*", pages[k])
             if not LATIN_OK.match(w) and w not in ids
         }
         assert not latin, (k + 1, sorted(latin))

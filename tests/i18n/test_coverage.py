@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import get_args
 
 from carbonstream.api.live import Status
-from carbonstream.config.plant import Fuel
+from carbonstream.config.fuels import Fuel
 from carbonstream.i18n import LOCALES, catalogue
 from carbonstream.monthly.gather import FLAG_NOTES
 from carbonstream.transport.payload import Quality

@@ -73,7 +73,7 @@ def meter_public(
         measures=row.measures,
         unit=row.unit,
         scope=conf.effective_scope if conf else None,
-        fuel=conf.fuel.value if conf and conf.fuel else None,
+        fuel=conf.fuel if conf and conf.fuel else None,
         description=conf.description if conf else "",
         status=MeterStatus(
             state=state,
