@@ -14,6 +14,7 @@ from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.routes.sites import not_found
 from carbonstream.api.schemas.factors import FactorCreate, FactorPublic
 from carbonstream.core.library import Factor, FactorLibrary, canonical_unit, known_unit
+from carbonstream.i18n import Msg
 from carbonstream.store import factors as store
 
 router = APIRouter(prefix="/v1", tags=["factors"], responses=PROBLEM_RESPONSES)
@@ -106,7 +107,7 @@ async def add_factor(
         raise Problem(
             422,
             "Invalid factor",
-            f"unit {body.unit!r} is not one the library knows",
+            Msg("problems.detail.unit-unknown", {"unit": body.unit}),
             "invalid-factor",
         )
     existing = [f for f in await _all(request, conn) if f.factor_id == body.factor_id]
@@ -116,8 +117,10 @@ async def add_factor(
         raise Problem(
             409,
             "Version exists",
-            f"factor {body.factor_id} has versions up to v{top}; published values are never "
-            f"rewritten: add v{top + 1}",
+            Msg(
+                "problems.detail.factor-versions",
+                {"id": body.factor_id, "top": top, "next": top + 1},
+            ),
             "factor-version-exists",
         )
     if existing:
@@ -126,7 +129,10 @@ async def add_factor(
             raise Problem(
                 422,
                 "Invalid factor",
-                f"unit {body.unit!r} does not convert to v{last.version}'s {last.unit!r}",
+                Msg(
+                    "problems.detail.unit-not-convertible",
+                    {"unit": body.unit, "version": last.version, "last": last.unit},
+                ),
                 "invalid-factor",
             )
     f = Factor(
@@ -153,7 +159,7 @@ async def add_factor(
         raise Problem(
             409,
             "Version exists",
-            f"factor {f.id} v{version} was just added",
+            Msg("problems.detail.factor-just-added", {"id": f.id, "version": version}),
             "factor-version-exists",
         ) from None
     return _public(f, set(), who.label)
