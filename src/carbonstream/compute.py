@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
+from carbonstream.core import plausible
 from carbonstream.core.batch import ReadingBatch
 from carbonstream.core.engine import SITE_COLUMNS, BatchResult, Engine
 from carbonstream.core.intervals import Counts
@@ -36,6 +37,7 @@ class Account:
     state: EngineState
     counts: Counts = field(default_factory=Counts)
     bad: BadRows = field(default_factory=BadRows)
+    implausible: dict[str, int] = field(default_factory=dict)  # marked readings by kind
     first_ns: int | None = None
     last_ns: int | None = None
     # (site, base bucket) rows
@@ -114,9 +116,19 @@ def compute_file(
     library = FactorLibrary.load(plant.factor_files)
     engine = Engine(plant, library, base_s=base_s)
     loaded = load_readings(readings_path, engine.params.ids, skip_bad=skip_bad)
-    acc = run(engine, loaded.batch)
+    batch, implausible = mark_implausible(engine, loaded.batch)
+    acc = run(engine, batch)
     acc.bad = loaded.bad
+    acc.implausible = implausible
     return acc
+
+
+def mark_implausible(engine: Engine, batch: ReadingBatch) -> tuple[ReadingBatch, dict[str, int]]:
+    """The batch with physically impossible readings marked as ingest marks them
+    (core.plausible), and how many of each kind."""
+    q = plausible.mark_batch(batch.meter, batch.ts, batch.value, batch.quality, engine.params)
+    counts = {name: int((q == code).sum()) for code, name in plausible.QUALITY_NAMES.items()}
+    return ReadingBatch(batch.meter, batch.ts, batch.value, q), counts
 
 
 @dataclass

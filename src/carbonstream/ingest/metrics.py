@@ -30,6 +30,11 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.implausible = Counter(
+            p + "implausible_readings_total",
+            "Readings stored with an implausible quality (negative, above rating, jump)",
+            registry=r,
+        )
         self.commits = Counter(p + "commits_total", "Committed transactions", registry=r)
         self.lag = Histogram(
             p + "lag_seconds",

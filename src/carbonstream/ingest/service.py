@@ -79,6 +79,8 @@ class Totals:
     readings: int = 0
     stored: int = 0
     duplicates: int = 0
+    conflicts: int = 0
+    implausible: int = 0  # stored with an implausible quality (also in stored)
     late_recomputed: int = 0
     too_late: int = 0
     rejected: int = 0
@@ -477,10 +479,14 @@ class Service:
         for o in outcomes:
             t.stored += o.stored
             t.duplicates += o.duplicates
+            t.conflicts += o.conflicts
+            t.implausible += o.implausible
             t.late_recomputed += o.late_recomputed
             t.too_late += o.too_late
             m.readings.labels("stored").inc(o.stored)
             m.readings.labels("duplicate").inc(o.duplicates)
+            m.readings.labels("conflict").inc(o.conflicts)
+            m.implausible.inc(o.implausible)
             m.readings.labels("late_recomputed").inc(o.late_recomputed)
             m.readings.labels("too_late").inc(o.too_late)
             m.stream_gaps.inc(o.gaps)

@@ -25,3 +25,11 @@ CREATE TABLE reading_conflicts (
 CREATE UNIQUE INDEX reading_conflicts_key
     ON reading_conflicts (meter, ts, quality, (coalesce(value, 'NaN'::float8)));
 CREATE INDEX reading_conflicts_meter_last ON reading_conflicts (meter, last_seen);
+
+-- Implausible readings (core/plausible.py) are stored with a quality of their own
+-- (64 negative, 65 above rating or register range, 66 a counter jump beyond its
+-- rating) and their value. The meter's state carries the previous plausible reading
+-- for the next jump check, and how many implausible readings it has had.
+ALTER TABLE meter_state ADD COLUMN plausible_ts_ns bigint,
+    ADD COLUMN plausible_value double precision NOT NULL DEFAULT 0,
+    ADD COLUMN implausible bigint NOT NULL DEFAULT 0;
