@@ -53,7 +53,7 @@ def _mark(p: MeterParams, m: list[int], v: list[float], q: list[int] | None = No
     )
     back = np.empty_like(out)
     back[order] = out
-    return back.tolist()
+    return [int(x) for x in back]
 
 
 def test_negative_counter_and_a_jump_beyond_the_rating() -> None:

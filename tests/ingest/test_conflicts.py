@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,10 @@ def _msg(seq: int, readings: list[tuple[int, float]]) -> tuple[str, bytes]:
     return TOPIC, encode_readings(msg)
 
 
+def _at_least(run: h.Running, n: int) -> Callable[[], bool]:
+    return lambda: run.service.totals.messages >= n
+
+
 def test_conflicts_and_implausible_readings_are_recorded_and_shown(
     db_url: str, broker: Mosquitto
 ) -> None:
@@ -63,7 +67,7 @@ def test_conflicts_and_implausible_readings_are_recorded_and_shown(
     try:
         for n, m in enumerate([first, other, first, other, rest], start=1):
             h.publish([m], mqtt=mqtt)  # one at a time: the arrival order is the test
-            h.wait_until(lambda n=n: run.service.totals.messages >= n, 30, f"message {n}")
+            h.wait_until(_at_least(run, n), 30, f"message {n}")
     finally:
         run.stop()
     t = run.service.totals

@@ -27,6 +27,7 @@ from carbonstream.api.deps import (
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.routes.sites import not_found
 from carbonstream.api.schemas.inventory import Inventory
+from carbonstream.i18n import Msg
 from carbonstream.store import green as gq
 from carbonstream.store.queries import inventory as q
 
@@ -47,7 +48,7 @@ def period_of(
         raise Problem(
             422,
             "Invalid period",
-            "give the period as start and end, or month=YYYY-MM, or year=YYYY (one of them)",
+            Msg("problems.detail.give-period"),
             "invalid-period",
         )
     if month is not None:

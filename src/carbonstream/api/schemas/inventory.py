@@ -26,10 +26,10 @@ class PeriodPublic(BaseModel):
 class Totals(BaseModel):
     """Sums of the stored site minutes (tCO2e, MWh, GJ) and the derived totals."""
 
-    scope1_t: float
-    scope1_co2_t: float
-    scope1_ch4_t: float
-    scope1_n2o_t: float
+    scope1_t: float = Field(description="tCO2e, all gases.")
+    scope1_co2_t: float = Field(description="tCO2.")
+    scope1_ch4_t: float = Field(description="tCH4: mass of the gas, not CO2e.")
+    scope1_n2o_t: float = Field(description="tN2O: mass of the gas, not CO2e.")
     scope2_location_t: float
     scope2_market_t: float
     scope2_heat_t: float
@@ -43,6 +43,8 @@ class Totals(BaseModel):
     export_deduction_t: float
     generation_mwh: float
     production: float = Field(description="Output of the production meters, site's unit.")
+    scope1_ch4_co2e_t: float = Field(description="tCO2e of the CH4 (tCH4 x GWP of the set).")
+    scope1_n2o_co2e_t: float = Field(description="tCO2e of the N2O (tN2O x GWP of the set).")
     ghg_total_location_t: float = Field(description="Scope 1 + Scope 2 location-based.")
     ghg_total_market_t: float = Field(description="Scope 1 + Scope 2 market-based.")
     cn_total_t: float = Field(
@@ -63,10 +65,12 @@ class SourceLine(BaseModel):
     quantity: float
     unit: str
     energy_gj: float | None = Field(description="Fuel energy (quantity x NCV), fuels only.")
-    co2_t: float
-    ch4_t: float
-    n2o_t: float
-    co2e_t: float
+    co2_t: float = Field(description="tCO2.")
+    ch4_t: float = Field(description="tCH4 (gas mass).")
+    ch4_co2e_t: float = Field(description="tCO2e of the CH4.")
+    n2o_t: float = Field(description="tN2O (gas mass).")
+    n2o_co2e_t: float = Field(description="tCO2e of the N2O.")
+    co2e_t: float = Field(description="tCO2e, all gases.")
 
 
 class FuelLine(BaseModel):
@@ -74,18 +78,22 @@ class FuelLine(BaseModel):
     quantity: float
     unit: str
     energy_gj: float
-    co2_t: float
-    ch4_t: float
-    n2o_t: float
-    co2e_t: float
+    co2_t: float = Field(description="tCO2.")
+    ch4_t: float = Field(description="tCH4 (gas mass).")
+    ch4_co2e_t: float = Field(description="tCO2e of the CH4.")
+    n2o_t: float = Field(description="tN2O (gas mass).")
+    n2o_co2e_t: float = Field(description="tCO2e of the N2O.")
+    co2e_t: float = Field(description="tCO2e, all gases.")
     meters: list[str]
 
 
 class Scope1(BaseModel):
-    total_t: float
-    co2_t: float
-    ch4_t: float
-    n2o_t: float
+    total_t: float = Field(description="tCO2e, all gases.")
+    co2_t: float = Field(description="tCO2.")
+    ch4_t: float = Field(description="tCH4 (gas mass).")
+    ch4_co2e_t: float = Field(description="tCO2e of the CH4.")
+    n2o_t: float = Field(description="tN2O (gas mass).")
+    n2o_co2e_t: float = Field(description="tCO2e of the N2O.")
     by_fuel: list[FuelLine]
     by_source: list[SourceLine]
 
