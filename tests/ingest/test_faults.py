@@ -46,6 +46,7 @@ def _ingest_process(
                 "database": {"url": db_url, "writers": 2},
                 "batch": {"max_wait_ms": 20, "max_readings": 300},
                 "metrics_port": None,
+                "gateway_binding": "off",  # one test gateway sends both sites (helpers.py)
             }
         ),
         encoding="utf-8",
