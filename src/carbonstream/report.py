@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from carbonstream import report_ledger
 from carbonstream.compute import Account, concat_parts
 from carbonstream.core.batch import NS_PER_S
 from carbonstream.core.calendar import label, to_calendar
@@ -79,6 +80,13 @@ def build(acc: Account, bucket_unit: str = "hour") -> dict[str, Any]:
     plant_total = with_derived(
         {k: float(frame[k].sum()) if frame.height else 0.0 for k in SITE_COLUMNS}, gwp
     )
+    span = report_ledger.span_ns(acc)
+    ledger_part: dict[str, Any] = {}
+    if span is not None:
+        ledger_part = {
+            "matching": report_ledger.matching(acc, *span),
+            **report_ledger.offsets(plant, site_totals, *span),
+        }
     return {
         "schema": SCHEMA,
         "plant": plant.name,
@@ -93,6 +101,7 @@ def build(acc: Account, bucket_unit: str = "hour") -> dict[str, Any]:
         "instruments": _instruments(acc),
         "lineage": _lineage(acc),
         "quality": _quality(acc),
+        **ledger_part,
         "energy": energy_block(acc, bucket_unit),
     }
 
@@ -135,6 +144,14 @@ def _site_frame(acc: Account, bucket_unit: str) -> pl.DataFrame:
 
 
 def _period(acc: Account) -> dict[str, Any]:
+    if acc.window_ns is not None:
+        lo, hi = acc.window_ns
+        zone = acc.plant.zone
+        return {
+            "start": label(lo, zone),
+            "end": label(hi, zone),
+            "hours": (hi - lo) / 3600 / NS_PER_S,
+        }
     if acc.first_ns is None or acc.last_ns is None:
         return {"start": None, "end": None, "hours": 0.0}
     zone = acc.plant.zone
@@ -256,6 +273,10 @@ def _instruments(acc: Account) -> list[dict[str, Any]]:
                 "type": spec.type.value,
                 "site": ins.site,
                 "mwh": ins.mwh,
+                "kwh": ins.volume_kwh,
+                "hourly_profile": ins.hourly_profile,
+                "hourly_hours": len(ins.hourly) if ins.hourly is not None else 0,
+                "serials": ins.serials,
                 "allocated_mwh": allocated,
                 "surplus_mwh": None if ins.mwh is None else ins.mwh - allocated,
                 "claim_period": {
@@ -349,12 +370,24 @@ def to_table(report: dict[str, Any]) -> str:
                 f"{t['scope1_ch4_co2e_t']:.4f} tCO2e   N2O {t['scope1_n2o_t']:.6f} tN2O = "
                 f"{t['scope1_n2o_co2e_t']:.4f} tCO2e ({report['gwp']})"
             )
+    lines += ["", "Meters (activity as metered and canonical, tCO2e, coverage, flags)"]
+    for m in report["meters"]:
+        own = (
+            ""
+            if m["meter_unit"] == m["unit"]
+            else f" ({m['quantity_meter_unit']:.3f} {m['meter_unit']})"
+        )
+        lines.append(
+            f"  {m['meter']:<18} {m['quantity']:.4f} {m['unit']}{own}  {m['co2e_t']:.4f} tCO2e  "
+            f"{m['coverage_pct']:.2f} %  {', '.join(m['flags']) or '-'}"
+        )
     lines += ["", "Instruments (market-based Scope 2)"]
     for i in report["instruments"]:
         surplus = "" if i["surplus_mwh"] is None else f", surplus {i['surplus_mwh']:.3f} MWh"
         lines.append(
             f"  {i['id']:<16} {i['type']:<18} allocated {i['allocated_mwh']:.3f} MWh{surplus}"
         )
+    lines += _ledger_table(report)
     q = report["quality"]
     lines += [
         "",
@@ -377,3 +410,92 @@ def to_table(report: dict[str, Any]) -> str:
     if fallbacks:
         lines += ["", "Factor fallbacks"] + [f"  {n}" for n in fallbacks]
     return "\n".join(lines) + "\n"
+
+
+def _ledger_table(report: dict[str, Any]) -> list[str]:
+    if "offsetting" not in report:
+        return []
+    lines = ["", "Matching: annual (GHG Protocol 2015) vs hourly (revision, proposed)"]
+    for m in report["matching"]:
+        a, h = m["annual"], m["hourly"]
+        lines.append(
+            f"  {m['site']:<12} consumption {a['consumption_mwh']:.3f} MWh   annual: covered "
+            f"{a['covered_mwh']:.3f} MWh ({a['coverage_pct']:.1f} %), market {a['market_t']:.4f} t"
+            f"   hourly: covered {h['covered_mwh']:.3f} MWh ({h['coverage_pct']:.1f} %), "
+            f"surplus {h['surplus_mwh']:.3f} MWh, market {h['market_t']:.4f} t"
+        )
+        for i in m["instruments"]:
+            lines.append(f"    {i['instrument']:<16} {i['kwh']:.1f} kWh  {i['note']}")
+        if m["surplus_hours"]:
+            lines.append(f"    surplus hours: {len(m['surplus_hours'])}")
+            for x in m["surplus_hours"][:24]:
+                lines.append(
+                    f"      {x['hour']}  generation {x['instruments_mwh']:.3f} MWh > "
+                    f"consumption {x['consumption_mwh']:.3f} MWh"
+                )
+    lines += [
+        "",
+        f"Offsets held and retired (counted for {report['days']['first']} .. "
+        f"{report['days']['last']}: the period they offset lies inside)",
+    ]
+    for o in report["holdings"]:
+        status = "usable" if o["usable"] else f"REFUSED: {o['refusal']}"
+        lines.append(
+            f"  {o['id']:<18} {o['standard']:<14} {o['registry']:<16} vintage {o['vintage']} "
+            f"{o['tco2e']:.0f} t held, {o['retired_t']:.0f} t retired, corresponding adjustment "
+            f"{o['corresponding_adjustment']}; {status}"
+        )
+    net = report["offsetting"]
+    lines += ["", "Net and zero-carbon status (gross is never reduced; net never clamped)"]
+    for basis in ("market", "location"):
+        n = net[basis]
+        lines.append(
+            f"  {basis:<8} gross {n['gross_t']:.4f} t - CCER {n['ccer_t']:.4f} t - international "
+            f"{n['international_t']:.4f} t = net {n['net_t']:.4f} t   zero-carbon "
+            f"{'yes' if n['zero_carbon'] else 'no'}"
+            + (f", over-offset {n['over_offset_t']:.4f} t" if n["over_offset"] else "")
+        )
+    for c in net[net["zero_carbon_basis"]]["credits"]:
+        lines.append(
+            f"    {c['id']:<36} {c['kind']:<13} {c['tco2e']:.0f} t: applied {c['applied_t']:.4f} t,"
+            f" surplus {c['surplus_t']:.4f} t"
+        )
+    lines.append(
+        f"  zero-carbon status ({net['zero_carbon_basis']}-based): "
+        f"{'ZERO-CARBON' if net['zero_carbon'] else 'not zero-carbon'}"
+        + ("; OVER-OFFSET" if net["over_offset"] else "")
+    )
+    return lines
+
+
+def to_inventory_csv(report: dict[str, Any]) -> str:
+    """The whole inventory as one long table: section, item, field, value."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["section", "item", "field", "value"])
+    for name, t in [("plant", report["totals"]["plant"]), *report["totals"]["sites"].items()]:
+        for k, v in t.items():
+            w.writerow(["totals", name, k, v])
+    for i in report["instruments"]:
+        for k, v in i.items():
+            if k != "id" and not isinstance(v, dict):
+                w.writerow(["instruments", i["id"], k, v])
+    for m in report.get("matching", []):
+        for method in ("annual", "hourly"):
+            for k, v in m[method].items():
+                w.writerow([f"matching {method}", m["site"], k, v])
+        w.writerow(["matching", m["site"], "surplus_hours", len(m["surplus_hours"])])
+    for r in report.get("retirements", []):
+        for k, v in r.items():
+            if k != "id" and not isinstance(v, dict):
+                w.writerow(["offsets retired", r["id"], k, v])
+    net = report.get("offsetting")
+    if net is not None:
+        for k in ("zero_carbon_basis", "zero_carbon", "over_offset"):
+            w.writerow(["zero carbon", "(all)", k, net[k]])
+        for basis in ("market", "location"):
+            for n in [net[basis], *net[f"sites_{basis}"]]:
+                for k, v in n.items():
+                    if k not in ("site", "credits"):
+                        w.writerow([f"net {basis}", n["site"] or "(all)", k, v])
+    return buf.getvalue()

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import get_args
 
 from carbonstream.api.live import Status
+from carbonstream.config.fuels import Fuel
 from carbonstream.i18n import LOCALES, catalogue
+from carbonstream.monthly.gather import FLAG_NOTES
 from carbonstream.transport.payload import Quality
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,7 +132,7 @@ def _calls(name: str) -> list[tuple[Path, ast.Call]]:
 def test_every_message_key_written_in_python_is_in_the_catalogue() -> None:
     missing = []
     n = 0
-    for name in ("t", "Msg"):
+    for name in ("t", "tr", "Msg"):
         for path, call in _calls(name):
             arg = call.args[0] if call.args else None
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
@@ -168,3 +170,11 @@ def test_every_noun_a_not_found_problem_names_is_translated() -> None:
     }
     assert "site" in nouns
     assert sorted(n for n in nouns if f"problems.noun.{n}" not in _keys()) == []
+
+
+def test_every_fuel_has_its_chinese_name() -> None:
+    assert sorted(f.value for f in Fuel if f"report.fuel-{f.value}" not in _keys()) == []
+
+
+def test_every_meter_flag_the_report_shows_has_its_chinese_words() -> None:
+    assert sorted(f for f in FLAG_NOTES if f"report.flag-{f}" not in _keys()) == []

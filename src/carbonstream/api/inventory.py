@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import asdict
 from typing import Any, Literal
 
 from fastapi.responses import Response
@@ -29,6 +30,7 @@ from carbonstream.api.schemas.inventory import (
     LineagePublic,
     Net,
     OffsetRetired,
+    OffsettingPart,
     PeriodPublic,
     Scope1,
     Scope2,
@@ -44,6 +46,7 @@ from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import MeterParams
 from carbonstream.errors import FactorError
 from carbonstream.ledger import net_emissions
+from carbonstream.ledger.offsets import Retired, SiteGross, Standard, kind, net_inventory
 from carbonstream.report import gwp_pair, with_derived
 from carbonstream.store import green as gq
 from carbonstream.store.queries.inventory import Stored
@@ -66,7 +69,10 @@ def build(
     """The inventory of the live account, or of a restatement when one is given (the
     caller put its site totals in ``stored.site_sums``)."""
     zone = plant.zone
-    gwp = gwp_pair(library or FactorLibrary.load(plant.factor_files), plant.gwp.value)
+    library = library or FactorLibrary.load(plant.factor_files)
+    gwp = gwp_pair(library, plant.gwp.value)
+    own_per = {i: float(params.own_per_canonical[k]) for k, i in enumerate(params.ids)}
+    own_unit = {i: params.conversions[k].own_unit for k, i in enumerate(params.ids)}
     restated = restatement is not None
     seconds = (end - start).total_seconds()
     meters = [m for m in plant.meters if m.site in sites]
@@ -165,11 +171,14 @@ def build(
                 kind=m.kind.value,
                 quantity=q,
                 unit=unit_of[m.id],
+                quantity_meter_unit=q * own_per[m.id],
+                meter_unit=own_unit[m.id],
                 energy_gj=a.get("energy_gj", 0.0)
                 if m.kind is MeterKind.FUEL and not restated
                 else None,
                 coverage_pct=min(100.0, 100.0 * a.get("covered_s", 0.0) / seconds),
                 flags=describe(flags.get(m.id, 0)),
+                **_signed_counts(stored.reading_counts.get(m.id, (0, 0))),
             )
         )
         act_totals[(m.kind.value, unit_of[m.id])] += q
@@ -196,6 +205,7 @@ def build(
                     fallback=ref.fallback,
                     used_by=[],
                     months=[],
+                    **_as_published(library, ref.factor_id, ref.version),
                 )
             if lin.subject not in u.used_by:
                 u.used_by.append(lin.subject)
@@ -236,6 +246,9 @@ def build(
             retirement=r.id,
             offset=r.offset,
             project=r.project,
+            kind=kind(Standard(r.standard)),
+            standard=r.standard,
+            corresponding_adjustment=r.corresponding_adjustment,
             registry=r.registry,
             vintage=r.vintage,
             serials=f"{r.serial_prefix}{r.serial_start}-{r.serial_prefix}{r.serial_end}",
@@ -255,6 +268,22 @@ def build(
         stored.site_sums,
         sites,
         [gq.Retired(r.id, r.site, r.tco2e) for r in stored.retirements],
+        basis,
+        plant_wide,
+    )
+    offsetting = net_inventory(
+        {
+            x: SiteGross(
+                stored.site_sums.get(x, zero)["scope1_t"],
+                stored.site_sums.get(x, zero)["scope2_location_t"],
+                stored.site_sums.get(x, zero)["scope2_market_t"],
+            )
+            for x in sites
+        },
+        [
+            Retired(f"{r.offset}:{r.serials}", r.site, Standard(r.standard), r.tco2e)
+            for r in stored.retirements
+        ],
         basis,
         plant_wide,
     )
@@ -335,7 +364,10 @@ def build(
             net_t=n.net_t,
             zero_carbon=n.zero_carbon,
             remaining_t=n.remaining_t,
+            over_offset=n.over_offset,
+            over_offset_t=n.over_offset_t,
         ),
+        offsetting=OffsettingPart.model_validate(asdict(offsetting)),
         zero_carbon=ZeroCarbonPart(
             scope2_basis=basis,
             rule=green.ZERO_CARBON_RULE.format(basis=basis),
@@ -391,6 +423,16 @@ def _restated_factors(r: gq.RestatementRow, library: FactorLibrary | None) -> li
             )
         )
     return out
+
+
+def _as_published(library: FactorLibrary, factor_id: str, version: int) -> dict[str, Any]:
+    """The factor's value and unit as its source document prints them (None for a
+    factor the library no longer holds, e.g. one of a removed user file)."""
+    try:
+        f = library.get(factor_id, version)
+    except FactorError:
+        return {"source_value": None, "source_unit": None}
+    return {"source_value": f.value, "source_unit": f.unit}
 
 
 # --- renderings -----------------------------------------------------------------------
@@ -491,7 +533,18 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
         ("Scope 2 by source", src_cols, [s.model_dump() for s in inv.scope2.by_source]),
         (
             "Activity",
-            ["meter", "site", "kind", "quantity", "unit", "energy_gj", "coverage_pct", "flags"],
+            [
+                "meter",
+                "site",
+                "kind",
+                "quantity",
+                "unit",
+                "quantity_meter_unit",
+                "meter_unit",
+                "energy_gj",
+                "coverage_pct",
+                "flags",
+            ],
             [a.model_dump() for a in inv.activity],
         ),
         (
@@ -502,6 +555,8 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
                 "role",
                 "value",
                 "unit",
+                "source_value",
+                "source_unit",
                 "source",
                 "table",
                 "data_year",
@@ -603,3 +658,13 @@ def to_csv(inv: Inventory, filename: str) -> Response:
                     continue
                 rows.append({"section": title, "item": key, "field": c, "value": it[c]})
     return csv_response(["section", "item", "field", "value"], rows, filename)
+
+
+def _signed_counts(counts: tuple[int, int]) -> dict[str, int | float | None]:
+    """A meter's stored readings, those unsigned, and their share (data quality)."""
+    n, unsigned = counts
+    return {
+        "readings": n,
+        "unsigned_readings": unsigned,
+        "unsigned_share_pct": 100.0 * unsigned / n if n else None,
+    }

@@ -26,8 +26,12 @@ from carbonstream.config.fuels import (
 )
 from carbonstream.config.fuels import Fuel as Fuel  # re-exported: built-in fuel names
 from carbonstream.config.fuels import FuelState as FuelState
+from carbonstream.config.gateway_keys import key_problems
 from carbonstream.config.gateways import GatewayBinding, binding_problems
+from carbonstream.config.hourly import MAX_KWH_PER_HOUR
+from carbonstream.config.offsets import OffsetHolding, check_holdings
 from carbonstream.i18n.locale import DEFAULT_LOCALE, Locale
+from carbonstream.ledger import LedgerError, SerialRange
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 # A name as people read it, e.g. name_zh: 一号厂房（装配与测试）. Shown in zh-CN where set.
@@ -346,6 +350,24 @@ class Period(_Model):
         return self.start <= other.start and other.end <= self.end
 
 
+_HOURLY_TYPES = frozenset({InstrumentType.PPA, InstrumentType.GREEN_POWER_TRADE})
+_HOURLY_NAMES = "ppa and green_power_trade"
+
+
+class HourKwh(_Model):
+    """One hour of an instrument's generation: the UTC start of a local hour and its kWh."""
+
+    hour: dt.datetime
+    kwh: float = Field(ge=0, le=MAX_KWH_PER_HOUR)
+
+    @field_validator("hour")
+    @classmethod
+    def _aware(cls, v: dt.datetime) -> dt.datetime:
+        if v.tzinfo is None:
+            raise ValueError("give the hour with its UTC offset, e.g. 2026-11-22T10:00:00+08:00")
+        return v.astimezone(dt.UTC)
+
+
 class Instrument(_Model):
     """A contractual instrument for market-based Scope 2 (GHG Protocol Scope 2 Guidance)."""
 
@@ -363,6 +385,31 @@ class Instrument(_Model):
     market: str = Field(default="CN", description="Market boundary the instrument was issued in.")
     source: str = Field(default="", description="Technology and project, e.g. 'wind, Gansu'.")
     serials: str = Field(default="", description="Certificate serial range, as registered.")
+    kwh: float | None = Field(
+        default=None, gt=0, description="Volume in kWh instead of mwh (PPAs, green-power trades)."
+    )
+    hourly_profile: str | None = Field(
+        default=None,
+        description="CSV of the generation hour by hour (hour,kwh), relative to the plant file.",
+    )
+    hourly: list[HourKwh] | None = Field(
+        default=None, description="The hourly generation (read from hourly_profile by the loader)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kwh_to_mwh(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("kwh") is not None:
+            try:
+                mwh = float(data["kwh"]) / 1000.0
+            except (TypeError, ValueError):
+                return data  # the field check names the bad value
+            given = data.get("mwh")
+            # Both: only as a dump of a loaded plant writes them (they agree).
+            if given is not None and abs(float(given) - mwh) > 1e-12 * max(1.0, mwh):
+                raise ValueError(f"mwh {given} and kwh {data['kwh']} disagree: give one of them")
+            return {**data, "mwh": mwh}
+        return data
 
     @model_validator(mode="after")
     def _needs_mwh(self) -> Instrument:
@@ -370,14 +417,51 @@ class Instrument(_Model):
             if self.mwh is not None:
                 raise ValueError("a supplier_factor applies to all uncovered power: drop 'mwh'")
         elif self.mwh is None:
-            raise ValueError(f"a {self.type.value} instrument needs 'mwh'")
+            raise ValueError(f"a {self.type.value} instrument needs 'mwh' (or 'kwh')")
         if self.type is InstrumentType.GEC and self.mwh is not None and self.mwh != int(self.mwh):
             raise ValueError("GECs are whole certificates (1 GEC = 1 MWh): mwh must be whole")
+        if self.kwh is not None and self.type not in _HOURLY_TYPES:
+            raise ValueError(f"kwh is for {_HOURLY_NAMES}; a {self.type.value} counts in MWh")
+        if self.hourly is not None:
+            check_hourly(self)
+        if self.serials:
+            check_serials(self)
         return self
+
+    @property
+    def volume_kwh(self) -> float | None:
+        return None if self.mwh is None else self.mwh * 1000.0
 
     @property
     def claim_period(self) -> Period:
         return self.claim or self.generation
+
+
+def check_hourly(ins: Instrument) -> None:
+    assert ins.hourly is not None and ins.mwh is not None
+    if ins.type not in _HOURLY_TYPES:
+        raise ValueError(f"an hourly profile is for {_HOURLY_NAMES}, not {ins.type.value}")
+    hours = [h.hour for h in ins.hourly]
+    if len(set(hours)) != len(hours):
+        raise ValueError("the hourly profile gives an hour twice")
+    total = sum(h.kwh for h in ins.hourly)
+    if abs(total - ins.mwh * 1000.0) > 1e-6 * max(1.0, total):
+        raise ValueError(
+            f"the hourly profile sums to {total:g} kWh but the instrument is "
+            f"{ins.mwh * 1000.0:g} kWh: they must agree"
+        )
+
+
+def check_serials(ins: Instrument) -> None:
+    try:
+        r = SerialRange.parse(ins.serials)
+    except LedgerError as e:
+        raise ValueError(f"serials: {e}") from None
+    if ins.type is InstrumentType.GEC and ins.mwh is not None and r.count != ins.mwh:
+        raise ValueError(
+            f"serials {ins.serials} are {r.count} certificates but mwh is {ins.mwh:g} "
+            "(1 GEC = 1 MWh): they must agree"
+        )
 
 
 class Replacement(_Model):
@@ -432,6 +516,9 @@ class Plant(_Model):
     instruments: list[Instrument] = Field(default_factory=list)
     replacements: list[Replacement] = Field(default_factory=list)
     zero_carbon: ZeroCarbonRule = Field(default_factory=ZeroCarbonRule)
+    offsets: list[OffsetHolding] = Field(
+        default_factory=list, description="Offset credits held and retired (CCER, international)."
+    )
     energy: EnergyConfig = Field(default_factory=EnergyConfig)
     gateways: list[GatewayBinding] = Field(
         default_factory=list,
@@ -489,6 +576,21 @@ class Plant(_Model):
                     f"{market!r}: instruments must come from the same market (Scope 2 "
                     "Quality Criterion 5)"
                 )
+        check_holdings(self.offsets, site_ids)
+        zone = ZoneInfo(self.timezone)
+        for k, i in enumerate(self.instruments):
+            where = f"instruments[{k}] (id {i.id!r}).hourly"
+            for h in i.hourly or []:
+                local = h.hour.astimezone(zone)
+                if not i.generation.start <= local.date() <= i.generation.end:
+                    raise ValueError(
+                        f"{where}: hour {local.isoformat()} is outside its generation "
+                        f"{i.generation.start}..{i.generation.end}"
+                    )
+                if local.minute or local.second or local.microsecond:
+                    raise ValueError(
+                        f"{where}: {local.isoformat()} is not the start of a local hour"
+                    )
         for r in self.replacements:
             meter = meters.get(r.meter)
             if meter is None:
@@ -497,6 +599,7 @@ class Plant(_Model):
                 raise ValueError(f"replacement of {r.meter!r}: only counters are replaced")
         self.energy.check(self)
         problems = binding_problems(self.gateways, site_ids, {m.id: m.site for m in self.meters})
+        problems += key_problems(self.gateways)
         if problems:
             raise ValueError("; ".join(problems))
         return self

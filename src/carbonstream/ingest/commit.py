@@ -26,7 +26,7 @@ from carbonstream.core.buckets import Lines
 from carbonstream.core.engine import EmissionLines, Engine
 from carbonstream.core.market import Allocation, InstrumentSpec
 from carbonstream.core.state import NO_TIME
-from carbonstream.store import intake, market, readings, reallocate, rollups
+from carbonstream.store import batches, intake, market, readings, reallocate, rollups
 from carbonstream.store.common import Cur
 from carbonstream.store.db import Conn
 from carbonstream.store.lineage import LineageStore
@@ -41,9 +41,16 @@ class Part:
     ts: NDArray[np.int64]
     value: NDArray[np.float64]
     quality: NDArray[np.uint8]
+    # Per reading: index into ``signed`` of the batch that brought it; -1 (or no
+    # array at all) = unsigned, stored with no batch.
+    batch: NDArray[np.int32] | None = None
+    signed: list[batches.BatchRow] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.meter)
+
+    def batch_index(self) -> NDArray[np.int32]:
+        return self.batch if self.batch is not None else np.full(len(self.meter), -1, np.int32)
 
     @classmethod
     def empty(cls) -> Part:
@@ -129,9 +136,14 @@ class Committer:
         self.lineage.committed()
 
     def commit(self, conn: Conn, part: Part, meta: Meta | None) -> Outcome:
+        # The signed batches first, in a short transaction of their own: two writers
+        # whose readings came in the same batch then wait for each other only that long,
+        # not for each other's whole commit. A batch stored without its readings (the
+        # next transaction failed) is found by digest when they are written again.
+        batch_ids = _store_batches(conn, part)
         try:
             with conn.transaction(), conn.cursor() as cur:
-                out = self._run(cur, part, meta)
+                out = self._run(cur, part, meta, batch_ids)
         except BaseException:
             self.lineage.rolled_back()
             raise
@@ -140,21 +152,24 @@ class Committer:
 
     # --- the transaction --------------------------------------------------------
 
-    def _run(self, cur: Cur, part: Part, meta: Meta | None) -> Outcome:
+    def _run(
+        self, cur: Cur, part: Part, meta: Meta | None, batch_ids: NDArray[np.int64]
+    ) -> Outcome:
         out = Outcome(readings=len(part))
         if len(part):
-            self._readings(cur, part, out)
+            self._readings(cur, part, out, batch_ids)
         if meta is not None:
             intake.add_dead_letters(cur, meta.dead)
             out.gaps, out.replays = intake.update_streams(cur, meta.streams)
         return out
 
-    def _readings(self, cur: Cur, part: Part, out: Outcome) -> None:
+    def _readings(self, cur: Cur, part: Part, out: Outcome, batch_ids: NDArray[np.int64]) -> None:
         # Same meter and time twice in the batch: keep one (the lowest value, as the core does);
         # a repeat with another value or quality is a conflict, recorded with both.
         order = np.lexsort((part.value, part.ts, part.meter))
         m, t = part.meter[order], part.ts[order]
         v, q = part.value[order], part.quality[order]
+        bt = batch_ids[order]
         first = np.ones(len(m), dtype=bool)
         first[1:] = (m[1:] != m[:-1]) | (t[1:] != t[:-1])
         conflicts: list[readings.ConflictRows] = []
@@ -170,7 +185,7 @@ class Committer:
                     q[c].astype(np.int16),
                 )
             )  # fmt: skip
-        m, t, v, q = m[first], t[first], v[first], q[first]
+        m, t, v, q, bt = m[first], t[first], v[first], q[first], bt[first]
 
         meters = np.unique(m)
         mkeys = self.keys.meter[meters]
@@ -199,6 +214,7 @@ class Committer:
                     )
                 )  # fmt: skip
                 m, t, v, q, slot = m[keep], t[keep], v[keep], q[keep], slot[keep]
+                bt = bt[keep]
         for c_rows in conflicts:
             out.conflicts += len(c_rows)
             readings.record_conflicts(cur, c_rows)
@@ -212,7 +228,8 @@ class Committer:
         q, cand = plausible.mark(m, t, v, q, self.engine.params, p_ts, p_value, t > p_ts)
         marked = np.isin(q, plausible.IMPLAUSIBLE)
         out.implausible = int(marked.sum())
-        readings.copy_readings(cur, self.keys.meter[m], t, v, q, null=(q != 0) & ~marked)
+        readings.copy_readings(cur, self.keys.meter[m], t, v, q, bt, null=(q != 0) & ~marked)
+        batches.count_readings(cur, self.keys.meter[m], t, bt)
         new_pts, new_pv = st.plausible_ts[pos].copy(), st.plausible_value[pos].copy()
         newer = np.flatnonzero(cand & (t > p_ts))
         if len(newer):  # sorted by (meter, time): the last of each meter is its newest
@@ -412,6 +429,21 @@ def _differs(
     q0 = np.where(np.isin(q0, plausible.IMPLAUSIBLE), 0, q0)
     out: NDArray[np.bool_] = (q0 != q1) | ((q1 == 0) & (v0 != v1))
     return out
+
+
+def _store_batches(conn: Conn, part: Part) -> NDArray[np.int64]:
+    """The stored batch id of each reading of the part (-1: unsigned), storing the batches."""
+    bt = part.batch_index()
+    ids = np.full(len(bt), -1, np.int64)
+    signed = bt >= 0
+    if not signed.any():
+        return ids
+    used = np.unique(bt[signed])
+    lookup = np.full(len(part.signed), -1, np.int64)
+    with conn.transaction(), conn.cursor() as cur:
+        lookup[used] = batches.store(cur, [part.signed[i] for i in used.tolist()])
+    ids[signed] = lookup[bt[signed]]
+    return ids
 
 
 def _merge_windows(

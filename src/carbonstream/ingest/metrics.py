@@ -35,6 +35,17 @@ class Metrics:
             "Readings stored with an implausible quality (negative, above rating, jump)",
             registry=r,
         )
+        self.signature_refusals = Counter(
+            p + "signature_refusals_total",
+            "Batches refused by the signature check (dead-lettered), by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.unsigned_readings = Counter(
+            p + "unsigned_readings_total",
+            "Readings accepted without a signature (allowed by the signatures settings)",
+            registry=r,
+        )
         self.commits = Counter(p + "commits_total", "Committed transactions", registry=r)
         self.lag = Histogram(
             p + "lag_seconds",

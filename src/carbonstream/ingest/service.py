@@ -28,6 +28,7 @@ import psycopg
 from numpy.typing import NDArray
 from psycopg_pool import PoolTimeout
 
+from carbonstream.config.gateway_keys import KeyRing, plant_keys
 from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
 from carbonstream.core.engine import Engine
@@ -38,14 +39,18 @@ from carbonstream.ingest.decode import Decoded, Limits, Validator
 from carbonstream.ingest.metrics import Metrics
 from carbonstream.ingest.mqtt import ByteLimits, Message, Subscriber, digest
 from carbonstream.ingest.settings import IngestSettings
+from carbonstream.ingest.signature import SignatureRefusedError, Verifier
 from carbonstream.ingest.sparkplug import SPARKPLUG_PREFIX, SparkplugDecoder
 from carbonstream.store import db as store_db
 from carbonstream.store import intake, rollups
+from carbonstream.store.batches import BatchRow
 from carbonstream.store.factors import load_added
 from carbonstream.store.intake import DeadLetter, StreamUpdate
 from carbonstream.store.migrate import migrate
 from carbonstream.store.plant import sync_plant
+from carbonstream.transport import topics as transport_topics
 from carbonstream.transport.payload import PayloadError
+from carbonstream.transport.signing import SIGNED_VERSION
 
 log = logging.getLogger(__name__)
 _RETRY: tuple[type[BaseException], ...] = (*store_db.TRANSIENT, PoolTimeout)
@@ -70,6 +75,7 @@ class Batch:
     decoded: list[Decoded] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     streams: dict[tuple[str, str], StreamUpdate] = field(default_factory=dict)
+    signed: list[BatchRow] = field(default_factory=list)
     readings: int = 0
 
 
@@ -95,9 +101,11 @@ class Service:
         settings: IngestSettings,
         db_url: str | None = None,
         on_commit: CommitHook | None = None,
+        plant: Plant | None = None,
     ) -> None:
         self.settings = settings
-        self.plant: Plant = load_plant(settings.plant)
+        # plant: the demo passes its plant with the keys it made at start.
+        self.plant: Plant = plant if plant is not None else load_plant(settings.plant)
         self.library = FactorLibrary.load(self.plant.factor_files)
         self.metrics = Metrics()
         self.totals = Totals()
@@ -123,6 +131,7 @@ class Service:
             Bindings(self.plant) if required else None,
         )
         self.sparkplug = SparkplugDecoder(self.plant, settings.sparkplug, self.validator)
+        self.verifier = Verifier(KeyRing(plant_keys(self.plant.gateways)), settings.signatures)
         topics = list(settings.mqtt.topics)
         if settings.sparkplug.enabled:
             topics += self.sparkplug.subscriptions()
@@ -285,8 +294,17 @@ class Service:
         try:
             if m.topic.startswith(SPARKPLUG_PREFIX):
                 d = self.sparkplug.decode(m.topic, m.payload)
+                if d is not None and len(d):
+                    self.verifier.allow_unsigned("sparkplug", d.gateway)
+            elif transport_topics.is_signed(m.topic):
+                d = self._signed(b, m)
             else:
                 d = self.validator.v1(m.topic, m.payload)
+                self.verifier.allow_unsigned("v1", d.gateway)
+        except SignatureRefusedError as e:
+            self.metrics.signature_refusals.labels(e.refusal.value).inc()
+            self._dead(b, m, str(e))
+            return
         except UnauthorisedError as e:
             self._dead(b, m, str(e))
             self._unauthorised(e.kind.value, e.readings)
@@ -296,6 +314,8 @@ class Service:
             return
         if d is None:  # e.g. a Sparkplug death certificate: nothing to account
             return
+        if d.batch < 0 and len(d):
+            self.metrics.unsigned_readings.inc(len(d))
         if d.n_rejected:
             self._dead(b, m, d.reason())
             self.metrics.readings.labels("rejected").inc(d.n_rejected)
@@ -312,6 +332,16 @@ class Service:
                 b.streams[key] = StreamUpdate(d.gateway, d.stream, [d.seq])
             else:
                 u.seqs.append(d.seq)
+
+    def _signed(self, b: Batch, m: Message) -> Decoded:
+        """A v2 payload: verify the signature over the exact body bytes, then decode them."""
+        self.validator.check_size(m.payload)  # bounded before any work
+        opened, key = self.verifier.open(m.payload, m.received_ns)
+        d = self.validator.v1(m.topic, opened.body, version=SIGNED_VERSION)
+        self.verifier.check(key, d)
+        d.batch = len(b.signed)
+        b.signed.append(self.verifier.row(opened, key, m.received_ns))
+        return d
 
     def _unauthorised(self, reason: str, readings: int) -> None:
         self.metrics.unauthorised.labels(reason).inc(readings)
@@ -349,13 +379,16 @@ class Service:
         ts = np.concatenate([d.ts for d in b.decoded])
         value = np.concatenate([d.value for d in b.decoded])
         quality = np.concatenate([d.quality for d in b.decoded])
+        batch = np.repeat(
+            np.array([d.batch for d in b.decoded], np.int32), [len(d) for d in b.decoded]
+        )
         if self.n_writers == 1:
-            return [Part(meter, ts, value, quality)]
+            return [Part(meter, ts, value, quality, batch, b.signed)]
         part = self._meter_part[meter]
         out = []
         for p in range(self.n_writers):
             sel = np.flatnonzero(part == p)
-            out.append(Part(meter[sel], ts[sel], value[sel], quality[sel]))
+            out.append(Part(meter[sel], ts[sel], value[sel], quality[sel], batch[sel], b.signed))
         return out
 
     def _write(self, p: int, part: Part, meta: Meta | None) -> Outcome:
