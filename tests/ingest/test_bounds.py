@@ -134,6 +134,7 @@ def test_flood_of_oversized_payloads_is_dead_lettered_in_bounded_memory(
         },
         "database": {"url": db_url, "writers": 2},
         "gateway_binding": "off",  # the real messages carry both sites' meters
+        "signatures": {"required": False},  # unsigned v1, as tests/ingest/helpers.settings
         "dead_letters": {"keep_kb": KEEP_KB},
         "metrics_port": None,
     }
