@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from carbonstream import __version__
 from carbonstream.alerts.rules import bind
 from carbonstream.alerts.service import AlertService
-from carbonstream.api import problems
+from carbonstream.api import docs, problems
 from carbonstream.api.catalog import Catalog
 from carbonstream.api.db import make_pool
 from carbonstream.api.live import LiveHub
@@ -23,6 +23,7 @@ from carbonstream.api.routes import (
     alerts,
     contracts,
     emissions,
+    energy,
     factors,
     forecast,
     green,
@@ -33,6 +34,7 @@ from carbonstream.api.routes import (
     me,
     metrics,
     offsets,
+    opportunities,
     page,
     reports,
     sites,
@@ -40,6 +42,7 @@ from carbonstream.api.routes import (
 from carbonstream.api.settings import ApiSettings
 from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
+from carbonstream.core.energy import for_plant as energy_params
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import build_params
 from carbonstream.forecast.service import Forecaster
@@ -98,11 +101,14 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
             "Errors are RFC 9457 problem details (`application/problem+json`)."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served by api.docs from local files, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.plant = plant
     app.state.library = library
     app.state.params = build_params(plant, library)
+    app.state.energy = energy_params(plant, app.state.params.canonical_unit)
     app.state.metrics = ApiMetrics(alerts=settings.alerts is not None)
     app.state.catalog = Catalog()
     app.state.live = LiveHub(plant, lambda: app.state.pool)
@@ -125,9 +131,12 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
         alerts,
         live,
         forecast,
+        energy,
+        opportunities,
     ):
         app.include_router(module.router)
     page.install(app)
+    docs.install(app)
     return app
 
 
