@@ -169,7 +169,21 @@ def expected_profile(
     e: NDArray[np.float64], how: NDArray[np.int64], ref: NDArray[np.bool_]
 ) -> NDArray[np.float64]:
     """(meter, hour) expected energy: the median of the same hour of the week in the
-    reference hours (a loop over the 168 hours of a week, vectorized over meters)."""
+    reference hours (vectorized over meters)."""
+    n_ref = int(ref.sum())
+    if n_ref and n_ref % HOURS_PER_WEEK == 0 and ref[:n_ref].all():
+        # Whole weeks at the start (the usual case): one median over the weeks axis.
+        weeks = e[:, :n_ref].reshape(e.shape[0], -1, HOURS_PER_WEEK)
+        with _quiet():
+            profile = np.nanmedian(weeks, axis=1)  # (meter, slot), slot 0 = the first hour
+        return np.asarray(profile[:, (how - how[0]) % HOURS_PER_WEEK], dtype=np.float64)
+    return profile_by_slot(e, how, ref)
+
+
+def profile_by_slot(
+    e: NDArray[np.float64], how: NDArray[np.int64], ref: NDArray[np.bool_]
+) -> NDArray[np.float64]:
+    """``expected_profile`` for any reference hours: one median per hour of the week."""
     out = np.full(e.shape, np.nan)
     with _quiet():
         for k in range(HOURS_PER_WEEK):
