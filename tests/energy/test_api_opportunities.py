@@ -9,17 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import yaml
 
-from carbonstream.core import Engine, FactorLibrary
-from carbonstream.ingest.commit import Committer, Part
-from carbonstream.store.db import connect
-from carbonstream.store.migrate import migrate
-from carbonstream.store.plant import sync_plant
 from tests.api.conftest import Api, serve
-from tests.energy.simplant import DAYS, START, plant_data, run_sim, sim_batch
+from tests.energy.simplant import DAYS, START, plant_data, run_sim, store_sim
 
 STEP_S = 900  # counters read every 15 minutes: a third of the rows to store
 END = (START + dt.timedelta(days=DAYS)).isoformat()
@@ -33,23 +27,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     url = url_with_db(PG_ADMIN_URL, name)
     path = Path(tmp_path_factory.mktemp("plant")) / "sim.yaml"
     path.write_text(yaml.safe_dump(plant_data()), encoding="utf-8")
-    plant, batch = sim_batch(clean=False, step_s=STEP_S)
-    with connect(url) as conn:
-        migrate(conn)
-        conn.autocommit = False
-        keys = sync_plant(conn, plant)
-        engine = Engine(plant, FactorLibrary.load(plant.factor_files), base_s=60)
-        committer = Committer(engine, keys, lateness_s=86_400 * 60)
-        step = 20_000
-        for lo in range(0, len(batch), step):
-            sl = slice(lo, lo + step)
-            part = Part(
-                batch.meter[sl].astype(np.int32),
-                batch.ts[sl].astype(np.int64),
-                batch.value[sl].astype(np.float64),
-                batch.quality[sl].astype(np.uint8),
-            )
-            committer.commit(conn, part, None)
+    store_sim(url, step_s=STEP_S)
     try:
         yield from serve(url, plant=path)
     finally:
