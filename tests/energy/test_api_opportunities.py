@@ -115,3 +115,47 @@ def test_baselines_of_the_stored_data_equal_the_batch_ones(stored: Api) -> None:
             u["reporting"]["savings_tce"], rel=1e-6, abs=1e-9
         )
         assert len(g["cusum"]) == 14 * 24
+
+
+def test_idle_load_and_drift_alert_rules_fire_on_the_planted_meters(stored: Api) -> None:
+    import asyncio
+
+    import psycopg
+
+    from carbonstream.alerts import AlertEngine, AlertsConfig
+    from carbonstream.alerts.rules import bind
+    from carbonstream.alerts.signals import Signals
+    from carbonstream.config.loader import validate
+    from carbonstream.config.plant import Plant
+
+    plant = validate(plant_data(), Plant, "sim plant")
+    config = bind(
+        AlertsConfig.model_validate(
+            {
+                "rules": [
+                    {"id": "idle-compressor", "kind": "idle_load", "meter": "compressor",
+                     "threshold": 1.0},
+                    {"id": "drift-chiller", "kind": "drift", "meter": "chiller", "threshold": 1.0},
+                    {"id": "idle-chiller", "kind": "idle_load", "meter": "chiller",
+                     "threshold": 1.0},
+                ]
+            }
+        ),
+        plant,
+    )  # fmt: skip
+    now = dt.datetime.fromisoformat(END).timestamp() + 120
+
+    async def values() -> dict[str, float | None]:
+        async with await psycopg.AsyncConnection.connect(stored.db_url) as conn:
+            return await Signals(config, plant, now).values(conn, now)
+
+    got = asyncio.run(values())
+    body = get(stored, "/v1/opportunities", end=END)
+    want = {(o["kind"], o["meter"]): o["tco2e_per_year"] for o in body["opportunities"]}
+    assert got["idle-compressor"] == pytest.approx(want[("idle_load", "compressor")])
+    assert got["drift-chiller"] == pytest.approx(want[("drift", "chiller")])
+    assert got["idle-chiller"] == 0.0
+    fired = {t.rule.id for t in AlertEngine(config.rules).evaluate(now, got)}
+    assert fired == {"idle-compressor", "drift-chiller"}
+    with pytest.raises(ValueError, match="needs 'meter'"):
+        AlertsConfig.model_validate({"rules": [{"id": "x", "kind": "drift", "threshold": 1}]})
