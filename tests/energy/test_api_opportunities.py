@@ -159,3 +159,13 @@ def test_idle_load_and_drift_alert_rules_fire_on_the_planted_meters(stored: Api)
     assert fired == {"idle-compressor", "drift-chiller"}
     with pytest.raises(ValueError, match="needs 'meter'"):
         AlertsConfig.model_validate({"rules": [{"id": "x", "kind": "drift", "threshold": 1}]})
+
+
+def test_flexible_loads_tomorrow(stored: Api) -> None:
+    # The simulated plant has no PV or PPA: every hour is grid power, and the page says so.
+    (s,) = get(stored, "/v1/flexible-loads", at=END)
+    assert s["load"] == "batch" and s["day"] == "2026-11-03"
+    assert s["all_hours_alike"] and s["start"] == "00:00"
+    assert s["saved_tco2e"] == pytest.approx(0, abs=1e-9)
+    assert s["tco2e"] == pytest.approx(0.8 * s["t_per_mwh_by_hour"][0])
+    assert s["t_per_mwh_by_hour"][0] > 0.5  # the grid factor of the site's own lines

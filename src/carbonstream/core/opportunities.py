@@ -296,3 +296,34 @@ def _quiet() -> Iterator[None]:
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
+
+
+@dataclass(frozen=True)
+class Slot:
+    start_hour: int  # local hour of day the load starts
+    tco2e: float  # of the run in this slot
+    worst_tco2e: float  # of the run in the worst allowed slot
+
+
+def lowest_emission_slot(
+    t_per_mwh: NDArray[np.float64], mwh_per_hour: float, hours: int, earliest: int, latest_end: int
+) -> Slot | None:
+    """The start hour between ``earliest`` and ``latest_end - hours`` with the least
+    tCO2e for a load of ``mwh_per_hour`` over ``hours`` consecutive hours of the day
+    (``t_per_mwh``: 24 marginal intensities), and the worst one for comparison."""
+    starts = np.arange(earliest, latest_end - hours + 1)
+    if len(starts) == 0:
+        return None
+    c = np.concatenate([[0.0], np.cumsum(t_per_mwh)])
+    runs = (c[starts + hours] - c[starts]) * mwh_per_hour
+    best = int(np.argmin(runs))
+    return Slot(int(starts[best]), float(runs[best]), float(runs.max()))
+
+
+def marginal_intensity(
+    grid_t_per_mwh: float, surplus_mwh: NDArray[np.float64], load_mwh: float
+) -> NDArray[np.float64]:
+    """tCO2e per MWh of an extra load in each hour: grid power, except the part renewable
+    surplus (PV that would be exported, PPA generation not matched) would cover."""
+    covered = np.clip(surplus_mwh / load_mwh, 0.0, 1.0) if load_mwh > 0 else 0.0
+    return np.asarray(grid_t_per_mwh * (1.0 - covered), dtype=np.float64)
