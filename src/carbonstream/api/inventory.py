@@ -221,6 +221,7 @@ def build(
                 quantity_unit=lin.quantity_unit,
                 ef_co2e_t_per_unit=lin.ef_co2e,
                 factors=[f"{f.factor_id}@v{f.version}" for f in lin.factors],
+                basis=lin.basis,
                 notes=lin.notes,
             )
         )
@@ -578,9 +579,13 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
                 "quantity_unit",
                 "ef_co2e_t_per_unit",
                 "factors",
+                "basis",
                 "notes",
             ],
-            [x.model_dump() for x in inv.lineage],
+            [
+                x.model_dump() | {"basis": [f"{k}: {v}" for k, v in x.basis.items()]}
+                for x in inv.lineage
+            ],
         ),
         (
             "Certificates",
