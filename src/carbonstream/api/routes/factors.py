@@ -14,6 +14,7 @@ from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.routes.sites import not_found
 from carbonstream.api.schemas.factors import FactorCreate, FactorPublic
 from carbonstream.core.library import Factor, FactorLibrary, canonical_unit, known_unit
+from carbonstream.errors import FactorError
 from carbonstream.store import factors as store
 
 router = APIRouter(prefix="/v1", tags=["factors"], responses=PROBLEM_RESPONSES)
@@ -45,6 +46,18 @@ def _public(
         created_by=by,
         created_at=at,
     )
+
+
+async def _refuse_series_overlap(request: Request, conn: Connection, f: Factor) -> None:
+    """A factor that shares a date with another of its series would make every library
+    load (ingest, API, compute) fail: refuse it now, naming both ids."""
+    library: FactorLibrary = request.app.state.library
+    known = {(x.id, x.version) for x in library.factors()}
+    added = [x for x, _, _ in await store.added(conn) if (x.id, x.version) not in known]
+    try:
+        library.extended([*added, f])
+    except FactorError as e:
+        raise Problem(422, "Invalid factor", str(e), "invalid-factor") from None
 
 
 async def _all(request: Request, conn: Connection) -> list[FactorPublic]:
@@ -146,6 +159,7 @@ async def add_factor(
         description=body.description,
         origin=store.ORIGIN,
     )
+    await _refuse_series_overlap(request, conn, f)
     try:
         async with conn.transaction():
             await store.add(conn, f, who.label)
