@@ -320,6 +320,7 @@ def _quality(acc: Account) -> dict[str, Any]:
     return vars(c) | {
         "bad_rows": acc.bad.count,
         "bad_row_examples": acc.bad.examples,
+        "implausible_readings": acc.implausible,
         "coverage_pct": float(np.mean(cov)) if cov else 0.0,
     }
 

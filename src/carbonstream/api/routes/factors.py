@@ -14,7 +14,8 @@ from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.routes.sites import not_found
 from carbonstream.api.schemas.factors import FactorCreate, FactorPublic
 from carbonstream.core.library import Factor, FactorLibrary, canonical_unit, known_unit
-from carbonstream.errors import FactorError
+from carbonstream.errors import FactorOverlapError
+from carbonstream.i18n import Msg
 from carbonstream.store import factors as store
 
 router = APIRouter(prefix="/v1", tags=["factors"], responses=PROBLEM_RESPONSES)
@@ -56,8 +57,12 @@ async def _refuse_series_overlap(request: Request, conn: Connection, f: Factor) 
     added = [x for x, _, _ in await store.added(conn) if (x.id, x.version) not in known]
     try:
         library.extended([*added, f])
-    except FactorError as e:
-        raise Problem(422, "Invalid factor", str(e), "invalid-factor") from None
+    except FactorOverlapError as e:
+        detail = Msg(
+            "problems.detail.factor-series-overlap",
+            {"first": e.first, "second": e.second, "series": e.series, "region": e.region},
+        )
+        raise Problem(422, "Invalid factor", detail, "invalid-factor") from None
 
 
 async def _all(request: Request, conn: Connection) -> list[FactorPublic]:
@@ -119,7 +124,7 @@ async def add_factor(
         raise Problem(
             422,
             "Invalid factor",
-            f"unit {body.unit!r} is not one the library knows",
+            Msg("problems.detail.unit-unknown", {"unit": body.unit}),
             "invalid-factor",
         )
     existing = [f for f in await _all(request, conn) if f.factor_id == body.factor_id]
@@ -129,8 +134,10 @@ async def add_factor(
         raise Problem(
             409,
             "Version exists",
-            f"factor {body.factor_id} has versions up to v{top}; published values are never "
-            f"rewritten: add v{top + 1}",
+            Msg(
+                "problems.detail.factor-versions",
+                {"id": body.factor_id, "top": top, "next": top + 1},
+            ),
             "factor-version-exists",
         )
     if existing:
@@ -139,7 +146,10 @@ async def add_factor(
             raise Problem(
                 422,
                 "Invalid factor",
-                f"unit {body.unit!r} does not convert to v{last.version}'s {last.unit!r}",
+                Msg(
+                    "problems.detail.unit-not-convertible",
+                    {"unit": body.unit, "version": last.version, "last": last.unit},
+                ),
                 "invalid-factor",
             )
     f = Factor(
@@ -167,7 +177,7 @@ async def add_factor(
         raise Problem(
             409,
             "Version exists",
-            f"factor {f.id} v{version} was just added",
+            Msg("problems.detail.factor-just-added", {"id": f.id, "version": version}),
             "factor-version-exists",
         ) from None
     return _public(f, set(), who.label)
