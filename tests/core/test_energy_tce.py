@@ -180,7 +180,8 @@ def test_heat_export_is_deducted() -> None:
 
 
 def test_a_fuel_without_a_coefficient_fails_naming_the_fix() -> None:
-    p = plant([meter("c", "fuel", fuel="anthracite", unit="t", rating=10)])
+    # anthracite has IPCC defaults only (no China ones): the plant names the method
+    p = plant([meter("c", "fuel", fuel="anthracite", unit="t", rating=10, method="ipcc2006")])
     with pytest.raises(FactorError, match=r"energy\.coefficients"):
         energy.for_plant(p, ["t"])
 

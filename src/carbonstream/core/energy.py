@@ -39,7 +39,7 @@ ENERGY_FILE = "gbt2589.csv"
 EQUAL_VALUE_SERIES = "cn.power_supply_coal_rate"
 ELECTRICITY_EQUIVALENT = "gbt2589.electricity.equivalent"
 HEAT = "gbt2589.heat"
-_FUEL_COEFFICIENT: dict[Fuel, str] = {
+_FUEL_COEFFICIENT: dict[str, str] = {
     Fuel.DIESEL: "gbt2589.diesel",
     Fuel.GASOLINE: "gbt2589.gasoline",
     Fuel.FUEL_OIL: "gbt2589.fuel_oil",
@@ -147,13 +147,13 @@ def _tce_scale(f: Factor, canonical: str) -> float:
     return hit[1]
 
 
-def default_coefficient(plant: Plant, kind: MeterKind, fuel: Fuel | None) -> str | None:
+def default_coefficient(plant: Plant, kind: MeterKind, fuel: str | None) -> str | None:
     if kind in ELECTRIC:
         return ELECTRICITY_EQUIVALENT
     if kind in (MeterKind.HEAT_IMPORT, MeterKind.HEAT_EXPORT):
         return HEAT
     if kind is MeterKind.FUEL:
-        if fuel is Fuel.NATURAL_GAS:
+        if fuel == Fuel.NATURAL_GAS:
             return f"gbt2589.natural_gas.{plant.energy.natural_gas}"
         return _FUEL_COEFFICIENT.get(fuel) if fuel is not None else None
     return None
@@ -169,7 +169,7 @@ def build(plant: Plant, canonical_units: list[str], library: FactorLibrary) -> E
                 coefs.append(None)
                 continue
             raise FactorError(
-                f"meter {m.id!r} ({m.fuel.value if m.fuel else m.kind.value}): GB/T 2589 gives "
+                f"meter {m.id!r} ({m.fuel or m.kind.value}): GB/T 2589 gives "
                 "no coefficient we ship; name one in energy.coefficients "
                 f"({{{m.id}: <factor id in kgce/{'kg' if unit == 't' else unit}>}})"
             )

@@ -54,7 +54,7 @@ def fraction_of_rating(
     if meter.kind is MeterKind.GRID_EXPORT:
         # Surplus PV only around noon on weekends, when the halls are quiet.
         return np.where(weekday >= 5, 0.6 * solar(hour, day_of_year), 0.0)
-    if meter.kind is MeterKind.FUEL and meter.fuel is Fuel.DIESEL:
+    if meter.kind is MeterKind.FUEL and meter.fuel == Fuel.DIESEL:
         # Back-up generator: weekly one-hour load test, Monday 14:00.
         return np.where((weekday == 0) & (hour >= 14) & (hour < 15), 0.7, 0.0)
     if meter.kind is MeterKind.FUEL:
