@@ -316,7 +316,8 @@ def lowest_emission_slot(
         return None
     c = np.concatenate([[0.0], np.cumsum(t_per_mwh)])
     runs = (c[starts + hours] - c[starts]) * mwh_per_hour
-    best = int(np.argmin(runs))
+    # The earliest of the equal best (cumulative sums differ in the last bits).
+    best = int(np.flatnonzero(runs <= runs.min() + 1e-12 * max(1.0, float(runs.max())))[0])
     return Slot(int(starts[best]), float(runs[best]), float(runs.max()))
 
 

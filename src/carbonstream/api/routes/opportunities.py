@@ -83,7 +83,7 @@ async def flexible_loads(
 ) -> list[FlexibleSlot]:
     now = local(at, plant.zone) if at is not None else dt.datetime.now(dt.UTC)
     if not dt.datetime(2000, 1, 1, tzinfo=dt.UTC) <= now <= dt.datetime(2100, 1, 1, tzinfo=dt.UTC):
-        raise Problem(422, "Invalid range", "at must be between 2000 and 2100", "invalid-range")
+        raise Problem(422, "Invalid range", Msg("problems.detail.at-year-range"), "invalid-range")
     async with timed(metrics, "flexible_loads"):
         slots = await tomorrow(conn, plant, now.astimezone(dt.UTC))
     return [FlexibleSlot.model_validate(s) for s in slots]
