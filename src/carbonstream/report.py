@@ -323,6 +323,7 @@ def _quality(acc: Account) -> dict[str, Any]:
     return vars(c) | {
         "bad_rows": acc.bad.count,
         "bad_row_examples": acc.bad.examples,
+        "implausible_readings": acc.implausible,
         "coverage_pct": float(np.mean(cov)) if cov else 0.0,
     }
 
@@ -372,6 +373,17 @@ def to_table(report: dict[str, Any]) -> str:
                 f"{t['scope1_ch4_co2e_t']:.4f} tCO2e   N2O {t['scope1_n2o_t']:.6f} tN2O = "
                 f"{t['scope1_n2o_co2e_t']:.4f} tCO2e ({report['gwp']})"
             )
+    lines += ["", "Meters (activity as metered and canonical, tCO2e, coverage, flags)"]
+    for m in report["meters"]:
+        own = (
+            ""
+            if m["meter_unit"] == m["unit"]
+            else f" ({m['quantity_meter_unit']:.3f} {m['meter_unit']})"
+        )
+        lines.append(
+            f"  {m['meter']:<18} {m['quantity']:.4f} {m['unit']}{own}  {m['co2e_t']:.4f} tCO2e  "
+            f"{m['coverage_pct']:.2f} %  {', '.join(m['flags']) or '-'}"
+        )
     lines += ["", "Instruments (market-based Scope 2)"]
     for i in report["instruments"]:
         surplus = "" if i["surplus_mwh"] is None else f", surplus {i['surplus_mwh']:.3f} MWh"

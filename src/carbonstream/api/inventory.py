@@ -69,7 +69,10 @@ def build(
     """The inventory of the live account, or of a restatement when one is given (the
     caller put its site totals in ``stored.site_sums``)."""
     zone = plant.zone
-    gwp = gwp_pair(library or FactorLibrary.load(plant.factor_files), plant.gwp.value)
+    library = library or FactorLibrary.load(plant.factor_files)
+    gwp = gwp_pair(library, plant.gwp.value)
+    own_per = {i: float(params.own_per_canonical[k]) for k, i in enumerate(params.ids)}
+    own_unit = {i: params.conversions[k].own_unit for k, i in enumerate(params.ids)}
     restated = restatement is not None
     seconds = (end - start).total_seconds()
     meters = [m for m in plant.meters if m.site in sites]
@@ -168,11 +171,14 @@ def build(
                 kind=m.kind.value,
                 quantity=q,
                 unit=unit_of[m.id],
+                quantity_meter_unit=q * own_per[m.id],
+                meter_unit=own_unit[m.id],
                 energy_gj=a.get("energy_gj", 0.0)
                 if m.kind is MeterKind.FUEL and not restated
                 else None,
                 coverage_pct=min(100.0, 100.0 * a.get("covered_s", 0.0) / seconds),
                 flags=describe(flags.get(m.id, 0)),
+                **_signed_counts(stored.reading_counts.get(m.id, (0, 0))),
             )
         )
         act_totals[(m.kind.value, unit_of[m.id])] += q
@@ -199,6 +205,7 @@ def build(
                     fallback=ref.fallback,
                     used_by=[],
                     months=[],
+                    **_as_published(library, ref.factor_id, ref.version),
                 )
             if lin.subject not in u.used_by:
                 u.used_by.append(lin.subject)
@@ -214,6 +221,7 @@ def build(
                 quantity_unit=lin.quantity_unit,
                 ef_co2e_t_per_unit=lin.ef_co2e,
                 factors=[f"{f.factor_id}@v{f.version}" for f in lin.factors],
+                basis=lin.basis,
                 notes=lin.notes,
             )
         )
@@ -418,6 +426,16 @@ def _restated_factors(r: gq.RestatementRow, library: FactorLibrary | None) -> li
     return out
 
 
+def _as_published(library: FactorLibrary, factor_id: str, version: int) -> dict[str, Any]:
+    """The factor's value and unit as its source document prints them (None for a
+    factor the library no longer holds, e.g. one of a removed user file)."""
+    try:
+        f = library.get(factor_id, version)
+    except FactorError:
+        return {"source_value": None, "source_unit": None}
+    return {"source_value": f.value, "source_unit": f.unit}
+
+
 # --- renderings -----------------------------------------------------------------------
 
 _SUMMARY = [
@@ -516,7 +534,18 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
         ("Scope 2 by source", src_cols, [s.model_dump() for s in inv.scope2.by_source]),
         (
             "Activity",
-            ["meter", "site", "kind", "quantity", "unit", "energy_gj", "coverage_pct", "flags"],
+            [
+                "meter",
+                "site",
+                "kind",
+                "quantity",
+                "unit",
+                "quantity_meter_unit",
+                "meter_unit",
+                "energy_gj",
+                "coverage_pct",
+                "flags",
+            ],
             [a.model_dump() for a in inv.activity],
         ),
         (
@@ -527,6 +556,8 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
                 "role",
                 "value",
                 "unit",
+                "source_value",
+                "source_unit",
                 "source",
                 "table",
                 "data_year",
@@ -548,9 +579,13 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
                 "quantity_unit",
                 "ef_co2e_t_per_unit",
                 "factors",
+                "basis",
                 "notes",
             ],
-            [x.model_dump() for x in inv.lineage],
+            [
+                x.model_dump() | {"basis": [f"{k}: {v}" for k, v in x.basis.items()]}
+                for x in inv.lineage
+            ],
         ),
         (
             "Certificates",
@@ -673,3 +708,13 @@ def to_csv(inv: Inventory, filename: str) -> Response:
                     continue
                 rows.append({"section": title, "item": key, "field": c, "value": it[c]})
     return csv_response(["section", "item", "field", "value"], rows, filename)
+
+
+def _signed_counts(counts: tuple[int, int]) -> dict[str, int | float | None]:
+    """A meter's stored readings, those unsigned, and their share (data quality)."""
+    n, unsigned = counts
+    return {
+        "readings": n,
+        "unsigned_readings": unsigned,
+        "unsigned_share_pct": 100.0 * unsigned / n if n else None,
+    }

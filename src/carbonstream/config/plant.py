@@ -26,6 +26,7 @@ from carbonstream.config.fuels import (
 )
 from carbonstream.config.fuels import Fuel as Fuel  # re-exported: built-in fuel names
 from carbonstream.config.fuels import FuelState as FuelState
+from carbonstream.config.gateway_keys import key_problems
 from carbonstream.config.gateways import GatewayBinding, binding_problems
 from carbonstream.config.hourly import MAX_KWH_PER_HOUR
 from carbonstream.config.offsets import OffsetHolding, check_holdings
@@ -598,6 +599,7 @@ class Plant(_Model):
                 raise ValueError(f"replacement of {r.meter!r}: only counters are replaced")
         self.energy.check(self)
         problems = binding_problems(self.gateways, site_ids, {m.id: m.site for m in self.meters})
+        problems += key_problems(self.gateways)
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -30,7 +30,9 @@ from typing import TextIO
 
 from psycopg.conninfo import make_conninfo
 
+from carbonstream.config.plant import Plant
 from carbonstream.demo import parts
+from carbonstream.demo.commands import try_commands
 from carbonstream.errors import CarbonstreamError
 
 log = logging.getLogger("carbonstream.demo")
@@ -93,6 +95,8 @@ class Demo:
         self.stop_event = asyncio.Event()
         self.force = False
         self.run_id = secrets.token_hex(4)
+        self.plant: Plant | None = None  # with the gateway keys made at start
+        self.gateway_keys: dict[Path, Path] = {}
         self._cleanup: list[tuple[str, Callable[[], Awaitable[None]]]] = []
 
     # --- signals ----------------------------------------------------------------------------
@@ -165,11 +169,16 @@ class Demo:
             parts.find_file("gateways/assembly.yaml").parent.glob("*.yaml")
         )
         plant = load_plant(plant_file)
+        self.plant_file, self.zone = plant_file, plant.zone
         # The gateways' disk queues: fresh each run (a killed run's are dropped here).
         self.queue_dir = (opt.data_dir / "queues").resolve()  # not relative to a gateway file
         shutil.rmtree(self.queue_dir, ignore_errors=True)
         self.queue_dir.mkdir(parents=True)
         self._on_stop("gateway queues", self._remove_queue_dir)
+        # The real path: each gateway signs with a key made now (in the queue folder,
+        # so it goes with the run), registered in the plant that ingest verifies against.
+        self.gateway_keys, plant = parts.demo_keys(gateway_files, plant, self.queue_dir / "keys")
+        self.plant = plant
 
         await self._step("starting PostgreSQL", asyncio.to_thread(self._database))
 
@@ -247,7 +256,7 @@ class Demo:
             prefix=prefix,
             run_id=self.run_id,
         )
-        service = Service(settings, db_url=self.db_url)
+        service = Service(settings, db_url=self.db_url, plant=self.plant)
         await asyncio.to_thread(service.prepare)
         thread = threading.Thread(target=service.run, name="ingest", daemon=True)
         thread.start()
@@ -287,6 +296,7 @@ class Demo:
                 prefix=prefix,
                 run_id=self.run_id,
                 queue_dir=self.queue_dir,
+                key_file=self.gateway_keys.get(path),
                 modbus_port=self.modbus_port,
                 opcua_port=self.opcua_port,
             )
@@ -400,7 +410,15 @@ class Demo:
             f"  simulator   Modbus TCP 127.0.0.1:{self.modbus_port}, "
             f"OPC UA opc.tcp://127.0.0.1:{self.opcua_port}/carbonstream/",
             f"  PostgreSQL  {self.db_label}",
+            f"  database    {self.db_url}",
             "  Rates appear after the first complete minute; totals grow from now on.",
+            "Try these while it runs (another terminal, this folder):",
+            *(
+                f"  # {what}\n  {cmd}"
+                for what, cmd in try_commands(
+                    self.db_url, self.plant_file, dt.datetime.now(self.zone).date()
+                )
+            ),
             "Ctrl-C stops everything"
             + (f" (stops by itself after {self.opt.duration:g} s)" if self.opt.duration else ""),
         ]
