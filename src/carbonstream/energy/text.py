@@ -1,33 +1,20 @@
-"""What people read about energy findings, in zh-CN and en: the catalogue's ``energy.*``
-entries (``data/i18n/energy.yaml``), as the ``{"zh", "en"}`` pairs the API returns."""
+"""Finding titles and actions in both locales (the catalogue's ``energy`` entries): the
+API returns both, so a page or report shows the reader's language without a request."""
 
 from __future__ import annotations
 
-from typing import Final
+import functools
 
-from carbonstream.i18n import Locale, t
+from carbonstream.i18n import LOCALES, t
 
-Text = dict[str, str]
-
-KINDS: Final = ("idle_load", "drift", "demand_peak", "flexible_peak")
-LABEL_NAMES: Final = (
-    "opportunities",
-    "tco2e_per_year",
-    "cost_per_year",
-    "energy_per_year",
-    "evidence",
-    "none",
-    "comprehensive_energy",
-)
+KINDS = ("idle_load", "drift", "demand_peak", "flexible_peak")
 
 
-def _pair(key: str) -> Text:
-    return {"zh": t(key, Locale.ZH_CN), "en": t(key, Locale.EN)}
+def both(key: str) -> dict[str, str]:
+    """A catalogue entry as {locale: text} for every locale."""
+    return {str(loc): t(key, loc) for loc in LOCALES}
 
 
-TEXT: Final[dict[str, dict[str, Text]]] = {
-    kind: {"title": _pair(f"energy.{kind}.title"), "action": _pair(f"energy.{kind}.action")}
-    for kind in KINDS
-}
-
-LABELS: Final[dict[str, Text]] = {name: _pair(f"energy.label.{name}") for name in LABEL_NAMES}
+@functools.cache
+def finding_text(kind: str) -> dict[str, dict[str, str]]:
+    return {"title": both(f"energy.{kind}-title"), "action": both(f"energy.{kind}-action")}

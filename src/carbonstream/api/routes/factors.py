@@ -14,6 +14,7 @@ from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.routes.sites import not_found
 from carbonstream.api.schemas.factors import FactorCreate, FactorPublic
 from carbonstream.core.library import Factor, FactorLibrary, canonical_unit, known_unit
+from carbonstream.errors import FactorOverlapError
 from carbonstream.i18n import Msg
 from carbonstream.store import factors as store
 
@@ -46,6 +47,22 @@ def _public(
         created_by=by,
         created_at=at,
     )
+
+
+async def _refuse_series_overlap(request: Request, conn: Connection, f: Factor) -> None:
+    """A factor that shares a date with another of its series would make every library
+    load (ingest, API, compute) fail: refuse it now, naming both ids."""
+    library: FactorLibrary = request.app.state.library
+    known = {(x.id, x.version) for x in library.factors()}
+    added = [x for x, _, _ in await store.added(conn) if (x.id, x.version) not in known]
+    try:
+        library.extended([*added, f])
+    except FactorOverlapError as e:
+        detail = Msg(
+            "problems.detail.factor-series-overlap",
+            {"first": e.first, "second": e.second, "series": e.series, "region": e.region},
+        )
+        raise Problem(422, "Invalid factor", detail, "invalid-factor") from None
 
 
 async def _all(request: Request, conn: Connection) -> list[FactorPublic]:
@@ -152,6 +169,7 @@ async def add_factor(
         description=body.description,
         origin=store.ORIGIN,
     )
+    await _refuse_series_overlap(request, conn, f)
     try:
         async with conn.transaction():
             await store.add(conn, f, who.label)
