@@ -24,7 +24,7 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from carbonstream.api.inventory import _sections, _summary_rows
-from carbonstream.i18n import DEFAULT_LOCALE, Locale, catalogue, t
+from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg, catalogue, t
 from carbonstream.monthly.gather import PLANT, MonthlyReport
 
 SCOPE1 = "D95F02"
@@ -59,7 +59,7 @@ def render_xlsx(report: MonthlyReport, locale: Locale = DEFAULT_LOCALE) -> bytes
     _sources(wb.create_sheet(), report, tr)
     _intensity(wb.create_sheet(), report, tr)
     _coverage(wb.create_sheet(), wb.create_sheet(), report, tr)
-    _quality(wb.create_sheet(), report)
+    _quality(wb.create_sheet(), report, locale)
     _evidence(wb.create_sheet(), report, tr)
     for title, columns, rows in _sections(report.inventory)[1:]:  # the summary is above
         _write(wb.create_sheet(), title, columns, [[r.get(c) for c in columns] for r in rows])
@@ -369,8 +369,9 @@ def _coverage(ws: Worksheet, by_day: Worksheet, r: MonthlyReport, tr: Tr) -> Non
         )
 
 
-def _quality(ws: Worksheet, r: MonthlyReport) -> None:
-    _write(ws, "Quality", ["note"], [[n] for n in r.quality])
+def _quality(ws: Worksheet, r: MonthlyReport, locale: Locale) -> None:
+    notes = [m.render(locale) if isinstance(m, Msg) else m for m in r.quality_msgs] or r.quality
+    _write(ws, "Quality", ["note"], [[n] for n in notes])
     ws.column_dimensions["A"].width = 160
 
 
