@@ -64,8 +64,10 @@ def count_readings(
     meter_keys: NDArray[np.int32],
     ts_ns: NDArray[np.int64],
     batch: NDArray[np.int64],
+    implausible: NDArray[np.bool_] | None = None,
 ) -> None:
-    """Add stored readings to reading_counts per (meter, hour): all, and those unsigned."""
+    """Add stored readings to reading_counts per (meter, hour): all, those unsigned, and
+    those stored with an implausible quality."""
     if not len(meter_keys):
         return
     hour = ts_ns // HOUR_NS
@@ -75,18 +77,23 @@ def count_readings(
     inverse = inverse.reshape(-1)
     total = np.bincount(inverse, minlength=pairs.shape[1])
     unsigned = np.bincount(inverse, weights=(batch < 0), minlength=pairs.shape[1])
+    odd = np.zeros(len(inverse)) if implausible is None else implausible
+    bad = np.bincount(inverse, weights=odd, minlength=pairs.shape[1])
     # unique() sorts by (meter, hour): rows are locked in key order (no deadlocks).
     cur.execute(
-        "INSERT INTO reading_counts (meter, hour, readings, unsigned)"
-        " SELECT u.meter, to_timestamp(u.h * 3600), u.n, u.un"
-        " FROM unnest(%s::int[], %s::int8[], %s::int8[], %s::int8[]) AS u (meter, h, n, un)"
+        "INSERT INTO reading_counts (meter, hour, readings, unsigned, implausible)"
+        " SELECT u.meter, to_timestamp(u.h * 3600), u.n, u.un, u.bad"
+        " FROM unnest(%s::int[], %s::int8[], %s::int8[], %s::int8[], %s::int8[])"
+        " AS u (meter, h, n, un, bad)"
         " ON CONFLICT (meter, hour) DO UPDATE SET"
         " readings = reading_counts.readings + excluded.readings,"
-        " unsigned = reading_counts.unsigned + excluded.unsigned",
+        " unsigned = reading_counts.unsigned + excluded.unsigned,"
+        " implausible = reading_counts.implausible + excluded.implausible",
         (
             pairs[0].tolist(),
             pairs[1].tolist(),
             total.tolist(),
             unsigned.astype(np.int64).tolist(),
+            bad.astype(np.int64).tolist(),
         ),
     )
