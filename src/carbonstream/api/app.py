@@ -24,6 +24,7 @@ from carbonstream.api.routes import (
     contracts,
     emissions,
     factors,
+    footprints,
     forecast,
     green,
     health,
@@ -42,6 +43,7 @@ from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import build_params
+from carbonstream.core.upstream import load_library
 from carbonstream.forecast.service import Forecaster
 from carbonstream.store.db import connect
 from carbonstream.store.plant import sync_plant
@@ -61,6 +63,7 @@ def _sync_plant(db_url: str, plant: Plant) -> None:
 def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
     plant = load_plant(settings.plant)
     library = FactorLibrary.load(plant.factor_files)
+    load_library(plant.footprint.factor_files)  # a bad upstream factor file fails at start
     if settings.alerts is not None:
         bind(settings.alerts, plant)  # a bad rule or a missing webhook secret fails at start
 
@@ -125,6 +128,7 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
         alerts,
         live,
         forecast,
+        footprints,
     ):
         app.include_router(module.router)
     page.install(app)

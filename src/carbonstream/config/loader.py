@@ -56,7 +56,9 @@ def load_plant(path: str | Path) -> Plant:
     path = Path(path)
     plant = load_model(path, Plant)
     resolved = [str((path.parent / f).resolve()) for f in plant.factor_files]
-    return plant.model_copy(update={"factor_files": resolved})
+    upstream = [str((path.parent / f).resolve()) for f in plant.footprint.factor_files]
+    footprint = plant.footprint.model_copy(update={"factor_files": upstream})
+    return plant.model_copy(update={"factor_files": resolved, "footprint": footprint})
 
 
 def _describe(err: Any, data: dict[str, Any]) -> str:

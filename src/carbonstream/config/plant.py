@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from carbonstream import units
+from carbonstream.config.products import Footprint
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
@@ -320,6 +321,7 @@ class Plant(_Model):
     instruments: list[Instrument] = Field(default_factory=list)
     replacements: list[Replacement] = Field(default_factory=list)
     zero_carbon: ZeroCarbonRule = Field(default_factory=ZeroCarbonRule)
+    footprint: Footprint = Field(default_factory=Footprint)
 
     @field_validator("timezone")
     @classmethod
@@ -374,6 +376,14 @@ class Plant(_Model):
                 raise ValueError(f"replacement names unknown meter {r.meter!r}")
             if meter.measures is not Measures.COUNTER:
                 raise ValueError(f"replacement of {r.meter!r}: only counters are replaced")
+        self.footprint.check(
+            {m.line for m in self.meters if m.line is not None},
+            {
+                m.id: (m.line, m.scale().canonical)
+                for m in self.meters
+                if m.kind is MeterKind.PRODUCTION
+            },
+        )
         return self
 
     def meter_method(self, meter: Meter) -> Method:
