@@ -79,12 +79,22 @@ def write_plant(path: Path, n_meters: int, n_sites: int) -> None:
         "grid_region": "CN",
         "sites": [{"id": f"site{s:02d}"} for s in range(n_sites)],
         "meters": meters,
+        # One gateway per site, bound to its meters: ingest checks every reading's binding.
+        "gateways": [
+            {
+                "id": f"gw{s:03d}",
+                "site": f"site{s:02d}",
+                "meters": [m["id"] for m in meters if m["site"] == f"site{s:02d}"],
+            }
+            for s in range(n_sites)
+        ],
     }
     path.write_text(yaml.safe_dump(plant), encoding="utf-8")
 
 
-def make_messages(n_meters: int, steps: int, step_ms: int) -> list[tuple[str, bytes]]:
-    """Every meter once per step; one gateway per 100 meters, one message per gateway and step.
+def make_messages(n_meters: int, steps: int, step_ms: int, n_sites: int) -> list[tuple[str, bytes]]:
+    """Every meter once per step; one gateway per site (its meters i = site mod n_sites),
+    messages of up to 100 readings per gateway and step, on the gateway's site topic.
 
     Source times end now (the data a live plant sends): the service has warmed this
     month's factors and lineage at start, as it does in production."""
@@ -93,15 +103,20 @@ def make_messages(n_meters: int, steps: int, step_ms: int) -> list[tuple[str, by
     seq: dict[int, int] = {}
     for s in range(steps):
         t = t_start + s * step_ms
-        for g in range(0, n_meters, PER_MSG):
-            seq[g] = seq.get(g, 0) + 1
-            rs = [
-                Reading(m=f"m{i:05d}", t=t, v=float(s) * 0.5 + i % 7, u="kWh")
-                for i in range(g, min(g + PER_MSG, n_meters))
-            ]
-            gw = f"gw{g // PER_MSG:03d}"
-            msg = ReadingsMessage(v=1, gateway=gw, stream="bench", seq=seq[g], readings=rs)
-            out.append((f"carbonstream/v1/plant/{gw}/readings", encode_readings(msg)))
+        for site in range(n_sites):
+            mine = range(site, n_meters, n_sites)
+            for lo in range(0, len(mine), PER_MSG):
+                key = site * n_meters + lo
+                seq[key] = seq.get(key, 0) + 1
+                rs = [
+                    Reading(m=f"m{i:05d}", t=t, v=float(s) * 0.5 + i % 7, u="kWh")
+                    for i in mine[lo : lo + PER_MSG]
+                ]
+                gw = f"gw{site:03d}"
+                msg = ReadingsMessage(
+                    v=1, gateway=gw, stream=f"bench{lo}", seq=seq[key], readings=rs
+                )
+                out.append((f"carbonstream/v1/site{site:02d}/{gw}/readings", encode_readings(msg)))
     return out
 
 
@@ -401,7 +416,7 @@ def main() -> None:
         work = Path(tmp)
         plant_file = work / "plant.yaml"
         write_plant(plant_file, a.meters, a.sites)
-        msgs = make_messages(a.meters, a.steps, 1000)
+        msgs = make_messages(a.meters, a.steps, 1000, a.sites)
         n = len(msgs) * PER_MSG
         broker = Mosquitto(work)
         try:
@@ -444,7 +459,7 @@ def main() -> None:
                 ratio=round(rate_live / copy_rate, 3),
             )
             steps = max(1, int(a.latency_s * a.rate / a.meters))
-            lat_msgs = make_messages(a.meters, steps, 1000)
+            lat_msgs = make_messages(a.meters, steps, 1000, a.sites)
             p50, p99, achieved, n_lat = latency(plant_file, lat_msgs, broker, a.rate)
             emit(
                 metric="latency_p50_s",

@@ -227,7 +227,41 @@ def _parser() -> argparse.ArgumentParser:
         kp.add_argument("--config", type=Path, help="API settings (for database.url / data_dir)")
         _db_args(kp)
         kp.set_defaults(func=func)
+
+    dp = sub.add_parser("deploy", help="generate deployment files from the configuration")
+    dsub = dp.add_subparsers(title="files", required=True)
+    da = dsub.add_parser("acl", help="the Mosquitto ACL from the plant's gateways: section")
+    da.add_argument("--config", required=True, type=Path, help="plant file")
+    da.add_argument("--ingest-config", type=Path, help="ingest settings: adds Sparkplug nodes")
+    da.add_argument("--ingest-user", default="carbonstream-ingest", help="ingest's MQTT user")
+    da.add_argument("--output", type=Path, help="write here instead of standard output")
+    da.set_defaults(func=_deploy_acl)
     return p
+
+
+def _deploy_acl(args: argparse.Namespace) -> int:
+    from carbonstream.config.loader import load_plant
+    from carbonstream.deploy.acl import mosquitto_acl
+    from carbonstream.errors import ConfigError
+    from carbonstream.ingest.authorise import sparkplug_nodes
+    from carbonstream.ingest.settings import load_ingest_settings
+
+    plant = load_plant(args.config)
+    if not plant.gateways:
+        raise ConfigError(
+            str(args.config),
+            ["gateways: missing: the ACL gives each gateway its own site's topic; add the section"],
+        )
+    nodes: set[str] = set()
+    if args.ingest_config is not None:
+        sp = load_ingest_settings(args.ingest_config).sparkplug
+        nodes = sparkplug_nodes(sp) if sp.enabled else set()
+    text = mosquitto_acl(plant, args.config.name, args.ingest_user, nodes)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+    return 0
 
 
 def _db_args(p: argparse.ArgumentParser) -> None:

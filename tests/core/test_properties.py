@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from carbonstream.compute import Account, run
 from carbonstream.core import Engine, FactorLibrary, ReadingBatch, reference
 from carbonstream.core.engine import SITE_COLUMNS
+from tests.hypothesis_profiles import examples
 from tests.plants import NS, meter, ns, plant
 
 LIB = FactorLibrary.load()
@@ -154,7 +155,9 @@ COMPARED = (
     "generation_mwh",
     "production",
 )
-FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(
+    max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @FAST

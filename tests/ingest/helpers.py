@@ -116,6 +116,10 @@ def settings(
         "database": {"url": db_url, "writers": 2},
         "batch": {"max_wait_ms": 50},
         "metrics_port": None,
+        # Each test publishes the whole example plant as one gateway of its own (a unique
+        # name keeps tests apart on the shared broker): no binding. tests/ingest/test_trust.py
+        # runs with the plant's bindings.
+        "gateway_binding": "off",
     }
     for k, v in extra.items():
         if isinstance(v, dict) and isinstance(data.get(k), dict):

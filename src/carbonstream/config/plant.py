@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from carbonstream import units
+from carbonstream.config.gateways import GatewayBinding, binding_problems
 from carbonstream.config.products import Footprint
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
@@ -322,6 +323,11 @@ class Plant(_Model):
     replacements: list[Replacement] = Field(default_factory=list)
     zero_carbon: ZeroCarbonRule = Field(default_factory=ZeroCarbonRule)
     footprint: Footprint = Field(default_factory=Footprint)
+    gateways: list[GatewayBinding] = Field(
+        default_factory=list,
+        description="Which gateway (id = MQTT user) may report which meters of its site; "
+        "ingest refuses readings from any other (config/gateways.py).",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -384,6 +390,9 @@ class Plant(_Model):
                 if m.kind is MeterKind.PRODUCTION
             },
         )
+        problems = binding_problems(self.gateways, site_ids, {m.id: m.site for m in self.meters})
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def meter_method(self, meter: Meter) -> Method:

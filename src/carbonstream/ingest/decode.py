@@ -20,6 +20,7 @@ from msgspec import Meta
 from numpy.typing import NDArray
 
 from carbonstream.config.plant import Plant
+from carbonstream.ingest.authorise import Bindings, Refusal, UnauthorisedError
 from carbonstream.transport import topics
 from carbonstream.transport.payload import (
     MAX_READINGS,
@@ -45,6 +46,8 @@ class Decoded:
     quality: NDArray[np.uint8]
     rejected: list[str] = field(default_factory=list)
     n_rejected: int = 0
+    # Of the rejected readings, those refused because their gateway may not report them.
+    unauthorised: dict[Refusal, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.meter)
@@ -102,7 +105,11 @@ def decode_v1(data: bytes) -> _Message:
 
 
 class Validator:
-    def __init__(self, plant: Plant, limits: Limits) -> None:
+    """Decodes v1 payloads and checks each reading; with ``bindings``, also that the topic's
+    gateway and site are the plant's and that the gateway owns each reading's meter."""
+
+    def __init__(self, plant: Plant, limits: Limits, bindings: Bindings | None = None) -> None:
+        self.bindings = bindings
         self.index = {m.id: i for i, m in enumerate(plant.meters)}
         self.units = [m.unit for m in plant.meters]
         self._meta = {m.id: (i, m.unit) for i, m in enumerate(plant.meters)}
@@ -121,6 +128,15 @@ class Validator:
             raise PayloadError(
                 f"gateway {msg.gateway!r} in the payload differs from {where[1]!r} in the topic"
             )
+        gw = -1
+        if self.bindings is not None:
+            if where is None or where[2] != "readings":
+                raise UnauthorisedError(
+                    f"unauthorised: topic {topic!r} is not carbonstream/v1/SITE/GATEWAY/readings",
+                    Refusal.BAD_TOPIC,
+                    len(msg.readings),
+                )
+            gw = self.bindings.gateway(where[0], where[1], [r.m for r in msg.readings])
         now = time.time() if now_s is None else now_s
         lo, hi = self._earliest_ms, int((now + self.limits.future_s) * 1000)
         rs = msg.readings
@@ -141,12 +157,22 @@ class Validator:
         bad_quality = quality == _BAD_QUALITY
         bad_value = good & ~np.isfinite(value)
         bad = bad_meter | bad_unit | bad_time | bad_quality | bad_value
+        unauthorised: dict[Refusal, int] = {}
+        not_bound = np.zeros(n, dtype=bool)
+        if self.bindings is not None:
+            not_bound = self.bindings.not_bound(gw, meter)
+            n_not_bound = int(not_bound.sum())
+            if n_not_bound:
+                bad |= not_bound
+                unauthorised[Refusal.METER_NOT_BOUND] = n_not_bound
         rejected: list[str] = []
         n_bad = int(bad.sum())
         if n_bad:
             for j in np.flatnonzero(bad)[:MAX_REASONS].tolist():
                 r = rs[j]
-                if bad_meter[j]:
+                if not_bound[j] and self.bindings is not None:
+                    problem = self.bindings.why_not(gw, int(meter[j]))
+                elif bad_meter[j]:
                     problem = f"unknown meter {r.m!r}"
                 elif bad_unit[j]:
                     problem = f"unit {r.u!r} is not meter {r.m!r}'s unit {self.units[meter[j]]!r}"
@@ -172,4 +198,5 @@ class Validator:
             quality,
             rejected,
             n_bad,
+            unauthorised,
         )

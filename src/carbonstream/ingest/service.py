@@ -32,6 +32,7 @@ from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
 from carbonstream.core.engine import Engine
 from carbonstream.core.library import FactorLibrary
+from carbonstream.ingest.authorise import Bindings, UnauthorisedError, check_start
 from carbonstream.ingest.commit import Committer, Meta, Outcome, Part
 from carbonstream.ingest.decode import Decoded, Limits, Validator
 from carbonstream.ingest.metrics import Metrics
@@ -81,6 +82,7 @@ class Totals:
     late_recomputed: int = 0
     too_late: int = 0
     rejected: int = 0
+    unauthorised: int = 0  # readings refused for their sender (also in rejected, or not decoded)
     dead_letters: int = 0
     batches: int = 0
 
@@ -107,9 +109,16 @@ class Service:
             self._embedded = store_db.EmbeddedPostgres(settings.database.data_dir)
             url = self._embedded.url
         self.db_url = url
+        required = settings.gateway_binding == "required"
+        check_start(self.plant, settings.plant, required, settings.sparkplug)
+        if not required:
+            log.warning(
+                "gateway_binding: off: any gateway may report any meter (test benches only)"
+            )
         self.validator = Validator(
             self.plant,
             Limits(settings.earliest, settings.future_s, settings.max_payload_bytes),
+            Bindings(self.plant) if required else None,
         )
         self.sparkplug = SparkplugDecoder(self.plant, settings.sparkplug, self.validator)
         topics = list(settings.mqtt.topics)
@@ -254,6 +263,10 @@ class Service:
                 d = self.sparkplug.decode(m.topic, m.payload)
             else:
                 d = self.validator.v1(m.topic, m.payload)
+        except UnauthorisedError as e:
+            self._dead(b, m, str(e))
+            self._unauthorised(e.kind.value, e.readings)
+            return
         except PayloadError as e:
             self._dead(b, m, str(e))
             return
@@ -263,6 +276,8 @@ class Service:
             self._dead(b, m, d.reason())
             self.metrics.readings.labels("rejected").inc(d.n_rejected)
             self.totals.rejected += d.n_rejected
+            for kind, n in d.unauthorised.items():
+                self._unauthorised(kind.value, n)
         if len(d):
             b.decoded.append(d)
             b.readings += len(d)
@@ -273,6 +288,10 @@ class Service:
                 b.streams[key] = StreamUpdate(d.gateway, d.stream, [d.seq])
             else:
                 u.seqs.append(d.seq)
+
+    def _unauthorised(self, reason: str, readings: int) -> None:
+        self.metrics.unauthorised.labels(reason).inc(readings)
+        self.totals.unauthorised += readings
 
     def _dead(self, b: Batch, m: Message, reason: str) -> None:
         digest = hashlib.sha256(m.topic.encode() + b"\0" + m.payload).digest()

@@ -110,6 +110,12 @@ class IngestSettings(_Model):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     batch: BatchSettings = Field(default_factory=BatchSettings)
     sparkplug: SparkplugSettings = Field(default_factory=SparkplugSettings)
+    gateway_binding: Literal["required", "off"] = Field(
+        default="required",
+        description="required: a reading is accepted only from the gateway the plant's "
+        "gateways: section binds its meter to, on that gateway's site (ingest refuses to start "
+        "without the section). off: any gateway may report any meter (test benches only).",
+    )
     lateness_s: float = Field(
         default=86_400,
         ge=0,

@@ -31,8 +31,10 @@ STATUS_SUBSCRIPTION = f"{PREFIX}/+/+/status"
 
 
 def parse(topic: str) -> tuple[str, str, str] | None:
-    """(site, gateway, kind) of a carbonstream topic, or None."""
+    """(site, gateway, kind) of a carbonstream topic, or None. A deployment prefix before
+    ``carbonstream/v1`` (a gateway's ``broker.topic_prefix``, the demo's run prefix) is
+    allowed; the last five segments are the topic."""
     parts = topic.split("/")
-    if len(parts) != 5 or "/".join(parts[:2]) != PREFIX:
+    if len(parts) < 5 or "/".join(parts[-5:-3]) != PREFIX:
         return None
-    return parts[2], parts[3], parts[4]
+    return parts[-3], parts[-2], parts[-1]
