@@ -16,6 +16,14 @@ from carbonstream.store.keys import Role
 from tests.api.conftest import Api
 
 PUBLIC = {"/healthz", "/readyz", "/"}  # "/" is the live page: static HTML, no data
+# The opt-in public disclosure: keyless and read-only by design (tests/api/test_disclosure.py).
+DISCLOSURE = {
+    "/public/{slug}",
+    "/public/{slug}/disclosure.json",
+    "/public/{slug}/disclosure.json.sig",
+    "/public/{slug}/disclosure.pub.pem",
+}
+PUBLIC |= DISCLOSURE
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -79,7 +87,9 @@ def test_every_route_refuses_missing_revoked_and_weaker_keys(api: Api) -> None:
         url = re.sub(r"\{[^}]+\}", "x", path)
         body: dict[str, Any] = {"json": {}} if method in WRITES else {}
         if path in PUBLIC:
-            assert c.request(method, url).status_code == 200
+            # No plant 'x' discloses anything: 404 without a key, never 401.
+            want = 404 if path in DISCLOSURE else 200
+            assert c.request(method, url).status_code == want
             continue
         r = c.request(method, url, **body)
         assert r.status_code == 401, (method, path, r.status_code)

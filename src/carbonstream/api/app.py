@@ -22,6 +22,8 @@ from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.routes import (
     alerts,
     contracts,
+    declarations,
+    disclosure,
     emissions,
     factors,
     footprints,
@@ -129,6 +131,8 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
         live,
         forecast,
         footprints,
+        declarations,
+        disclosure,
     ):
         app.include_router(module.router)
     page.install(app)

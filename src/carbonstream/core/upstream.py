@@ -217,10 +217,20 @@ class BomLine(BaseModel):
     factor: str = Field(min_length=1, max_length=80, description="Material factor id (or id@N).")
     transport_mode: str | None = None
     transport_km: float | None = Field(default=None, gt=0, le=40_000)
+    cbam_see_direct: float | None = Field(
+        default=None, ge=0, le=100, description="CBAM precursor: direct SEE, tCO2e per t."
+    )
+    cbam_see_indirect: float | None = Field(
+        default=None, ge=0, le=100, description="CBAM precursor: indirect SEE, tCO2e per t."
+    )
     note: str = Field(default="", max_length=200)
 
     @model_validator(mode="after")
     def _consistent(self) -> BomLine:
+        if (self.cbam_see_direct is None) != (self.cbam_see_indirect is None):
+            raise ValueError("a CBAM precursor needs both cbam_see_direct and cbam_see_indirect")
+        if self.cbam_see_direct is not None and self.unit == "pcs":
+            raise ValueError("a CBAM precursor is counted in tonnes: give kg or t")
         if self.unit not in ("t", "kg", "pcs"):
             raise ValueError(f"unit {self.unit!r}: a bill of materials line is in t, kg or pcs")
         if (self.transport_mode is None) != (self.transport_km is None):

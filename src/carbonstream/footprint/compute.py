@@ -190,6 +190,8 @@ def _lot(
                     unit=unit,
                     tco2e=qty * f.per_canonical,
                     factor=ref(f),
+                    cbam_see_direct=ln.cbam_see_direct,
+                    cbam_see_indirect=ln.cbam_see_indirect,
                 )
             )
             if ln.transport_mode is not None and ln.transport_km is not None:

@@ -62,6 +62,8 @@ class MaterialPart(_Out):
     unit: str
     tco2e: float
     factor: FactorRef
+    cbam_see_direct: float | None = None
+    cbam_see_indirect: float | None = None
 
 
 class TransportPart(_Out):

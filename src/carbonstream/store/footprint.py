@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from psycopg.types.json import Jsonb
@@ -304,3 +305,48 @@ async def meter_minutes(
         np.array([int(r[0]) for r in rows], dtype=np.int64),
         np.array([float(r[1] or 0.0) for r in rows], dtype=np.float64),
     )
+
+
+_MONTHLY_SQL = """
+SELECT to_char(m.bucket AT TIME ZONE %(tz)s, 'YYYY-MM'),
+       sum(m.scope1_t), sum(m.scope2_location_t), sum(m.scope2_market_t),
+       sum(m.grid_import_mwh), sum(m.covered_mwh), sum(m.generation_mwh),
+       sum(m.grid_export_mwh)
+FROM site_minute AS m
+WHERE m.bucket >= %(start)s AND m.bucket < %(end)s
+GROUP BY 1 ORDER BY 1
+"""
+
+
+@dataclass(frozen=True)
+class MonthSums:
+    month: str  # YYYY-MM, plant time
+    scope1_t: float
+    scope2_location_t: float
+    scope2_market_t: float
+    grid_import_mwh: float
+    covered_mwh: float  # by contractual instruments (GECs, green-power trades, PPAs)
+    generation_mwh: float  # on-site
+    grid_export_mwh: float
+
+
+async def monthly_sums(
+    conn: AsyncConn, tz: str, start: dt.datetime, end: dt.datetime
+) -> list[MonthSums]:
+    """Plant-wide (all sites) sums per local month over [start, end)."""
+    rows = await (
+        await conn.execute(_MONTHLY_SQL, {"tz": tz, "start": start, "end": end})
+    ).fetchall()
+    return [MonthSums(str(r[0]), *(float(x or 0.0) for x in r[1:])) for r in rows]
+
+
+async def chain_head(conn: AsyncConn, last: dt.date) -> tuple[dt.date, str, int] | None:
+    """The newest sealed day up to ``last`` in the readings hash chain."""
+    row = await (
+        await conn.execute(
+            "SELECT day, digest, readings FROM evidence_chain WHERE day <= %s"
+            " ORDER BY day DESC LIMIT 1",
+            (last,),
+        )
+    ).fetchone()
+    return None if row is None else (row[0], str(row[1]), int(row[2]))
