@@ -210,3 +210,27 @@ def test_disclosure_is_opt_in_read_only_and_refuses_without_its_key(
     for api in serve(example_db, off):
         assert api.client.get(f"{BASE}/disclosure.json").status_code == 404
         assert api.client.get(BASE).status_code == 404
+
+
+def test_self_evaluation_indicators_follow_the_account(api: Api) -> None:
+    _retire(api)
+    r = api.client.get("/v1/self-evaluation", params={"year": 2026}, headers=api.headers("viewer"))
+    assert r.status_code == 200, r.text
+    ind = {x["indicator"]: x for x in r.json()["indicators"]}
+    with connect(api.db_url) as conn:
+        row = conn.execute(
+            "SELECT sum(grid_import_mwh), sum(covered_mwh), sum(generation_mwh),"
+            " sum(grid_export_mwh), sum(scope1_t) + sum(scope2_market_t) FROM site_minute"
+        ).fetchone()
+    assert row is not None
+    grid, covered, gen, export, gross = (float(x) for x in row)
+    # Green share = (covered + generation - export) / (grid + generation - export).
+    want = (covered + max(gen - export, 0)) / (grid + gen - export)
+    assert ind["green"]["value"] == pytest.approx(want, rel=1e-9)
+    assert ind["green"]["met"] is (want >= 1.0)
+    assert ind["residual"]["value"] == pytest.approx(gross - 10, rel=1e-9)
+    assert ind["offsets"]["value"] == {"CCER": 10.0}
+    assert ind["offsets"]["share_of_gross"] == pytest.approx(10 / gross, rel=1e-9)
+    assert ind["energy"]["value"] is None and "tce" in ind["energy"]["note"]
+    assert ind["disclosure"]["met"] is True
+    assert set(ind["green"]["name"]) == {"zh", "en"}

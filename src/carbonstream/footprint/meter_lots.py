@@ -48,11 +48,22 @@ async def meter_lots(
     start: dt.datetime,
     end: dt.datetime,
     now: dt.datetime | None = None,
+    include_open: bool = False,
 ) -> list[Lot]:
-    """Closed shifts overlapping [start, end) with output on the product's meter."""
+    """Closed shifts overlapping [start, end) with output on the product's meter; with
+    ``include_open``, also the running shift up to the last whole minute, as a provisional
+    lot (id suffix ``-open``) that grows until the shift closes."""
     assert product.lot_meter is not None
     now = now or dt.datetime.now(dt.UTC)
-    windows = [(a, b) for a, b in shift_windows(product, plant, start, end) if b <= now]
+    cut = now.replace(second=0, microsecond=0)
+    windows = []
+    running: set[int] = set()  # index of the provisional window, if any
+    for a, b in shift_windows(product, plant, start, end):
+        if b <= now:
+            windows.append((a, b))
+        elif include_open and a < cut:
+            running.add(len(windows))
+            windows.append((a, cut))
     if not windows:
         return []
     buckets, qty = await q.meter_minutes(conn, product.lot_meter, windows[0][0], windows[-1][1])
@@ -64,13 +75,14 @@ async def meter_lots(
     assert line is not None
     unit = next(m.scale().canonical for m in plant.meters if m.id == product.lot_meter)
     out = []
-    for (a, b), made in zip(windows, per_shift.tolist(), strict=True):
+    for k, ((a, b), made) in enumerate(zip(windows, per_shift.tolist(), strict=True)):
         declared = convert(made, unit, product) if made > 0 else None
         if declared is None or declared <= 0:
             continue
+        is_open = k in running
         out.append(
             Lot(
-                id=lot_id(product, plant, a),
+                id=lot_id(product, plant, a) + ("-open" if is_open else ""),
                 product=product.id,
                 line=line,
                 start=a,
@@ -79,7 +91,7 @@ async def meter_lots(
                 declared_unit=product.declared_unit,
                 given_quantity=made,
                 given_unit=unit,
-                source=f"meter:{product.lot_meter}",
+                source=f"meter:{product.lot_meter}" + (" (open shift, so far)" if is_open else ""),
             )
         )
     return out

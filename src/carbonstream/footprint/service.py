@@ -28,25 +28,36 @@ async def library(conn: AsyncConn, plant: Plant) -> UpstreamLibrary:
 
 
 async def lots_overlapping(
-    conn: AsyncConn, plant: Plant, line: str, start: dt.datetime, end: dt.datetime
+    conn: AsyncConn,
+    plant: Plant,
+    line: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    include_open: bool = False,
 ) -> list[Lot]:
-    """Stored lots and meter lots (closed shifts) of the line overlapping [start, end)."""
+    """Stored lots and meter lots (closed shifts; with ``include_open`` also the running
+    one so far) of the line overlapping [start, end)."""
     lots = await q.lots_overlapping(conn, line, start, end)
     for p in plant.footprint.products:
         if p.lot_meter is not None and line in p.lines:
-            found = await meter_lots(conn, plant, p, start, end)
+            found = await meter_lots(conn, plant, p, start, end, include_open=include_open)
             lots += [x for x in found if x.line == line]
     return sorted(lots, key=lambda x: (x.start, x.id))
 
 
 async def lots_ending(
-    conn: AsyncConn, plant: Plant, products: list[str], start: dt.datetime, end: dt.datetime
+    conn: AsyncConn,
+    plant: Plant,
+    products: list[str],
+    start: dt.datetime,
+    end: dt.datetime,
+    include_open: bool = False,
 ) -> list[Lot]:
-    """Lots of these products finished in (start, end]."""
+    """Lots of these products finished in (start, end] (an open shift ends now)."""
     lots = await q.lots_ending(conn, products, start, end)
     for p in plant.footprint.products:
         if p.lot_meter is not None and p.id in products:
-            found = await meter_lots(conn, plant, p, start, end)
+            found = await meter_lots(conn, plant, p, start, end, include_open=include_open)
             lots += [x for x in found if start < x.end <= end]
     return sorted(lots, key=lambda x: (x.end, x.id))
 
@@ -62,15 +73,20 @@ async def _line(
     line: str,
     start: dt.datetime,
     end: dt.datetime,
+    include_open: bool = False,
 ) -> LineResult:
-    lots = await lots_overlapping(conn, plant, line, start, end)
+    lots = await lots_overlapping(conn, plant, line, start, end, include_open)
     series = await q.line_series(conn, plant, line, start, end)
     boms = await q.boms(conn, sorted({x.product for x in lots}))
     return footprint_line(plant, lib, series, lots, boms)
 
 
 async def _lots_exact(
-    conn: AsyncConn, plant: Plant, lib: UpstreamLibrary, lots: Sequence[Lot]
+    conn: AsyncConn,
+    plant: Plant,
+    lib: UpstreamLibrary,
+    lots: Sequence[Lot],
+    include_open: bool = False,
 ) -> list[LotFootprint]:
     """Footprints of these lots, each over its whole span, line by line."""
     out: dict[str, LotFootprint] = {}
@@ -78,7 +94,7 @@ async def _lots_exact(
         mine = [x for x in lots if x.line == line]
         start = min(x.start for x in mine)
         end = max(x.end for x in mine)
-        r = await _line(conn, plant, lib, line, start, end)
+        r = await _line(conn, plant, lib, line, start, end, include_open)
         wanted = {x.id for x in mine}
         out.update({f.lot: f for f in r.lots if f.lot in wanted})
     return [out[x.id] for x in lots]
@@ -107,15 +123,28 @@ class ProductPeriod:
 
 
 async def product_period(
-    conn: AsyncConn, plant: Plant, product_id: str, start: dt.datetime, end: dt.datetime
+    conn: AsyncConn,
+    plant: Plant,
+    product_id: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    include_open: bool = False,
 ) -> ProductPeriod:
+    """The product's lots that ended in the period; with ``include_open``, also the
+    running shift of a meter-lot product so far (provisional, and said so)."""
     product = plant.footprint.product(product_id)
     if product is None:
         raise FootprintError(f"unknown product {product_id!r}")
-    lots = await lots_ending(conn, plant, [product_id], start, end)
+    lots = await lots_ending(conn, plant, [product_id], start, end, include_open)
     lib = await library(conn, plant)
-    fps = await _lots_exact(conn, plant, lib, lots) if lots else []
-    return ProductPeriod(product_footprint(product, start, end, fps), fps)
+    fps = await _lots_exact(conn, plant, lib, lots, include_open) if lots else []
+    fp = product_footprint(product, start, end, fps)
+    open_lots = [x.id for x in lots if x.id.endswith("-open")]
+    if open_lots:
+        fp = fp.model_copy(
+            update={"note": f"provisional: {', '.join(open_lots)} is a shift still running"}
+        )
+    return ProductPeriod(fp, fps)
 
 
 async def all_products(

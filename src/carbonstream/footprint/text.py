@@ -56,6 +56,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "verify_with": ("用 openssl 验证", "Verify with openssl"),
     "not_yet": ("尚未提供", "not available yet"),
     "self_evaluation": ("零碳工厂年度自评价", "Zero-carbon factory annual self-evaluation"),
+    "ind_green": ("绿色电力占比", "Green electricity share"),
+    "ind_energy": (
+        "单位产品能耗与定额先进值/标杆值",
+        "Energy per unit vs quota advanced/benchmark value",
+    ),
+    "ind_intensity": ("单位产品碳排放", "CO2e per unit of product"),
+    "ind_residual": ("范围1+2 剩余排放", "Scope 1 + 2 residual emissions"),
+    "ind_offsets": ("已注销抵消量（按类型）及占比", "Offsets retired by type, and share"),
+    "ind_disclosure": ("信息披露", "Disclosure"),
 }
 
 

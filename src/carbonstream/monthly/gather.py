@@ -24,6 +24,8 @@ from carbonstream.config.plant import MeterKind, Plant
 from carbonstream.core.intensity import Intensity, intensity
 from carbonstream.core.meters import MeterParams
 from carbonstream.errors import CarbonstreamError
+from carbonstream.footprint import service as footprint_service
+from carbonstream.footprint.model import ProductFootprint
 from carbonstream.store.db import AsyncConn
 from carbonstream.store.queries import inventory as inventory_queries
 from carbonstream.store.queries import series
@@ -96,6 +98,7 @@ class MonthlyReport:
     generated_at: dt.datetime
     code_version: str
     budgets: dict[str, tuple[float, str]] = field(default_factory=dict)  # site -> (t, basis)
+    footprints: list[ProductFootprint] = field(default_factory=list)  # lots ended in the month
 
     @property
     def title(self) -> str:
@@ -292,6 +295,9 @@ async def gather(
             if s.id in site_ids and s.budget is not None and s.budget.monthly_t
         },
     )
+    report.footprints = [
+        x.footprint for x in await footprint_service.all_products(conn, plant, start, end)
+    ]
     report.quality = quality_notes(report)
     return report
 

@@ -103,6 +103,8 @@ def render_pdf(report: MonthlyReport) -> bytes:
             partial(_factors, r=report, rows=rows, k=k, n=len(chunks), text=text)
             for k, rows in enumerate(chunks, start=1)
         ]
+        if report.footprints:
+            pages.append(lambda f: _footprints(f, report, text))
         pages.append(lambda f: _quality(f, report, text))
         buf = io.BytesIO()
         rc = mpl.rc_context(
@@ -872,3 +874,59 @@ def _quality(fig: Figure, r: MonthlyReport, text: _Text) -> None:
         shown.append(f"… {len(wrapped) - len(shown)} more lines: see the XLSX sheet 'Quality'.")
     fig.text(0.03, 0.84, "\n".join(shown), fontsize=size, va="top", linespacing=1.35)
     _evidence_box(fig, r, 0.03, 0.16)
+
+
+def _per_unit(t: float, quantity: float) -> str:
+    """tCO2e over a quantity, as kgCO2e per unit."""
+    return _fmt(t * 1000 / quantity, 1) if quantity > 0 else "-"
+
+
+def _footprints(fig: Figure, r: MonthlyReport, text: _Text) -> None:
+    """Product carbon footprints of the lots finished in the month (docs/footprint.md)."""
+    _heading(
+        fig,
+        text("Product carbon footprints / 产品碳足迹"),
+        "Partial footprints (cradle-to-gate, ISO 14067 / GB/T 24067) of the lots finished in "
+        "the month: the line's Scope 1 and 2 allocated to its lots minute by minute, plus "
+        "materials (Scope 3 cat. 1), upstream energy (cat. 3) and inbound transport (cat. 4).",
+    )
+    cols = (
+        "product",
+        "lots",
+        "quantity",
+        "kgCO2e/unit (market)",
+        "kgCO2e/unit (location)",
+        "materials",
+        "energy (market)",
+        "transport",
+    )
+    rows = []
+    for f in r.footprints:
+        q = f.quantity
+        rows.append(
+            [
+                text(f"{f.name_en} / {f.name_zh}"),
+                str(f.lots),
+                f"{_fmt(q)} {f.declared_unit}",
+                _fmt(f.parts.kgco2e_per_unit_market, 1) if f.lots else "-",
+                _fmt(f.parts.kgco2e_per_unit_location, 1) if f.lots else "-",
+                _per_unit(f.parts.materials_t, q),
+                _per_unit(f.parts.energy_market_t, q),
+                _per_unit(f.parts.transport_t, q),
+            ]
+        )
+    ax = fig.add_axes((0.03, 0.35, 0.94, 0.45))
+    ax.axis("off")
+    table = ax.table(cellText=rows, colLabels=cols, loc="upper left", cellLoc="left")
+    table.auto_set_font_size(False)
+    table.set_fontsize(8.5)
+    table.scale(1, 1.6)
+    notes = sorted({e for f in r.footprints for e in f.exclusions})
+    fig.text(
+        0.03,
+        0.3,
+        "\n".join(_fill(text("Not counted: " + e), 170) for e in notes[:8]),
+        fontsize=7.5,
+        va="top",
+        color="#444444",
+    )

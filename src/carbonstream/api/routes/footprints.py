@@ -4,7 +4,7 @@ cradle-to-gate). Routes parse, call the footprint domain, render."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 import psycopg
 from fastapi import APIRouter, Body, Query, Request
@@ -43,7 +43,7 @@ from carbonstream.core.upstream import (
 )
 from carbonstream.errors import FootprintInputError
 from carbonstream.footprint import scope3 as s3
-from carbonstream.footprint import service
+from carbonstream.footprint import selfeval, service
 from carbonstream.footprint.model import LineBalance, LotFootprint, ProductFootprint
 from carbonstream.store import footprint as q
 
@@ -223,10 +223,18 @@ async def get_line_allocation(
     summary="A product's footprint per declared unit over a period (lots finished in it)",
 )
 async def get_product_footprint(
-    product_id: str, _: Viewer, conn: Connection, plant: PlantDep, period: PeriodDep
+    product_id: str,
+    _: Viewer,
+    conn: Connection,
+    plant: PlantDep,
+    period: PeriodDep,
+    open: Annotated[
+        bool,
+        Query(description="Include the running shift so far (lots from a meter; provisional)."),
+    ] = False,
 ) -> ProductPeriodPublic:
     _product(plant, product_id)
-    r = await service.product_period(conn, plant, product_id, period[0], period[1])
+    r = await service.product_period(conn, plant, product_id, period[0], period[1], open)
     return ProductPeriodPublic(footprint=r.footprint, lots=r.lots)
 
 
@@ -370,3 +378,16 @@ async def import_factors(
 @router.get("/upstream-factors", summary="Every upstream factor version, with provenance")
 async def list_factors(_: Viewer, conn: Connection, plant: PlantDep) -> list[UpstreamFactor]:
     return list((await service.library(conn, plant)).factors)
+
+
+@router.get(
+    "/self-evaluation",
+    summary="Annual zero-carbon factory self-evaluation (indicators, criteria, marks)",
+)
+async def get_self_evaluation(
+    _: Viewer,
+    conn: Connection,
+    plant: PlantDep,
+    year: Annotated[int, Query(ge=2000, le=2100, description="Calendar year, plant time.")],
+) -> dict[str, Any]:
+    return await selfeval.self_evaluation(conn, plant, year)
