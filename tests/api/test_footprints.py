@@ -281,3 +281,25 @@ def test_example_plant_file_paths(tmp_path: Path) -> None:
     p = data.plant_variant(tmp_path / "p.yaml")
     text = p.read_text(encoding="utf-8")
     assert str(ROOT / "config" / "upstream.example.csv") in text
+
+
+async def test_a_running_shift_is_a_provisional_lot_so_far(example: Api) -> None:
+    import psycopg
+
+    from carbonstream.config.loader import load_plant
+    from carbonstream.footprint.meter_lots import meter_lots
+
+    plant = load_plant(ROOT / "config" / "plant.example.yaml")
+    (castings,) = plant.footprint.products
+    now = dt.datetime(2026, 11, 23, 10, 30, 20, tzinfo=ZONE_OFFSET)
+    day = dt.datetime(2026, 11, 23, tzinfo=ZONE_OFFSET)
+    async with await psycopg.AsyncConnection.connect(example.db_url) as conn:
+        closed = await meter_lots(conn, plant, castings, day, day + dt.timedelta(days=1), now)
+        both = await meter_lots(
+            conn, plant, castings, day, day + dt.timedelta(days=1), now, include_open=True
+        )
+    assert [x.id for x in closed] == ["castings-20261123-0000"]
+    assert [x.id for x in both] == ["castings-20261123-0000", "castings-20261123-0800-open"]
+    running = both[1]
+    assert running.end == dt.datetime(2026, 11, 23, 10, 30, 20, tzinfo=ZONE_OFFSET)
+    assert "open shift" in running.source

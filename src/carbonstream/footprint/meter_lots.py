@@ -51,11 +51,12 @@ async def meter_lots(
     include_open: bool = False,
 ) -> list[Lot]:
     """Closed shifts overlapping [start, end) with output on the product's meter; with
-    ``include_open``, also the running shift up to the last whole minute, as a provisional
-    lot (id suffix ``-open``) that grows until the shift closes."""
+    ``include_open``, also the running shift up to now (the current minute as far as it
+    is stored), as a provisional lot (id suffix ``-open``) that grows until the shift
+    closes."""
     assert product.lot_meter is not None
     now = now or dt.datetime.now(dt.UTC)
-    cut = now.replace(second=0, microsecond=0)
+    cut = now.replace(microsecond=0)
     windows = []
     running: set[int] = set()  # index of the provisional window, if any
     for a, b in shift_windows(product, plant, start, end):
