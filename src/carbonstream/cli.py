@@ -7,8 +7,14 @@ import datetime as dt
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from carbonstream import __version__
+from carbonstream.cli_help import add_examples
 from carbonstream.errors import CarbonstreamError
+
+if TYPE_CHECKING:
+    from carbonstream.store.db import EmbeddedPostgres
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,7 +27,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except CarbonstreamError as e:
-        print(f"carbonstream: error: {e}", file=sys.stderr)
+        from carbonstream.cli_help import DATABASE_HINT
+        from carbonstream.store.errors import DatabaseUnavailableError
+
+        hint = f"\n{DATABASE_HINT}" if isinstance(e, DatabaseUnavailableError) else ""
+        print(f"carbonstream: error: {e}{hint}", file=sys.stderr)
+        return 1
+    except Exception as e:
+        from carbonstream.cli_help import database_hint
+
+        sentence = database_hint(e)
+        if sentence is None:
+            raise
+        print(f"carbonstream: error: {sentence}", file=sys.stderr)
         return 1
 
 
@@ -30,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="carbonstream",
         description="Real-time Scope 1 / Scope 2 carbon accounting for factories.",
     )
+    p.add_argument("--version", action="version", version=f"carbonstream {__version__}")
     sub = p.add_subparsers(title="commands")
 
     c = sub.add_parser("compute", help="batch accounting of a readings file")
@@ -41,7 +60,19 @@ def _parser() -> argparse.ArgumentParser:
         choices=["minute", "15min", "hour", "day", "month"],
         help="reporting bucket in the plant's time zone (default: hour)",
     )
-    c.add_argument("--format", default="table", choices=["table", "json", "csv"])
+    c.add_argument(
+        "--format",
+        default="table",
+        choices=["table", "json", "csv", "inventory-csv"],
+        help="csv: one row per bucket and site; inventory-csv: totals, matching, offsets, net "
+        "and zero-carbon status as section,item,field,value",
+    )
+    c.add_argument(
+        "--from",
+        dest="period_from",
+        help="report from this plant-local time (ISO date or datetime; an offset is accepted)",
+    )
+    c.add_argument("--to", dest="period_to", help="report until this time (exclusive), as --from")
     c.add_argument("--skip-bad", action="store_true", help="count and skip bad rows")
     c.add_argument("--output", type=Path, help="write here instead of standard output")
     c.set_defaults(func=_compute)
@@ -59,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_example_readings)
 
     g = sub.add_parser("gateway", help="run an edge gateway: poll meters, buffer, publish")
-    g.add_argument("--config", required=True, type=Path, help="gateway file (YAML or TOML)")
+    g.add_argument("--config", type=Path, help="gateway file (YAML or TOML); required")
     g.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     g.add_argument("--check", action="store_true", help="check the file and exit")
     g.add_argument(
@@ -69,6 +100,16 @@ def _parser() -> argparse.ArgumentParser:
         help="event loop: auto = uvloop when installed",
     )
     g.set_defaults(func=_gateway)
+    gsub = g.add_subparsers(title="actions")
+    gk = gsub.add_parser(
+        "keygen", help="make the gateway's Ed25519 signing key; prints what to register"
+    )
+    gk.add_argument(
+        "--config", type=Path, help="gateway file: the key goes to its signing.private_key_file"
+    )
+    gk.add_argument("--key", type=Path, help="private key file (instead of --config)")
+    gk.add_argument("--gateway", help="gateway id (instead of --config)")
+    gk.set_defaults(func=_gateway_keygen)
 
     s = sub.add_parser(
         "simulate", help="serve a plant's meters over Modbus TCP and OPC UA (demo and tests)"
@@ -130,6 +171,11 @@ def _parser() -> argparse.ArgumentParser:
 
     ve = sub.add_parser("verify", help="verify an evidence export (chain and every figure)")
     ve.add_argument("folder", type=Path)
+    ve.add_argument(
+        "--require-signed",
+        action="store_true",
+        help="count readings that came unsigned as problems (production plants)",
+    )
     ve.set_defaults(func=_verify)
 
     rs = sub.add_parser(
@@ -181,6 +227,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=["market", "location"],
         default="market",
         help="Scope 2 basis of the net figure (default market)",
+    )
+    rp.add_argument(
+        "--locale",
+        choices=["zh-CN", "en"],
+        help="language of the PDF and XLSX (default: the plant's locale, else en)",
     )
     rp.add_argument("--pdf", type=Path, help="write the PDF here")
     rp.add_argument("--xlsx", type=Path, help="write the XLSX here")
@@ -236,6 +287,7 @@ def _parser() -> argparse.ArgumentParser:
     da.add_argument("--ingest-user", default="carbonstream-ingest", help="ingest's MQTT user")
     da.add_argument("--output", type=Path, help="write here instead of standard output")
     da.set_defaults(func=_deploy_acl)
+    add_examples(p)
     return p
 
 
@@ -355,12 +407,18 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _compute(args: argparse.Namespace) -> int:
     from carbonstream import report
-    from carbonstream.compute import compute_file
+    from carbonstream.compute import compute_file, period_ns, window
 
     base_s = 60 if args.bucket == "minute" else 900
     acc = compute_file(args.config, args.readings, skip_bad=args.skip_bad, base_s=base_s)
-    rep = report.build(acc, args.bucket)
-    render = {"table": report.to_table, "json": report.to_json, "csv": report.to_csv}
+    lo, hi = period_ns(acc.plant.zone, args.period_from, args.period_to, base_s)
+    rep = report.build(window(acc, lo, hi), args.bucket)
+    render = {
+        "table": report.to_table,
+        "json": report.to_json,
+        "csv": report.to_csv,
+        "inventory-csv": report.to_inventory_csv,
+    }
     text = render[args.format](rep)
     if args.output:
         args.output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
@@ -406,6 +464,9 @@ def _gateway(args: argparse.Namespace) -> int:
     from carbonstream.gateway.service import GatewayService
     from carbonstream.gateway.service import run as run_gateway
 
+    if args.config is None:
+        print("carbonstream gateway: --config is required", file=sys.stderr)
+        return 2
     gateway = load_gateway(args.config)
     if args.check:
         print(f"{args.config}: ok ({len(gateway.file.devices)} devices)")
@@ -420,6 +481,13 @@ def _gateway(args: argparse.Namespace) -> int:
         await service.run()
 
     run_gateway(run(), loop=args.loop)
+    return 0
+
+
+def _gateway_keygen(args: argparse.Namespace) -> int:
+    from carbonstream.gateway.keygen import keygen
+
+    print(keygen(args.config, args.key, args.gateway))
     return 0
 
 
@@ -470,7 +538,6 @@ class _Database:
 
     def __init__(self, args: argparse.Namespace) -> None:
         from carbonstream.config.database import DatabaseSettings, resolve_url
-        from carbonstream.store.db import EmbeddedPostgres
 
         db = DatabaseSettings()
         if getattr(args, "config", None):
@@ -479,12 +546,26 @@ class _Database:
             db = load_api_settings(args.config).database
         self.settings = db
         url = resolve_url(args.db_url, db)
-        self.embedded = None if url else EmbeddedPostgres(db.data_dir)
+        self.embedded = None if url else _embedded(db.data_dir)
         self.url: str = url or self.embedded.url  # type: ignore[union-attr]
 
     def close(self) -> None:
         if self.embedded is not None:
             self.embedded.stop()
+
+
+def _embedded(data_dir: str) -> EmbeddedPostgres:
+    """The embedded PostgreSQL of a command given no database, or what to pass instead."""
+    from carbonstream.cli_help import DATABASE_HINT
+    from carbonstream.store.db import EmbeddedPostgres
+
+    try:
+        return EmbeddedPostgres(data_dir)
+    except Exception as e:  # initdb refuses root, a full disk, a port in use...
+        raise CarbonstreamError(
+            f"no database given, and an embedded PostgreSQL in {data_dir} did not start "
+            f"({type(e).__name__}): {DATABASE_HINT}"
+        ) from None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -632,7 +713,7 @@ def _export_evidence(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from carbonstream.evidence.verify import verify
 
-    rep = verify(args.folder)
+    rep = verify(args.folder, require_signed=args.require_signed)
     for c in rep.checked:
         print(f"checked: {c}")
     for p in rep.problems:
@@ -727,9 +808,12 @@ def _report(args: argparse.Namespace) -> int:
         )
     finally:
         db.close()
+    from carbonstream.i18n import Locale
+
+    locale = Locale(args.locale) if args.locale else rep.locale
     for path, render in ((args.pdf, monthly.render_pdf), (args.xlsx, monthly.render_xlsx)):
         if path is not None:
-            path.write_bytes(render(rep))
+            path.write_bytes(render(rep, locale))
             print(f"wrote {path}")
     t, net = rep.inventory.totals, rep.inventory.net
     print(

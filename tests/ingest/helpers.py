@@ -14,6 +14,7 @@ import paho.mqtt.client as paho
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
+from carbonstream.compute import mark_implausible
 from carbonstream.compute import run as compute_run
 from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
@@ -115,6 +116,9 @@ def settings(
         },
         "database": {"url": db_url, "writers": 2},
         "batch": {"max_wait_ms": 50},
+        # These tests publish unsigned v1 batches, accepted by configuration (stored
+        # marked unsigned); signed input: tests/ingest/test_signatures.py.
+        "signatures": {"required": False},
         "metrics_port": None,
         # Each test publishes the whole example plant as one gateway of its own (a unique
         # name keeps tests apart on the shared broker): no binding. tests/ingest/test_trust.py
@@ -132,8 +136,8 @@ def settings(
 class Running:
     """An ingest service in a thread of the test process."""
 
-    def __init__(self, s: IngestSettings, db_url: str) -> None:
-        self.service = Service(s, db_url=db_url)
+    def __init__(self, s: IngestSettings, db_url: str, plant: Plant | None = None) -> None:
+        self.service = Service(s, db_url=db_url, plant=plant)
         self.service.prepare()
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -221,7 +225,8 @@ def line_totals(url: str) -> dict[str, float]:
 
 def compute_totals(ex: Example) -> dict[str, dict[str, float]]:
     engine = Engine(ex.plant, FactorLibrary.load(ex.plant.factor_files))
-    acc = compute_run(engine, ex.batch)
+    batch, _ = mark_implausible(engine, ex.batch)  # as carbonstream compute does
+    acc = compute_run(engine, batch)
     site = np.concatenate(acc.site)
     out: dict[str, dict[str, float]] = {}
     for s_idx, s in enumerate(ex.plant.sites):

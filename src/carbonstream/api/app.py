@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from carbonstream import __version__
 from carbonstream.alerts.rules import bind
 from carbonstream.alerts.service import AlertService
-from carbonstream.api import problems
+from carbonstream.api import docs, problems
 from carbonstream.api.catalog import Catalog
 from carbonstream.api.db import make_pool
 from carbonstream.api.live import LiveHub
@@ -25,6 +25,7 @@ from carbonstream.api.routes import (
     declarations,
     disclosure,
     emissions,
+    energy,
     factors,
     footprints,
     forecast,
@@ -36,6 +37,7 @@ from carbonstream.api.routes import (
     me,
     metrics,
     offsets,
+    opportunities,
     page,
     reports,
     sites,
@@ -43,6 +45,7 @@ from carbonstream.api.routes import (
 from carbonstream.api.settings import ApiSettings
 from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
+from carbonstream.core.energy import for_plant as energy_params
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import build_params
 from carbonstream.core.upstream import load_library
@@ -103,11 +106,14 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
             "Errors are RFC 9457 problem details (`application/problem+json`)."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served by api.docs from local files, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.plant = plant
     app.state.library = library
     app.state.params = build_params(plant, library)
+    app.state.energy = energy_params(plant, app.state.params.canonical_unit)
     app.state.metrics = ApiMetrics(alerts=settings.alerts is not None)
     app.state.catalog = Catalog()
     app.state.live = LiveHub(plant, lambda: app.state.pool)
@@ -133,9 +139,12 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
         footprints,
         declarations,
         disclosure,
+        energy,
+        opportunities,
     ):
         app.include_router(module.router)
     page.install(app)
+    docs.install(app)
     return app
 
 

@@ -21,6 +21,7 @@ from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.problems import Problem
 from carbonstream.api.settings import ApiSettings
 from carbonstream.config.plant import Plant
+from carbonstream.i18n import Msg
 
 
 async def _plant(request: Request) -> Plant:
@@ -72,8 +73,10 @@ def wanted_format(request: Request, given: Format | None, allowed: tuple[Format,
             raise Problem(
                 422,
                 "Invalid request",
-                f"format {given.value} is not offered here; use one of "
-                + ", ".join(f.value for f in allowed),
+                Msg(
+                    "problems.detail.format-not-offered",
+                    {"given": given.value, "allowed": ", ".join(f.value for f in allowed)},
+                ),
                 "invalid-request",
             )
         return given
@@ -104,7 +107,10 @@ def check_range(
         raise Problem(
             422,
             "Invalid range",
-            f"end ({end.isoformat()}) must be after start ({start.isoformat()})",
+            Msg(
+                "problems.detail.range-end-before-start",
+                {"end": end.isoformat(), "start": start.isoformat()},
+            ),
             "invalid-range",
         )
     days = (end - start).total_seconds() / 86400
@@ -112,8 +118,14 @@ def check_range(
         raise Problem(
             422,
             "Range too large",
-            f"the {what} spans {days:.1f} days; at most {settings.max_range_days} days per "
-            "request: narrow start..end and page through the period",
+            Msg(
+                "problems.detail.range-too-large",
+                {
+                    "what": Msg(f"problems.noun.{what}"),
+                    "days": f"{days:.1f}",
+                    "max_days": settings.max_range_days,
+                },
+            ),
             "range-too-large",
             max_range_days=settings.max_range_days,
         )

@@ -3,6 +3,10 @@
 Routes raise :class:`Problem`; everything else (validation errors, unknown
 paths, bugs) is turned into a problem document here, so a client sees one
 error shape everywhere and a 500 never leaks a traceback.
+
+Title and detail are in the client's language (Accept-Language, else the plant's
+``locale``): the title from the catalogue by the problem's type, the detail when it
+is a :class:`~carbonstream.i18n.Msg`. ``type`` never changes with the language.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg, catalogue, negotiate
+
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://carbonstream.dev/problems/"
@@ -25,31 +31,50 @@ class Problem(Exception):  # noqa: N818 - RFC 9457 names it a "problem"
         self,
         status: int,
         title: str,
-        detail: str = "",
+        detail: str | Msg = "",
         type_: str = "about:blank",
         headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
-        super().__init__(detail or title)
+        super().__init__(str(detail) or title)
         self.status, self.title, self.detail = status, title, detail
         self.type = type_ if type_ == "about:blank" else TYPE_BASE + type_
         self.headers = headers or {}
         self.extra = extra
 
 
-def response(p: Problem, instance: str) -> JSONResponse:
-    body: dict[str, Any] = {"type": p.type, "title": p.title, "status": p.status}
-    if p.detail:
-        body["detail"] = p.detail
+def request_locale(request: Request) -> Locale:
+    """The reader's locale: Accept-Language, else the plant's configured locale."""
+    plant = getattr(request.app.state, "plant", None)
+    default = plant.locale if plant is not None else DEFAULT_LOCALE
+    return negotiate(request.headers.get("accept-language"), default)
+
+
+def title_key(p: Problem) -> str:
+    if p.type == "about:blank":
+        code = f"http-{p.status}"
+        key = f"problems.{code}.title"
+        return key if key in catalogue().entries else "problems.http-error.title"
+    return f"problems.{p.type.removeprefix(TYPE_BASE)}.title"
+
+
+def response(p: Problem, instance: str, locale: Locale = DEFAULT_LOCALE) -> JSONResponse:
+    key = title_key(p)
+    title = catalogue().text(key, locale) if key in catalogue().entries else p.title
+    detail = p.detail.render(locale) if isinstance(p.detail, Msg) else p.detail
+    body: dict[str, Any] = {"type": p.type, "title": title, "status": p.status}
+    if detail:
+        body["detail"] = detail
     body["instance"] = instance
     body.update(p.extra)
-    return JSONResponse(body, status_code=p.status, media_type=MEDIA_TYPE, headers=p.headers)
+    headers = {**p.headers, "Content-Language": str(locale)}
+    return JSONResponse(body, status_code=p.status, media_type=MEDIA_TYPE, headers=headers)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return response(exc, request.url.path)
+        return response(exc, request.url.path, request_locale(request))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -57,6 +82,7 @@ def install(app: FastAPI) -> None:
         return response(
             Problem(exc.status_code, title, str(exc.detail), headers=dict(exc.headers or {})),
             request.url.path,
+            request_locale(request),
         )
 
     @app.exception_handler(RequestValidationError)
@@ -65,18 +91,23 @@ def install(app: FastAPI) -> None:
             {"field": ".".join(str(x) for x in e.get("loc", ())), "reason": e.get("msg", "")}
             for e in exc.errors()
         ]
-        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+        # pydantic's reasons stay as it words them (English); the sentence around them
+        # and the title are localised, and `errors` keeps the field paths for programs.
+        fields = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+        detail = Msg("problems.detail.invalid-fields", {"fields": fields})
         return response(
             Problem(422, "Invalid request", detail, "invalid-request", errors=errors),
             request.url.path,
+            request_locale(request),
         )
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return response(
-            Problem(500, "Internal error", "the error was logged; please report it", "internal"),
+            Problem(500, "Internal error", Msg("problems.detail.internal"), "internal"),
             request.url.path,
+            request_locale(request),
         )
 
 

@@ -15,6 +15,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from carbonstream.config.gateway_keys import GatewayKey
+
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
 
@@ -29,6 +31,11 @@ class GatewayBinding(BaseModel):
         min_length=1, description="Meters it may report; each at this site, one gateway each."
     )
     description: str = ""
+    keys: list[GatewayKey] = Field(
+        default_factory=list,
+        description="Ed25519 public keys it signs its batches with (rotation: several, each "
+        "with its validity; revocation: revoked_at). See config/gateway_keys.py.",
+    )
 
 
 def binding_problems(

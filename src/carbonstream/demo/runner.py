@@ -27,16 +27,15 @@ import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from psycopg.conninfo import make_conninfo
 
+from carbonstream.config.plant import Plant
 from carbonstream.demo import parts
+from carbonstream.demo.commands import try_commands
 from carbonstream.errors import CarbonstreamError
-
-if TYPE_CHECKING:
-    from carbonstream.config.plant import Plant
 
 log = logging.getLogger("carbonstream.demo")
 
@@ -98,6 +97,8 @@ class Demo:
         self.stop_event = asyncio.Event()
         self.force = False
         self.run_id = secrets.token_hex(4)
+        self.plant: Plant | None = None  # with the gateway keys made at start
+        self.gateway_keys: dict[Path, Path] = {}
         self._cleanup: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self.zone = ZoneInfo("UTC")
         self.disclosure: str | None = None  # the public disclosure's slug, when enabled
@@ -173,12 +174,16 @@ class Demo:
             parts.find_file("gateways/assembly.yaml").parent.glob("*.yaml")
         )
         plant = load_plant(plant_file)
-        self.zone = plant.zone
+        self.plant_file, self.zone = plant_file, plant.zone
         # The gateways' disk queues: fresh each run (a killed run's are dropped here).
         self.queue_dir = (opt.data_dir / "queues").resolve()  # not relative to a gateway file
         shutil.rmtree(self.queue_dir, ignore_errors=True)
         self.queue_dir.mkdir(parents=True)
         self._on_stop("gateway queues", self._remove_queue_dir)
+        # The real path: each gateway signs with a key made now (in the queue folder,
+        # so it goes with the run), registered in the plant that ingest verifies against.
+        self.gateway_keys, plant = parts.demo_keys(gateway_files, plant, self.queue_dir / "keys")
+        self.plant = plant
 
         await self._step("starting PostgreSQL", asyncio.to_thread(self._database))
 
@@ -257,7 +262,7 @@ class Demo:
             prefix=prefix,
             run_id=self.run_id,
         )
-        service = Service(settings, db_url=self.db_url)
+        service = Service(settings, db_url=self.db_url, plant=self.plant)
         await asyncio.to_thread(service.prepare)
         thread = threading.Thread(target=service.run, name="ingest", daemon=True)
         thread.start()
@@ -297,6 +302,7 @@ class Demo:
                 prefix=prefix,
                 run_id=self.run_id,
                 queue_dir=self.queue_dir,
+                key_file=self.gateway_keys.get(path),
                 modbus_port=self.modbus_port,
                 opcua_port=self.opcua_port,
             )
@@ -430,7 +436,15 @@ class Demo:
             f"OPC UA opc.tcp://127.0.0.1:{self.opcua_port}/carbonstream/",
             f"  PostgreSQL  {self.db_label}",
             *self._footprint_lines(base),
+            f"  database    {self.db_url}",
             "  Rates appear after the first complete minute; totals grow from now on.",
+            "Try these while it runs (another terminal, this folder):",
+            *(
+                f"  # {what}\n  {cmd}"
+                for what, cmd in try_commands(
+                    self.db_url, self.plant_file, dt.datetime.now(self.zone).date()
+                )
+            ),
             "Ctrl-C stops everything"
             + (f" (stops by itself after {self.opt.duration:g} s)" if self.opt.duration else ""),
         ]

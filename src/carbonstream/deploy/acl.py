@@ -19,8 +19,10 @@ from carbonstream.config.plant import Plant
 from carbonstream.errors import ConfigError
 from carbonstream.transport.topics import (
     READINGS_SUBSCRIPTION,
+    SIGNED_READINGS_SUBSCRIPTION,
     STATUS_SUBSCRIPTION,
     readings_topic,
+    signed_readings_topic,
     status_topic,
 )
 
@@ -50,6 +52,7 @@ def mosquitto_acl(
         "# Ingest workers read every gateway's readings and status, also as a shared",
         "# subscription ($share/<group>/carbonstream/v1/+/+/readings).",
         f"user {ingest_user}",
+        f"topic read {SIGNED_READINGS_SUBSCRIPTION}",
         f"topic read {READINGS_SUBSCRIPTION}",
         f"topic read {STATUS_SUBSCRIPTION}",
         "topic read spBv1.0/#",
@@ -59,11 +62,16 @@ def mosquitto_acl(
         "topic read $SYS/broker/uptime",
     ]
     for g in plant.gateways:
+        # Signed batches go on v2. A gateway with registered keys has no business on the
+        # unsigned v1 readings topic; one without keys keeps it (ingest still refuses its
+        # unsigned batches unless its signatures settings accept them).
+        unsigned = [] if g.keys else [f"topic write {readings_topic(g.site, g.id)}"]
         lines += [
             "",
             f"# Gateway {g.id} at site {g.site}: meters {', '.join(g.meters)}.",
             f"user {g.id}",
-            f"topic write {readings_topic(g.site, g.id)}",
+            f"topic write {signed_readings_topic(g.site, g.id)}",
+            *unsigned,
             f"topic write {status_topic(g.site, g.id)}",
         ]
     for node in nodes:

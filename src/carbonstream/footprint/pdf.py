@@ -13,7 +13,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from carbonstream.footprint.text import both
-from carbonstream.monthly.pdf import _CJK, _cjk_font, _quiet_font_lookup
+from carbonstream.monthly.pdf import _cjk_font, _quiet_font_lookup
 
 A4 = (8.27, 11.69)
 LINES_PER_PAGE = 58
@@ -82,7 +82,7 @@ def render(d: dict[str, Any]) -> bytes:
     pages = [lines[i : i + LINES_PER_PAGE] for i in range(0, len(lines), LINES_PER_PAGE)]
     with _quiet_font_lookup():
         cjk = _cjk_font()
-        family = ["DejaVu Sans", *([cjk] if cjk else [])]
+        family = ["DejaVu Sans", cjk]
         buf = io.BytesIO()
         rc = mpl.rc_context({"pdf.fonttype": 42, "font.family": family, "font.size": 8})
         meta = {"Title": f"Carbon footprint declaration {d['product']['id']}"}
@@ -90,15 +90,12 @@ def render(d: dict[str, Any]) -> bytes:
             for n, page in enumerate(pages, start=1):
                 fig = Figure(figsize=A4)
                 y = 0.96
-                for style, raw in page:
-                    text = raw if cjk else _CJK.sub("[…]", raw)
+                for style, text in page:
                     size, weight = {"h1": (12, "bold"), "h2": (10, "bold")}.get(
                         style, (7 if style == "small" else 8, "normal")
                     )
                     fig.text(0.06, y, text, fontsize=size, weight=weight, va="top")
                     y -= 0.0165 if style == "t" else 0.022
                 fig.text(0.94, 0.02, f"{n} / {len(pages)}", fontsize=7, ha="right")
-                if cjk is None:
-                    fig.text(0.06, 0.02, "Chinese omitted (no CJK font): see the JSON", fontsize=6)
                 pdf.savefig(fig)
         return buf.getvalue()

@@ -91,9 +91,9 @@ async def scope3(
             continue
         region = plant.site_region(m.site)
         if m.kind is MeterKind.FUEL and m.fuel is not None:
-            f = lib.find(Kind.FUEL_UPSTREAM, m.fuel.value, day)
+            f = lib.find(Kind.FUEL_UPSTREAM, m.fuel, day)
             if f is None:
-                excl.add(f"3A upstream of {m.fuel.value}: no factor")
+                excl.add(f"3A upstream of {m.fuel}: no factor")
                 continue
             used[(f.id, f.version)] = ref(f)
             c3 += qty * f.per_canonical

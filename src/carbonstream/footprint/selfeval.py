@@ -10,7 +10,7 @@ from typing import Any
 
 from carbonstream.config.plant import Plant
 from carbonstream.footprint.disclosure import disclosure
-from carbonstream.footprint.text import LABELS
+from carbonstream.footprint.text import t
 from carbonstream.store import ledger
 from carbonstream.store.db import AsyncConn
 
@@ -18,10 +18,9 @@ from carbonstream.store.db import AsyncConn
 def _ind(
     key: str, value: Any, unit: str, criterion: str, met: bool | None, **extra: Any
 ) -> dict[str, Any]:
-    zh, en = LABELS[key]
     return {
         "indicator": key.removeprefix("ind_"),
-        "name": {"zh": zh, "en": en},
+        "name": {"zh": t(key, "zh"), "en": t(key, "en")},
         "value": value,
         "unit": unit,
         "criterion": criterion,

@@ -48,6 +48,7 @@ class Decoded:
     n_rejected: int = 0
     # Of the rejected readings, those refused because their gateway may not report them.
     unauthorised: dict[Refusal, int] = field(default_factory=dict)
+    batch: int = -1  # index of its signed batch in the ingest batch; -1: unsigned
 
     def __len__(self) -> int:
         return len(self.meter)
@@ -94,13 +95,16 @@ _BAD_QUALITY = 255
 _NONE: tuple[int, str | None] = (-1, None)
 
 
-def decode_v1(data: bytes) -> _Message:
+def decode_v1(data: bytes, version: int = PAYLOAD_VERSION) -> _Message:
+    """A readings message: v1 as sent, or the body of a signed v2 batch (same fields)."""
     try:
         msg = _decoder.decode(data)
     except msgspec.DecodeError as e:
-        raise PayloadError(f"not a v1 readings payload: {e}") from None
-    if msg.v != PAYLOAD_VERSION:
-        raise PayloadError(f"payload version {msg.v} is not supported (this receiver reads v1)")
+        raise PayloadError(f"not a v{version} readings payload: {e}") from None
+    if msg.v != version:
+        raise PayloadError(
+            f"payload version {msg.v} is not supported here (this receiver reads v{version})"
+        )
     return msg
 
 
@@ -116,13 +120,19 @@ class Validator:
         self.limits = limits
         self._earliest_ms = int(limits.earliest.timestamp() * 1000)
 
-    def v1(self, topic: str, payload: bytes, now_s: float | None = None) -> Decoded:
+    def check_size(self, payload: bytes) -> None:
         if len(payload) > self.limits.max_payload_bytes:
             raise PayloadError(
                 f"payload of {len(payload)} bytes exceeds max_payload_bytes "
                 f"{self.limits.max_payload_bytes}"
             )
-        msg = decode_v1(payload)
+
+    def v1(
+        self, topic: str, payload: bytes, now_s: float | None = None, version: int = PAYLOAD_VERSION
+    ) -> Decoded:
+        """Decode and check a v1 payload, or (version 2) the verified body of a signed one."""
+        self.check_size(payload)
+        msg = decode_v1(payload, version)
         where = topics.parse(topic)
         if where is not None and where[1] != msg.gateway:
             raise PayloadError(

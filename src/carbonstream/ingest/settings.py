@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from carbonstream.config.database import DatabaseSettings
 from carbonstream.config.loader import load_model
 from carbonstream.errors import ConfigError
-from carbonstream.transport.topics import READINGS_SUBSCRIPTION
+from carbonstream.transport.topics import READINGS_SUBSCRIPTION, SIGNED_READINGS_SUBSCRIPTION
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
@@ -39,7 +39,11 @@ class MqttSettings(_Model):
         description="Name of the environment variable holding the password (production: "
         "keeps the secret out of the file).",
     )
-    topics: list[str] = Field(default_factory=lambda: [READINGS_SUBSCRIPTION], min_length=1)
+    topics: list[str] = Field(
+        default_factory=lambda: [SIGNED_READINGS_SUBSCRIPTION, READINGS_SUBSCRIPTION],
+        min_length=1,
+        description="carbonstream/v2/... carries signed batches, carbonstream/v1/... unsigned.",
+    )
     shared_group: Identifier | None = Field(
         default=None,
         description="Subscribe as $share/<group>/<topic> so several workers split the messages.",
@@ -104,6 +108,50 @@ class SparkplugSettings(_Model):
     )
 
 
+class DeadLetterSettings(_Model):
+    keep_kb: int = Field(
+        default=64,
+        ge=0,
+        le=4096,
+        description="Raw payload kept per dead letter, KB (1 KB = 1024 bytes); the length "
+        "and SHA-256 of the whole payload are kept as well.",
+    )
+    retention_days: float = Field(
+        default=90,
+        ge=0,
+        description="Dead letters first received longer ago are deleted; 0 = kept.",
+    )
+    max_rows: int = Field(
+        default=100_000,
+        ge=0,
+        description="At most this many rows (oldest deleted first); 0 = no cap.",
+    )
+    prune_every_s: float = Field(
+        default=600, gt=0, description="How often retention runs (also once at start)."
+    )
+
+
+class SignatureSettings(_Model):
+    """Which input must be signed (see ingest.signature and docs/security.md)."""
+
+    required: bool = Field(
+        default=True,
+        description="Production: only batches signed with a registered gateway key (v2) are "
+        "accepted, apart from the unsigned sources allowed below. false accepts every "
+        "unsigned batch (development only); its readings are marked unsigned.",
+    )
+    unsigned_gateways: list[Identifier] = Field(
+        default_factory=list,
+        description="Gateways whose unsigned v1 batches are still accepted (marked unsigned), "
+        "e.g. while their keys are rolled out.",
+    )
+    unsigned_sparkplug: bool = Field(
+        default=False,
+        description="Accept Sparkplug B (which has no signatures); its readings are marked "
+        "unsigned.",
+    )
+
+
 class IngestSettings(_Model):
     plant: str = Field(description="Plant file (YAML or TOML), relative to this file.")
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
@@ -116,6 +164,7 @@ class IngestSettings(_Model):
         "gateways: section binds its meter to, on that gateway's site (ingest refuses to start "
         "without the section). off: any gateway may report any meter (test benches only).",
     )
+    signatures: SignatureSettings = Field(default_factory=SignatureSettings)
     lateness_s: float = Field(
         default=86_400,
         ge=0,
@@ -138,11 +187,50 @@ class IngestSettings(_Model):
         gt=0,
         description="How far back before each meter's newest reading a compaction round looks.",
     )
-    max_payload_bytes: int = Field(default=4_000_000, ge=1024)
+    max_payload_bytes: int = Field(
+        default=4_000_000,
+        ge=1024,
+        description="Larger payloads are dead-lettered unread (checked on arrival, before any "
+        "decoding; only dead_letters.keep_kb of them is kept in memory).",
+    )
+    max_inflight_bytes: int = Field(
+        default=64_000_000,
+        ge=1024,
+        description="Payload bytes received and not yet committed: past this ingest stops "
+        "reading from the broker (backpressure in bytes, beside receive_maximum in messages).",
+    )
+    dead_letters: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(
         default=9108, ge=0, le=65535, description="Prometheus /metrics; none to switch it off."
     )
+
+    @model_validator(mode="after")
+    def _signed_input_reachable(self) -> IngestSettings:
+        sig = self.signatures
+        if not sig.required:
+            return self
+        if self.sparkplug.enabled and not sig.unsigned_sparkplug:
+            raise ValueError(
+                "sparkplug.enabled: Sparkplug B is unsigned and signatures.required is true, "
+                "so every Sparkplug message would be refused; set "
+                "signatures.unsigned_sparkplug: true to accept it (marked unsigned)"
+            )
+        if not any("carbonstream/v2/" in t for t in self.mqtt.topics):
+            raise ValueError(
+                "mqtt.topics: signatures are required but no carbonstream/v2/... topic "
+                f"(signed batches) is subscribed; add {SIGNED_READINGS_SUBSCRIPTION!r}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _bytes(self) -> IngestSettings:
+        if self.max_inflight_bytes < self.max_payload_bytes:
+            raise ValueError(
+                f"max_inflight_bytes {self.max_inflight_bytes} is below max_payload_bytes "
+                f"{self.max_payload_bytes}: one accepted payload must fit; raise it"
+            )
+        return self
 
 
 def load_ingest_settings(path: str | Path) -> IngestSettings:

@@ -23,6 +23,7 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from carbonstream.api.inventory import _sections, _summary_rows
+from carbonstream.i18n import DEFAULT_LOCALE, Locale
 from carbonstream.monthly.gather import PLANT, MonthlyReport
 
 SCOPE1 = "D95F02"
@@ -43,7 +44,7 @@ REPORT_SHEETS = (
 )
 
 
-def render_xlsx(report: MonthlyReport) -> bytes:
+def render_xlsx(report: MonthlyReport, locale: Locale = DEFAULT_LOCALE) -> bytes:
     wb = Workbook()
     ws = wb.active
     assert ws is not None

@@ -205,7 +205,7 @@ def line_meters(plant: Plant, line: str) -> list[tuple[str, str, MeterKind, str 
     """(meter, site, kind, fuel) of the line's emission meters."""
     kinds = (MeterKind.FUEL, MeterKind.GRID_IMPORT, MeterKind.HEAT_IMPORT)
     return [
-        (m.id, m.site, m.kind, m.fuel.value if m.fuel is not None else None)
+        (m.id, m.site, m.kind, str(m.fuel) if m.fuel is not None else None)
         for m in plant.meters
         if m.line == line and m.kind in kinds
     ]

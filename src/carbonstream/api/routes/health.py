@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from psycopg_pool import AsyncConnectionPool
 
 from carbonstream.api.problems import Problem
+from carbonstream.i18n import Msg
 from carbonstream.store.db import AsyncConn
 from carbonstream.store.migrate import available
 
@@ -28,13 +29,18 @@ async def readyz(request: Request) -> dict[str, object]:
                 await conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
             ).fetchone()
     except (psycopg.Error, TimeoutError) as e:
-        raise Problem(503, "Not ready", f"database: {e}".strip(), "not-ready") from None
+        raise Problem(
+            503,
+            "Not ready",
+            Msg("problems.detail.database-error", {"error": str(e).strip()}),
+            "not-ready",
+        ) from None
     have = int(row[0]) if row else 0
     if have < want:
         raise Problem(
             503,
             "Not ready",
-            f"schema version {have}, need {want}: run carbonstream migrate",
+            Msg("problems.detail.schema-old", {"have": have, "want": want}),
             "not-ready",
         )
     return {"status": "ready", "schema_version": have}

@@ -43,7 +43,14 @@ from carbonstream.api.schemas.green import (
 from carbonstream.api.schemas.ledger import DateRange
 from carbonstream.config.plant import Plant
 from carbonstream.core.resolve import Resolver
-from carbonstream.ledger.matching import InstrumentHours, Matching, match_site
+from carbonstream.i18n import Msg
+from carbonstream.ledger.matching import (
+    InstrumentHours,
+    Matching,
+    claim_inside,
+    match_site,
+    profile_hours,
+)
 from carbonstream.store import green as q
 from carbonstream.store import ledger
 
@@ -86,7 +93,7 @@ _BODY = {
 }
 
 
-def _invalid(detail: str) -> Problem:
+def _invalid(detail: str | Msg) -> Problem:
     return Problem(422, "Invalid request", detail, "invalid-request")
 
 
@@ -94,45 +101,45 @@ def _parse_csv(text: str) -> list[tuple[str, str]]:
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None or [h.strip().lower() for h in header] != ["hour", "mwh"]:
-        raise _invalid("CSV needs the header 'hour,mwh' and one row per hour")
+        raise _invalid(Msg("problems.detail.csv-header"))
     rows = []
     for n, row in enumerate(reader, start=2):
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) != 2:
-            raise _invalid(f"CSV line {n}: expected 2 fields (hour,mwh), got {len(row)}")
+            raise _invalid(Msg("problems.detail.csv-fields", {"n": n, "got": len(row)}))
         rows.append((row[0].strip(), row[1].strip()))
         if len(rows) > _MAX_ROWS:
-            raise _invalid(f"at most {_MAX_ROWS} hours per request")
+            raise _invalid(Msg("problems.detail.too-many-hours", {"max": _MAX_ROWS}))
     if not rows:
-        raise _invalid("no hours given")
+        raise _invalid(Msg("problems.detail.no-hours"))
     return rows
 
 
 async def _rows(request: Request) -> HourlyLoad:
     body = await request.body()
     if len(body) > _MAX_BODY:
-        raise _invalid(f"the body is larger than {_MAX_BODY} bytes: send fewer hours at once")
+        raise _invalid(Msg("problems.detail.body-too-large", {"max": _MAX_BODY}))
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     try:
         if ctype == "text/csv":
             try:
                 text = body.decode("utf-8-sig")
             except UnicodeDecodeError:
-                raise _invalid("the CSV is not UTF-8") from None
+                raise _invalid(Msg("problems.detail.csv-not-utf8")) from None
             data: Any = {"rows": [{"hour": h, "mwh": m} for h, m in _parse_csv(text)]}
             return _ROWS.validate_python(data)
         if ctype not in ("application/json", ""):
             raise Problem(
                 415,
                 "Unsupported media type",
-                f"send application/json or text/csv, not {ctype}",
+                Msg("problems.detail.media-type", {"ctype": ctype}),
                 "unsupported-media-type",
             )
         try:
             data = json.loads(body or b"null")
         except (ValueError, RecursionError):
-            raise _invalid("the body is not JSON") from None
+            raise _invalid(Msg("problems.detail.body-not-json")) from None
         return _ROWS.validate_python(data)
     except ValidationError as e:
         errors = [
@@ -148,7 +155,12 @@ def _local_hour(t: dt.datetime, plant: Plant) -> dt.datetime:
     aware = t.replace(tzinfo=zone) if t.tzinfo is None else t
     local = aware.astimezone(zone)
     if (local.minute, local.second, local.microsecond) != (0, 0, 0):
-        raise _invalid(f"{t.isoformat()} is not the start of a local hour ({plant.timezone})")
+        raise _invalid(
+            Msg(
+                "problems.detail.not-hour-start-zone",
+                {"time": t.isoformat(), "zone": plant.timezone},
+            )
+        )
     return aware.astimezone(dt.UTC)
 
 
@@ -176,9 +188,11 @@ async def load_hourly(
     for r in body.rows:
         h = _local_hour(r.hour, plant)
         if h in hours:
-            raise _invalid(f"hour {h.astimezone(zone).isoformat()} is given twice")
+            raise _invalid(
+                Msg("problems.detail.hour-twice", {"hour": h.astimezone(zone).isoformat()})
+            )
         if not math.isfinite(r.mwh):
-            raise _invalid("mwh must be a finite number")
+            raise _invalid(Msg("problems.detail.mwh-finite"))
         hours[h] = r.mwh
     async with conn.transaction():
         found = await ledger.contracts(conn, contract_id, lock=True)
@@ -194,9 +208,16 @@ async def load_hourly(
             raise Problem(
                 422,
                 "Refused by the ledger",
-                f"hour {outside[0].astimezone(zone).isoformat()} (and {len(outside) - 1} more) "
-                f"lies outside contract {c.id}'s generation period "
-                f"{c.generation_start}..{c.generation_end}",
+                Msg(
+                    "problems.detail.hour-outside-generation",
+                    {
+                        "hour": outside[0].astimezone(zone).isoformat(),
+                        "more": len(outside) - 1,
+                        "id": c.id,
+                        "start": c.generation_start,
+                        "end": c.generation_end,
+                    },
+                ),
                 "ledger-rule",
             )
         stored = await q.hourly_existing(conn, c.id, sorted(hours))
@@ -206,10 +227,16 @@ async def load_hourly(
             raise Problem(
                 409,
                 "Already loaded",
-                f"hour {h.astimezone(zone).isoformat()} of contract {c.id} is stored with "
-                f"{stored[h]} MWh, not {hours[h]} (and {len(changed) - 1} more hours differ): "
-                "hourly data is never silently rewritten; an admin can remove the contract's "
-                "hourly data (DELETE) and it can be loaded again",
+                Msg(
+                    "problems.detail.hourly-differs",
+                    {
+                        "hour": h.astimezone(zone).isoformat(),
+                        "id": c.id,
+                        "stored": stored[h],
+                        "given": hours[h],
+                        "more": len(changed) - 1,
+                    },
+                ),
                 "already-loaded",
             )
         new = [(h, v) for h, v in sorted(hours.items()) if h not in stored]
@@ -218,9 +245,10 @@ async def load_hourly(
             raise Problem(
                 422,
                 "Refused by the ledger",
-                f"contract {c.id} holds {c.serials.count} certificates (1 = 1 MWh) but its "
-                f"hourly generation would total {total:.6g} MWh: the hourly data is the "
-                "generation its certificates stand for, never more",
+                Msg(
+                    "problems.detail.hourly-exceeds-certificates",
+                    {"id": c.id, "count": c.serials.count, "total": f"{total:.6g}"},
+                ),
                 "ledger-rule",
             )
         await q.hourly_insert(conn, c.id, new, who.label)
@@ -328,7 +356,7 @@ async def matching(
             raise Problem(
                 422,
                 "Invalid period",
-                f"{t.isoformat()} is not the start of a local hour: matching works on whole hours",
+                Msg("problems.detail.not-hour-start", {"time": t.isoformat()}),
                 "invalid-period",
             )
     keys = await catalog.site_keys(conn, [site])
@@ -370,27 +398,27 @@ async def matching(
     listed: list[MatchedInstrument] = []
     counted: list[InstrumentHours] = []
     annual_only: list[str] = []
+    in_file = {i.id: i for i in plant.instruments}
     for ins in instruments:
         lo, hi = (
             _midnight(ins.claim_start, plant),
             _midnight(ins.claim_end + dt.timedelta(days=1), plant),
         )
-        inside = s <= lo and hi <= e
+        inside = claim_inside(lo, hi, s, e)
         rows = profiles.get(ins.contract or "", [])
         profile: np.ndarray | None = None
         note = ""
-        if ins.contract is None:
+        mine = in_file.get(ins.id) if ins.contract is None else None
+        if mine is not None and mine.hourly is not None:
+            profile = profile_hours(((x.hour, x.kwh / 1000.0) for x in mine.hourly), s, n, lo, hi)
+            note = "the hourly profile of the plant file, inside its claim period"
+        elif ins.contract is None:
             note = "an instrument of the plant file: no hourly data (annual matching only)"
         elif not rows:
             note = "no hourly data loaded for its contract: counts in annual matching only"
         else:
             share = ins.mwh / ins.contract_mwh if ins.contract_mwh else 0.0
-            profile = np.zeros(n)
-            for h, mwh in rows:
-                if lo <= h < hi:
-                    i = round((h - s).total_seconds() / 3600)
-                    if 0 <= i < n:
-                        profile[i] += mwh * share
+            profile = profile_hours(rows, s, n, lo, hi, share)
             note = (
                 f"its share ({ins.mwh:g} of {ins.contract_mwh:g} certificates) of contract "
                 f"{ins.contract}'s hourly generation in its claim period"

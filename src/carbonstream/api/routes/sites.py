@@ -12,6 +12,7 @@ from carbonstream.api.deps import CatalogDep, MetricsDep, PlantDep, SettingsDep,
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.schemas.sites import (
     BudgetPublic,
+    ConflictPublic,
     MeterPublic,
     MeterState,
     MeterStatus,
@@ -20,6 +21,8 @@ from carbonstream.api.schemas.sites import (
     SitePublic,
 )
 from carbonstream.config.plant import Meter, Plant
+from carbonstream.core import plausible
+from carbonstream.i18n import Msg, catalogue
 from carbonstream.store.queries import status
 from carbonstream.transport.payload import Quality
 
@@ -39,7 +42,11 @@ def meter_config(plant: Plant) -> dict[str, Meter]:
 
 
 def not_found(what: str, name: str) -> Problem:
-    return Problem(404, "Not found", f"no {what} {name!r}", "not-found")
+    noun = f"problems.noun.{what}"
+    thing: str | Msg = Msg(noun) if noun in catalogue().entries else what
+    return Problem(
+        404, "Not found", Msg("problems.detail.no-such", {"what": thing, "name": name}), "not-found"
+    )
 
 
 def meter_public(
@@ -60,7 +67,11 @@ def meter_public(
     quality = None
     if row.last_quality is not None:
         q = row.last_quality
-        quality = _QUALITIES[q].value if 0 <= q < len(_QUALITIES) else str(q)
+        quality = (
+            _QUALITIES[q].value
+            if 0 <= q < len(_QUALITIES)
+            else plausible.QUALITY_NAMES.get(q, str(q))
+        )
     return MeterPublic(
         id=row.id,
         site=row.site,
@@ -68,7 +79,7 @@ def meter_public(
         measures=row.measures,
         unit=row.unit,
         scope=conf.effective_scope if conf else None,
-        fuel=conf.fuel.value if conf and conf.fuel else None,
+        fuel=conf.fuel if conf and conf.fuel else None,
         description=conf.description if conf else "",
         status=MeterStatus(
             state=state,
@@ -78,7 +89,22 @@ def meter_public(
             last_good_at=row.last_good_at.astimezone(zone) if row.last_good_at else None,
             seconds_silent=silent_s,
             silent_since=last.astimezone(zone) if state is MeterState.SILENT and last else None,
+            conflicts=row.conflicts,
+            last_conflict=_conflict(row.last_conflict, plant),
+            implausible_readings=row.implausible,
         ),
+    )
+
+
+def _conflict(c: status.Conflict | None, plant: Plant) -> ConflictPublic | None:
+    if c is None:
+        return None
+    zone = plant.zone
+    return ConflictPublic(
+        at=c.ts.astimezone(zone),
+        stored_value=c.stored_value,
+        value=c.value,
+        seen_at=c.seen_at.astimezone(zone),
     )
 
 
