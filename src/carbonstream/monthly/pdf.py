@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.table import Table
 from pylopdf_fonts_zh_cn import sans_path
 
-from carbonstream.i18n import DEFAULT_LOCALE, Locale, catalogue, localized, t
+from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg, catalogue, localized, t
 from carbonstream.monthly.gather import PLANT, MonthlyReport
 
 A4_LANDSCAPE = (11.69, 8.27)
@@ -992,8 +992,12 @@ def _factors(
 def _quality(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     _heading(fig, text.t("report.quality"), text.t("report.quality-sub"))
     wrapped: list[str] = []
-    for note in r.quality:
-        wrapped += textwrap.wrap(text(note), 150, initial_indent="• ", subsequent_indent="   ")
+    notes = [
+        m.render(text.locale) if isinstance(m, Msg) else m for m in r.quality_msgs
+    ] or r.quality
+    for note in notes:
+        lines = _fill(note, 146).split("\n")  # breaks Chinese too (no spaces)
+        wrapped += ["• " + lines[0], *("   " + line for line in lines[1:])]
     size = 8 if len(wrapped) <= 40 else 7 if len(wrapped) <= 48 else 6
     shown = wrapped[:56]
     if len(wrapped) > len(shown):
