@@ -98,6 +98,13 @@ def test_every_factor_used_with_source_and_version(
     for f in inventory["factors"]:
         assert f["source"] and f["used_by"] and f["months"] == ["2026-11"]
         assert f["source_value"] is not None and f["source_unit"]
+    # Every lineage says why each factor serves its month: looked up or pinned, validity.
+    for lin in inventory["lineage"]:
+        assert len(lin["basis"]) == len(lin["factors"]), lin["subject"]
+    gas = next(x for x in inventory["lineage"] if x["subject"] == "foundry-gas")
+    assert gas["basis"]["ncv"].startswith("pinned by meter foundry-gas factors.ncv:")
+    grid = next(x for x in inventory["lineage"] if x["subject"] == "assembly-grid")
+    assert "[rule latest_earlier]" in grid["basis"]["grid"]
     co2 = next(f for f in inventory["factors"] if f["factor_id"] == "ipcc2006.diesel.co2")
     # 74 100 kg/TJ as IPCC Table 1.4 prints it, 0.0741 t/GJ as the formula uses it
     assert (co2["source_value"], co2["source_unit"]) == (74100.0, "kg/TJ")

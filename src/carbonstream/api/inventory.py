@@ -221,6 +221,7 @@ def build(
                 quantity_unit=lin.quantity_unit,
                 ef_co2e_t_per_unit=lin.ef_co2e,
                 factors=[f"{f.factor_id}@v{f.version}" for f in lin.factors],
+                basis=lin.basis,
                 notes=lin.notes,
             )
         )
@@ -578,9 +579,13 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
                 "quantity_unit",
                 "ef_co2e_t_per_unit",
                 "factors",
+                "basis",
                 "notes",
             ],
-            [x.model_dump() for x in inv.lineage],
+            [
+                x.model_dump() | {"basis": [f"{k}: {v}" for k, v in x.basis.items()]}
+                for x in inv.lineage
+            ],
         ),
         (
             "Certificates",
@@ -605,8 +610,11 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
                 "retirement",
                 "offset",
                 "project",
+                "kind",
+                "standard",
                 "registry",
                 "vintage",
+                "corresponding_adjustment",
                 "serials",
                 "tco2e",
                 "retired_on",
@@ -628,10 +636,52 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
                 "net_t",
                 "zero_carbon",
                 "remaining_t",
+                "over_offset",
+                "over_offset_t",
             ],
             [
                 {**z.model_dump(), "site": z.site or "(all)"}
                 for z in [*inv.zero_carbon.sites, inv.zero_carbon.total]
+            ],
+        ),
+        (
+            "Net both bases",
+            [
+                "item",
+                "site",
+                "scope2_basis",
+                "scope1_t",
+                "scope2_t",
+                "gross_t",
+                "ccer_t",
+                "international_t",
+                "offsets_t",
+                "net_t",
+                "zero_carbon",
+                "over_offset",
+                "over_offset_t",
+                "remaining_t",
+            ],
+            [
+                {
+                    **n.model_dump(exclude={"credits"}),
+                    "item": f"{n.site or '(all)'} {n.scope2_basis}",
+                    "site": n.site or "(all)",
+                }
+                for n in [
+                    inv.offsetting.market,
+                    inv.offsetting.location,
+                    *inv.offsetting.sites_market,
+                    *inv.offsetting.sites_location,
+                ]
+            ],
+        ),
+        (
+            "Credits applied",
+            ["id", "kind", "standard", "tco2e", "applied_t", "surplus_t"],
+            [
+                c.model_dump()
+                for c in getattr(inv.offsetting, inv.offsetting.zero_carbon_basis).credits
             ],
         ),
         (

@@ -183,6 +183,11 @@ class LineagePublic(BaseModel):
     quantity_unit: str
     ef_co2e_t_per_unit: float
     factors: list[str] = Field(description="factor_id@vN by role order.")
+    basis: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per factor role: why that factor serves this month (looked up in its "
+        "series or pinned by id, its validity, the fallback rule if one applied).",
+    )
     notes: list[str]
 
 
