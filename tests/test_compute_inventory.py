@@ -240,6 +240,25 @@ def test_holdings_are_held_once(tmp_path: Path) -> None:
         load_plant(write_plant(tmp_path, offsets=[CCER, twice]))
 
 
+def test_certificates_serials_match_and_are_claimed_once(tmp_path: Path) -> None:
+    gec = {
+        "id": "GEC-1",
+        "type": "gec",
+        "site": "s1",
+        "mwh": 3,
+        "serials": "GEC10-GEC12",
+        "generation": {"start": DAY, "end": DAY},
+    }
+    load_plant(write_plant(tmp_path, instruments=[gec]))
+    with pytest.raises(ConfigError, match="are 3 certificates but mwh is 4"):
+        load_plant(write_plant(tmp_path, instruments=[gec | {"mwh": 4}]))
+    again = gec | {"id": "GEC-2", "serials": "GEC12-GEC13", "mwh": 2}
+    with pytest.raises(ConfigError, match=r"share serials .* claimed once"):
+        load_plant(write_plant(tmp_path, instruments=[gec, again]))
+    with pytest.raises(ConfigError, match="kwh is for ppa and green_power_trade"):
+        load_plant(write_plant(tmp_path, instruments=[gec | {"mwh": None, "kwh": 3000}]))
+
+
 @pytest.mark.parametrize(
     ("profile", "expected"),
     [
