@@ -107,8 +107,10 @@ class _Text:
         """A code (a fuel, a meter flag) in words in zh-CN; the code as it is in en, where
         the report has always shown codes."""
         key = f"report.{kind}-{code}"
-        if self.locale == Locale.EN or key not in catalogue().entries:
+        if self.locale == Locale.EN:
             return code
+        if key not in catalogue().entries:  # a fuel the plant declared: its name_zh, if any
+            return self.names.get(f"{kind}-{code}", code)
         return self.t(key)
 
 
