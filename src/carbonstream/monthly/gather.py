@@ -25,6 +25,7 @@ from carbonstream.core.intensity import Intensity, intensity
 from carbonstream.core.meters import MeterParams
 from carbonstream.errors import CarbonstreamError
 from carbonstream.i18n import DEFAULT_LOCALE, Locale
+from carbonstream.monthly.energy import EnergySection, gather_energy
 from carbonstream.store.db import AsyncConn
 from carbonstream.store.queries import inventory as inventory_queries
 from carbonstream.store.queries import series
@@ -100,6 +101,7 @@ class MonthlyReport:
     plant_zh: str = ""  # the plant's Chinese name (name_zh), shown in zh-CN
     locale: Locale = DEFAULT_LOCALE  # the plant's configured language of reports
     names_zh: dict[str, str] = field(default_factory=dict)  # site or meter id -> name_zh
+    energy: EnergySection | None = None  # tce of the month and top opportunities
 
     @property
     def title(self) -> str:
@@ -299,6 +301,7 @@ async def gather(
         locale=plant.locale,
         names_zh={s.id: s.name_zh for s in plant.sites if s.name_zh}
         | {m.id: m.name_zh for m in plant.meters if m.name_zh},
+        energy=await gather_energy(conn, plant, params, start, end),
     )
     report.quality = quality_notes(report)
     return report
