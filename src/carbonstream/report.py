@@ -278,7 +278,10 @@ def _instruments(acc: Account) -> list[dict[str, Any]]:
                 "hourly_hours": len(ins.hourly) if ins.hourly is not None else 0,
                 "serials": ins.serials,
                 "allocated_mwh": allocated,
-                "surplus_mwh": None if ins.mwh is None else ins.mwh - allocated,
+                # Of the whole run (a --from/--to window shows only part of the use).
+                "surplus_mwh": None
+                if ins.mwh is None
+                else ins.mwh - acc.state.instrument_used_mwh.get(spec.id, 0.0),
                 "claim_period": {
                     "start": ins.claim_period.start.isoformat(),
                     "end": ins.claim_period.end.isoformat(),

@@ -6,10 +6,12 @@ with CARBONSTREAM_UPDATE_IMAGES=1 they are written to docs/img."""
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
 from pathlib import Path
 
+import openpyxl
 import pypdfium2 as pdfium  # type: ignore[import-untyped]  # ships no type information
 import pytest
 
@@ -19,7 +21,12 @@ from tests.api.conftest import Api
 
 MONTH = "2026-11"
 IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
-KEPT = {1: "report-zh-page1.png", 2: "report-zh-page2.png", 4: "report-zh-page4.png"}
+KEPT = {
+    1: "report-zh-page1.png",
+    2: "report-zh-page2.png",
+    4: "report-zh-page4.png",
+    -1: "report-zh-quality.png",
+}
 # What stays Latin in a Chinese report: units, ids of meters and sites in the data, the
 # method's and the GWP set's codes, standards' names, commands and their options, the
 # brand, ISO times (T04:...), the code's git commit and the chain's hash.
@@ -69,12 +76,17 @@ def test_the_pdf_in_chinese_uses_the_standards_terms_and_the_plants_names(
         }
         assert not latin, (k + 1, sorted(latin))
     assert b"NotoSansSC" in pdf and b"/FontFile" in pdf  # the font is embedded
+    last = pages[-1].replace("\r\n", "")
+    assert "数据质量说明与证据" in last and "本月 30 天中有 3 天存储了数据" in last
+    assert "Data stored for" not in last
 
     doc = pdfium.PdfDocument(pdf)
     try:
         for page, name in KEPT.items():
             path = tmp_path / name
-            doc[page - 1].render(scale=110 / 72).to_pil().save(path)
+            doc[page - 1 if page > 0 else len(doc) + page].render(scale=110 / 72).to_pil().save(
+                path
+            )
             assert path.stat().st_size > 50_000
             if os.environ.get("CARBONSTREAM_UPDATE_IMAGES") == "1":
                 path.replace(IMG / name)
@@ -93,3 +105,29 @@ def test_the_docs_keep_the_chinese_report_pages() -> None:
     for name in KEPT.values():
         data = (IMG / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000, name
+
+
+def test_the_xlsx_in_chinese_names_its_sheets_and_charts_in_chinese_with_the_same_figures(
+    report: monthly.MonthlyReport,
+) -> None:
+    en = openpyxl.load_workbook(io.BytesIO(monthly.render_xlsx(report, Locale.EN)))
+    zh = openpyxl.load_workbook(io.BytesIO(monthly.render_xlsx(report, Locale.ZH_CN)))
+    assert en.sheetnames[:3] == ["Summary", "Daily", "Scope 2"]
+    assert zh.sheetnames[:3] == ["概要", "每日", "范围二"]
+    assert "按燃料划分的范围一" in zh.sheetnames and "排放因子" in zh.sheetnames
+    assert len(en.sheetnames) == len(zh.sheetnames)
+    # Column names are identifiers (as in the API): the same cells, the same figures.
+    for a, b in zip(en.worksheets, zh.worksheets, strict=True):
+        numbers_a = [c for row in a.iter_rows(values_only=True) for c in row if _number(c)]
+        numbers_b = [c for row in b.iter_rows(values_only=True) for c in row if _number(c)]
+        assert numbers_a == numbers_b, a.title
+    titles = {
+        "".join(r.t for p in chart.title.tx.rich.p for r in (p.r or []))
+        for ws in zh.worksheets
+        for chart in ws._charts  # type: ignore[attr-defined]  # openpyxl keeps them private
+    }
+    assert "按范围划分的每日排放（tCO2e）" in titles and "范围二双重报告（tCO2e）" in titles
+
+
+def _number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)

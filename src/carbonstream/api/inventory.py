@@ -178,7 +178,7 @@ def build(
                 else None,
                 coverage_pct=min(100.0, 100.0 * a.get("covered_s", 0.0) / seconds),
                 flags=describe(flags.get(m.id, 0)),
-                **_signed_counts(stored.reading_counts.get(m.id, (0, 0))),
+                **_signed_counts(stored.reading_counts.get(m.id, (0, 0, 0))),
             )
         )
         act_totals[(m.kind.value, unit_of[m.id])] += q
@@ -610,8 +610,11 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
                 "retirement",
                 "offset",
                 "project",
+                "kind",
+                "standard",
                 "registry",
                 "vintage",
+                "corresponding_adjustment",
                 "serials",
                 "tco2e",
                 "retired_on",
@@ -633,10 +636,52 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
                 "net_t",
                 "zero_carbon",
                 "remaining_t",
+                "over_offset",
+                "over_offset_t",
             ],
             [
                 {**z.model_dump(), "site": z.site or "(all)"}
                 for z in [*inv.zero_carbon.sites, inv.zero_carbon.total]
+            ],
+        ),
+        (
+            "Net both bases",
+            [
+                "item",
+                "site",
+                "scope2_basis",
+                "scope1_t",
+                "scope2_t",
+                "gross_t",
+                "ccer_t",
+                "international_t",
+                "offsets_t",
+                "net_t",
+                "zero_carbon",
+                "over_offset",
+                "over_offset_t",
+                "remaining_t",
+            ],
+            [
+                {
+                    **n.model_dump(exclude={"credits"}),
+                    "item": f"{n.site or '(all)'} {n.scope2_basis}",
+                    "site": n.site or "(all)",
+                }
+                for n in [
+                    inv.offsetting.market,
+                    inv.offsetting.location,
+                    *inv.offsetting.sites_market,
+                    *inv.offsetting.sites_location,
+                ]
+            ],
+        ),
+        (
+            "Credits applied",
+            ["id", "kind", "standard", "tco2e", "applied_t", "surplus_t"],
+            [
+                c.model_dump()
+                for c in getattr(inv.offsetting, inv.offsetting.zero_carbon_basis).credits
             ],
         ),
         (
@@ -665,11 +710,13 @@ def to_csv(inv: Inventory, filename: str) -> Response:
     return csv_response(["section", "item", "field", "value"], rows, filename)
 
 
-def _signed_counts(counts: tuple[int, int]) -> dict[str, int | float | None]:
-    """A meter's stored readings, those unsigned, and their share (data quality)."""
-    n, unsigned = counts
+def _signed_counts(counts: tuple[int, int, int]) -> dict[str, int | float | None]:
+    """A meter's stored readings, those unsigned and their share, and those implausible
+    (data quality)."""
+    n, unsigned, implausible = counts
     return {
         "readings": n,
         "unsigned_readings": unsigned,
         "unsigned_share_pct": 100.0 * unsigned / n if n else None,
+        "implausible_readings": implausible,
     }

@@ -30,6 +30,7 @@ from carbonstream.config.gateway_keys import key_problems
 from carbonstream.config.gateways import GatewayBinding, binding_problems
 from carbonstream.config.hourly import MAX_KWH_PER_HOUR
 from carbonstream.config.offsets import OffsetHolding, check_holdings
+from carbonstream.config.products import Footprint
 from carbonstream.i18n.locale import DEFAULT_LOCALE, Locale
 from carbonstream.ledger import LedgerError, SerialRange
 
@@ -210,7 +211,10 @@ class Meter(_Model):
         builtin = BUILTIN_FUELS.get(self.fuel) if self.fuel else None
         if self.kind is not MeterKind.FUEL or builtin is not None:
             # Declared fuels are checked by the plant, which knows their state.
-            self.check_unit(builtin.state if builtin else None, builtin is not None)
+            self.check_unit(
+                builtin.state if builtin else None,
+                builtin is not None and builtin.default_density is not None,
+            )
         unknown_roles = set(self.factors) - FACTOR_ROLES
         if unknown_roles:
             raise ValueError(
@@ -236,11 +240,12 @@ class Meter(_Model):
                 if getattr(self, name) is not None:
                     raise ValueError(f"{name!r} is only for heat meters, not {self.kind.value}")
 
-    def check_unit(self, state: FuelState | None, builtin_fuel: bool = True) -> None:
+    def check_unit(self, state: FuelState | None, default_density: bool = False) -> None:
         """Raise ValueError (the message for the plant file) if the unit or a medium
         field does not fit; ``state`` is the fuel's, None for other kinds."""
         try:
-            self.scale(state, default_density=1.0 if builtin_fuel else None, check_only=True)
+            # The library's default density is looked up later; here only its existence.
+            self.scale(state, default_density=1.0 if default_density else None, check_only=True)
         except units.UnitError as e:
             raise ValueError(str(e)) from None
         rate = self.measures is Measures.RATE
@@ -516,6 +521,7 @@ class Plant(_Model):
     instruments: list[Instrument] = Field(default_factory=list)
     replacements: list[Replacement] = Field(default_factory=list)
     zero_carbon: ZeroCarbonRule = Field(default_factory=ZeroCarbonRule)
+    footprint: Footprint = Field(default_factory=Footprint)
     offsets: list[OffsetHolding] = Field(
         default_factory=list, description="Offset credits held and retired (CCER, international)."
     )
@@ -597,6 +603,14 @@ class Plant(_Model):
                 raise ValueError(f"replacement names unknown meter {r.meter!r}")
             if meter.measures is not Measures.COUNTER:
                 raise ValueError(f"replacement of {r.meter!r}: only counters are replaced")
+        self.footprint.check(
+            {m.line for m in self.meters if m.line is not None},
+            {
+                m.id: (m.line, m.scale().canonical)
+                for m in self.meters
+                if m.kind is MeterKind.PRODUCTION
+            },
+        )
         self.energy.check(self)
         problems = binding_problems(self.gateways, site_ids, {m.id: m.site for m in self.meters})
         problems += key_problems(self.gateways)
@@ -649,7 +663,7 @@ class Plant(_Model):
             )
         if decl is not None:
             try:
-                m.check_unit(decl.state, builtin_fuel=False)
+                m.check_unit(decl.state)
             except ValueError as e:
                 raise ValueError(f"meter {m.id!r}: {e}") from None
         method = self.meter_method(m)
