@@ -315,6 +315,7 @@ class FuelDecl(_Model):
 
     id: Identifier
     name: str = ""
+    name_zh: NameZh | None = None
     state: FuelState
     factors: dict[str, Identifier] = Field(
         description="Factor ids by role: ncv, carbon_content, oxidation, co2, ch4, n2o."
