@@ -24,7 +24,10 @@ from carbonstream.config.plant import MeterKind, Plant
 from carbonstream.core.intensity import Intensity, intensity
 from carbonstream.core.meters import MeterParams
 from carbonstream.errors import CarbonstreamError
+from carbonstream.footprint import service as footprint_service
+from carbonstream.footprint.model import ProductFootprint
 from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg
+from carbonstream.monthly.energy import EnergySection, gather_energy
 from carbonstream.store.db import AsyncConn
 from carbonstream.store.queries import inventory as inventory_queries
 from carbonstream.store.queries import series
@@ -97,10 +100,12 @@ class MonthlyReport:
     generated_at: dt.datetime
     code_version: str
     budgets: dict[str, tuple[float, str]] = field(default_factory=dict)  # site -> (t, basis)
+    footprints: list[ProductFootprint] = field(default_factory=list)  # lots ended in the month
     plant_zh: str = ""  # the plant's Chinese name (name_zh), shown in zh-CN
     locale: Locale = DEFAULT_LOCALE  # the plant's configured language of reports
     quality_msgs: list[Msg | str] = field(default_factory=list)  # quality, in any locale
     names_zh: dict[str, str] = field(default_factory=dict)  # site or meter id -> name_zh
+    energy: EnergySection | None = None  # tce of the month and top opportunities
 
     @property
     def title(self) -> str:
@@ -299,8 +304,13 @@ async def gather(
         plant_zh=plant.name_zh,
         locale=plant.locale,
         names_zh={s.id: s.name_zh for s in plant.sites if s.name_zh}
+        | {f"fuel-{f.id}": f.name_zh for f in plant.fuels if f.name_zh}
         | {m.id: m.name_zh for m in plant.meters if m.name_zh},
+        energy=await gather_energy(conn, plant, params, start, end),
     )
+    report.footprints = [
+        x.footprint for x in await footprint_service.all_products(conn, plant, start, end)
+    ]
     report.quality_msgs = quality_messages(report)
     report.quality = [str(m) for m in report.quality_msgs]
     return report
