@@ -21,6 +21,7 @@ from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.problems import Problem
 from carbonstream.api.settings import ApiSettings
 from carbonstream.config.plant import Plant
+from carbonstream.ledger.bounds import Bounds
 
 
 async def _plant(request: Request) -> Plant:
@@ -31,6 +32,11 @@ async def _plant(request: Request) -> Plant:
 async def _settings(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
+
+
+async def _bounds(request: Request) -> Bounds:
+    bounds: Bounds = request.app.state.bounds
+    return bounds
 
 
 async def _catalog(request: Request) -> Catalog:
@@ -47,6 +53,7 @@ PlantDep = Annotated[Plant, Depends(_plant)]
 SettingsDep = Annotated[ApiSettings, Depends(_settings)]
 MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]
 CatalogDep = Annotated[Catalog, Depends(_catalog)]
+BoundsDep = Annotated[Bounds, Depends(_bounds)]
 
 
 @asynccontextmanager

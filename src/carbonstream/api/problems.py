@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -37,13 +38,47 @@ class Problem(Exception):  # noqa: N818 - RFC 9457 names it a "problem"
         self.extra = extra
 
 
+def implausible(what: str, quantity: float, bound: float, why: str) -> Problem:
+    """A quantity beyond the plant's plausible bound (carbonstream.ledger.bounds)."""
+    return Problem(
+        422,
+        "Implausible quantity",
+        f"{what} of {quantity:.6g} is more than {bound:.6g}, {why} (docs/api.md, "
+        "'Plausible quantities')",
+        "implausible-quantity",
+        bound=bound,
+    )
+
+
 def response(p: Problem, instance: str) -> JSONResponse:
     body: dict[str, Any] = {"type": p.type, "title": p.title, "status": p.status}
     if p.detail:
         body["detail"] = p.detail
     body["instance"] = instance
     body.update(p.extra)
-    return JSONResponse(body, status_code=p.status, media_type=MEDIA_TYPE, headers=p.headers)
+    # The security headers here too: a 500 is sent from outside every middleware.
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", **p.headers}
+    return JSONResponse(body, status_code=p.status, media_type=MEDIA_TYPE, headers=headers)
+
+
+# Data exceptions (SQLSTATE class 22) that only a value from the request can cause: text
+# PostgreSQL cannot store (NUL), a number or date out of its type's range. The routes' types
+# refuse these first; this is the net under them. Others of the class (division by zero,
+# ...) are our bugs and stay 500s.
+_CLIENT_DATA_ERRORS = (
+    psycopg.errors.UntranslatableCharacter,  # 22P05: NUL in text
+    psycopg.errors.CharacterNotInRepertoire,  # 22021
+    psycopg.errors.NumericValueOutOfRange,  # 22003
+    psycopg.errors.DatetimeFieldOverflow,  # 22008
+    psycopg.errors.StringDataRightTruncation,  # 22001
+    psycopg.errors.InvalidTextRepresentation,  # 22P02
+)
+
+
+def client_data_error(exc: psycopg.DataError) -> bool:
+    """Also a DataError without a SQLSTATE: psycopg raised it adapting a parameter (text
+    with a NUL) before anything reached the server."""
+    return isinstance(exc, _CLIENT_DATA_ERRORS) or exc.sqlstate is None
 
 
 def install(app: FastAPI) -> None:
@@ -71,9 +106,31 @@ def install(app: FastAPI) -> None:
             request.url.path,
         )
 
+    @app.exception_handler(psycopg.DataError)
+    async def _data(request: Request, exc: psycopg.DataError) -> JSONResponse:
+        if not client_data_error(exc):
+            return await _bug(request, exc)
+        log.warning(
+            "refused a value the database cannot hold on %s %r: %s",
+            request.method,
+            request.url.path,
+            exc.sqlstate,
+        )
+        return response(
+            Problem(
+                422,
+                "Invalid value",
+                "a value in the request cannot be stored (a NUL or control character, or a "
+                "number or date out of range)",
+                "invalid-value",
+                sqlstate=exc.sqlstate,
+            ),
+            request.url.path,
+        )
+
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %r", request.method, request.url.path)
         return response(
             Problem(500, "Internal error", "the error was logged; please report it", "internal"),
             request.url.path,
@@ -86,6 +143,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (401, "No valid API key"),
         (403, "The key's role may not do this"),
         (404, "No such resource (site, meter, contract, ...)"),
+        (413, "The body is larger than the route takes"),
         (422, "Invalid request"),
         (503, "The database is unavailable"),
     )

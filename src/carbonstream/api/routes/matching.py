@@ -23,8 +23,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from carbonstream.api.auth import Admin, Operator, Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import CatalogDep, PlantDep, SettingsDep, check_range
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
+from carbonstream.api.deps import BoundsDep, CatalogDep, PlantDep, SettingsDep, check_range
+from carbonstream.api.guards import UPLOAD
+from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, implausible
 from carbonstream.api.routes.contracts import CONFLICT
 from carbonstream.api.routes.inventory import period_of
 from carbonstream.api.routes.sites import not_found
@@ -49,7 +50,6 @@ from carbonstream.store import ledger
 
 router = APIRouter(prefix="/v1", tags=["green electricity"], responses=PROBLEM_RESPONSES)
 
-_MAX_BODY = 4 * 1024 * 1024
 _MAX_ROWS = 20_000
 _ROWS = TypeAdapter(HourlyLoad)
 
@@ -110,9 +110,7 @@ def _parse_csv(text: str) -> list[tuple[str, str]]:
 
 
 async def _rows(request: Request) -> HourlyLoad:
-    body = await request.body()
-    if len(body) > _MAX_BODY:
-        raise _invalid(f"the body is larger than {_MAX_BODY} bytes: send fewer hours at once")
+    body = await request.body()  # bounded by ApiLimits.upload_bytes before it is read (UPLOAD)
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     try:
         if ctype == "text/csv":
@@ -165,10 +163,15 @@ def _hour_public(h: dt.datetime, plant: Plant) -> dt.datetime:
         **CONFLICT,
         415: {"description": "Not JSON or CSV", "content": {"application/problem+json": {}}},
     },
-    openapi_extra=_BODY,
+    openapi_extra={**_BODY, **UPLOAD},
 )
 async def load_hourly(
-    contract_id: str, request: Request, who: Operator, conn: Connection, plant: PlantDep
+    contract_id: str,
+    request: Request,
+    who: Operator,
+    conn: Connection,
+    plant: PlantDep,
+    bounds: BoundsDep,
 ) -> HourlyLoaded:
     body = await _rows(request)
     zone = plant.zone
@@ -179,6 +182,14 @@ async def load_hourly(
             raise _invalid(f"hour {h.astimezone(zone).isoformat()} is given twice")
         if not math.isfinite(r.mwh):
             raise _invalid("mwh must be a finite number")
+        if r.mwh > bounds.hour_mwh:
+            raise implausible(
+                f"hour {h.astimezone(zone).isoformat()}'s generation",
+                r.mwh,
+                bounds.hour_mwh,
+                "MWh: one hour of what the plant's grid import could draw by its meters' "
+                "ratings; more can never be matched",
+            )
         hours[h] = r.mwh
     async with conn.transaction():
         found = await ledger.contracts(conn, contract_id, lock=True)

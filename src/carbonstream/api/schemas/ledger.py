@@ -8,6 +8,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from carbonstream.api.schemas.text import Line, Text
+from carbonstream.ledger.rules import MAX_SERIAL
+
 SERIALS_PATTERN = r"^[A-Za-z0-9_-]*?\d{1,18}-[A-Za-z0-9_-]*?\d{1,18}$"
 # Contract and offset ids (no ':': an allocation's instrument id is <contract>:<n>).
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
@@ -49,15 +52,18 @@ class ContractCreate(BaseModel):
     type: ContractType
     serials: Serials
     mwh: int | None = Field(
-        default=None, ge=1, description="Optional check: must equal the number of serials."
+        default=None,
+        ge=1,
+        le=MAX_SERIAL,
+        description="Optional check: must equal the number of serials.",
     )
     generation: DateRange = Field(description="When the electricity was generated.")
-    market: str | None = Field(
+    market: Line | None = Field(
         default=None, max_length=16, description="Market boundary (default: the plant's)."
     )
     emission_factor_t_per_mwh: float = Field(default=0.0, ge=0, lt=3)
-    project: str = Field(default="", max_length=500)
-    source: str = Field(default="", max_length=500, description="Technology, place, registry.")
+    project: Line = Field(default="", max_length=500)
+    source: Line = Field(default="", max_length=500, description="Technology, place, registry.")
 
 
 class AllocationCreate(BaseModel):
@@ -126,12 +132,12 @@ class OffsetCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: Ident
-    project: str = Field(min_length=1, max_length=500)
-    registry: str = Field(default="CCER", max_length=100)
+    project: Line = Field(min_length=1, max_length=500)
+    registry: Line = Field(default="CCER", max_length=100)
     serials: Serials
     vintage: int = Field(ge=2005, le=2100)
     site: SiteId | None = None
-    note: str = Field(default="", max_length=2000)
+    note: Text = Field(default="", max_length=2000)
 
 
 class RetirementCreate(BaseModel):
@@ -141,7 +147,7 @@ class RetirementCreate(BaseModel):
 
     serials: Serials | None = Field(default=None, description="Credits to retire; or give tco2e.")
     tco2e: int | None = Field(default=None, ge=1, le=100_000_000)
-    purpose: str = Field(min_length=1, max_length=500, examples=["2026 zero-carbon claim"])
+    purpose: Text = Field(min_length=1, max_length=500, examples=["2026 zero-carbon claim"])
     period: DateRange = Field(description="The emissions this retirement offsets.")
     site: SiteId | None = None
     retired_on: dt.date | None = Field(default=None, description="Default: today (plant time).")
