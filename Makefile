@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo example test check lint types unit bench clean
+.PHONY: demo example test test-fast check lint types unit bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "carbonstream needs Python 3.11 or newer (set PYTHON=python3.11)")'
@@ -36,6 +36,11 @@ types: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
+
+# Quick local feedback: no tests marked slow, a tenth of the Hypothesis examples
+# (tests/hypothesis_profiles.py). CI runs `make test` at full depth.
+test-fast: $(STAMP)
+	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/core.py

@@ -15,12 +15,21 @@ Measured in one run, on this machine, with the broker and the database on it too
    readings/s (100 messages of 100 readings, timestamped when sent); latency is
    commit time minus source time of every reading (committed = queryable).
 
-Prints one JSON object per line. ``--quick`` shrinks the run for a smoke test.
+5. ``readings_per_s_signed`` vs ``readings_per_s_unsigned``: the drain (2.) of the
+   same readings as signed v2 batches (one Ed25519 key per gateway, every signature
+   verified over the exact bytes, batch digest, signature and signed bytes stored
+   with the readings) and as unsigned v1 batches (accepted by configuration), in
+   alternating pairs; ratio = signed / unsigned (target: at least 0.8 at the
+   gateway's default batch of 100 readings).
+
+Prints one JSON object per line. ``--quick`` shrinks the run for a smoke test;
+``--only signatures`` runs 5. alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import multiprocessing as mp
 import os
@@ -35,13 +44,16 @@ from typing import Any
 import numpy as np
 import psycopg
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.services import Mosquitto, unique, url_with_db  # noqa: E402
 
+from carbonstream.config.gateway_keys import GatewayKey  # noqa: E402
 from carbonstream.config.loader import load_plant  # noqa: E402
+from carbonstream.config.plant import Plant  # noqa: E402
 from carbonstream.ingest.decode import Decoded  # noqa: E402
 from carbonstream.ingest.service import Service  # noqa: E402
 from carbonstream.ingest.settings import IngestSettings  # noqa: E402
@@ -49,6 +61,7 @@ from carbonstream.store import readings  # noqa: E402
 from carbonstream.store.db import create_database, drop_database  # noqa: E402
 from carbonstream.store.migrate import migrate  # noqa: E402
 from carbonstream.store.plant import sync_plant  # noqa: E402
+from carbonstream.transport import signing  # noqa: E402
 from carbonstream.transport.payload import Reading, ReadingsMessage, encode_readings  # noqa: E402
 
 ADMIN_URL = os.environ.get(
@@ -79,12 +92,22 @@ def write_plant(path: Path, n_meters: int, n_sites: int) -> None:
         "grid_region": "CN",
         "sites": [{"id": f"site{s:02d}"} for s in range(n_sites)],
         "meters": meters,
+        # One gateway per site, bound to its meters: ingest checks every reading's binding.
+        "gateways": [
+            {
+                "id": f"gw{s:03d}",
+                "site": f"site{s:02d}",
+                "meters": [m["id"] for m in meters if m["site"] == f"site{s:02d}"],
+            }
+            for s in range(n_sites)
+        ],
     }
     path.write_text(yaml.safe_dump(plant), encoding="utf-8")
 
 
-def make_messages(n_meters: int, steps: int, step_ms: int) -> list[tuple[str, bytes]]:
-    """Every meter once per step; one gateway per 100 meters, one message per gateway and step.
+def make_messages(n_meters: int, steps: int, step_ms: int, n_sites: int) -> list[tuple[str, bytes]]:
+    """Every meter once per step; one gateway per site (its meters i = site mod n_sites),
+    messages of up to 100 readings per gateway and step, on the gateway's site topic.
 
     Source times end now (the data a live plant sends): the service has warmed this
     month's factors and lineage at start, as it does in production."""
@@ -93,16 +116,56 @@ def make_messages(n_meters: int, steps: int, step_ms: int) -> list[tuple[str, by
     seq: dict[int, int] = {}
     for s in range(steps):
         t = t_start + s * step_ms
-        for g in range(0, n_meters, PER_MSG):
-            seq[g] = seq.get(g, 0) + 1
-            rs = [
-                Reading(m=f"m{i:05d}", t=t, v=float(s) * 0.5 + i % 7, u="kWh")
-                for i in range(g, min(g + PER_MSG, n_meters))
-            ]
-            gw = f"gw{g // PER_MSG:03d}"
-            msg = ReadingsMessage(v=1, gateway=gw, stream="bench", seq=seq[g], readings=rs)
-            out.append((f"carbonstream/v1/plant/{gw}/readings", encode_readings(msg)))
+        for site in range(n_sites):
+            mine = range(site, n_meters, n_sites)
+            for lo in range(0, len(mine), PER_MSG):
+                key = site * n_meters + lo
+                seq[key] = seq.get(key, 0) + 1
+                rs = [
+                    Reading(m=f"m{i:05d}", t=t, v=float(s) * 0.5 + i % 7, u="kWh")
+                    for i in mine[lo : lo + PER_MSG]
+                ]
+                gw = f"gw{site:03d}"
+                msg = ReadingsMessage(
+                    v=1, gateway=gw, stream=f"bench{lo}", seq=seq[key], readings=rs
+                )
+                out.append((f"carbonstream/v1/site{site:02d}/{gw}/readings", encode_readings(msg)))
     return out
+
+
+def sign_messages(
+    msgs: list[tuple[str, bytes]], keys: dict[str, Ed25519PrivateKey]
+) -> list[tuple[str, bytes]]:
+    """The same batches as each gateway's queue seals them with a key: v2 body, envelope."""
+    from carbonstream.transport.payload import decode_readings
+
+    out = []
+    for topic, data in msgs:
+        m = decode_readings(data)
+        body = encode_readings(
+            ReadingsMessage(v=2, gateway=m.gateway, stream=m.stream, seq=m.seq, readings=m.readings)
+        )
+        env = signing.Signer(keys[m.gateway]).envelope(body)
+        out.append((topic.replace("carbonstream/v1/", "carbonstream/v2/", 1), env))
+    return out
+
+
+def keyed_plant(plant_file: Path, keys: dict[str, Ed25519PrivateKey]) -> Plant:
+    since = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    plant = load_plant(plant_file)
+    gateways = [
+        g.model_copy(
+            update={
+                "keys": [
+                    GatewayKey(
+                        public_key=signing.public_text(keys[g.id].public_key()), valid_from=since
+                    )
+                ]
+            }
+        )
+        for g in plant.gateways
+    ]
+    return plant.model_copy(update={"gateways": gateways})
 
 
 def fresh_db() -> tuple[str, str]:
@@ -166,7 +229,9 @@ def copy_ceiling(plant_file: Path, msgs: list[tuple[str, bytes]]) -> tuple[float
 # --- 2, 3. ingest end to end ----------------------------------------------------------
 
 
-def settings_for(plant_file: Path, url: str, port: int, client_id: str) -> IngestSettings:
+def settings_for(
+    plant_file: Path, url: str, port: int, client_id: str, signed: bool = False
+) -> IngestSettings:
     return IngestSettings.model_validate(
         {
             "plant": str(plant_file),
@@ -182,6 +247,8 @@ def settings_for(plant_file: Path, url: str, port: int, client_id: str) -> Inges
             "lateness_s": 10 * 86_400,
             "future_s": 10 * 86_400 * 365,
             "metrics_port": None,
+            # unsigned runs: v1 accepted by configuration (marked unsigned), as before
+            "signatures": {"required": signed},
         }
     )
 
@@ -248,9 +315,10 @@ def run_service(
     probe: Probe,
     settle_s: float = 0.3,
     broker: Mosquitto | None = None,
+    plant: Plant | None = None,
 ) -> tuple[Service, threading.Thread]:
     """Prepare (migrate, sync, warm: untimed), then start taking messages."""
-    svc = Service(s, db_url=url, on_commit=probe)
+    svc = Service(s, db_url=url, on_commit=probe, plant=plant)
     svc.prepare()
     if broker is not None:
         probe.cpu0 = cpu_seconds(broker)
@@ -270,29 +338,32 @@ def wait_for(probe: Probe, n: int, timeout: float) -> None:
         raise RuntimeError(f"only {probe.committed} of {n} readings committed in {timeout}s")
 
 
-def drain(plant_file: Path, msgs: list[tuple[str, bytes]], broker: Mosquitto) -> float:
+def drain(
+    plant_file: Path, msgs: list[tuple[str, bytes]], broker: Mosquitto, plant: Plant | None = None
+) -> float:
+    """Readings per second draining the queued messages; signed when a keyed plant is given."""
     n = len(msgs) * PER_MSG
     name, url = fresh_db()
     client = unique("ingest-")
+    signed = plant is not None
     try:
         # Create the session, leave, queue everything, then measure the drain.
         probe = Probe()
-        svc, th = run_service(settings_for(plant_file, url, broker.port, client), url, probe)
+        s = settings_for(plant_file, url, broker.port, client, signed)
+        svc, th = run_service(s, url, probe, plant=plant)
         svc.stop()
         th.join(30)
         publish(broker.port, msgs)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("CHECKPOINT")
         probe = Probe()
-        svc, th = run_service(
-            settings_for(plant_file, url, broker.port, client), url, probe, 0, broker
-        )
+        svc, th = run_service(s, url, probe, 0, broker, plant)
         wait_for(probe, n, 600)
         dt = time.perf_counter() - probe.started
         cpu = {k: round((v - probe.cpu0[k]) / n * 1e6, 2) for k, v in cpu_seconds(broker).items()}
         svc.stop()
         th.join(30)
-        check_rows(url, n)
+        check_rows(url, n, signed)
         CPU_US_PER_READING.append(cpu)
         return n / dt
     finally:
@@ -379,10 +450,55 @@ def cpu_seconds(broker: Mosquitto) -> dict[str, float]:
     }
 
 
-def check_rows(url: str, n: int) -> None:
+def check_rows(url: str, n: int, signed: bool = False) -> None:
     with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT count(*) FROM readings").fetchone()
+        row = conn.execute("SELECT count(*), count(batch) FROM readings").fetchone()
     assert row is not None and int(row[0]) == n, f"{row} rows, expected {n}"
+    assert int(row[1]) == (n if signed else 0), f"{row[1]} of {n} readings name a signed batch"
+
+
+def signatures(
+    plant_file: Path, msgs: list[tuple[str, bytes]], broker: Mosquitto, reps: int
+) -> None:
+    """5. Signed vs unsigned drains of the same readings, alternating; ratios per pair."""
+    gateways = sorted({decode_gateway(data) for _, data in msgs})
+    keys = {gw: Ed25519PrivateKey.generate() for gw in gateways}
+    signed_msgs = sign_messages(msgs, keys)
+    plant = keyed_plant(plant_file, keys)
+    n = len(msgs) * PER_MSG
+    plain, signed = [], []
+    for _ in range(reps):
+        plain.append(drain(plant_file, msgs, broker))
+        signed.append(drain(plant_file, signed_msgs, broker, plant))
+    ratios = [a / b for a, b in zip(signed, plain, strict=True)]
+    emit(
+        metric="readings_per_s_unsigned",
+        value=round(statistics.median(plain)),
+        unit="1/s",
+        readings=n,
+        per_message=PER_MSG,
+        runs=[round(x) for x in plain],
+        note="drain of v1 batches accepted unsigned (signatures.required: false)",
+    )
+    emit(
+        metric="readings_per_s_signed",
+        value=round(statistics.median(signed)),
+        unit="1/s",
+        readings=n,
+        per_message=PER_MSG,
+        runs=[round(x) for x in signed],
+        vs="readings_per_s_unsigned",
+        ratio=round(statistics.median(ratios), 3),
+        pair_ratios=[round(x, 3) for x in ratios],
+        target_ratio=0.8,
+        note="Ed25519 verified per batch; digest, signature and signed bytes stored",
+    )
+
+
+def decode_gateway(data: bytes) -> str:
+    from carbonstream.transport.payload import decode_readings
+
+    return decode_readings(data).gateway
 
 
 def main() -> None:
@@ -394,17 +510,22 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=10_000.0, help="readings/s for the latency run")
     p.add_argument("--reps", type=int, default=3, help="ceiling/ingest pairs")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--only", choices=["signatures"], help="run one comparison alone")
     a = p.parse_args()
     if a.quick:
-        a.meters, a.sites, a.steps, a.latency_s, a.reps = 500, 5, 40, 3.0, 1
+        a.meters, a.sites, a.steps, a.latency_s = 500, 5, 40, 3.0
+        a.reps = 1 if a.only is None else a.reps  # one comparison alone: keep its pairs
     with tempfile.TemporaryDirectory(prefix="carbonstream-bench-") as tmp:
         work = Path(tmp)
         plant_file = work / "plant.yaml"
         write_plant(plant_file, a.meters, a.sites)
-        msgs = make_messages(a.meters, a.steps, 1000)
+        msgs = make_messages(a.meters, a.steps, 1000, a.sites)
         n = len(msgs) * PER_MSG
         broker = Mosquitto(work)
         try:
+            if a.only == "signatures":
+                signatures(plant_file, msgs, broker, a.reps)
+                return
             # Noisy shared host: alternate ceiling and ingest runs; medians, ratios per pair.
             copies, drains = [], []
             for _ in range(a.reps):
@@ -444,7 +565,7 @@ def main() -> None:
                 ratio=round(rate_live / copy_rate, 3),
             )
             steps = max(1, int(a.latency_s * a.rate / a.meters))
-            lat_msgs = make_messages(a.meters, steps, 1000)
+            lat_msgs = make_messages(a.meters, steps, 1000, a.sites)
             p50, p99, achieved, n_lat = latency(plant_file, lat_msgs, broker, a.rate)
             emit(
                 metric="latency_p50_s",
@@ -462,6 +583,7 @@ def main() -> None:
                 readings=n_lat,
                 target=1.0,
             )
+            signatures(plant_file, msgs, broker, a.reps)
         finally:
             broker.stop()
 

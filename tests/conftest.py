@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+import tests.hypothesis_profiles  # noqa: F401  (registers and loads the profile)
 from tests.services import PG_ADMIN_URL, create_db, drop_db, url_with_db
 
 

@@ -23,7 +23,7 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:  # type: i
 
 def test_example_inventory_json(capsys: pytest.CaptureFixture[str]) -> None:
     rep = run_json(capsys, "--readings", str(READINGS), "--bucket", "day")
-    assert rep["schema"] == "carbonstream.compute/v1"
+    assert rep["schema"] == "carbonstream.compute/v2"
     t = rep["totals"]["plant"]
     assert t["scope1_t"] > 0 and t["scope2_location_t"] > 0
     # Instruments lower the market-based figure; the location-based one never moves.
@@ -45,6 +45,41 @@ def test_example_inventory_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(f["source"] for x in rep["lineage"] for f in x["factors"])
     gec = next(i for i in rep["instruments"] if i["id"] == "GEC-2026-0001")
     assert gec["allocated_mwh"] == pytest.approx(20.0)
+
+
+def test_example_meters_are_auditable(capsys: pytest.CaptureFixture[str]) -> None:
+    rep = run_json(capsys, "--readings", str(READINGS), "--bucket", "day")
+    meters = {m["meter"]: m for m in rep["meters"]}
+    # The uncounted interval (the one gap of the quality counts) is a flag on its meter.
+    gapped = [m for m in rep["meters"] if m["uncounted"]]
+    assert len(gapped) == 1 and "gap" in gapped[0]["flags"]
+    (u,) = gapped[0]["uncounted"]
+    assert u["flags"] == ["derived", "gap"] and u["seconds"] == pytest.approx(
+        rep["quality"]["gap_s"]
+    )
+    # Activity in the meter's own unit beside the canonical one.
+    dg = meters["assembly-diesel"]
+    assert (dg["meter_unit"], dg["unit"]) == ("L", "t")
+    assert dg["quantity"] == pytest.approx(dg["quantity_meter_unit"] * 0.84e-3)  # 0.84 kg/L
+    # Fuel energy = t x 43.0 GJ/t (IPCC 2006 NCV for gas/diesel oil)
+    assert dg["energy_gj"] == pytest.approx(dg["quantity"] * 43.0)
+    gas = meters["foundry-gas"]
+    assert (gas["meter_unit"], gas["unit"]) == ("m3", "Nm3")
+    assert gas["quantity"] == pytest.approx(gas["quantity_meter_unit"] * 273.15 / 293.15)
+    assert gas["conversion"][0].startswith("m3 at 20 °C, 101.325 kPa -> Nm3")
+    # CH4 and N2O: gas mass and CO2e side by side (AR5: 28 and 265).
+    assert dg["ch4_t"] > 0 and dg["ch4_co2e_t"] == pytest.approx(dg["ch4_t"] * 28)
+    assert dg["n2o_co2e_t"] == pytest.approx(dg["n2o_t"] * 265)
+    assert dg["co2e_t"] == pytest.approx(dg["co2_t"] + dg["ch4_co2e_t"] + dg["n2o_co2e_t"])
+    t = rep["totals"]["plant"]
+    assert t["scope1_ch4_co2e_t"] == pytest.approx(t["scope1_ch4_t"] * 28)
+    assert t["scope1_t"] == pytest.approx(
+        t["scope1_co2_t"] + t["scope1_ch4_co2e_t"] + t["scope1_n2o_co2e_t"]
+    )
+    lin = next(x for x in rep["lineage"] if x["meter"] == "foundry-gas")
+    ncv = next(f for f in lin["factors"] if f["role"] == "ncv")
+    assert (ncv["source_value"], ncv["source_unit"]) == (38.93, "MJ/Nm3")
+    assert ncv["value"] == pytest.approx(0.03893) and ncv["unit"] == "GJ/Nm3"
 
 
 def test_csv_and_table(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -41,7 +41,19 @@ def _parser() -> argparse.ArgumentParser:
         choices=["minute", "15min", "hour", "day", "month"],
         help="reporting bucket in the plant's time zone (default: hour)",
     )
-    c.add_argument("--format", default="table", choices=["table", "json", "csv"])
+    c.add_argument(
+        "--format",
+        default="table",
+        choices=["table", "json", "csv", "inventory-csv"],
+        help="csv: one row per bucket and site; inventory-csv: totals, matching, offsets, net "
+        "and zero-carbon status as section,item,field,value",
+    )
+    c.add_argument(
+        "--from",
+        dest="period_from",
+        help="report from this plant-local time (ISO date or datetime; an offset is accepted)",
+    )
+    c.add_argument("--to", dest="period_to", help="report until this time (exclusive), as --from")
     c.add_argument("--skip-bad", action="store_true", help="count and skip bad rows")
     c.add_argument("--output", type=Path, help="write here instead of standard output")
     c.set_defaults(func=_compute)
@@ -59,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_example_readings)
 
     g = sub.add_parser("gateway", help="run an edge gateway: poll meters, buffer, publish")
-    g.add_argument("--config", required=True, type=Path, help="gateway file (YAML or TOML)")
+    g.add_argument("--config", type=Path, help="gateway file (YAML or TOML); required")
     g.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     g.add_argument("--check", action="store_true", help="check the file and exit")
     g.add_argument(
@@ -69,6 +81,16 @@ def _parser() -> argparse.ArgumentParser:
         help="event loop: auto = uvloop when installed",
     )
     g.set_defaults(func=_gateway)
+    gsub = g.add_subparsers(title="actions")
+    gk = gsub.add_parser(
+        "keygen", help="make the gateway's Ed25519 signing key; prints what to register"
+    )
+    gk.add_argument(
+        "--config", type=Path, help="gateway file: the key goes to its signing.private_key_file"
+    )
+    gk.add_argument("--key", type=Path, help="private key file (instead of --config)")
+    gk.add_argument("--gateway", help="gateway id (instead of --config)")
+    gk.set_defaults(func=_gateway_keygen)
 
     s = sub.add_parser(
         "simulate", help="serve a plant's meters over Modbus TCP and OPC UA (demo and tests)"
@@ -130,6 +152,11 @@ def _parser() -> argparse.ArgumentParser:
 
     ve = sub.add_parser("verify", help="verify an evidence export (chain and every figure)")
     ve.add_argument("folder", type=Path)
+    ve.add_argument(
+        "--require-signed",
+        action="store_true",
+        help="count readings that came unsigned as problems (production plants)",
+    )
     ve.set_defaults(func=_verify)
 
     rs = sub.add_parser(
@@ -227,7 +254,41 @@ def _parser() -> argparse.ArgumentParser:
         kp.add_argument("--config", type=Path, help="API settings (for database.url / data_dir)")
         _db_args(kp)
         kp.set_defaults(func=func)
+
+    dp = sub.add_parser("deploy", help="generate deployment files from the configuration")
+    dsub = dp.add_subparsers(title="files", required=True)
+    da = dsub.add_parser("acl", help="the Mosquitto ACL from the plant's gateways: section")
+    da.add_argument("--config", required=True, type=Path, help="plant file")
+    da.add_argument("--ingest-config", type=Path, help="ingest settings: adds Sparkplug nodes")
+    da.add_argument("--ingest-user", default="carbonstream-ingest", help="ingest's MQTT user")
+    da.add_argument("--output", type=Path, help="write here instead of standard output")
+    da.set_defaults(func=_deploy_acl)
     return p
+
+
+def _deploy_acl(args: argparse.Namespace) -> int:
+    from carbonstream.config.loader import load_plant
+    from carbonstream.deploy.acl import mosquitto_acl
+    from carbonstream.errors import ConfigError
+    from carbonstream.ingest.authorise import sparkplug_nodes
+    from carbonstream.ingest.settings import load_ingest_settings
+
+    plant = load_plant(args.config)
+    if not plant.gateways:
+        raise ConfigError(
+            str(args.config),
+            ["gateways: missing: the ACL gives each gateway its own site's topic; add the section"],
+        )
+    nodes: set[str] = set()
+    if args.ingest_config is not None:
+        sp = load_ingest_settings(args.ingest_config).sparkplug
+        nodes = sparkplug_nodes(sp) if sp.enabled else set()
+    text = mosquitto_acl(plant, args.config.name, args.ingest_user, nodes)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+    return 0
 
 
 def _db_args(p: argparse.ArgumentParser) -> None:
@@ -321,12 +382,18 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _compute(args: argparse.Namespace) -> int:
     from carbonstream import report
-    from carbonstream.compute import compute_file
+    from carbonstream.compute import compute_file, period_ns, window
 
     base_s = 60 if args.bucket == "minute" else 900
     acc = compute_file(args.config, args.readings, skip_bad=args.skip_bad, base_s=base_s)
-    rep = report.build(acc, args.bucket)
-    render = {"table": report.to_table, "json": report.to_json, "csv": report.to_csv}
+    lo, hi = period_ns(acc.plant.zone, args.period_from, args.period_to, base_s)
+    rep = report.build(window(acc, lo, hi), args.bucket)
+    render = {
+        "table": report.to_table,
+        "json": report.to_json,
+        "csv": report.to_csv,
+        "inventory-csv": report.to_inventory_csv,
+    }
     text = render[args.format](rep)
     if args.output:
         args.output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
@@ -372,6 +439,9 @@ def _gateway(args: argparse.Namespace) -> int:
     from carbonstream.gateway.service import GatewayService
     from carbonstream.gateway.service import run as run_gateway
 
+    if args.config is None:
+        print("carbonstream gateway: --config is required", file=sys.stderr)
+        return 2
     gateway = load_gateway(args.config)
     if args.check:
         print(f"{args.config}: ok ({len(gateway.file.devices)} devices)")
@@ -386,6 +456,13 @@ def _gateway(args: argparse.Namespace) -> int:
         await service.run()
 
     run_gateway(run(), loop=args.loop)
+    return 0
+
+
+def _gateway_keygen(args: argparse.Namespace) -> int:
+    from carbonstream.gateway.keygen import keygen
+
+    print(keygen(args.config, args.key, args.gateway))
     return 0
 
 
@@ -598,7 +675,7 @@ def _export_evidence(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from carbonstream.evidence.verify import verify
 
-    rep = verify(args.folder)
+    rep = verify(args.folder, require_signed=args.require_signed)
     for c in rep.checked:
         print(f"checked: {c}")
     for p in rep.problems:

@@ -7,21 +7,24 @@ reference the live pipeline is checked against.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
 
 from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
-from carbonstream.core.batch import ReadingBatch
+from carbonstream.core.batch import NS_PER_S, ReadingBatch
 from carbonstream.core.engine import SITE_COLUMNS, BatchResult, Engine
 from carbonstream.core.intervals import Counts
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.state import EngineState
+from carbonstream.errors import ReadingsError
 from carbonstream.readings_file import BadRows, load_readings
 
 CHUNK = 100_000
@@ -50,11 +53,22 @@ class Account:
     line_bucket: list[NDArray[np.int64]] = field(default_factory=list)
     line_qty: list[NDArray[np.float64]] = field(default_factory=list)
     line_co2e: list[NDArray[np.float64]] = field(default_factory=list)
+    line_co2: list[NDArray[np.float64]] = field(default_factory=list)
+    line_ch4: list[NDArray[np.float64]] = field(default_factory=list)
+    line_n2o: list[NDArray[np.float64]] = field(default_factory=list)
+    # intervals not counted (reset, gap, implausible), per meter
+    uncounted_meter: list[NDArray[np.int32]] = field(default_factory=list)
+    uncounted_t0: list[NDArray[np.int64]] = field(default_factory=list)
+    uncounted_t1: list[NDArray[np.int64]] = field(default_factory=list)
+    uncounted_flags: list[NDArray[np.uint16]] = field(default_factory=list)
     line_covered: list[NDArray[np.int64]] = field(default_factory=list)
     line_flags: list[NDArray[np.uint16]] = field(default_factory=list)
     line_lineage: list[NDArray[np.int32]] = field(default_factory=list)
     alloc_instrument: list[NDArray[np.int32]] = field(default_factory=list)
     alloc_mwh: list[NDArray[np.float64]] = field(default_factory=list)
+    alloc_bucket: list[NDArray[np.int64]] = field(default_factory=list)
+    # The reporting window [lo, hi) in UTC ns, when --from/--to cut the run (see window()).
+    window_ns: tuple[int, int] | None = None
 
     @property
     def plant(self) -> Plant:
@@ -73,11 +87,20 @@ class Account:
         self.line_bucket.append(ln.lines.bucket)
         self.line_qty.append(ln.lines.quantity)
         self.line_co2e.append(ln.co2e_t)
+        self.line_co2.append(ln.co2_t)
+        self.line_ch4.append(ln.ch4_t)
+        self.line_n2o.append(ln.n2o_t)
+        if r.uncounted is not None:
+            self.uncounted_meter.append(r.uncounted.meter)
+            self.uncounted_t0.append(r.uncounted.t0)
+            self.uncounted_t1.append(r.uncounted.t1)
+            self.uncounted_flags.append(r.uncounted.flags)
         self.line_covered.append(ln.lines.covered_ns)
         self.line_flags.append(ln.flags)
         self.line_lineage.append(ln.lineage)
         self.alloc_instrument.append(r.allocation.instrument)
         self.alloc_mwh.append(r.allocation.mwh)
+        self.alloc_bucket.append(r.allocation.bucket)
 
     def column(self, name: str) -> NDArray[np.float64]:
         return concat_parts(self.values[name], np.float64)
@@ -153,3 +176,74 @@ def recompute(
     state = engine.new_state()
     state.instrument_used_mwh = dict(used_mwh or {})
     return run(engine, batch, state=state)
+
+
+def window(acc: Account, lo_ns: int | None, hi_ns: int | None) -> Account:
+    """The account cut to the base buckets in [lo, hi): the whole run is computed first (a
+    counter's first delta needs the reading before the window), then rows and lines outside
+    are dropped. ``lo``/``hi`` must be base-bucket boundaries (the caller checks)."""
+    if lo_ns is None and hi_ns is None:
+        return acc
+    lo = lo_ns if lo_ns is not None else (acc.first_ns if acc.first_ns is not None else 0)
+    hi = hi_ns if hi_ns is not None else (acc.last_ns + 1 if acc.last_ns is not None else 0)
+    out = Account(acc.engine, acc.state, acc.counts, acc.bad, lo, hi, window_ns=(lo, hi))
+
+    def cut(names: list[str], by: NDArray[np.bool_]) -> None:
+        for name in names:
+            parts = getattr(acc, name)
+            if parts:
+                setattr(out, name, [np.concatenate(parts)[by]])
+
+    def inside(b: NDArray[np.int64]) -> NDArray[np.bool_]:
+        return (b >= lo) & (b < hi)
+
+    names = [f.name for f in fields(Account)]
+    bucket = concat_parts(acc.bucket, np.int64)
+    cut(["site", "bucket", "residual_lineage"], inside(bucket))
+    out.values = {c: [acc.column(c)[inside(bucket)]] for c in SITE_COLUMNS}
+    cut(
+        [n for n in names if n.startswith("line_")], inside(concat_parts(acc.line_bucket, np.int64))
+    )
+    cut(
+        [n for n in names if n.startswith("alloc_")],
+        inside(concat_parts(acc.alloc_bucket, np.int64)),
+    )
+    t0 = concat_parts(acc.uncounted_t0, np.int64)
+    t1 = concat_parts(acc.uncounted_t1, np.int64)
+    cut([n for n in names if n.startswith("uncounted_")], (t1 > lo) & (t0 < hi))
+    return out
+
+
+def period_ns(
+    zone: ZoneInfo, start: str | None, end: str | None, base_s: int
+) -> tuple[int | None, int | None]:
+    """``--from``/``--to`` as UTC ns: an ISO date or datetime, plant-local without an offset."""
+    lo = None if start is None else _instant(start, zone, base_s, "--from")
+    hi = None if end is None else _instant(end, zone, base_s, "--to")
+    if lo is not None and hi is not None and hi <= lo:
+        raise ReadingsError(f"--to ({end}) must be after --from ({start})")
+    return lo, hi
+
+
+def _instant(text: str, zone: ZoneInfo, base_s: int, flag: str) -> int:
+    try:
+        t = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ReadingsError(
+            f"{flag} {text!r} is not an ISO date or datetime (2026-11-22, 2026-11-22T08:00, "
+            "2026-11-22T08:00+08:00)"
+        ) from None
+    if t.tzinfo is None:
+        local = t.replace(tzinfo=zone)
+        if local.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != t:
+            raise ReadingsError(f"{flag} {text} does not exist in {zone.key} (clock change)")
+        if local.replace(fold=1).utcoffset() != local.utcoffset():
+            raise ReadingsError(f"{flag} {text} happens twice in {zone.key}: give its offset")
+        t = local
+    s = t.timestamp()
+    if s % base_s:
+        raise ReadingsError(
+            f"{flag} {text} is not on a {base_s // 60}-minute boundary: the account is kept in "
+            f"{base_s // 60}-minute buckets (use --bucket minute for minute boundaries)"
+        )
+    return int(s) * NS_PER_S

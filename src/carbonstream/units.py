@@ -13,20 +13,21 @@ meets a unit it was not published for:
 
 A meter's scale = multiplier x (canonical per meter unit). Conversions that
 need a property of the medium (gas reference conditions, liquid density,
-steam enthalpy) take it from the meter's configuration.
+steam enthalpy) take it from the meter's configuration; the constants of the
+heat formulas (reference enthalpy of water at 20 °C, specific heat of water)
+are factors in the library (``cn.heat.steam_ref_enthalpy``,
+``cn.heat.water_cp``) with their source, passed in as ``HeatConstants``.
+Every scale states the conversions it applies (``steps``), for the lineage.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Water at 20 °C, subtracted from steam enthalpy (NDRC guideline formula,
-# library factor cn.heat.steam_ref_enthalpy) and the specific heat of water
-# (cn.heat.water_cp); kept here because they define a unit conversion.
-STEAM_REF_ENTHALPY_KJ_PER_KG = 83.74
-WATER_CP_KJ_PER_KG_K = 4.1868
+# Physical definitions of the normal cubic metre (0 °C, 101.325 kPa): not factors.
 ZERO_CELSIUS_K = 273.15
 STANDARD_PRESSURE_KPA = 101.325
+HOT_WATER_REF_C = 20.0  # the formula's return temperature (water at 20 °C)
 
 ELECTRICITY = {"Wh": 1e-6, "kWh": 1e-3, "MWh": 1.0, "GWh": 1e3}
 ELECTRICITY_RATE = {"W": 1e-6, "kW": 1e-3, "MW": 1.0}
@@ -49,6 +50,40 @@ class UnitError(ValueError):
 class Scale:
     canonical: str  # canonical unit of the *quantity* (MWh, GJ, Nm3, t, pcs)
     per_unit: float  # canonical quantity per meter unit (per unit-hour for rates)
+    own_unit: str = ""  # the meter's quantity unit (a rate integrated: kW -> kWh)
+    steps: tuple[str, ...] = ()  # the conversions applied, in words and numbers
+
+
+@dataclass(frozen=True, slots=True)
+class HeatConstants:
+    """The constants of the steam and hot-water heat formulas, from the factor library."""
+
+    steam_ref_enthalpy_kj_per_kg: float
+    water_cp_kj_per_kg_k: float
+    steam_ref: str = ""  # factor reference (id@version) for the lineage
+    water_cp_ref: str = ""
+
+
+# Rate units integrate to these quantity units.
+_INTEGRATED = {"W": "Wh", "kW": "kWh", "MW": "MWh"}
+
+
+def own_quantity_unit(unit: str, rate: bool) -> str:
+    """The quantity unit of a meter stated in ``unit`` (a rate integrated over hours)."""
+    if not rate:
+        return unit
+    return _INTEGRATED.get(unit, unit.removesuffix("/h"))
+
+
+def _scale(canonical: str, per_unit: float, unit: str, rate: bool, *steps: str) -> Scale:
+    own = own_quantity_unit(unit, rate)
+    if rate:
+        steps = (f"{unit} integrated over time (trapezoid) -> {own}", *steps)
+    if per_unit == 1.0 and own == canonical:
+        steps = (*steps, f"none: {own} is the canonical unit")
+    elif not any("->" in x and canonical in x for x in steps):
+        steps = (*steps, f"{own} -> {canonical}: x {per_unit:.10g}")
+    return Scale(canonical, per_unit, own, tuple(steps))
 
 
 def gas_volume_factor(temperature_c: float, pressure_kpa: float) -> float:
@@ -58,12 +93,12 @@ def gas_volume_factor(temperature_c: float, pressure_kpa: float) -> float:
     )
 
 
-def steam_gj_per_t(enthalpy_kj_per_kg: float) -> float:
-    return (enthalpy_kj_per_kg - STEAM_REF_ENTHALPY_KJ_PER_KG) * 1e-3
+def steam_gj_per_t(enthalpy_kj_per_kg: float, c: HeatConstants) -> float:
+    return (enthalpy_kj_per_kg - c.steam_ref_enthalpy_kj_per_kg) * 1e-3
 
 
-def hot_water_gj_per_t(temperature_c: float) -> float:
-    return (temperature_c - 20.0) * WATER_CP_KJ_PER_KG_K * 1e-3
+def hot_water_gj_per_t(temperature_c: float, c: HeatConstants) -> float:
+    return (temperature_c - HOT_WATER_REF_C) * c.water_cp_kj_per_kg_k * 1e-3
 
 
 def _pick(table: dict[str, float], unit: str, what: str) -> float:
@@ -75,8 +110,12 @@ def _pick(table: dict[str, float], unit: str, what: str) -> float:
 
 def electricity(unit: str, rate: bool) -> Scale:
     if rate:
-        return Scale("MWh", _pick(ELECTRICITY_RATE, unit, "power unit"))
-    return Scale("MWh", _pick(ELECTRICITY, unit, "electric energy unit"))
+        return _scale("MWh", _pick(ELECTRICITY_RATE, unit, "power unit"), unit, rate)
+    return _scale("MWh", _pick(ELECTRICITY, unit, "electric energy unit"), unit, rate)
+
+
+def is_mass_unit(unit: str, rate: bool) -> bool:
+    return unit in (MASS_RATE if rate else MASS)
 
 
 def heat(
@@ -84,26 +123,52 @@ def heat(
     rate: bool,
     steam_enthalpy_kj_per_kg: float | None,
     hot_water_temperature_c: float | None,
+    constants: HeatConstants | None,
 ) -> Scale:
-    mass_unit = unit in ("t/h", "kg/h") if rate else unit in ("t", "kg")
-    if mass_unit:
-        per_t = _medium_heat(steam_enthalpy_kj_per_kg, hot_water_temperature_c)
+    """Heat in GJ; steam or hot water by mass through the library's formula constants
+    (``constants`` None: the unit is only checked, the scale is NaN)."""
+    if is_mass_unit(unit, rate):
         mass = _pick(MASS_RATE if rate else MASS, unit, "mass unit")
-        return Scale("GJ", per_t * mass)
+        per_t, step = _medium_heat(steam_enthalpy_kj_per_kg, hot_water_temperature_c, constants)
+        own = own_quantity_unit(unit, rate)
+        steps = [] if mass == 1.0 else [f"{own} -> t: x {mass:g}"]
+        return _scale("GJ", per_t * mass, unit, rate, *steps, step)
+    if steam_enthalpy_kj_per_kg is not None or hot_water_temperature_c is not None:
+        raise UnitError(
+            f"the meter reads heat ({unit}): steam_enthalpy_kj_per_kg / "
+            "hot_water_temperature_c would be ignored; drop them, or meter the mass (t)"
+        )
     table = HEAT_RATE if rate else HEAT
-    return Scale("GJ", _pick(table, unit, "heat unit (or t of steam / hot water)"))
+    return _scale("GJ", _pick(table, unit, "heat unit (or t of steam / hot water)"), unit, rate)
 
 
-def _medium_heat(enthalpy: float | None, water_temp: float | None) -> float:
+def _medium_heat(
+    enthalpy: float | None, water_temp: float | None, c: HeatConstants | None
+) -> tuple[float, str]:
     if (enthalpy is None) == (water_temp is None):
         raise UnitError(
             "heat metered as mass needs exactly one of steam_enthalpy_kj_per_kg "
             "(steam) or hot_water_temperature_c (hot water)"
         )
+    if c is None:
+        return float("nan"), "unit check only"
     if enthalpy is not None:
-        return steam_gj_per_t(enthalpy)
+        if enthalpy <= c.steam_ref_enthalpy_kj_per_kg:
+            raise UnitError(
+                f"steam_enthalpy_kj_per_kg {enthalpy} is not above the reference enthalpy "
+                f"{c.steam_ref_enthalpy_kj_per_kg} kJ/kg ({c.steam_ref}): no heat delivered"
+            )
+        v = steam_gj_per_t(enthalpy, c)
+        return v, (
+            f"t steam -> GJ: (h {enthalpy:g} - {c.steam_ref_enthalpy_kj_per_kg:g} kJ/kg "
+            f"[{c.steam_ref}]) x 10^-3 = {v:.10g} GJ/t"
+        )
     assert water_temp is not None
-    return hot_water_gj_per_t(water_temp)
+    v = hot_water_gj_per_t(water_temp, c)
+    return v, (
+        f"t hot water -> GJ: ({water_temp:g} - {HOT_WATER_REF_C:g} °C) x "
+        f"{c.water_cp_kj_per_kg_k:g} kJ/(kg K) [{c.water_cp_ref}] x 10^-3 = {v:.10g} GJ/t"
+    )
 
 
 def gas(unit: str, rate: bool, temperature_c: float | None, pressure_kpa: float | None) -> Scale:
@@ -115,22 +180,55 @@ def gas(unit: str, rate: bool, temperature_c: float | None, pressure_kpa: float 
                 "a gas volume in m3 needs reference_conditions (temperature_c, pressure_kpa); "
                 "Chinese billing volumes are usually at 20 °C, factors at 0 °C"
             )
-        return Scale("Nm3", gas_volume_factor(temperature_c, pressure_kpa))
+        k = gas_volume_factor(temperature_c, pressure_kpa)
+        return _scale(
+            "Nm3",
+            k,
+            unit,
+            rate,
+            f"m3 at {temperature_c:g} °C, {pressure_kpa:g} kPa -> Nm3 (0 °C, 101.325 kPa): "
+            f"x 273.15/(273.15 + {temperature_c:g}) x {pressure_kpa:g}/101.325 = {k:.10g}",
+        )
+    if temperature_c is not None or pressure_kpa is not None:
+        # The 7.3 % trap: a 20 °C billing volume labelled Nm3 would be taken as 0 °C.
+        raise UnitError(
+            f"unit {unit!r} already means 0 °C and 101.325 kPa, so reference_conditions would "
+            "be ignored: if the meter reads volume at those conditions, use unit m3 (or m3/h) "
+            "with them; if it really reads normal cubic metres, drop reference_conditions"
+        )
     table = GAS_RATE if rate else GAS
-    return Scale("Nm3", _pick(table, unit, "gas volume unit (or m3 with reference_conditions)"))
+    return _scale(
+        "Nm3", _pick(table, unit, "gas volume unit (or m3 with reference_conditions)"), unit, rate
+    )
 
 
-def liquid(unit: str, rate: bool, density_kg_per_l: float | None) -> Scale:
+def is_liquid_volume(unit: str, rate: bool) -> bool:
+    return unit in (LIQUID_VOLUME_RATE_L if rate else LIQUID_VOLUME_L)
+
+
+def liquid(unit: str, rate: bool, density_kg_per_l: float | None, density_ref: str = "") -> Scale:
     volume = LIQUID_VOLUME_RATE_L if rate else LIQUID_VOLUME_L
     if unit in volume:
         if density_kg_per_l is None:
             raise UnitError(f"a liquid fuel in {unit} needs density_kg_per_l")
-        return Scale("t", volume[unit] * density_kg_per_l * 1e-3)
-    return Scale("t", _pick(MASS_RATE if rate else MASS, unit, "mass or liquid volume unit"))
+        k = volume[unit] * density_kg_per_l * 1e-3
+        own = own_quantity_unit(unit, rate)
+        where = f" [{density_ref}]" if density_ref else ""
+        return _scale(
+            "t",
+            k,
+            unit,
+            rate,
+            f"{own} -> t: liquid volume x density {density_kg_per_l:g} kg/L{where} "
+            f"= {k:.10g} t/{own}",
+        )
+    return _scale(
+        "t", _pick(MASS_RATE if rate else MASS, unit, "mass or liquid volume unit"), unit, rate
+    )
 
 
 def solid(unit: str, rate: bool) -> Scale:
-    return Scale("t", _pick(MASS_RATE if rate else MASS, unit, "mass unit"))
+    return _scale("t", _pick(MASS_RATE if rate else MASS, unit, "mass unit"), unit, rate)
 
 
 def counted(unit: str, rate: bool) -> Scale:
@@ -138,7 +236,18 @@ def counted(unit: str, rate: bool) -> Scale:
     if rate and not unit.endswith("/h"):
         raise UnitError(f"a production rate is per hour, e.g. t/h; got {unit!r}")
     if base in MASS:
-        return Scale("t", MASS[base])
+        return _scale("t", MASS[base], unit, rate)
     if base in COUNTED:
-        return Scale(base, 1.0)
+        return _scale(base, 1.0, unit, rate)
     raise UnitError(f"unit {unit!r} is not a production unit; use t, kg or one of {COUNTED}")
+
+
+def with_multiplier(s: Scale, multiplier: float) -> Scale:
+    if multiplier == 1.0:
+        return s
+    return Scale(
+        s.canonical,
+        s.per_unit * multiplier,
+        s.own_unit,
+        (f"raw register x multiplier {multiplier:g} -> {s.own_unit}", *s.steps),
+    )

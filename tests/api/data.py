@@ -23,6 +23,9 @@ def plant_variant(path: Path, **changes: Any) -> Path:
     """A copy of the example plant with top-level fields changed (factor files made absolute)."""
     data = yaml.safe_load(PLANT.read_text(encoding="utf-8"))
     data["factor_files"] = [str((PLANT.parent / f).resolve()) for f in data["factor_files"]]
+    for ins in data.get("instruments") or []:
+        if ins.get("hourly_profile"):
+            ins["hourly_profile"] = str((PLANT.parent / ins["hourly_profile"]).resolve())
     for k, v in changes.items():
         if v is None:
             data.pop(k, None)

@@ -246,6 +246,8 @@ def test_net_and_zero_carbon_status(day: Api) -> None:
             "net_t": 0.2,
             "zero_carbon": False,
             "remaining_t": 0.2,
+            "over_offset": False,
+            "over_offset_t": 0,
         }
     )
     assert sites["foundry"]["gross_t"] == 0 and sites["foundry"]["zero_carbon"]

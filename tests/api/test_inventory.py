@@ -97,6 +97,8 @@ def test_every_factor_used_with_source_and_version(
         "net_t": inventory["totals"]["ghg_total_market_t"],
         "zero_carbon": False,
         "remaining_t": inventory["totals"]["ghg_total_market_t"],
+        "over_offset": False,
+        "over_offset_t": 0.0,
     }
 
 

@@ -14,9 +14,20 @@ from hypothesis import strategies as st
 from carbonstream.compute import Account, run
 from carbonstream.core import Engine, FactorLibrary, ReadingBatch, reference
 from carbonstream.core.engine import SITE_COLUMNS
+from carbonstream.core.library import parse_csv
+from tests.hypothesis_profiles import examples
 from tests.plants import NS, meter, ns, plant
 
-LIB = FactorLibrary.load()
+# A plant's own fuel, declared with China-method factors in its own factor rows.
+LIB = FactorLibrary.load().extended(
+    parse_csv(
+        "id,version,value,unit,gas,source\n"
+        "t.tyre.ncv,1,31.4,GJ/t,,test lab\n"
+        "t.tyre.cc,1,22.5,tC/TJ,CO2,test lab\n"
+        "t.tyre.of,1,97,%,CO2,test lab\n",
+        "test",
+    )
+)
 PLANT = plant(
     [
         meter("grid", counter_range=10_000, rating=600.0, resolution=0.1),
@@ -45,6 +56,32 @@ PLANT = plant(
         ),
         meter("grid2", site="s2", multiplier=20, rating=800.0, counter_range=100_000),
         meter("out", site="s2", kind="production", unit="kg", rating=5000.0),
+        meter(
+            "fork",
+            site="s2",
+            kind="fuel",
+            fuel="diesel",
+            unit="L",
+            rating=20.0,
+            method="ipcc2006",
+            combustion="mobile",
+            vehicle="offroad_industry",
+        ),
+        meter("tyre", site="s1", kind="fuel", fuel="tyre_chips", unit="kg", rating=900.0),
+        meter(
+            "hw", site="s1", kind="heat_import", unit="t", rating=30.0, hot_water_temperature_c=95
+        ),
+    ],
+    fuels=[
+        {
+            "id": "tyre_chips",
+            "state": "solid",
+            "factors": {
+                "ncv": "t.tyre.ncv",
+                "carbon_content": "t.tyre.cc",
+                "oxidation": "t.tyre.of",
+            },
+        }
     ],
     instruments=[
         {
@@ -154,7 +191,9 @@ COMPARED = (
     "generation_mwh",
     "production",
 )
-FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(
+    max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @FAST

@@ -1,9 +1,10 @@
 """deploy/mosquitto run for real: a private Mosquitto on free ports with the deploy config
-(paths and ports adapted, a test CA for its TLS listener), users made by add-user.sh.
+(paths and ports adapted, a test CA for its TLS listener), users made by add-user.sh, and
+the ACL that ``carbonstream deploy acl`` generates from the example plant's gateways.
 
-A gateway may publish only its own readings and status, over TLS, and reads
-nothing; ingest (carbonstream's own subscriber, password from the environment)
-receives them through a shared subscription; strangers are refused.
+A gateway may publish only its own readings and status on its own site's topic, over
+TLS, and reads nothing; ingest (carbonstream's own subscriber, password from the
+environment) receives them through a shared subscription; strangers are refused.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from carbonstream.cli import main
 from carbonstream.ingest.mqtt import Subscriber
 from carbonstream.ingest.settings import MqttSettings
 from tests.services import _wait_port, free_port, unique
@@ -38,6 +40,7 @@ from tests.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "mosquitto"
+PLANT = ROOT / "config" / "plant.example.yaml"
 NOT_AUTHORIZED = 135
 
 
@@ -103,13 +106,15 @@ def broker() -> Iterator[Broker]:
 def _broker(mosquitto: str, tmp_path: Path) -> Iterator[Broker]:
     conf_dir = tmp_path / "config"
     shutil.copytree(DEPLOY, conf_dir)
+    (conf_dir / "acl").unlink()
+    assert main(["deploy", "acl", "--config", str(PLANT), "--output", str(conf_dir / "acl")]) == 0
     passwords = {}
-    for user in ("gw-a", "gw-b", "carbonstream-ingest", "healthcheck"):
+    for user in ("gw-assembly", "gw-foundry", "gw-rogue", "carbonstream-ingest", "healthcheck"):
         out = subprocess.run(
             [str(conf_dir / "add-user.sh"), user], capture_output=True, text=True, check=True
         )
         passwords[user] = out.stdout.strip().splitlines()[-1]
-    assert len(set(passwords.values())) == 4 and all(len(p) >= 24 for p in passwords.values())
+    assert len(set(passwords.values())) == 5 and all(len(p) >= 24 for p in passwords.values())
     ca = make_certs(tmp_path / "certs")
     (tmp_path / "data").mkdir()
     tls_port, port = free_port(), free_port()
@@ -200,28 +205,40 @@ def test_gateway_publishes_only_its_own_topics(
         ["carbonstream/v1/+/+/readings", "carbonstream/v1/+/+/status"],
     )
     ingest.start()
-    gw_a = Client(broker, "gw-a", broker.passwords["gw-a"], tls=True)
-    gw_b = Client(broker, "gw-b", broker.passwords["gw-b"], tls=True)
+    gw_a = Client(broker, "gw-assembly", broker.passwords["gw-assembly"], tls=True)
+    gw_b = Client(broker, "gw-foundry", broker.passwords["gw-foundry"], tls=True)
+    rogue = Client(broker, "gw-rogue", broker.passwords["gw-rogue"], tls=True)
     try:
         assert ingest.wait_connected(10)
-        assert not gw_a.reason.is_failure and not gw_b.reason.is_failure
+        assert not any(c.reason.is_failure for c in (gw_a, gw_b, rogue))
         gw_a.client.subscribe("carbonstream/v1/#", qos=1)  # a gateway reads nothing
         time.sleep(0.3)  # subscriptions acknowledged
 
-        own = ["carbonstream/v1/assembly/gw-a/readings", "carbonstream/v1/assembly/gw-a/status"]
+        own = [
+            "carbonstream/v1/assembly/gw-assembly/readings",
+            "carbonstream/v1/assembly/gw-assembly/status",
+        ]
         for topic in own:
             assert gw_a.publish(topic) != NOT_AUTHORIZED, topic
         for topic in (
-            "carbonstream/v1/foundry/gw-b/readings",  # impersonating another gateway
-            "carbonstream/v1/assembly/gw-a/commands",  # not a topic it owns
-            "carbonstream/v1/assembly/gw-a",
-            "spBv1.0/plant1/NDATA/gw-a",
+            "carbonstream/v1/foundry/gw-assembly/readings",  # its own name, another site
+            "carbonstream/v1/nosuchsite/gw-assembly/readings",  # a site the plant lacks
+            "carbonstream/v1/foundry/gw-foundry/readings",  # impersonating another gateway
+            "carbonstream/v1/assembly/gw-assembly/commands",  # not a topic it owns
+            "carbonstream/v1/assembly/gw-assembly",
+            "spBv1.0/plant1/NDATA/gw-assembly",
             "$SYS/broker/uptime",
         ):
             assert gw_a.publish(topic) == NOT_AUTHORIZED, topic
-        assert gw_b.publish("carbonstream/v1/foundry/gw-b/readings") != NOT_AUTHORIZED
+        # A broker user that is no gateway of the plant logs in but may publish nothing.
+        for topic in (
+            "carbonstream/v1/nosuchsite/gw-rogue/readings",
+            "carbonstream/v1/foundry/gw-rogue/readings",
+        ):
+            assert rogue.publish(topic) == NOT_AUTHORIZED, topic
+        assert gw_b.publish("carbonstream/v1/foundry/gw-foundry/readings") != NOT_AUTHORIZED
 
-        want = [*own, "carbonstream/v1/foundry/gw-b/readings"]
+        want = [*own, "carbonstream/v1/foundry/gw-foundry/readings"]
         end = time.monotonic() + 10
         got: list[str] = []
         while len(got) < len(want) and time.monotonic() < end:
@@ -235,14 +252,24 @@ def test_gateway_publishes_only_its_own_topics(
     finally:
         gw_a.close()
         gw_b.close()
+        rogue.close()
         ingest.stop()
+
+
+def test_committed_acl_is_the_generated_one(tmp_path: Path) -> None:
+    out = tmp_path / "acl"
+    assert main(["deploy", "acl", "--config", str(PLANT), "--output", str(out)]) == 0
+    assert out.read_text() == (DEPLOY / "acl").read_text()
+    text = out.read_text()
+    assert "topic write carbonstream/v1/assembly/gw-assembly/readings" in text
+    assert "pattern" not in text and "carbonstream/v1/+/gw" not in text
 
 
 def test_strangers_and_plain_text_are_refused(broker: Broker) -> None:
     for user, password in (
         (None, None),  # anonymous
-        ("gw-a", "wrong password"),
-        ("gw-z", broker.passwords["gw-a"]),  # a user not in the passwd file
+        ("gw-assembly", "wrong password"),
+        ("gw-z", broker.passwords["gw-assembly"]),  # a user not in the passwd file
     ):
         c = Client(broker, user, password, tls=True)
         try:
@@ -251,7 +278,8 @@ def test_strangers_and_plain_text_are_refused(broker: Broker) -> None:
             c.close()
     # A gateway's own credentials, without TLS, on the gateway listener: no CONNACK ever.
     with pytest.raises(queue.Empty):
-        Client(broker, "gw-a", broker.passwords["gw-a"], tls=False, port=broker.tls_port,
+        Client(broker, "gw-assembly", broker.passwords["gw-assembly"], tls=False,
+               port=broker.tls_port,
                timeout_s=2)  # fmt: skip
 
 

@@ -28,6 +28,7 @@ from carbonstream.gateway.modbus import ModbusDevicePoll, ModbusLink
 from carbonstream.gateway.points import ModbusPoint
 from carbonstream.sim.modbus_server import RegisterServer, SimSpec
 from carbonstream.transport.payload import Quality
+from tests.hypothesis_profiles import examples
 
 from .conftest import free_port
 
@@ -139,7 +140,7 @@ async def test_every_type_and_order_through_a_pymodbus_server() -> None:
     assert not math.isnan(result.requests)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.lists(st.integers(0, 0xFFFF), min_size=4, max_size=12),
     st.sampled_from([t for t in DataType if t is not DataType.BIT]),

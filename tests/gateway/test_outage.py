@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections import defaultdict
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -99,7 +101,9 @@ async def test_sigkill_then_restart_delivers_the_buffer(tmp_path: Path) -> None:
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        await asyncio.sleep(4)
+        # Wait on the buffer, not the clock: under CPU load the gateway takes seconds
+        # to import and start, and a fixed sleep left too few readings to test with.
+        await _wait_buffered(tmp_path / "gw1.queue.sqlite", 40, timeout_s=60)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         q = Queue(tmp_path / "gw1.queue.sqlite", "gw1")
@@ -129,6 +133,26 @@ async def test_sigkill_then_restart_delivers_the_buffer(tmp_path: Path) -> None:
             proc.wait()
         broker.stop()
         await server.stop()
+
+
+async def _wait_buffered(path: Path, n: int, timeout_s: float) -> None:
+    """Until the gateway's disk queue holds at least n readings (as queued rows or in
+    messages), read through a separate read-only SQLite connection."""
+    end = time.monotonic() + timeout_s
+    count = 0
+    while time.monotonic() < end:
+        if path.exists():
+            try:
+                with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+                    rows = db.execute("SELECT count(*) FROM readings").fetchone()[0]
+                    msgs = db.execute("SELECT coalesce(sum(n), 0) FROM messages").fetchone()[0]
+                    count = int(rows) + int(msgs)
+            except sqlite3.OperationalError:
+                count = 0  # schema not created yet
+            if count >= n:
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the gateway buffered {count} readings in {timeout_s} s, wanted {n}")
 
 
 def _decode(payload: bytes) -> ReadingsMessage:

@@ -115,7 +115,14 @@ def settings(
         },
         "database": {"url": db_url, "writers": 2},
         "batch": {"max_wait_ms": 50},
+        # These tests publish unsigned v1 batches, accepted by configuration (stored
+        # marked unsigned); signed input: tests/ingest/test_signatures.py.
+        "signatures": {"required": False},
         "metrics_port": None,
+        # Each test publishes the whole example plant as one gateway of its own (a unique
+        # name keeps tests apart on the shared broker): no binding. tests/ingest/test_trust.py
+        # runs with the plant's bindings.
+        "gateway_binding": "off",
     }
     for k, v in extra.items():
         if isinstance(v, dict) and isinstance(data.get(k), dict):
@@ -128,8 +135,8 @@ def settings(
 class Running:
     """An ingest service in a thread of the test process."""
 
-    def __init__(self, s: IngestSettings, db_url: str) -> None:
-        self.service = Service(s, db_url=db_url)
+    def __init__(self, s: IngestSettings, db_url: str, plant: Plant | None = None) -> None:
+        self.service = Service(s, db_url=db_url, plant=plant)
         self.service.prepare()
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)

@@ -46,6 +46,9 @@ def _ingest_process(
                 "database": {"url": db_url, "writers": 2},
                 "batch": {"max_wait_ms": 20, "max_readings": 300},
                 "metrics_port": None,
+                # as tests/ingest/helpers.settings: unsigned v1 from a gateway of the test's own
+                "signatures": {"required": False},
+                "gateway_binding": "off",
             }
         ),
         encoding="utf-8",

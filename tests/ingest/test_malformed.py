@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from carbonstream.transport.payload import Quality
+from tests.hypothesis_profiles import examples
 from tests.ingest import helpers as h
 from tests.services import unique
 
@@ -109,7 +110,7 @@ def test_thousands_of_malformed_payloads(db_url: str) -> None:
     try:
 
         @settings(
-            max_examples=12,
+            max_examples=examples(12),
             deadline=None,
             database=None,
             suppress_health_check=[

@@ -25,6 +25,7 @@ from carbonstream.api.routes import (
     alerts,
     contracts,
     emissions,
+    energy,
     factors,
     forecast,
     green,
@@ -35,6 +36,7 @@ from carbonstream.api.routes import (
     me,
     metrics,
     offsets,
+    opportunities,
     page,
     reports,
     sites,
@@ -42,6 +44,7 @@ from carbonstream.api.routes import (
 from carbonstream.api.settings import ApiSettings
 from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
+from carbonstream.core.energy import for_plant as energy_params
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import build_params
 from carbonstream.forecast.service import Forecaster
@@ -107,6 +110,7 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
     app.state.plant = plant
     app.state.library = library
     app.state.params = build_params(plant, library)
+    app.state.energy = energy_params(plant, app.state.params.canonical_unit)
     app.state.metrics = ApiMetrics(alerts=settings.alerts is not None)
     app.state.catalog = Catalog()
     app.state.bounds = Bounds.of(plant)
@@ -140,6 +144,8 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
         alerts,
         live,
         forecast,
+        energy,
+        opportunities,
     ):
         app.include_router(module.router)
     page.install(app)

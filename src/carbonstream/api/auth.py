@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 
 from carbonstream.api.db import Connection
 from carbonstream.api.problems import Problem
+from carbonstream.i18n import Msg
 from carbonstream.store import keys
 from carbonstream.store.keys import Role
 
@@ -44,7 +45,7 @@ def _token(request: Request) -> str | None:
     return None
 
 
-def _unauthorized(detail: str) -> Problem:
+def _unauthorized(detail: Msg) -> Problem:
     return Problem(
         401, "Unauthorized", detail, "unauthorized", headers={"WWW-Authenticate": "ApiKey"}
     )
@@ -54,22 +55,25 @@ def require(role: Role) -> Callable[[Request, Connection], Awaitable[Principal]]
     async def dependency(request: Request, conn: Connection) -> Principal:
         token = _token(request)
         if token is None:
-            raise _unauthorized(f"send an API key in the {HEADER} header")
+            raise _unauthorized(Msg("problems.detail.send-key", {"header": HEADER}))
         parsed = keys.parse_token(token)
         if parsed is None:
-            raise _unauthorized("the API key is malformed (expected cs_<id>_<secret>)")
+            raise _unauthorized(Msg("problems.detail.key-malformed"))
         key_id, secret = parsed
         row = await (
             await conn.execute(keys.AUTH_SQL, {"id": key_id, "digest": keys.digest(secret)})
         ).fetchone()
         if row is None or not keys.matches(secret, row[2]):
-            raise _unauthorized("unknown or revoked API key")
+            raise _unauthorized(Msg("problems.detail.key-unknown"))
         have = Role.parse(row[1])
         if have < role:
             raise Problem(
                 403,
                 "Forbidden",
-                f"this needs the {role.name.lower()} role; key {key_id} is {have.name.lower()}",
+                Msg(
+                    "problems.detail.role-needed",
+                    {"role": role.name.lower(), "key_id": key_id, "have": have.name.lower()},
+                ),
                 "forbidden",
             )
         return Principal(key_id, row[0], have)

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from psycopg_pool import AsyncConnectionPool
 
 from carbonstream.api.problems import Problem
+from carbonstream.i18n import Msg
 from carbonstream.store.db import AsyncConn
 
 __all__ = ["AsyncConn", "Connection", "make_pool", "unavailable"]
@@ -49,7 +50,7 @@ def unavailable(e: Exception) -> Problem:
     return Problem(
         503,
         "Database unavailable",
-        str(e).strip(),
+        Msg("problems.detail.database-unavailable", {"error": str(e).strip()}),
         "database-unavailable",
         headers={"Retry-After": "5"},
     )

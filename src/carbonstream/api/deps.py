@@ -21,6 +21,7 @@ from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.problems import Problem
 from carbonstream.api.settings import ApiSettings
 from carbonstream.config.plant import Plant
+from carbonstream.i18n import Msg
 from carbonstream.ledger.bounds import Bounds
 
 
@@ -111,7 +112,10 @@ def check_range(
         raise Problem(
             422,
             "Invalid range",
-            f"end ({end.isoformat()}) must be after start ({start.isoformat()})",
+            Msg(
+                "problems.detail.range-end-before-start",
+                {"end": end.isoformat(), "start": start.isoformat()},
+            ),
             "invalid-range",
         )
     days = (end - start).total_seconds() / 86400
@@ -119,8 +123,14 @@ def check_range(
         raise Problem(
             422,
             "Range too large",
-            f"the {what} spans {days:.1f} days; at most {settings.max_range_days} days per "
-            "request: narrow start..end and page through the period",
+            Msg(
+                "problems.detail.range-too-large",
+                {
+                    "what": Msg(f"problems.noun.{what}"),
+                    "days": f"{days:.1f}",
+                    "max_days": settings.max_range_days,
+                },
+            ),
             "range-too-large",
             max_range_days=settings.max_range_days,
         )

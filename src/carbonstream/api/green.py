@@ -129,6 +129,8 @@ def _status(s: Status) -> ZeroCarbonStatus:
         net_t=n.net_t,
         zero_carbon=n.zero_carbon,
         remaining_t=n.remaining_t,
+        over_offset=n.over_offset,
+        over_offset_t=n.over_offset_t,
         retirements=s.retirements,
     )
 

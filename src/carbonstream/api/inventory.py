@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import asdict
 from typing import Any, Literal
 
 from fastapi.responses import Response
@@ -29,6 +30,7 @@ from carbonstream.api.schemas.inventory import (
     LineagePublic,
     Net,
     OffsetRetired,
+    OffsettingPart,
     PeriodPublic,
     Scope1,
     Scope2,
@@ -44,7 +46,8 @@ from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import MeterParams
 from carbonstream.errors import FactorError
 from carbonstream.ledger import net_emissions
-from carbonstream.report import with_derived
+from carbonstream.ledger.offsets import Retired, SiteGross, Standard, kind, net_inventory
+from carbonstream.report import gwp_pair, with_derived
 from carbonstream.store import green as gq
 from carbonstream.store.queries.inventory import Stored
 
@@ -66,6 +69,7 @@ def build(
     """The inventory of the live account, or of a restatement when one is given (the
     caller put its site totals in ``stored.site_sums``)."""
     zone = plant.zone
+    gwp = gwp_pair(library or FactorLibrary.load(plant.factor_files), plant.gwp.value)
     restated = restatement is not None
     seconds = (end - start).total_seconds()
     meters = [m for m in plant.meters if m.site in sites]
@@ -94,13 +98,15 @@ def build(
             meter=m.id,
             site=m.site,
             kind=m.kind.value,
-            fuel=m.fuel.value if m.fuel else None,
+            fuel=m.fuel,
             quantity=a.get("quantity", 0.0),
             unit=unit_of[m.id],
             energy_gj=a.get("energy_gj", 0.0) if m.kind is MeterKind.FUEL else None,
             co2_t=a.get("co2_t", 0.0),
             ch4_t=a.get("ch4_t", 0.0),
+            ch4_co2e_t=a.get("ch4_t", 0.0) * gwp[0],
             n2o_t=a.get("n2o_t", 0.0),
+            n2o_co2e_t=a.get("n2o_t", 0.0) * gwp[1],
             co2e_t=a.get("co2e_t", 0.0),
         )
 
@@ -117,7 +123,9 @@ def build(
                 energy_gj=0,
                 co2_t=0,
                 ch4_t=0,
+                ch4_co2e_t=0,
                 n2o_t=0,
+                n2o_co2e_t=0,
                 co2e_t=0,
                 meters=[],
             )
@@ -125,7 +133,9 @@ def build(
         f.energy_gj += s.energy_gj or 0.0
         f.co2_t += s.co2_t
         f.ch4_t += s.ch4_t
+        f.ch4_co2e_t += s.ch4_co2e_t
         f.n2o_t += s.n2o_t
+        f.n2o_co2e_t += s.n2o_co2e_t
         f.co2e_t += s.co2e_t
         f.meters.append(s.meter)
 
@@ -141,10 +151,10 @@ def build(
             SiteTotals(
                 site=site,
                 minutes_with_data=stored.site_minutes.get(site, 0),
-                **with_derived(dict(sums)),
+                **with_derived(dict(sums), gwp),
             )
         )
-    totals = Totals(**with_derived(plant_sum))
+    totals = Totals(**with_derived(plant_sum, gwp))
 
     activity = []
     act_totals: dict[tuple[str, str], float] = defaultdict(float)
@@ -163,6 +173,7 @@ def build(
                 else None,
                 coverage_pct=min(100.0, 100.0 * a.get("covered_s", 0.0) / seconds),
                 flags=describe(flags.get(m.id, 0)),
+                **_signed_counts(stored.reading_counts.get(m.id, (0, 0))),
             )
         )
         act_totals[(m.kind.value, unit_of[m.id])] += q
@@ -229,6 +240,9 @@ def build(
             retirement=r.id,
             offset=r.offset,
             project=r.project,
+            kind=kind(Standard(r.standard)),
+            standard=r.standard,
+            corresponding_adjustment=r.corresponding_adjustment,
             registry=r.registry,
             vintage=r.vintage,
             serials=f"{r.serial_prefix}{r.serial_start}-{r.serial_prefix}{r.serial_end}",
@@ -248,6 +262,22 @@ def build(
         stored.site_sums,
         sites,
         [gq.Retired(r.id, r.site, r.tco2e) for r in stored.retirements],
+        basis,
+        plant_wide,
+    )
+    offsetting = net_inventory(
+        {
+            x: SiteGross(
+                stored.site_sums.get(x, zero)["scope1_t"],
+                stored.site_sums.get(x, zero)["scope2_location_t"],
+                stored.site_sums.get(x, zero)["scope2_market_t"],
+            )
+            for x in sites
+        },
+        [
+            Retired(f"{r.offset}:{r.serials}", r.site, Standard(r.standard), r.tco2e)
+            for r in stored.retirements
+        ],
         basis,
         plant_wide,
     )
@@ -289,7 +319,9 @@ def build(
             total_t=totals.scope1_t,
             co2_t=totals.scope1_co2_t,
             ch4_t=totals.scope1_ch4_t,
+            ch4_co2e_t=totals.scope1_ch4_co2e_t,
             n2o_t=totals.scope1_n2o_t,
+            n2o_co2e_t=totals.scope1_n2o_co2e_t,
             by_fuel=list(by_fuel.values()),
             by_source=fuel_sources,
         ),
@@ -326,7 +358,10 @@ def build(
             net_t=n.net_t,
             zero_carbon=n.zero_carbon,
             remaining_t=n.remaining_t,
+            over_offset=n.over_offset,
+            over_offset_t=n.over_offset_t,
         ),
+        offsetting=OffsettingPart.model_validate(asdict(offsetting)),
         zero_carbon=ZeroCarbonPart(
             scope2_basis=basis,
             rule=green.ZERO_CARBON_RULE.format(basis=basis),
@@ -389,8 +424,10 @@ def _restated_factors(r: gq.RestatementRow, library: FactorLibrary | None) -> li
 _SUMMARY = [
     ("scope1_t", "tCO2e"),
     ("scope1_co2_t", "tCO2"),
-    ("scope1_ch4_t", "tCH4 as CO2e"),
-    ("scope1_n2o_t", "tN2O as CO2e"),
+    ("scope1_ch4_t", "tCH4 (mass of the gas)"),
+    ("scope1_ch4_co2e_t", "tCO2e (CH4 x GWP)"),
+    ("scope1_n2o_t", "tN2O (mass of the gas)"),
+    ("scope1_n2o_co2e_t", "tCO2e (N2O x GWP)"),
     ("scope2_location_t", "tCO2e"),
     ("scope2_market_t", "tCO2e"),
     ("scope2_heat_t", "tCO2e"),
@@ -443,7 +480,9 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
         "energy_gj",
         "co2_t",
         "ch4_t",
+        "ch4_co2e_t",
         "n2o_t",
+        "n2o_co2e_t",
         "co2e_t",
     ]
     site_cols = [
@@ -466,7 +505,9 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
                 "energy_gj",
                 "co2_t",
                 "ch4_t",
+                "ch4_co2e_t",
                 "n2o_t",
+                "n2o_co2e_t",
                 "co2e_t",
                 "meters",
             ],
@@ -588,3 +629,13 @@ def to_csv(inv: Inventory, filename: str) -> Response:
                     continue
                 rows.append({"section": title, "item": key, "field": c, "value": it[c]})
     return csv_response(["section", "item", "field", "value"], rows, filename)
+
+
+def _signed_counts(counts: tuple[int, int]) -> dict[str, int | float | None]:
+    """A meter's stored readings, those unsigned, and their share (data quality)."""
+    n, unsigned = counts
+    return {
+        "readings": n,
+        "unsigned_readings": unsigned,
+        "unsigned_share_pct": 100.0 * unsigned / n if n else None,
+    }

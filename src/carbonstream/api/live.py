@@ -69,6 +69,8 @@ class Period(BaseModel):
 
 class MeterStatus(BaseModel):
     id: str
+    name: str = Field(default="", description="The meter's name in the plant file (en).")
+    name_zh: str = Field(default="", description="Its Chinese name (zh-CN), if configured.")
     kind: str
     unit: str
     last_reading_at: dt.datetime | None = Field(description="Newest reading, any quality.")
@@ -93,6 +95,7 @@ class Trend(BaseModel):
 class SiteLive(BaseModel):
     id: str
     name: str
+    name_zh: str = Field(default="", description="The site's Chinese name (zh-CN), if any.")
     basis: Literal["market", "location"] = Field(description="Scope 2 basis of the budget.")
     rates: list[Rate]
     today: Period
@@ -110,6 +113,7 @@ class SiteLive(BaseModel):
 class LiveSnapshot(BaseModel):
     generated_at: dt.datetime
     plant: str
+    plant_zh: str = Field(default="", description="The plant's Chinese name (zh-CN), if any.")
     timezone: str
     rates_until: dt.datetime = Field(description="End of the last complete minute in the rates.")
     sites: list[SiteLive]
@@ -219,6 +223,7 @@ class LiveHub:
         return LiveSnapshot(
             generated_at=now,
             plant=self.plant.name,
+            plant_zh=self.plant.name_zh,
             timezone=self.plant.timezone,
             rates_until=end,
             sites=sites,
@@ -307,6 +312,7 @@ class LiveHub:
         return SiteLive(
             id=site.id,
             name=site.name,
+            name_zh=site.name_zh,
             basis=basis,
             rates=rates,
             today=_period(
@@ -323,7 +329,9 @@ class LiveHub:
             ),
             trend=Trend(start=lo, total_t_per_h=trend),
             meters=[
-                _meter(m.id, m.kind.value, m.unit, meters.get(m.id), now)
+                _meter(m.id, m.kind.value, m.unit, meters.get(m.id), now).model_copy(
+                    update={"name": m.name, "name_zh": m.name_zh}
+                )
                 for m in self.plant.meters
                 if m.site == site.id
             ],

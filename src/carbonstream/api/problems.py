@@ -3,6 +3,10 @@
 Routes raise :class:`Problem`; everything else (validation errors, unknown
 paths, bugs) is turned into a problem document here, so a client sees one
 error shape everywhere and a 500 never leaks a traceback.
+
+Title and detail are in the client's language (Accept-Language, else the plant's
+``locale``): the title from the catalogue by the problem's type, the detail when it
+is a :class:`~carbonstream.i18n.Msg`. ``type`` never changes with the language.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg, catalogue, negotiate
+
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://carbonstream.dev/problems/"
@@ -26,12 +32,12 @@ class Problem(Exception):  # noqa: N818 - RFC 9457 names it a "problem"
         self,
         status: int,
         title: str,
-        detail: str = "",
+        detail: str | Msg = "",
         type_: str = "about:blank",
         headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
-        super().__init__(detail or title)
+        super().__init__(str(detail) or title)
         self.status, self.title, self.detail = status, title, detail
         self.type = type_ if type_ == "about:blank" else TYPE_BASE + type_
         self.headers = headers or {}
@@ -48,17 +54,6 @@ def implausible(what: str, quantity: float, bound: float, why: str) -> Problem:
         "implausible-quantity",
         bound=bound,
     )
-
-
-def response(p: Problem, instance: str) -> JSONResponse:
-    body: dict[str, Any] = {"type": p.type, "title": p.title, "status": p.status}
-    if p.detail:
-        body["detail"] = p.detail
-    body["instance"] = instance
-    body.update(p.extra)
-    # The security headers here too: a 500 is sent from outside every middleware.
-    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", **p.headers}
-    return JSONResponse(body, status_code=p.status, media_type=MEDIA_TYPE, headers=headers)
 
 
 # Data exceptions (SQLSTATE class 22) that only a value from the request can cause: text
@@ -81,10 +76,44 @@ def client_data_error(exc: psycopg.DataError) -> bool:
     return isinstance(exc, _CLIENT_DATA_ERRORS) or exc.sqlstate is None
 
 
+def request_locale(request: Request) -> Locale:
+    """The reader's locale: Accept-Language, else the plant's configured locale."""
+    plant = getattr(request.app.state, "plant", None)
+    default = plant.locale if plant is not None else DEFAULT_LOCALE
+    return negotiate(request.headers.get("accept-language"), default)
+
+
+def title_key(p: Problem) -> str:
+    if p.type == "about:blank":
+        code = f"http-{p.status}"
+        key = f"problems.{code}.title"
+        return key if key in catalogue().entries else "problems.http-error.title"
+    return f"problems.{p.type.removeprefix(TYPE_BASE)}.title"
+
+
+def response(p: Problem, instance: str, locale: Locale = DEFAULT_LOCALE) -> JSONResponse:
+    key = title_key(p)
+    title = catalogue().text(key, locale) if key in catalogue().entries else p.title
+    detail = p.detail.render(locale) if isinstance(p.detail, Msg) else p.detail
+    body: dict[str, Any] = {"type": p.type, "title": title, "status": p.status}
+    if detail:
+        body["detail"] = detail
+    body["instance"] = instance
+    body.update(p.extra)
+    # The security headers here too: a 500 is sent from outside every middleware.
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+        **p.headers,
+        "Content-Language": str(locale),
+    }
+    return JSONResponse(body, status_code=p.status, media_type=MEDIA_TYPE, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return response(exc, request.url.path)
+        return response(exc, request.url.path, request_locale(request))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -92,6 +121,7 @@ def install(app: FastAPI) -> None:
         return response(
             Problem(exc.status_code, title, str(exc.detail), headers=dict(exc.headers or {})),
             request.url.path,
+            request_locale(request),
         )
 
     @app.exception_handler(RequestValidationError)
@@ -100,10 +130,14 @@ def install(app: FastAPI) -> None:
             {"field": ".".join(str(x) for x in e.get("loc", ())), "reason": e.get("msg", "")}
             for e in exc.errors()
         ]
-        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+        # pydantic's reasons stay as it words them (English); the sentence around them
+        # and the title are localised, and `errors` keeps the field paths for programs.
+        fields = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+        detail = Msg("problems.detail.invalid-fields", {"fields": fields})
         return response(
             Problem(422, "Invalid request", detail, "invalid-request", errors=errors),
             request.url.path,
+            request_locale(request),
         )
 
     @app.exception_handler(psycopg.DataError)
@@ -126,14 +160,16 @@ def install(app: FastAPI) -> None:
                 sqlstate=exc.sqlstate,
             ),
             request.url.path,
+            request_locale(request),
         )
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %r", request.method, request.url.path)
         return response(
-            Problem(500, "Internal error", "the error was logged; please report it", "internal"),
+            Problem(500, "Internal error", Msg("problems.detail.internal"), "internal"),
             request.url.path,
+            request_locale(request),
         )
 
 

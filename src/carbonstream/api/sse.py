@@ -100,7 +100,7 @@ async def stream(
                     await recheck()
                 except Problem as p:
                     if p.status in (401, 403):
-                        yield _problem(p.status, p.title, p.detail, "unauthorized")
+                        yield _problem(p.status, p.title, str(p.detail), "unauthorized")
                         return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(hub.closing.wait(), interval_s)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from carbonstream.config.hourly import ProfileError, read_profile
 from carbonstream.config.plant import Plant
 from carbonstream.errors import ConfigError
 
@@ -52,11 +54,46 @@ def validate(data: dict[str, Any], model: type[M], source: str) -> M:
 
 
 def load_plant(path: str | Path) -> Plant:
-    """Load a plant file; relative factor_files are resolved against the file's folder."""
+    """Load a plant file; relative factor_files are resolved against the file's folder, and
+    instruments' hourly profiles (CSV files, relative to it too) are read into the model."""
     path = Path(path)
-    plant = load_model(path, Plant)
+    data = read_mapping(path)
+    problems = read_profiles(data, path.parent)
+    if problems:
+        raise ConfigError(str(path), problems)
+    plant = validate(data, Plant, str(path))
     resolved = [str((path.parent / f).resolve()) for f in plant.factor_files]
     return plant.model_copy(update={"factor_files": resolved})
+
+
+def read_profiles(data: dict[str, Any], folder: Path) -> list[str]:
+    """Put each ``hourly_profile`` file's rows into the instrument's ``hourly`` (in place)."""
+    problems = []
+    instruments = data.get("instruments")
+    if not isinstance(instruments, list):
+        return []
+    zone = _zone(data.get("timezone"))
+    for k, ins in enumerate(instruments):
+        if not isinstance(ins, dict) or ins.get("hourly_profile") is None:
+            continue
+        where = _path(("instruments", k, "hourly_profile"), data)
+        if ins.get("hourly") is not None:
+            problems.append(f"{where}: give the hours in the file or inline (hourly), not both")
+            continue
+        try:
+            rows = read_profile(folder / str(ins["hourly_profile"]), zone)
+        except ProfileError as e:
+            problems.append(f"{where}: {e}")
+            continue
+        ins["hourly"] = [{"hour": h, "kwh": kwh} for h, kwh in rows]
+    return problems
+
+
+def _zone(name: object) -> ZoneInfo:
+    try:
+        return ZoneInfo(str(name or Plant.model_fields["timezone"].default))
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")  # the plant's own check names the bad zone
 
 
 def _describe(err: Any, data: dict[str, Any]) -> str:

@@ -39,12 +39,59 @@ def to_lines(iv: Intervals, base_ns: int, scale: NDArray[np.float64]) -> Lines:
 
     ``scale`` (canonical unit per raw unit, per meter) is applied per line, not
     per interval: one multiplication per meter and minute instead of per reading.
+
+    An interval that is not counted (reset, gap, implausible) leaves its flags on
+    the line of the bucket where it ends, with no quantity, no coverage and no
+    interval: the stored lines, and so every meter's quality, show it.
     """
     if iv.counted.all():
-        m, t0, t1, raw, flags = iv.meter, iv.t0, iv.t1, iv.raw, iv.flags
-    else:
-        sel = np.flatnonzero(iv.counted)
-        m, t0, t1, raw, flags = iv.meter[sel], iv.t0[sel], iv.t1[sel], iv.raw[sel], iv.flags[sel]
+        return _counted(iv.meter, iv.t0, iv.t1, iv.raw, iv.flags, base_ns, scale)
+    sel = np.flatnonzero(iv.counted)
+    lines = _counted(
+        iv.meter[sel], iv.t0[sel], iv.t1[sel], iv.raw[sel], iv.flags[sel], base_ns, scale
+    )
+    miss = np.flatnonzero(~iv.counted)
+    return _with_markers(
+        lines, iv.meter[miss], (iv.t1[miss] - 1) // base_ns * base_ns, iv.flags[miss]
+    )
+
+
+def _with_markers(
+    lines: Lines, m: NDArray[np.int32], bucket: NDArray[np.int64], flags: NDArray[np.uint16]
+) -> Lines:
+    zero_f, zero_i = np.zeros(len(m)), np.zeros(len(m), np.int64)
+    meter = np.concatenate([lines.meter, m])
+    bucket_all = np.concatenate([lines.bucket, bucket])
+    order = np.lexsort((bucket_all, meter))  # stable: equal keys stay adjacent
+    meter, bucket_all = meter[order], bucket_all[order]
+    qty = np.concatenate([lines.quantity, zero_f])[order]
+    covered = np.concatenate([lines.covered_ns, zero_i])[order]
+    n = np.concatenate([lines.n_intervals, zero_i])[order]
+    fl = np.concatenate([lines.flags, flags])[order]
+    change = np.empty(len(meter), dtype=bool)
+    change[0] = True
+    np.not_equal(meter[1:], meter[:-1], out=change[1:])
+    change[1:] |= bucket_all[1:] != bucket_all[:-1]
+    idx = np.flatnonzero(change)
+    return Lines(
+        meter=meter[idx],
+        bucket=bucket_all[idx],
+        quantity=np.add.reduceat(qty, idx),
+        covered_ns=np.add.reduceat(covered, idx),
+        n_intervals=np.add.reduceat(n, idx),
+        flags=np.bitwise_or.reduceat(fl, idx),
+    )
+
+
+def _counted(
+    m: NDArray[np.int32],
+    t0: NDArray[np.int64],
+    t1: NDArray[np.int64],
+    raw: NDArray[np.float64],
+    flags: NDArray[np.uint16],
+    base_ns: int,
+    scale: NDArray[np.float64],
+) -> Lines:
     b0 = t0 // base_ns  # the interval is (t0, t1]: t0 itself belongs to the bucket before
     b1 = (t1 - 1) // base_ns
     pieces = b1 - b0 + 1

@@ -81,11 +81,26 @@ class SiteBuckets:
 
 
 @dataclass
+class Uncounted:
+    """Intervals that were not counted (reset, gap, implausible): each one a flag an
+    auditor sees on its meter, not only a number in the quality counts."""
+
+    meter: NDArray[np.int32]
+    t0: NDArray[np.int64]
+    t1: NDArray[np.int64]
+    flags: NDArray[np.uint16]
+
+    def __len__(self) -> int:
+        return len(self.meter)
+
+
+@dataclass
 class BatchResult:
     lines: EmissionLines
     sites: SiteBuckets
     allocation: Allocation
     counts: Counts
+    uncounted: Uncounted | None = None
 
 
 class Engine:
@@ -118,7 +133,11 @@ class Engine:
         months, bucket_month = self._months(buckets)
         emission = self._emissions(lines, months, bucket_month[line_bucket])
         sites, allocation = self._sites(emission, buckets, line_bucket, months, bucket_month, state)
-        return BatchResult(emission, sites, allocation, iv.counts)
+        uncounted = None
+        if not iv.counted.all():
+            sel = np.flatnonzero(~iv.counted)
+            uncounted = Uncounted(iv.meter[sel], iv.t0[sel], iv.t1[sel], iv.flags[sel])
+        return BatchResult(emission, sites, allocation, iv.counts, uncounted)
 
     def site_sums(self, lines: EmissionLines, state: EngineState) -> tuple[SiteBuckets, Allocation]:
         """Site sums and instrument allocation of given lines (e.g. a stored bucket rebuilt
@@ -210,7 +229,9 @@ class Engine:
                 out = out + table[rows, int(r)]
             return out
 
-        present = np.bincount(key, minlength=size) > 0
+        # A site bucket exists where counted time falls; a line that only carries the
+        # flags of an uncounted interval (no covered time) makes none: no minute with data.
+        present = np.bincount(key, weights=e.lines.covered_ns > 0, minlength=size) > 0
         rows = np.flatnonzero(present)
         site = (rows % n_sites).astype(np.int32)
         row_bucket = rows // n_sites

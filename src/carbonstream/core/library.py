@@ -9,16 +9,28 @@ silently rewritten.
 Columns: id, version, series, region, value, unit, gas, valid_from, valid_to,
 data_year, source, table, verified, description.
 
-Date-varying factors (grid electricity) belong to a *series* and a *region*;
-they are looked up by activity date. When the activity year has no published
-factor yet (Chinese grid factors appear about two years late), the latest
-earlier data year is used and the lineage says so.
+Date-varying factors (grid electricity) belong to a *series*: the rows with
+the same ``series``, ``region`` and ``gas``. They are looked up by activity
+date, so two rows of one series must never cover the same date (refused at
+load, naming both ids). When the activity year has no published factor yet
+(Chinese grid factors appear about two years late), the latest earlier data
+year is used and the lineage says so.
+
+Every factor's validity (valid_from .. valid_to) is enforced, whether it was
+looked up in a series or pinned by id. Outside it one of two named rules
+applies, and the lineage names it:
+
+- ``latest_earlier``: the activity is after valid_to (not published yet, or
+  not available): the factor is used and the note says which data year;
+- ``earliest_later``: the activity is before valid_from: the factor is used
+  and the note says so.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -63,6 +75,8 @@ _UNIT_SCALE: dict[str, tuple[str, float]] = {
     "%": ("fraction", 0.01),
     "kgCO2e/kg": ("kgCO2e/kg", 1.0),
     "kg/L": ("kg/L", 1.0),
+    "kJ/kg": ("kJ/kg", 1.0),
+    "kJ/(kg*K)": ("kJ/(kg*K)", 1.0),
 }
 
 
@@ -106,10 +120,42 @@ class Factor:
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
-    """A factor chosen for an activity date, with why (the fallback, if any)."""
+    """A factor chosen for an activity date: why it serves that date (``basis``) and
+    the fallback note when its validity does not cover the date."""
 
     factor: Factor
     fallback: str | None = None
+    basis: str = ""
+
+
+FALLBACK_LATEST_EARLIER = "latest_earlier"
+FALLBACK_EARLIEST_LATER = "earliest_later"
+
+
+def validity_text(f: Factor) -> str:
+    if f.valid_from is None and f.valid_to is None:
+        return "no validity dates (a constant)"
+    lo = f.valid_from.isoformat() if f.valid_from else "open"
+    hi = f.valid_to.isoformat() if f.valid_to else "open"
+    return f"valid {lo}..{hi}"
+
+
+def _fallback(f: Factor, day: dt.date, what: str) -> str | None:
+    """The named-rule note when ``f`` does not cover ``day``, else None."""
+    if f.covers(day):
+        return None
+    if f.valid_to is not None and f.valid_to < day:
+        year = f.data_year or f.valid_to.year
+        why = "not published yet" if day.year > year else "not available"
+        return (
+            f"{what}: no factor for {day.year} ({why}); used data year {year} ({f.ref}), "
+            f"the latest earlier one [rule {FALLBACK_LATEST_EARLIER}]"
+        )
+    year = f.data_year or (f.valid_from.year if f.valid_from else day.year)
+    return (
+        f"{what}: no factor for {day.year}; used the earliest available data year {year} "
+        f"({f.ref}, {validity_text(f)}) [rule {FALLBACK_EARLIEST_LATER}]"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +178,30 @@ class FactorLibrary:
                 )
             known[f.version] = f
         self.regions = {r.code: r for r in regions}
+        self._check_series()
+
+    def _check_series(self) -> None:
+        """Refuse two factors of one series (series, region, gas) that share a date: a
+        lookup would have to pick one silently."""
+        groups: dict[tuple[str, str, str], list[Factor]] = {}
+        for versions in self._versions.values():
+            f = versions[max(versions)]
+            if f.series:
+                groups.setdefault((f.series, f.region, f.gas), []).append(f)
+        for (series, region, gas), members in groups.items():
+            members.sort(key=lambda f: (f.valid_from or dt.date.min, f.id))
+            for a, b in itertools.pairwise(members):
+                a_end = a.valid_to or dt.date.max
+                if (b.valid_from or dt.date.min) <= a_end:
+                    raise FactorError(
+                        f"factors {a.ref} ({a.origin}, {validity_text(a)}) and {b.ref} "
+                        f"({b.origin}, {validity_text(b)}) both cover "
+                        f"{(b.valid_from or dt.date.min).isoformat()} in series {series!r} "
+                        f"for region {region!r}{f' gas {gas}' if gas else ''}: a date must have "
+                        "one factor. To correct a value, publish a new version of the same id; "
+                        "to use your own factor instead, give it no series and name it on the "
+                        "meter (factors: {role: id})"
+                    )
 
     @classmethod
     def load(cls, extra_files: Iterable[str | Path] = ()) -> FactorLibrary:
@@ -184,7 +254,8 @@ class FactorLibrary:
         """The factor of a series for a region on an activity date, with fallback.
 
         Fallback, when no data year covers the date: the latest data year before
-        it (named in the lineage); if there is none, the earliest one after it.
+        it (rule latest_earlier); if there is none, the earliest one after it
+        (rule earliest_later). Both are named in the lineage.
         """
         candidates = [
             f
@@ -193,24 +264,28 @@ class FactorLibrary:
         ]
         if not candidates:
             raise FactorError(f"no factor of series {series!r} for region {region!r}")
+        what = f"{series} for {region}"
         for f in candidates:
             if f.covers(day):
-                return Resolved(f)
+                return Resolved(
+                    f, None, f"looked up: {what}, {f.ref} {validity_text(f)} covers {day}"
+                )
         before = [f for f in candidates if f.valid_to is not None and f.valid_to < day]
         if before:
             f = max(before, key=lambda f: f.valid_to or dt.date.min)
-            why = "not published yet" if day.year > (f.data_year or 0) else "not available"
-            return Resolved(
-                f,
-                f"{series} for {region}: no factor for {day.year} ({why}); "
-                f"used data year {f.data_year} ({f.ref}), the latest earlier one",
-            )
-        f = min(candidates, key=lambda f: f.valid_from or dt.date.max)
-        return Resolved(
-            f,
-            f"{series} for {region}: no factor for {day.year}; used the earliest available "
-            f"data year {f.data_year} ({f.ref})",
-        )
+        else:
+            f = min(candidates, key=lambda f: f.valid_from or dt.date.max)
+        note = _fallback(f, day, what)
+        return Resolved(f, note, f"looked up: {what}, no factor covers {day}; {note}")
+
+    def pinned(self, factor_id: str, day: dt.date, how: str) -> Resolved:
+        """A factor named by id (a meter's override or a default for its fuel), checked
+        against its validity on the activity date like a looked-up one."""
+        f = self.get(factor_id)
+        note = _fallback(f, day, f"{how} {f.ref}")
+        if note is None:
+            return Resolved(f, None, f"{how} {f.ref}: {validity_text(f)}, serves {day}")
+        return Resolved(f, note, f"{how} {f.ref}: {validity_text(f)}; {note}")
 
     def region_at_level(self, region: str, level: str) -> str:
         """Walk the region tree (province -> grid region -> CN) to the wanted level."""
@@ -274,8 +349,19 @@ def _row(r: dict[str, str], origin: str, line: int) -> Factor:
         raise FactorError(f"{where}: {e}") from None
 
 
+# Standard-coal coefficients (GB/T 2589), used by core.energy, not by the emission
+# core: unit -> (canonical quantity unit, tce per canonical unit per unit of value).
+TCE_UNITS: dict[str, tuple[str, float]] = {
+    "kgce/kWh": ("MWh", 1.0),
+    "gce/kWh": ("MWh", 1e-3),
+    "kgce/kg": ("t", 1.0),
+    "kgce/t": ("t", 1e-3),
+    "kgce/m3": ("Nm3", 1e-3),
+    "kgce/MJ": ("GJ", 1.0),
+    "tce/GJ": ("GJ", 1.0),
+}
 _INFORMATIONAL_UNITS = frozenset(
-    {"kJ/kg", "kJ/(kg*K)", "ratio", "tCO2/tC", "kg/m3", "tCO2/10^4 Nm3", "tCO2/t"}
+    {"ratio", "tCO2/tC", "kg/m3", "tCO2/10^4 Nm3", "tCO2/t", *TCE_UNITS}
 )
 
 

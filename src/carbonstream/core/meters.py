@@ -9,9 +9,15 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from carbonstream.config.plant import LIQUID_FUELS, Fuel, Measures, MeterKind, Plant
+from carbonstream import units
+from carbonstream.config.fuels import BUILTIN_FUELS
+from carbonstream.config.plant import Measures, Meter, MeterKind, Plant
 from carbonstream.core.batch import NS_PER_S, to_ns
 from carbonstream.core.library import FactorLibrary
+from carbonstream.errors import ConfigError
+
+STEAM_REF_ENTHALPY = "cn.heat.steam_ref_enthalpy"
+WATER_CP = "cn.heat.water_cp"
 
 
 class Role(IntEnum):
@@ -61,7 +67,11 @@ class MeterParams:
     canonical_unit: list[str]
     max_gap_ns: NDArray[np.int64]
     replacements: Replacements
-    density_kg_per_l: dict[int, tuple[float, str]]  # meter -> (density, where it came from)
+    # Per meter: the conversion from its register to the canonical unit, in words
+    # and numbers (the lineage states it), and the meter's own quantity unit.
+    conversions: list[units.Scale]
+    _multiplier: NDArray[np.float64]
+    heat_constant_ids: tuple[str, str] = (STEAM_REF_ENTHALPY, WATER_CP)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -86,25 +96,52 @@ class MeterParams:
     def index(self) -> dict[str, int]:
         return {m: i for i, m in enumerate(self.ids)}
 
+    @cached_property
+    def own_per_canonical(self) -> NDArray[np.float64]:
+        """Meter's own unit (L, m3 at its conditions, kWh ...) per canonical unit."""
+        return np.array(
+            [
+                s.per_unit and (m / s.per_unit)
+                for s, m in zip(self.conversions, self.multiplier, strict=True)
+            ],
+            dtype=np.float64,
+        )
+
+    @cached_property
+    def multiplier(self) -> list[float]:
+        return [float(x) for x in self._multiplier]
+
+
+def heat_constants(library: FactorLibrary) -> units.HeatConstants:
+    ref, cp = library.get(STEAM_REF_ENTHALPY), library.get(WATER_CP)
+    return units.HeatConstants(ref.value_in("kJ/kg"), cp.value_in("kJ/(kg*K)"), ref.ref, cp.ref)
+
+
+def meter_scale(
+    plant: Plant, library: FactorLibrary, m: Meter, heat: units.HeatConstants
+) -> units.Scale:
+    """The meter's scale with library defaults: a built-in fuel's default density
+    (only when the meter reads a volume and gives none) and the heat constants."""
+    state = plant.fuel_state(m)
+    default_density, density_ref = None, ""
+    builtin = BUILTIN_FUELS.get(m.fuel) if m.fuel else None
+    if builtin is not None and builtin.default_density and m.density_kg_per_l is None:
+        f = library.get(builtin.default_density)
+        default_density, density_ref = f.value_in("kg/L"), f.ref
+    try:
+        return m.scale(state, default_density, density_ref, heat)
+    except units.UnitError as e:
+        raise ConfigError(f"meter {m.id!r}", [str(e)]) from None
+
 
 def build_params(plant: Plant, library: FactorLibrary) -> MeterParams:
     meters = plant.meters
     site_index = {s.id: i for i, s in enumerate(plant.sites)}
     tol = 1.0 + plant.rating_tolerance
-    densities: dict[int, tuple[float, str]] = {}
-    scales: list[float] = []
-    canon: list[str] = []
-    for i, m in enumerate(meters):
-        default_density = None
-        if m.fuel in LIQUID_FUELS and m.density_kg_per_l is None and m.fuel is Fuel.DIESEL:
-            f = library.get("density.diesel")
-            default_density = f.value_in("kg/L")
-            densities[i] = (default_density, f.ref)
-        elif m.density_kg_per_l is not None:
-            densities[i] = (m.density_kg_per_l, "meter configuration")
-        s = m.scale(default_density)
-        scales.append(s.per_unit)
-        canon.append(s.canonical)
+    heat = heat_constants(library)
+    conversions = [meter_scale(plant, library, m, heat) for m in meters]
+    scales = [s.per_unit for s in conversions]
+    canon = [s.canonical for s in conversions]
     index = {m.id: i for i, m in enumerate(meters)}
     reps = sorted(
         (index[r.meter], to_ns(r.at), r.old_final, r.new_initial) for r in plant.replacements
@@ -129,5 +166,6 @@ def build_params(plant: Plant, library: FactorLibrary) -> MeterParams:
             old_final=np.array([r[2] for r in reps], dtype=np.float64),
             new_initial=np.array([r[3] for r in reps], dtype=np.float64),
         ),
-        density_kg_per_l=densities,
+        conversions=conversions,
+        _multiplier=np.array([m.multiplier for m in meters], dtype=np.float64),
     )

@@ -63,7 +63,7 @@ def account(
         for ts, value in rows:
             if not unique or unique[-1][0] != ts:
                 unique.append((ts, value))  # lowest value wins a tie, as in the engine
-        scale = meter.scale(density.get(meter_id)).per_unit
+        scale = _scale(plant, library, meter, density.get(meter_id))
         for (t0, v0), (t1, v1) in itertools.pairwise(unique):
             q = _interval(plant, meter, t0, v0, t1, v1)
             if q is None:
@@ -161,7 +161,7 @@ def _emission_factors(
     if method == "cn_gbt32150":
         co2 = q * v["ncv"] * v["carbon_content"] * v["oxidation"] * 44 / 12
         return co2, 0.0, 0.0, co2
-    if method == "ipcc2006":
+    if method.startswith("ipcc2006"):  # stationary, or mobile with Vol. 2 Ch. 3 CH4/N2O
         energy = q * v["ncv"]
         co2, ch4, n2o = energy * v["co2"], energy * v["ch4"], energy * v["n2o"]
         return co2, ch4, n2o, co2 + ch4 * v["gwp_ch4"] + n2o * v["gwp_n2o"]
@@ -220,5 +220,28 @@ def _market(
 
 
 def _densities(plant: Plant, library: FactorLibrary) -> dict[str, float]:
-    params = build_params(plant, library)
-    return {params.ids[i]: d for i, (d, _) in params.density_kg_per_l.items()}
+    """Default densities: diesel's library density, only for a volume without its own."""
+    out = {}
+    for m in plant.meters:
+        if m.fuel == "diesel" and m.density_kg_per_l is None and m.unit in ("L", "m3", "L/h"):
+            out[m.id] = library.get("density.diesel").value
+    return out
+
+
+def _scale(plant: Plant, library: FactorLibrary, meter: Meter, density: float | None) -> float:
+    """Canonical per raw unit. Steam and hot water by mass are written out again here
+    from the library's constants (GJ/t = (h - h_ref) x 10^-3 or (T - 20) x cp x 10^-3)."""
+    rate = meter.measures is Measures.RATE
+    if meter.kind in (MeterKind.HEAT_IMPORT, MeterKind.HEAT_EXPORT) and meter.unit in (
+        ("t/h", "kg/h") if rate else ("t", "kg")
+    ):
+        mass = 1e-3 if meter.unit.startswith("kg") else 1.0
+        if meter.steam_enthalpy_kj_per_kg is not None:
+            h_ref = library.get("cn.heat.steam_ref_enthalpy").value
+            per_t = (meter.steam_enthalpy_kj_per_kg - h_ref) * 1e-3
+        else:
+            assert meter.hot_water_temperature_c is not None
+            cp = library.get("cn.heat.water_cp").value
+            per_t = (meter.hot_water_temperature_c - 20.0) * cp * 1e-3
+        return per_t * mass * meter.multiplier
+    return meter.scale(plant.fuel_state(meter), density).per_unit

@@ -25,11 +25,12 @@ from fractions import Fraction
 import numpy as np
 from numpy.typing import NDArray
 
-from carbonstream.config.plant import GASEOUS_FUELS, Fuel, MeterKind, Method, Plant
+from carbonstream.config.fuels import BUILTIN_FUELS, FuelState, cn_default
+from carbonstream.config.plant import Combustion, MeterKind, Method, Plant
 from carbonstream.core.flags import Flag
 from carbonstream.core.library import Factor, FactorLibrary, Resolved
 from carbonstream.core.meters import MeterParams, Role
-from carbonstream.errors import FactorError
+from carbonstream.errors import ConfigError, FactorError
 
 C_TO_CO2 = float(Fraction(44, 12))  # exact ratio, never the rounded 3.67
 
@@ -37,27 +38,12 @@ GRID_SERIES = "cn.grid.avg"
 RESIDUAL_SERIES = "cn.grid.residual_proxy"
 HEAT_DEFAULT = "cn.heat.default"
 
-_IPCC_NAME = {
-    Fuel.NATURAL_GAS: "natural_gas",
-    Fuel.DIESEL: "diesel",
-    Fuel.GASOLINE: "gasoline",
-    Fuel.FUEL_OIL: "residual_fuel_oil",
-    Fuel.LPG: "lpg",
-    Fuel.OTHER_BITUMINOUS_COAL: "other_bituminous_coal",
-    Fuel.SUB_BITUMINOUS_COAL: "sub_bituminous_coal",
-    Fuel.ANTHRACITE: "anthracite",
-    Fuel.COKE: "coke_oven_coke",
-}
-_IPCC_NON_CO2 = {  # CH4/N2O rows: coals share one row in Table 2.3
-    Fuel.OTHER_BITUMINOUS_COAL: "coal",
-    Fuel.SUB_BITUMINOUS_COAL: "coal",
-    Fuel.ANTHRACITE: "coal",
-    Fuel.COKE: "coal",
-}
-
 
 @dataclass(frozen=True)
 class FactorUse:
+    """One factor as a lineage uses it: the value in the unit the formula needs, the
+    value as the source document prints it, and why it serves the activity date."""
+
     role: str
     factor_id: str
     version: int
@@ -68,6 +54,9 @@ class FactorUse:
     data_year: int | None
     verified: str
     fallback: str | None
+    source_value: float = 0.0  # as published, e.g. 389.31
+    source_unit: str = ""  # e.g. GJ/10^4 Nm3
+    basis: str = ""  # why this factor serves this activity date (pinned or looked up)
 
 
 @dataclass(frozen=True)
@@ -114,6 +103,47 @@ class Resolver:
     lineages: list[Lineage] = field(default_factory=list)
     _months: dict[tuple[int, int], MonthFactors] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._check_fuel_factors()
+
+    def _check_fuel_factors(self) -> None:
+        """Every fuel meter's factors exist in the library in a unit the formula can use:
+        a declared fuel or a mobile category without a shipped default fails at start."""
+        problems: list[str] = []
+        for m in self.plant.meters:
+            if m.fuel is None:
+                continue
+            gas = self.plant.fuel_state(m) is FuelState.GAS
+            need = {
+                "ncv": "GJ/Nm3" if gas else "GJ/t",
+                "carbon_content": "tC/GJ",
+                "oxidation": "fraction",
+                "co2": "t/GJ",
+                "ch4": "t/GJ",
+                "n2o": "t/GJ",
+            }
+            for role, fid in self.plant.fuel_factor_ids(m).items():
+                if fid is None:
+                    continue  # IPCC gas NCV from the China table (checked by the plant)
+                if fid not in self.library:
+                    hint = (
+                        f" (IPCC 2006 Vol. 2 Ch. 3 ships no {m.fuel} {m.vehicle} default)"
+                        if m.vehicle and role in ("ch4", "n2o")
+                        else ""
+                    )
+                    problems.append(
+                        f"meters (id {m.id!r}): {role} factor {fid!r} is not in the factor "
+                        f"library{hint}: add it to a factor file and name it on the meter "
+                        f"(factors: {{{role}: id}}) or on a declared fuel"
+                    )
+                    continue
+                try:
+                    self.library.get(fid).value_in(need[role])
+                except FactorError as e:
+                    problems.append(f"meters (id {m.id!r}): {e}")
+        if problems:
+            raise ConfigError("plant fuels and factor library", problems)
+
     def month(self, year: int, month: int) -> MonthFactors:
         key = (year, month)
         if key not in self._months:
@@ -159,52 +189,81 @@ class Resolver:
         if role is Role.FUEL:
             return self._fuel(i, day)
         if role in (Role.GRID_IMPORT, Role.GRID_EXPORT):
-            use = self._grid(meter.factors.get("grid"), self.plant.site_region(meter.site), day)
+            use = self._grid(
+                meter.factors.get("grid"), self.plant.site_region(meter.site), day, meter.id
+            )
             return self._record(i, day, "grid electricity", [use], co2=use.value)
         if role in (Role.HEAT_IMPORT, Role.HEAT_EXPORT):
-            use = self._by_id("heat", meter.factors.get("heat", HEAT_DEFAULT), "t/GJ")
-            return self._record(i, day, "heat", [use], co2=use.value)
+            pinned = meter.factors.get("heat")
+            use = self._by_id(
+                "heat",
+                pinned or HEAT_DEFAULT,
+                "t/GJ",
+                day,
+                f"pinned by meter {meter.id} factors.heat:" if pinned else "heat default",
+            )
+            uses = [use, *self._heat_constants(i, day)]
+            return self._record(i, day, "heat", uses, co2=use.value)
         return self._record(i, day, "activity only (no emissions)", [], co2=0.0)
+
+    def _heat_constants(self, i: int, day: dt.date) -> list[FactorUse]:
+        """The formula constants a steam or hot-water mass conversion used (lineage)."""
+        meter = self.plant.meters[i]
+        steam, water = self.params.heat_constant_ids
+        if not any(steam in x or water in x for x in self.params.conversions[i].steps):
+            return []
+        if meter.steam_enthalpy_kj_per_kg is not None:
+            return [self._by_id("steam_ref_enthalpy", steam, "kJ/kg", day, "heat formula")]
+        return [self._by_id("water_cp", water, "kJ/(kg*K)", day, "heat formula")]
 
     def _fuel(self, i: int, day: dt.date) -> Lineage:
         meter = self.plant.meters[i]
         assert meter.fuel is not None
-        fuel = meter.fuel
         method = self.plant.meter_method(meter)
-        ncv_unit = "GJ/Nm3" if fuel in GASEOUS_FUELS else "GJ/t"
-        over = meter.factors
+        state = self.plant.fuel_state(meter)
+        ncv_unit = "GJ/Nm3" if state is FuelState.GAS else "GJ/t"
+        ids = self.plant.fuel_factor_ids(meter)
         notes: list[str] = []
-        if i in self.params.density_kg_per_l:
-            density, where = self.params.density_kg_per_l[i]
-            notes.append(f"liquid volume converted with density {density} kg/L ({where})")
+
+        def use(role: str, unit: str) -> FactorUse:
+            fid = ids[role]
+            if fid is None:  # the plant file check makes this unreachable for NCV only
+                raise FactorError(f"meter {meter.id}: no {role} factor for fuel {meter.fuel}")
+            return self._by_id(role, fid, unit, day, self._why(meter.id, role, fid))
+
         if method is Method.CN_GBT32150:
-            ncv = self._by_id("ncv", over.get("ncv", f"cn.fuel.{fuel.value}.ncv"), ncv_unit)
-            cc = self._by_id(
-                "carbon_content", over.get("carbon_content", f"cn.fuel.{fuel.value}.cc"), "tC/GJ"
-            )
-            of = self._by_id(
-                "oxidation", over.get("oxidation", f"cn.fuel.{fuel.value}.of"), "fraction"
+            ncv, cc, of = (
+                use("ncv", ncv_unit),
+                use("carbon_content", "tC/GJ"),
+                use("oxidation", "fraction"),
             )
             co2 = ncv.value * cc.value * of.value * C_TO_CO2
+            if meter.combustion is Combustion.MOBILE:
+                notes.append(
+                    "mobile combustion under the China method: CO2 only, as the Chinese "
+                    "guidelines count it; CH4/N2O need method ipcc2006"
+                )
             return self._record(i, day, "cn_gbt32150", [ncv, cc, of], co2=co2, notes=notes)
-        name = _IPCC_NAME[fuel]
-        non_co2 = _IPCC_NON_CO2.get(fuel, name)
-        if fuel in GASEOUS_FUELS and "ncv" not in over:
+        builtin = BUILTIN_FUELS.get(meter.fuel)
+        if ids["ncv"] is None and builtin is not None and state is FuelState.GAS:
             # IPCC's NCV is per mass; a metered volume needs a volumetric NCV.
-            ncv = self._by_id("ncv", f"cn.fuel.{fuel.value}.ncv", ncv_unit)
+            fid = cn_default(builtin, "ncv")
+            assert fid is not None
+            ids["ncv"] = fid
             notes.append("volumetric NCV from the China default table (IPCC NCV is per mass)")
-        else:
-            ncv = self._by_id("ncv", over.get("ncv", f"ipcc2006.{name}.ncv"), ncv_unit)
-        e_co2 = self._by_id("co2", over.get("co2", f"ipcc2006.{name}.co2"), "t/GJ")
-        e_ch4 = self._by_id("ch4", over.get("ch4", f"ipcc2006.{non_co2}.ch4.manufacturing"), "t/GJ")
-        e_n2o = self._by_id("n2o", over.get("n2o", f"ipcc2006.{non_co2}.n2o.manufacturing"), "t/GJ")
+        ncv = use("ncv", ncv_unit)
+        e_co2, e_ch4, e_n2o = use("co2", "t/GJ"), use("ch4", "t/GJ"), use("n2o", "t/GJ")
         gwp = self.plant.gwp.value.lower()
-        g_ch4 = self._by_id("gwp_ch4", f"gwp.{gwp}.ch4", "kgCO2e/kg")
-        g_n2o = self._by_id("gwp_n2o", f"gwp.{gwp}.n2o", "kgCO2e/kg")
+        how = f"GWP set {self.plant.gwp.value} (plant gwp)"
+        g_ch4 = self._by_id("gwp_ch4", f"gwp.{gwp}.ch4", "kgCO2e/kg", day, how)
+        g_n2o = self._by_id("gwp_n2o", f"gwp.{gwp}.n2o", "kgCO2e/kg", day, how)
+        label = "ipcc2006"
+        if meter.combustion is Combustion.MOBILE:
+            label = f"ipcc2006 mobile ({meter.vehicle})"
         return self._record(
             i,
             day,
-            "ipcc2006",
+            label,
             [ncv, e_co2, e_ch4, e_n2o, g_ch4, g_n2o],
             co2=ncv.value * e_co2.value,
             ch4=ncv.value * e_ch4.value,
@@ -212,6 +271,17 @@ class Resolver:
             gwp=(g_ch4.value, g_n2o.value),
             notes=notes,
         )
+
+    def _why(self, meter_id: str, role: str, fid: str) -> str:
+        meter = self.plant.meters[self.params.index[meter_id]]
+        if meter.factors.get(role) == fid:
+            return f"pinned by meter {meter_id} factors.{role}:"
+        decl = self.plant.declared_fuel(meter.fuel or "")
+        if decl is not None:
+            return f"declared fuel {decl.id} factors.{role}:"
+        if meter.combustion is Combustion.MOBILE and role in ("ch4", "n2o"):
+            return f"default for {meter.fuel}, mobile {meter.vehicle}:"
+        return f"default for {meter.fuel}:"
 
     def _residual(self, site: str, day: dt.date) -> Lineage:
         """The market-based factor for power no instrument covers, per site."""
@@ -222,7 +292,9 @@ class Resolver:
         if len(over) > 1:
             raise FactorError(f"site {site}: grid meters name different residual factors {over}")
         if over:
-            use = self._by_id("residual", over.pop(), "t/MWh")
+            use = self._by_id(
+                "residual", over.pop(), "t/MWh", day, f"pinned on site {site}'s grid meter:"
+            )
         elif not grid_meters:
             use = FactorUse(
                 "residual",
@@ -235,6 +307,7 @@ class Resolver:
                 None,
                 "yes",
                 None,
+                basis="site has no grid import",
             )
         else:
             region = self.plant.site_region(site)
@@ -268,15 +341,18 @@ class Resolver:
 
     # --- helpers --------------------------------------------------------------
 
-    def _grid(self, factor_id: str | None, region: str, day: dt.date) -> FactorUse:
+    def _grid(self, factor_id: str | None, region: str, day: dt.date, meter: str) -> FactorUse:
         if factor_id is not None:
-            return self._by_id("grid", factor_id, "t/MWh")
+            return self._by_id(
+                "grid", factor_id, "t/MWh", day, f"pinned by meter {meter} factors.grid:"
+            )
         level = self.plant.grid_factor_level.value
         at = self.library.region_at_level(region, level)
         return self._use("grid", self.library.lookup(GRID_SERIES, at, day), "t/MWh")
 
-    def _by_id(self, role: str, factor_id: str, unit: str) -> FactorUse:
-        return self._use(role, Resolved(self.library.get(factor_id)), unit)
+    def _by_id(self, role: str, factor_id: str, unit: str, day: dt.date, how: str) -> FactorUse:
+        """A factor named by id, checked against its validity on the activity date."""
+        return self._use(role, self.library.pinned(factor_id, day, how), unit)
 
     def _use(self, role: str, r: Resolved, unit: str) -> FactorUse:
         f: Factor = r.factor
@@ -291,6 +367,9 @@ class Resolver:
             data_year=f.data_year,
             verified=f.verified,
             fallback=r.fallback,
+            source_value=f.value,
+            source_unit=f.unit,
+            basis=r.basis,
         )
 
     def _record(
@@ -318,7 +397,11 @@ class Resolver:
             ef_n2o=n2o,
             ef_co2e=co2 + ch4 * gwp[0] + n2o * gwp[1],
             flags=_flags(uses),
-            notes=tuple((notes or []) + [u.fallback for u in uses if u.fallback]),
+            notes=tuple(
+                [f"activity: {'; '.join(self.params.conversions[i].steps)}"]
+                + (notes or [])
+                + [u.fallback for u in uses if u.fallback]
+            ),
         )
         self.lineages.append(lin)
         return lin

@@ -19,10 +19,11 @@ import yaml
 
 from carbonstream.config.database import DatabaseSettings
 from carbonstream.config.loader import load_plant, validate
+from carbonstream.config.plant import Plant
 from carbonstream.errors import CarbonstreamError
 from carbonstream.gateway.config import Gateway, GatewayFile, check
 from carbonstream.ingest.settings import IngestSettings, MqttSettings
-from carbonstream.transport.topics import READINGS_SUBSCRIPTION
+from carbonstream.transport.topics import SIGNED_READINGS_SUBSCRIPTION
 
 PASSWORD_ENV = "CARBONSTREAM_DEMO_MQTT_PASSWORD"  # noqa: S105 - a variable's name, not a secret
 DEFAULT_API_PORT = 8080
@@ -88,6 +89,7 @@ def gateway(
     queue_dir: Path,
     modbus_port: int,
     opcua_port: int,
+    key_file: Path | None = None,
 ) -> Gateway:
     """A gateway file adapted to this run: broker, simulator ports, queue, no metrics port."""
     data: dict[str, Any] = copy.deepcopy(yaml.safe_load(path.read_text(encoding="utf-8")))
@@ -103,6 +105,8 @@ def gateway(
     }
     data["buffer"] = {**data.get("buffer", {}), "path": str(queue_dir / f"{data['id']}.sqlite")}
     data["metrics"] = {"port": None}
+    if key_file is not None:
+        data["signing"] = {"private_key_file": str(key_file)}
     for link in data.get("links", []):
         if link.get("transport", "tcp") != "rtu":
             link["host"], link["port"] = "127.0.0.1", modbus_port
@@ -124,6 +128,33 @@ def gateway(
     return gw
 
 
+def demo_keys(files: list[Path], plant: Plant, key_dir: Path) -> tuple[dict[Path, Path], Plant]:
+    """A fresh signing key per gateway file, and the plant with their public keys registered."""
+    import datetime as dt
+
+    from carbonstream.config.gateway_keys import GatewayKey
+    from carbonstream.transport import signing
+
+    files_keys: dict[Path, Path] = {}
+    registered: dict[str, GatewayKey] = {}
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)  # the simulator's clock is now
+    for path in files:
+        gw_id = str(yaml.safe_load(path.read_text(encoding="utf-8"))["id"])
+        key_file = key_dir / f"{gw_id}.key"
+        private = signing.generate(key_file)
+        files_keys[path] = key_file
+        registered[gw_id] = GatewayKey(
+            public_key=signing.public_text(private.public_key()),
+            valid_from=since,
+            note="made by carbonstream demo at start",
+        )
+    gateways = [
+        g.model_copy(update={"keys": [registered[g.id]]}) if g.id in registered else g
+        for g in plant.gateways
+    ]
+    return files_keys, plant.model_copy(update={"gateways": gateways})
+
+
 def ingest_settings(
     plant_file: Path, broker: BrokerUrl, *, embedded_broker: bool, prefix: str, run_id: str
 ) -> IngestSettings:
@@ -137,7 +168,7 @@ def ingest_settings(
             client_id=f"carbonstream-demo-{run_id}",
             username=broker.username,
             password=SecretStr(broker.password) if broker.password else None,
-            topics=[prefix + READINGS_SUBSCRIPTION],
+            topics=[prefix + SIGNED_READINGS_SUBSCRIPTION],
             protocol="3.1.1" if embedded_broker else "5",
             session_expiry_s=600,
         ),

@@ -30,6 +30,7 @@ from typing import TextIO
 
 from psycopg.conninfo import make_conninfo
 
+from carbonstream.config.plant import Plant
 from carbonstream.demo import parts
 from carbonstream.errors import CarbonstreamError
 
@@ -93,6 +94,8 @@ class Demo:
         self.stop_event = asyncio.Event()
         self.force = False
         self.run_id = secrets.token_hex(4)
+        self.plant: Plant | None = None  # with the gateway keys made at start
+        self.gateway_keys: dict[Path, Path] = {}
         self._cleanup: list[tuple[str, Callable[[], Awaitable[None]]]] = []
 
     # --- signals ----------------------------------------------------------------------------
@@ -170,6 +173,10 @@ class Demo:
         shutil.rmtree(self.queue_dir, ignore_errors=True)
         self.queue_dir.mkdir(parents=True)
         self._on_stop("gateway queues", self._remove_queue_dir)
+        # The real path: each gateway signs with a key made now (in the queue folder,
+        # so it goes with the run), registered in the plant that ingest verifies against.
+        self.gateway_keys, plant = parts.demo_keys(gateway_files, plant, self.queue_dir / "keys")
+        self.plant = plant
 
         await self._step("starting PostgreSQL", asyncio.to_thread(self._database))
 
@@ -247,7 +254,7 @@ class Demo:
             prefix=prefix,
             run_id=self.run_id,
         )
-        service = Service(settings, db_url=self.db_url)
+        service = Service(settings, db_url=self.db_url, plant=self.plant)
         await asyncio.to_thread(service.prepare)
         thread = threading.Thread(target=service.run, name="ingest", daemon=True)
         thread.start()
@@ -287,6 +294,7 @@ class Demo:
                 prefix=prefix,
                 run_id=self.run_id,
                 queue_dir=self.queue_dir,
+                key_file=self.gateway_keys.get(path),
                 modbus_port=self.modbus_port,
                 opcua_port=self.opcua_port,
             )

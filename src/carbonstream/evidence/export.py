@@ -6,7 +6,11 @@ A folder with:
     plant.json         the plant configuration the account used
     factors_used.csv   every factor (id, version, value, unit, source, table) behind a figure
     user_factors.csv   the plant's own factor files (built-in tables ship with the code)
-    readings.csv       every stored reading of the period (NULL values for non-good quality)
+    readings.csv       every stored reading of the period (NULL values for non-good quality),
+                       with the id of the signed batch it came in (empty: unsigned)
+    batches.jsonl      those signed batches: the exact bytes the gateway signed (base64),
+                       the Ed25519 signature, key id, gateway and arrival time; the public
+                       keys are in plant.json (gateways[].keys)
     context.csv        each meter's last good reading before the period and first after it
                        (the ends of the intervals that cross the period's edges)
     late_readings.csv  readings stored but older than the lateness: not in the account
@@ -68,11 +72,23 @@ def export(conn: Conn, first: dt.date, last: dt.date, out: Path) -> dict[str, An
     stored = ev.readings(conn, start, end)
     with (out / "readings.csv").open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["meter", "ts_ns", "value", "quality"])
-        for m, t, v, q in zip(
-            stored.meter, stored.ts_ns, stored.value, stored.quality, strict=True
+        w.writerow(["meter", "ts_ns", "value", "quality", "batch"])
+        assert stored.batch is not None
+        for m, t, v, q, b in zip(
+            stored.meter, stored.ts_ns, stored.value, stored.quality, stored.batch, strict=True
         ):
-            w.writerow([stored.meter_ids[m], int(t), "" if v != v else repr(float(v)), int(q)])
+            w.writerow(
+                [
+                    stored.meter_ids[m],
+                    int(t),
+                    "" if v != v else repr(float(v)),
+                    int(q),
+                    "" if b < 0 else int(b),
+                ]
+            )
+    signed = ev.batches(conn, start, end)
+    with (out / "batches.jsonl").open("w", encoding="utf-8") as f:
+        f.writelines(json.dumps(b, sort_keys=True) + "\n" for b in signed)
 
     ids = [m.id for m in plant.meters]
     ctx = ev.context(conn, start, end, ids)
@@ -124,6 +140,8 @@ def export(conn: Conn, first: dt.date, last: dt.date, out: Path) -> dict[str, An
         "exported_at": dt.datetime.now(dt.UTC).isoformat(),
         "code_version": code_version(),
         "readings": len(stored.ts_ns),
+        "unsigned_readings": int((stored.batch < 0).sum()),
+        "signed_batches": len(signed),
         "sealed_days": len(chain),
         "files": {p.name: _sha256(p) for p in sorted(out.iterdir()) if p.name != "manifest.json"},
     }

@@ -1,9 +1,12 @@
 """Verify an evidence export: file integrity, the hash chain, and every figure re-derived.
 
 1. Each file's SHA-256 matches the manifest.
-2. The day digests recomputed from readings.csv match the sealed chain, and
+2. Every signed batch verifies against its gateway's registered key, and every
+   stored reading that names a batch is in it with the same value
+   (evidence.signatures); unsigned readings are counted per meter.
+3. The day digests recomputed from readings.csv match the sealed chain, and
    the chain links (each day's ``prev`` is the previous day's digest).
-3. The account is recomputed from readings.csv (plus the readings just outside
+4. The account is recomputed from readings.csv (plus the readings just outside
    the period, minus late readings that were not in the account) with the
    exported plant and factors, through the same core, and each site's totals
    must match totals.json.
@@ -30,6 +33,7 @@ from carbonstream.core.library import FactorLibrary
 from carbonstream.errors import FactorError
 from carbonstream.evidence.chain import DayDigest, day_digest, verify_chain
 from carbonstream.evidence.export import SCHEMA
+from carbonstream.evidence.signatures import StoredRows, verify_signatures
 from carbonstream.store.evidence import local_bounds
 
 REL_TOL = 1e-6
@@ -46,7 +50,7 @@ class Report:
         return not self.problems
 
 
-def verify(folder: Path) -> Report:
+def verify(folder: Path, require_signed: bool = False) -> Report:
     rep = Report()
     manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
     if manifest.get("schema") != SCHEMA:
@@ -57,6 +61,21 @@ def verify(folder: Path) -> Report:
     plant = plant.model_copy(update={"factor_files": [str(folder / "user_factors.csv")]})
     readings = _readings(folder / "readings.csv", plant)
     _chain(folder, plant, readings, rep)
+    sig = verify_signatures(
+        folder,
+        plant,
+        StoredRows(
+            readings.meter_ids,
+            readings.meter,
+            readings.ts,
+            readings.value,
+            readings.quality,
+            readings.batch,
+        ),
+        require_signed,
+    )
+    rep.problems += sig.problems
+    rep.checked += sig.checked
     _factors(folder, plant, rep)
     _account(folder, plant, manifest, readings, rep)
     return rep
@@ -79,24 +98,27 @@ class _Rows:
     ts: np.ndarray
     value: np.ndarray
     quality: np.ndarray
+    batch: np.ndarray  # signed batch id, -1: unsigned (or an export without the column)
 
 
 def _readings(path: Path, plant: Plant) -> _Rows:
     ids = [m.id for m in plant.meters]
     index = {m: i for i, m in enumerate(ids)}
-    meter, ts, value, quality = [], [], [], []
+    meter, ts, value, quality, batch = [], [], [], [], []
     with path.open(encoding="utf-8") as f:
         for r in csv.DictReader(f):
             meter.append(index[r["meter"]])
             ts.append(int(r["ts_ns"]))
             value.append(float(r["value"]) if r["value"] != "" else np.nan)
             quality.append(int(r["quality"]))
+            batch.append(int(r["batch"]) if r.get("batch") else -1)
     return _Rows(
         ids,
         np.array(meter, dtype=np.int32),
         np.array(ts, dtype=np.int64),
         np.array(value, dtype=np.float64),
         np.array(quality, dtype=np.uint8),
+        np.array(batch, dtype=np.int64),
     )
 
 

@@ -48,6 +48,7 @@ from carbonstream.transport.payload import (
     ReadingsMessage,
     encode_readings,
 )
+from carbonstream.transport.signing import SIGNED_VERSION, Signer
 
 T = TypeVar("T")
 
@@ -90,9 +91,13 @@ class Queue:
         max_readings: int = 2_000_000,
         when_full: Literal["drop_oldest", "drop_newest"] = "drop_oldest",
         synchronous: Literal["normal", "full"] = "normal",
+        signer: Signer | None = None,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.gateway = gateway
+        # Signed when sealed: the signature is on disk with the message, so a batch is
+        # sent (and re-sent) as the bytes signed, whatever happens to the key later.
+        self.signer = signer
         self.max_readings = max_readings
         self.when_full = when_full
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -205,12 +210,16 @@ class Queue:
         for lo in range(0, n, batch_max):
             chunk = [r for _, r in rows[lo : lo + batch_max]]
             seq = self._next_seq
+            version = PAYLOAD_VERSION if self.signer is None else SIGNED_VERSION
             msg = ReadingsMessage(
-                v=PAYLOAD_VERSION, gateway=self.gateway, stream=self.stream, seq=seq, readings=chunk
+                v=version, gateway=self.gateway, stream=self.stream, seq=seq, readings=chunk
             )
+            payload = encode_readings(msg)
+            if self.signer is not None:
+                payload = self.signer.envelope(payload)
             self._db.execute(
                 "INSERT INTO messages VALUES (?, ?, ?, ?)",
-                (seq, len(chunk), min(r.t for r in chunk), encode_readings(msg)),
+                (seq, len(chunk), min(r.t for r in chunk), payload),
             )
             self._next_seq = seq + 1
             self._sealed += len(chunk)

@@ -20,7 +20,9 @@ from carbonstream.config.plant import Identifier, Plant
 from carbonstream.errors import ConfigError
 from carbonstream.gateway.decode import DataType, Order
 from carbonstream.gateway.grouping import Table
+from carbonstream.transport import signing
 from carbonstream.transport.settings import BrokerSettings
+from carbonstream.transport.signing import Signer
 
 
 class _Model(BaseModel):
@@ -197,6 +199,27 @@ class Buffer(_Model):
     )
 
 
+class Signing(_Model):
+    """The gateway's Ed25519 key: every batch is signed with it (payload v2)."""
+
+    private_key_file: Path | None = Field(
+        default=None,
+        description="PEM file made by `carbonstream gateway keygen` (mode 0600); relative to "
+        "the gateway file.",
+    )
+    private_key_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="Name of an environment variable holding the PEM text instead.",
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> Signing:
+        if (self.private_key_file is None) == (self.private_key_env is None):
+            raise ValueError("give private_key_file or private_key_env (one of them)")
+        return self
+
+
 class Metrics(_Model):
     host: str = "127.0.0.1"
     port: int | None = Field(default=9108, ge=0, le=65535, description="None turns it off.")
@@ -210,6 +233,11 @@ class GatewayFile(_Model):
     broker: BrokerSettings
     publish: Publish = Publish()
     buffer: Buffer
+    signing: Signing | None = Field(
+        default=None,
+        description="Sign every batch (v2). Without it batches go unsigned (v1), which "
+        "ingest refuses unless it allows this gateway's unsigned input.",
+    )
     metrics: Metrics = Metrics()
     polling: Polling = Polling()
     links: list[Link] = Field(default_factory=list)
@@ -249,6 +277,39 @@ class Gateway(BaseModel):
         return (self.base_dir / self.file.buffer.path).resolve()
 
     @property
+    def private_key_path(self) -> Path | None:
+        s = self.file.signing
+        if s is None or s.private_key_file is None:
+            return None
+        return (self.base_dir / s.private_key_file).resolve()
+
+    def signer(self) -> Signer | None:
+        """The batch signer, from the key file or variable; a bad key is a config error."""
+        s = self.file.signing
+        if s is None:
+            return None
+        try:
+            path = self.private_key_path
+            if path is not None:
+                return Signer(signing.load_private(path))
+            assert s.private_key_env is not None
+            pem = os.environ.get(s.private_key_env)
+            if pem is None:
+                raise signing.SigningKeyError(
+                    f"environment variable {s.private_key_env} is not set"
+                )
+            return Signer(signing.private_from_pem(pem.encode(), s.private_key_env))
+        except signing.SigningKeyError as e:
+            where = "private_key_file" if s.private_key_file else "private_key_env"
+            raise ConfigError(
+                "gateway file",
+                [
+                    f"signing.{where}: {e} (create a key with "
+                    "`carbonstream gateway keygen --config <gateway file>`)"
+                ],
+            ) from None
+
+    @property
     def profile_dirs(self) -> tuple[Path, ...]:
         return tuple((self.base_dir / p).resolve() for p in self.file.profile_dirs)
 
@@ -283,6 +344,11 @@ def check(gateway: Gateway) -> list[str]:
         problems.append(
             f"broker.password_env: environment variable {gw.broker.password_env} is not set"
         )
+    if gw.signing is not None:
+        try:
+            gateway.signer()
+        except ConfigError as e:
+            problems.extend(e.problems)
     for i, device in enumerate(gw.devices):
         where = f"devices[{i}] (id {device.id!r})"
         env = getattr(device, "password_env", None)

@@ -53,6 +53,13 @@ class GatewayService:
         self.gateway = gateway
         gw = gateway.file
         self.metrics = metrics or GatewayMetrics()
+        signer = gateway.signer()
+        if signer is None:
+            log.warning(
+                "gateway %s has no signing key: batches go unsigned (v1); ingest in "
+                "production refuses them (docs/security.md: gateway keys)",
+                gw.id,
+            )
         self.queue = AsyncQueue(
             lambda: Queue(
                 gateway.buffer_path,
@@ -60,6 +67,7 @@ class GatewayService:
                 max_readings=gw.buffer.max_readings,
                 when_full=gw.buffer.when_full,
                 synchronous=gw.buffer.synchronous,
+                signer=signer,
             )
         )
         self.publisher = Publisher(

@@ -24,7 +24,7 @@ from carbonstream.core.buckets import Lines
 from carbonstream.core.engine import EmissionLines, Engine
 from carbonstream.core.market import Allocation, InstrumentSpec
 from carbonstream.core.state import NO_TIME
-from carbonstream.store import intake, market, readings, reallocate, rollups
+from carbonstream.store import batches, intake, market, readings, reallocate, rollups
 from carbonstream.store.common import Cur
 from carbonstream.store.db import Conn
 from carbonstream.store.lineage import LineageStore
@@ -39,9 +39,16 @@ class Part:
     ts: NDArray[np.int64]
     value: NDArray[np.float64]
     quality: NDArray[np.uint8]
+    # Per reading: index into ``signed`` of the batch that brought it; -1 (or no
+    # array at all) = unsigned, stored with no batch.
+    batch: NDArray[np.int32] | None = None
+    signed: list[batches.BatchRow] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.meter)
+
+    def batch_index(self) -> NDArray[np.int32]:
+        return self.batch if self.batch is not None else np.full(len(self.meter), -1, np.int32)
 
     @classmethod
     def empty(cls) -> Part:
@@ -125,9 +132,14 @@ class Committer:
         self.lineage.committed()
 
     def commit(self, conn: Conn, part: Part, meta: Meta | None) -> Outcome:
+        # The signed batches first, in a short transaction of their own: two writers
+        # whose readings came in the same batch then wait for each other only that long,
+        # not for each other's whole commit. A batch stored without its readings (the
+        # next transaction failed) is found by digest when they are written again.
+        batch_ids = _store_batches(conn, part)
         try:
             with conn.transaction(), conn.cursor() as cur:
-                out = self._run(cur, part, meta)
+                out = self._run(cur, part, meta, batch_ids)
         except BaseException:
             self.lineage.rolled_back()
             raise
@@ -136,24 +148,27 @@ class Committer:
 
     # --- the transaction --------------------------------------------------------
 
-    def _run(self, cur: Cur, part: Part, meta: Meta | None) -> Outcome:
+    def _run(
+        self, cur: Cur, part: Part, meta: Meta | None, batch_ids: NDArray[np.int64]
+    ) -> Outcome:
         out = Outcome(readings=len(part))
         if len(part):
-            self._readings(cur, part, out)
+            self._readings(cur, part, out, batch_ids)
         if meta is not None:
             intake.add_dead_letters(cur, meta.dead)
             out.gaps, out.replays = intake.update_streams(cur, meta.streams)
         return out
 
-    def _readings(self, cur: Cur, part: Part, out: Outcome) -> None:
+    def _readings(self, cur: Cur, part: Part, out: Outcome, batch_ids: NDArray[np.int64]) -> None:
         # Same meter and time twice in the batch: keep one (the lowest value, as the core does).
         order = np.lexsort((part.value, part.ts, part.meter))
         m, t = part.meter[order], part.ts[order]
         v, q = part.value[order], part.quality[order]
+        bt = batch_ids[order]
         first = np.ones(len(m), dtype=bool)
         first[1:] = (m[1:] != m[:-1]) | (t[1:] != t[:-1])
         out.duplicates = int((~first).sum())
-        m, t, v, q = m[first], t[first], v[first], q[first]
+        m, t, v, q, bt = m[first], t[first], v[first], q[first], bt[first]
 
         meters = np.unique(m)
         mkeys = self.keys.meter[meters]
@@ -173,10 +188,12 @@ class Committer:
                 keep[maybe[there]] = False
                 out.duplicates += int(there.sum())
                 m, t, v, q, slot = m[keep], t[keep], v[keep], q[keep], slot[keep]
+                bt = bt[keep]
         out.stored = len(m)
         if not len(m):
             return
-        readings.copy_readings(cur, self.keys.meter[m], t, v, q)
+        readings.copy_readings(cur, self.keys.meter[m], t, v, q, bt)
+        batches.count_readings(cur, self.keys.meter[m], t, bt)
 
         good = q == 0
         last = last_ts[slot]
@@ -356,6 +373,21 @@ class Committer:
             return
         ids = [self.engine.instruments[int(k)].id for k in alloc.instrument]
         market.add_allocations(cur, ids, self.keys.site[alloc.site], alloc.bucket, alloc.mwh)
+
+
+def _store_batches(conn: Conn, part: Part) -> NDArray[np.int64]:
+    """The stored batch id of each reading of the part (-1: unsigned), storing the batches."""
+    bt = part.batch_index()
+    ids = np.full(len(bt), -1, np.int64)
+    signed = bt >= 0
+    if not signed.any():
+        return ids
+    used = np.unique(bt[signed])
+    lookup = np.full(len(part.signed), -1, np.int64)
+    with conn.transaction(), conn.cursor() as cur:
+        lookup[used] = batches.store(cur, [part.signed[i] for i in used.tolist()])
+    ids[signed] = lookup[bt[signed]]
+    return ids
 
 
 def _merge_windows(

@@ -20,6 +20,7 @@ from msgspec import Meta
 from numpy.typing import NDArray
 
 from carbonstream.config.plant import Plant
+from carbonstream.ingest.authorise import Bindings, Refusal, UnauthorisedError
 from carbonstream.transport import topics
 from carbonstream.transport.payload import (
     MAX_READINGS,
@@ -45,6 +46,9 @@ class Decoded:
     quality: NDArray[np.uint8]
     rejected: list[str] = field(default_factory=list)
     n_rejected: int = 0
+    # Of the rejected readings, those refused because their gateway may not report them.
+    unauthorised: dict[Refusal, int] = field(default_factory=dict)
+    batch: int = -1  # index of its signed batch in the ingest batch; -1: unsigned
 
     def __len__(self) -> int:
         return len(self.meter)
@@ -91,36 +95,58 @@ _BAD_QUALITY = 255
 _NONE: tuple[int, str | None] = (-1, None)
 
 
-def decode_v1(data: bytes) -> _Message:
+def decode_v1(data: bytes, version: int = PAYLOAD_VERSION) -> _Message:
+    """A readings message: v1 as sent, or the body of a signed v2 batch (same fields)."""
     try:
         msg = _decoder.decode(data)
     except msgspec.DecodeError as e:
-        raise PayloadError(f"not a v1 readings payload: {e}") from None
-    if msg.v != PAYLOAD_VERSION:
-        raise PayloadError(f"payload version {msg.v} is not supported (this receiver reads v1)")
+        raise PayloadError(f"not a v{version} readings payload: {e}") from None
+    if msg.v != version:
+        raise PayloadError(
+            f"payload version {msg.v} is not supported here (this receiver reads v{version})"
+        )
     return msg
 
 
 class Validator:
-    def __init__(self, plant: Plant, limits: Limits) -> None:
+    """Decodes v1 payloads and checks each reading; with ``bindings``, also that the topic's
+    gateway and site are the plant's and that the gateway owns each reading's meter."""
+
+    def __init__(self, plant: Plant, limits: Limits, bindings: Bindings | None = None) -> None:
+        self.bindings = bindings
         self.index = {m.id: i for i, m in enumerate(plant.meters)}
         self.units = [m.unit for m in plant.meters]
         self._meta = {m.id: (i, m.unit) for i, m in enumerate(plant.meters)}
         self.limits = limits
         self._earliest_ms = int(limits.earliest.timestamp() * 1000)
 
-    def v1(self, topic: str, payload: bytes, now_s: float | None = None) -> Decoded:
+    def check_size(self, payload: bytes) -> None:
         if len(payload) > self.limits.max_payload_bytes:
             raise PayloadError(
                 f"payload of {len(payload)} bytes exceeds max_payload_bytes "
                 f"{self.limits.max_payload_bytes}"
             )
-        msg = decode_v1(payload)
+
+    def v1(
+        self, topic: str, payload: bytes, now_s: float | None = None, version: int = PAYLOAD_VERSION
+    ) -> Decoded:
+        """Decode and check a v1 payload, or (version 2) the verified body of a signed one."""
+        self.check_size(payload)
+        msg = decode_v1(payload, version)
         where = topics.parse(topic)
         if where is not None and where[1] != msg.gateway:
             raise PayloadError(
                 f"gateway {msg.gateway!r} in the payload differs from {where[1]!r} in the topic"
             )
+        gw = -1
+        if self.bindings is not None:
+            if where is None or where[2] != "readings":
+                raise UnauthorisedError(
+                    f"unauthorised: topic {topic!r} is not carbonstream/v1/SITE/GATEWAY/readings",
+                    Refusal.BAD_TOPIC,
+                    len(msg.readings),
+                )
+            gw = self.bindings.gateway(where[0], where[1], [r.m for r in msg.readings])
         now = time.time() if now_s is None else now_s
         lo, hi = self._earliest_ms, int((now + self.limits.future_s) * 1000)
         rs = msg.readings
@@ -141,12 +167,22 @@ class Validator:
         bad_quality = quality == _BAD_QUALITY
         bad_value = good & ~np.isfinite(value)
         bad = bad_meter | bad_unit | bad_time | bad_quality | bad_value
+        unauthorised: dict[Refusal, int] = {}
+        not_bound = np.zeros(n, dtype=bool)
+        if self.bindings is not None:
+            not_bound = self.bindings.not_bound(gw, meter)
+            n_not_bound = int(not_bound.sum())
+            if n_not_bound:
+                bad |= not_bound
+                unauthorised[Refusal.METER_NOT_BOUND] = n_not_bound
         rejected: list[str] = []
         n_bad = int(bad.sum())
         if n_bad:
             for j in np.flatnonzero(bad)[:MAX_REASONS].tolist():
                 r = rs[j]
-                if bad_meter[j]:
+                if not_bound[j] and self.bindings is not None:
+                    problem = self.bindings.why_not(gw, int(meter[j]))
+                elif bad_meter[j]:
                     problem = f"unknown meter {r.m!r}"
                 elif bad_unit[j]:
                     problem = f"unit {r.u!r} is not meter {r.m!r}'s unit {self.units[meter[j]]!r}"
@@ -172,4 +208,5 @@ class Validator:
             quality,
             rejected,
             n_bad,
+            unauthorised,
         )

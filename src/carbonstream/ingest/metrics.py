@@ -19,6 +19,23 @@ class Metrics:
         self.dead_letters = Counter(
             p + "dead_letters_total", "Payloads (or parts) sent to dead_letters", registry=r
         )
+        self.unauthorised = Counter(
+            p + "unauthorised_total",
+            "Readings refused because their sender may not report them, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.signature_refusals = Counter(
+            p + "signature_refusals_total",
+            "Batches refused by the signature check (dead-lettered), by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.unsigned_readings = Counter(
+            p + "unsigned_readings_total",
+            "Readings accepted without a signature (allowed by the signatures settings)",
+            registry=r,
+        )
         self.commits = Counter(p + "commits_total", "Committed transactions", registry=r)
         self.lag = Histogram(
             p + "lag_seconds",

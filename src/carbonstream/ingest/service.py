@@ -28,23 +28,29 @@ import psycopg
 from numpy.typing import NDArray
 from psycopg_pool import PoolTimeout
 
+from carbonstream.config.gateway_keys import KeyRing, plant_keys
 from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
 from carbonstream.core.engine import Engine
 from carbonstream.core.library import FactorLibrary
+from carbonstream.ingest.authorise import Bindings, UnauthorisedError, check_start
 from carbonstream.ingest.commit import Committer, Meta, Outcome, Part
 from carbonstream.ingest.decode import Decoded, Limits, Validator
 from carbonstream.ingest.metrics import Metrics
 from carbonstream.ingest.mqtt import Message, Subscriber
 from carbonstream.ingest.settings import IngestSettings
+from carbonstream.ingest.signature import SignatureRefusedError, Verifier
 from carbonstream.ingest.sparkplug import SPARKPLUG_PREFIX, SparkplugDecoder
 from carbonstream.store import db as store_db
 from carbonstream.store import rollups
+from carbonstream.store.batches import BatchRow
 from carbonstream.store.factors import load_added
 from carbonstream.store.intake import DeadLetter, StreamUpdate
 from carbonstream.store.migrate import migrate
 from carbonstream.store.plant import sync_plant
+from carbonstream.transport import topics as transport_topics
 from carbonstream.transport.payload import PayloadError
+from carbonstream.transport.signing import SIGNED_VERSION
 
 log = logging.getLogger(__name__)
 _RETRY: tuple[type[BaseException], ...] = (*store_db.TRANSIENT, PoolTimeout)
@@ -69,6 +75,7 @@ class Batch:
     decoded: list[Decoded] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     streams: dict[tuple[str, str], StreamUpdate] = field(default_factory=dict)
+    signed: list[BatchRow] = field(default_factory=list)
     readings: int = 0
 
 
@@ -81,6 +88,7 @@ class Totals:
     late_recomputed: int = 0
     too_late: int = 0
     rejected: int = 0
+    unauthorised: int = 0  # readings refused for their sender (also in rejected, or not decoded)
     dead_letters: int = 0
     batches: int = 0
 
@@ -91,9 +99,11 @@ class Service:
         settings: IngestSettings,
         db_url: str | None = None,
         on_commit: CommitHook | None = None,
+        plant: Plant | None = None,
     ) -> None:
         self.settings = settings
-        self.plant: Plant = load_plant(settings.plant)
+        # plant: the demo passes its plant with the keys it made at start.
+        self.plant: Plant = plant if plant is not None else load_plant(settings.plant)
         self.library = FactorLibrary.load(self.plant.factor_files)
         self.metrics = Metrics()
         self.totals = Totals()
@@ -107,11 +117,19 @@ class Service:
             self._embedded = store_db.EmbeddedPostgres(settings.database.data_dir)
             url = self._embedded.url
         self.db_url = url
+        required = settings.gateway_binding == "required"
+        check_start(self.plant, settings.plant, required, settings.sparkplug)
+        if not required:
+            log.warning(
+                "gateway_binding: off: any gateway may report any meter (test benches only)"
+            )
         self.validator = Validator(
             self.plant,
             Limits(settings.earliest, settings.future_s, settings.max_payload_bytes),
+            Bindings(self.plant) if required else None,
         )
         self.sparkplug = SparkplugDecoder(self.plant, settings.sparkplug, self.validator)
+        self.verifier = Verifier(KeyRing(plant_keys(self.plant.gateways)), settings.signatures)
         topics = list(settings.mqtt.topics)
         if settings.sparkplug.enabled:
             topics += self.sparkplug.subscriptions()
@@ -252,17 +270,34 @@ class Service:
         try:
             if m.topic.startswith(SPARKPLUG_PREFIX):
                 d = self.sparkplug.decode(m.topic, m.payload)
+                if d is not None and len(d):
+                    self.verifier.allow_unsigned("sparkplug", d.gateway)
+            elif transport_topics.is_signed(m.topic):
+                d = self._signed(b, m)
             else:
                 d = self.validator.v1(m.topic, m.payload)
+                self.verifier.allow_unsigned("v1", d.gateway)
+        except SignatureRefusedError as e:
+            self.metrics.signature_refusals.labels(e.refusal.value).inc()
+            self._dead(b, m, str(e))
+            return
+        except UnauthorisedError as e:
+            self._dead(b, m, str(e))
+            self._unauthorised(e.kind.value, e.readings)
+            return
         except PayloadError as e:
             self._dead(b, m, str(e))
             return
         if d is None:  # e.g. a Sparkplug death certificate: nothing to account
             return
+        if d.batch < 0 and len(d):
+            self.metrics.unsigned_readings.inc(len(d))
         if d.n_rejected:
             self._dead(b, m, d.reason())
             self.metrics.readings.labels("rejected").inc(d.n_rejected)
             self.totals.rejected += d.n_rejected
+            for kind, n in d.unauthorised.items():
+                self._unauthorised(kind.value, n)
         if len(d):
             b.decoded.append(d)
             b.readings += len(d)
@@ -273,6 +308,20 @@ class Service:
                 b.streams[key] = StreamUpdate(d.gateway, d.stream, [d.seq])
             else:
                 u.seqs.append(d.seq)
+
+    def _signed(self, b: Batch, m: Message) -> Decoded:
+        """A v2 payload: verify the signature over the exact body bytes, then decode them."""
+        self.validator.check_size(m.payload)  # bounded before any work
+        opened, key = self.verifier.open(m.payload, m.received_ns)
+        d = self.validator.v1(m.topic, opened.body, version=SIGNED_VERSION)
+        self.verifier.check(key, d)
+        d.batch = len(b.signed)
+        b.signed.append(self.verifier.row(opened, key, m.received_ns))
+        return d
+
+    def _unauthorised(self, reason: str, readings: int) -> None:
+        self.metrics.unauthorised.labels(reason).inc(readings)
+        self.totals.unauthorised += readings
 
     def _dead(self, b: Batch, m: Message, reason: str) -> None:
         digest = hashlib.sha256(m.topic.encode() + b"\0" + m.payload).digest()
@@ -303,13 +352,16 @@ class Service:
         ts = np.concatenate([d.ts for d in b.decoded])
         value = np.concatenate([d.value for d in b.decoded])
         quality = np.concatenate([d.quality for d in b.decoded])
+        batch = np.repeat(
+            np.array([d.batch for d in b.decoded], np.int32), [len(d) for d in b.decoded]
+        )
         if self.n_writers == 1:
-            return [Part(meter, ts, value, quality)]
+            return [Part(meter, ts, value, quality, batch, b.signed)]
         part = self._meter_part[meter]
         out = []
         for p in range(self.n_writers):
             sel = np.flatnonzero(part == p)
-            out.append(Part(meter[sel], ts[sel], value[sel], quality[sel]))
+            out.append(Part(meter[sel], ts[sel], value[sel], quality[sel], batch[sel], b.signed))
         return out
 
     def _write(self, p: int, part: Part, meta: Meta | None) -> Outcome:

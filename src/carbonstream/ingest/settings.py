@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from carbonstream.config.database import DatabaseSettings
 from carbonstream.config.loader import load_model
 from carbonstream.errors import ConfigError
-from carbonstream.transport.topics import READINGS_SUBSCRIPTION
+from carbonstream.transport.topics import READINGS_SUBSCRIPTION, SIGNED_READINGS_SUBSCRIPTION
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
@@ -39,7 +39,11 @@ class MqttSettings(_Model):
         description="Name of the environment variable holding the password (production: "
         "keeps the secret out of the file).",
     )
-    topics: list[str] = Field(default_factory=lambda: [READINGS_SUBSCRIPTION], min_length=1)
+    topics: list[str] = Field(
+        default_factory=lambda: [SIGNED_READINGS_SUBSCRIPTION, READINGS_SUBSCRIPTION],
+        min_length=1,
+        description="carbonstream/v2/... carries signed batches, carbonstream/v1/... unsigned.",
+    )
     shared_group: Identifier | None = Field(
         default=None,
         description="Subscribe as $share/<group>/<topic> so several workers split the messages.",
@@ -104,12 +108,40 @@ class SparkplugSettings(_Model):
     )
 
 
+class SignatureSettings(_Model):
+    """Which input must be signed (see ingest.signature and docs/security.md)."""
+
+    required: bool = Field(
+        default=True,
+        description="Production: only batches signed with a registered gateway key (v2) are "
+        "accepted, apart from the unsigned sources allowed below. false accepts every "
+        "unsigned batch (development only); its readings are marked unsigned.",
+    )
+    unsigned_gateways: list[Identifier] = Field(
+        default_factory=list,
+        description="Gateways whose unsigned v1 batches are still accepted (marked unsigned), "
+        "e.g. while their keys are rolled out.",
+    )
+    unsigned_sparkplug: bool = Field(
+        default=False,
+        description="Accept Sparkplug B (which has no signatures); its readings are marked "
+        "unsigned.",
+    )
+
+
 class IngestSettings(_Model):
     plant: str = Field(description="Plant file (YAML or TOML), relative to this file.")
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     batch: BatchSettings = Field(default_factory=BatchSettings)
     sparkplug: SparkplugSettings = Field(default_factory=SparkplugSettings)
+    gateway_binding: Literal["required", "off"] = Field(
+        default="required",
+        description="required: a reading is accepted only from the gateway the plant's "
+        "gateways: section binds its meter to, on that gateway's site (ingest refuses to start "
+        "without the section). off: any gateway may report any meter (test benches only).",
+    )
+    signatures: SignatureSettings = Field(default_factory=SignatureSettings)
     lateness_s: float = Field(
         default=86_400,
         ge=0,
@@ -137,6 +169,24 @@ class IngestSettings(_Model):
     metrics_port: int | None = Field(
         default=9108, ge=0, le=65535, description="Prometheus /metrics; none to switch it off."
     )
+
+    @model_validator(mode="after")
+    def _signed_input_reachable(self) -> IngestSettings:
+        sig = self.signatures
+        if not sig.required:
+            return self
+        if self.sparkplug.enabled and not sig.unsigned_sparkplug:
+            raise ValueError(
+                "sparkplug.enabled: Sparkplug B is unsigned and signatures.required is true, "
+                "so every Sparkplug message would be refused; set "
+                "signatures.unsigned_sparkplug: true to accept it (marked unsigned)"
+            )
+        if not any("carbonstream/v2/" in t for t in self.mqtt.topics):
+            raise ValueError(
+                "mqtt.topics: signatures are required but no carbonstream/v2/... topic "
+                f"(signed batches) is subscribed; add {SIGNED_READINGS_SUBSCRIPTION!r}"
+            )
+        return self
 
 
 def load_ingest_settings(path: str | Path) -> IngestSettings:

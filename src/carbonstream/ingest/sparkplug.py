@@ -7,8 +7,11 @@ protobuf wire-format reader (varint, 64-bit, length-delimited, 32-bit): no
 generated code and no protobuf runtime.
 
 Metrics are mapped to meters by config: ``group/node/metric`` or
-``group/node/device/metric`` -> meter id. Unmapped metrics (node controls,
-diagnostics) are skipped. Aliases are learnt from birth certificates; a data
+``group/node/device/metric`` -> meter id. The map is also the binding: a
+message from an edge node it does not name is refused whole (dead-lettered,
+counted as unauthorised ``unmapped_node``); an edge node reports only the
+meters mapped under its own group/node. Unmapped metrics of a mapped node (node
+controls, diagnostics) are skipped. Aliases are learnt from birth certificates; a data
 message that uses an alias before its birth was seen has those readings
 rejected (ask the node for a rebirth). ``is_null`` gives a bad-quality
 reading. Units are not carried by Sparkplug in a standard field: the mapping
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from carbonstream.config.plant import Plant
+from carbonstream.ingest.authorise import Refusal, UnauthorisedError, named, sparkplug_nodes
 from carbonstream.ingest.decode import MAX_REASONS, NS_PER_MS, Decoded, Validator
 from carbonstream.ingest.settings import SparkplugSettings
 from carbonstream.transport.payload import QUALITY_CODE, PayloadError, Quality
@@ -149,6 +153,7 @@ class SparkplugDecoder:
         self.settings = settings
         self.validator = validator
         self.metric_meter = dict(settings.metrics)
+        self.nodes = sparkplug_nodes(settings)
         self.aliases: dict[tuple[str, str], dict[int, tuple[str | None, str]]] = {}
         del plant
 
@@ -173,6 +178,16 @@ class SparkplugDecoder:
             ts0, metrics = parse_payload(payload)
         except (WireError, UnicodeDecodeError) as e:
             raise PayloadError(f"not a Sparkplug B payload: {e}") from None
+        if f"{group}/{node}" not in self.nodes:
+            # Its metrics would map to no meter: say so instead of skipping them in silence.
+            names = [m.name or f"alias {m.alias}" for m in metrics]
+            raise UnauthorisedError(
+                f"unauthorised: Sparkplug edge node {group}/{node} (gateway "
+                f"'spb:{group}/{node}') is mapped to no meter in sparkplug.metrics; its "
+                f"{len(metrics)} metrics refused ({named(names)})",
+                Refusal.UNMAPPED_NODE,
+                len(metrics),
+            )
         aliases = self.aliases.setdefault((group, node), {})
         if kind.endswith("BIRTH"):
             for m in metrics:

@@ -9,6 +9,8 @@ is visible before the rule changes.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,3 +122,37 @@ def match_site(
 def _mean_ef(weighted: list[tuple[float, float]]) -> float:
     total = sum(w for w, _ in weighted)
     return sum(w * ef for w, ef in weighted) / total if total > 0 else 0.0
+
+
+def claim_inside(
+    claim_start: dt.datetime, claim_end: dt.datetime, start: dt.datetime, end: dt.datetime
+) -> bool:
+    """An instrument counts in a period's matching when its whole claim period lies inside
+    it (a claim only partly inside has no defined share of its MWh there)."""
+    return start <= claim_start and claim_end <= end
+
+
+def profile_hours(
+    rows: Iterable[tuple[dt.datetime, float]],
+    start: dt.datetime,
+    n: int,
+    claim_start: dt.datetime,
+    claim_end: dt.datetime,
+    share: float = 1.0,
+) -> NDArray[np.float64]:
+    """An hourly generation profile (hour start, MWh) on the period's hours [start, +n h):
+    the hours inside the claim period, times the instrument's share of the contract."""
+    out = np.zeros(n)
+    for h, mwh in rows:
+        if claim_start <= h < claim_end:
+            i = round((h - start).total_seconds() / 3600)
+            if 0 <= i < n:
+                out[i] += mwh * share
+    return out
+
+
+def surplus_hours(
+    consumption_mwh: NDArray[np.float64], generation_mwh: NDArray[np.float64]
+) -> NDArray[np.intp]:
+    """Hours whose instrument generation exceeds consumption (hourly matching leaves it unused)."""
+    return np.flatnonzero(generation_mwh > consumption_mwh + 1e-12)

@@ -192,6 +192,8 @@ class NetEmissions:
     net_t: float
     zero_carbon: bool
     remaining_t: float  # what is left to reduce or offset; 0 when zero-carbon
+    over_offset: bool  # net < 0: more retired than emitted (net is never clamped)
+    over_offset_t: float
 
 
 def net_emissions(
@@ -199,4 +201,14 @@ def net_emissions(
 ) -> NetEmissions:
     """Net = Scope 1 + Scope 2 (chosen basis) - retired offsets; gross is kept beside it."""
     net = scope1_t + scope2_t - offsets_t
-    return NetEmissions(scope1_t, scope2_t, scope2_basis, offsets_t, net, net <= 0.0, max(net, 0.0))
+    return NetEmissions(
+        scope1_t,
+        scope2_t,
+        scope2_basis,
+        offsets_t,
+        net,
+        net <= 0.0,
+        max(net, 0.0),
+        net < 0.0,
+        max(-net, 0.0),
+    )

@@ -645,20 +645,34 @@ def _sources(fig: Figure, r: MonthlyReport, text: _Text) -> None:
             _fmt(f.energy_gj),
             _fmt(f.co2_t),
             _fmt(f.ch4_t, 6),
+            _fmt(f.ch4_co2e_t),
             _fmt(f.n2o_t, 6),
+            _fmt(f.n2o_co2e_t),
             _fmt(f.co2e_t),
             ", ".join(f.meters),
         )
         for f in inv.scope1.by_fuel
     ]
     ax = fig.add_axes((0.03, 0.08, 0.94, 0.2))
+    # Gas masses and their CO2e side by side: a tonne of CH4 is 28 tCO2e under AR5.
     _table(
         ax,
-        ["fuel", "quantity", "energy GJ", "CO2 t", "CH4 t", "N2O t", "tCO2e", "meters"],
+        [
+            "fuel",
+            "quantity",
+            "energy GJ",
+            "tCO2",
+            "tCH4",
+            "CH4 tCO2e",
+            "tN2O",
+            "N2O tCO2e",
+            "tCO2e",
+            "meters",
+        ],
         fuel_rows,
-        [0.12, 0.16, 0.1, 0.1, 0.1, 0.1, 0.1, 0.22],
+        [0.1, 0.13, 0.08, 0.08, 0.09, 0.09, 0.09, 0.09, 0.08, 0.17],
         8,
-        ["left", *["right"] * 6, "left"],
+        ["left", *["right"] * 8, "left"],
     )
 
 
@@ -809,7 +823,7 @@ _FACTOR_FONT = 6.8
 
 def _factor_pages(r: MonthlyReport, text: _Text) -> list[list[tuple[str, ...]]]:
     """The factor rows split into pages by their wrapped height."""
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             f"{f.factor_id}@v{f.version}",
             f.role,
@@ -827,10 +841,22 @@ def _factor_pages(r: MonthlyReport, text: _Text) -> list[list[tuple[str, ...]]]:
     cells, _ = _cells(_FACTOR_COLUMNS, rows, _FACTOR_WIDTHS, width_in, _FACTOR_FONT)
     per_line = _FACTOR_FONT * 1.6 / 72
     budget = height_in / per_line - (_lines(cells[0]) + 0.5)
+    heights = [_lines(wrapped) + 0.5 for wrapped in cells[1:]]
+    pages = _rows_into_pages(rows, heights, budget)
+    if len(pages) > 1:
+        # Balance the pages, so the last is not a near-empty one with a row or two.
+        balanced = _rows_into_pages(rows, heights, min(budget, 1.1 * sum(heights) / len(pages)))
+        if len(balanced) == len(pages):
+            pages = balanced
+    return pages
+
+
+def _rows_into_pages(
+    rows: list[tuple[str, ...]], heights: list[float], budget: float
+) -> list[list[tuple[str, ...]]]:
     pages: list[list[tuple[str, ...]]] = [[]]
     used = 0.0
-    for row, wrapped in zip(rows, cells[1:], strict=True):
-        n = _lines(wrapped) + 0.5
+    for row, n in zip(rows, heights, strict=True):
         if pages[-1] and used + n > budget:
             pages.append([])
             used = 0.0

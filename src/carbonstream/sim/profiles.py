@@ -28,21 +28,33 @@ def solar(hour: NDArray[np.float64], day_of_year: NDArray[np.int64]) -> NDArray[
     return np.asarray(shape * cloud, dtype=np.float64)
 
 
+def process_load(
+    hour: NDArray[np.float64], weekday: NDArray[np.int64], noise: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """A machine that runs with production (compressor, chiller, furnace): 3 % standby
+    outside the shifts, up to 71 % in the day shift."""
+    act = shift_activity(hour, weekday)
+    return np.asarray(0.03 + 0.8 * np.clip(act - 0.15, 0, None) * noise, dtype=np.float64)
+
+
 def fraction_of_rating(
     meter: Meter,
     hour: NDArray[np.float64],
     weekday: NDArray[np.int64],
     day_of_year: NDArray[np.int64],
     rng: np.random.Generator,
+    process: bool = False,
 ) -> NDArray[np.float64]:
     act = shift_activity(hour, weekday)
     noise = 1.0 + 0.05 * rng.standard_normal(len(hour))
+    if process:
+        return process_load(hour, weekday, noise)
     if meter.kind is MeterKind.ONSITE_GENERATION:
         return solar(hour, day_of_year)
     if meter.kind is MeterKind.GRID_EXPORT:
         # Surplus PV only around noon on weekends, when the halls are quiet.
         return np.where(weekday >= 5, 0.6 * solar(hour, day_of_year), 0.0)
-    if meter.kind is MeterKind.FUEL and meter.fuel is Fuel.DIESEL:
+    if meter.kind is MeterKind.FUEL and meter.fuel == Fuel.DIESEL:
         # Back-up generator: weekly one-hour load test, Monday 14:00.
         return np.where((weekday == 0) & (hour >= 14) & (hour < 15), 0.7, 0.0)
     if meter.kind is MeterKind.FUEL:

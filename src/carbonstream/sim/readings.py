@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from carbonstream.config.plant import Measures, Plant
+from carbonstream.sim.patterns import Pattern, planted_rate
 from carbonstream.sim.profiles import fraction_of_rating
 
 
@@ -20,8 +21,11 @@ class SimOptions:
     seed: int = 7
     start_registers: dict[str, float] | None = None  # raw register value at start, per meter
     faults: bool = False  # a rate meter drops out for 30 min and one reading is marked bad
+    patterns: tuple[Pattern, ...] = ()  # waste planted on meters (sim.patterns)
+    clean: bool = False  # meters named in patterns follow their profile, nothing planted
 
 
+BATCH_STANDBY = 0.01  # of rating: a batch furnace idles between batches
 RATE_STEP_S = 60  # rate meters are sampled more often: they have no register to fall back on
 
 
@@ -39,7 +43,14 @@ def simulate(plant: Plant, opt: SimOptions) -> pl.DataFrame:
         step = min(opt.step_s, RATE_STEP_S) if meter.measures is Measures.RATE else opt.step_s
         epoch_s, hour, weekday, doy = _clock(plant, opt, step)
         n = len(epoch_s)
-        rate = meter.rating * fraction_of_rating(meter, hour, weekday, doy, rng)  # unit/h
+        mine = [p for p in opt.patterns if p.meter == meter.id]
+        frac = fraction_of_rating(meter, hour, weekday, doy, rng, process=bool(mine))
+        if any(p.kind == "batch" for p in mine):
+            frac = np.full_like(frac, BATCH_STANDBY)  # the batch is all it does
+        rate = meter.rating * frac  # unit/h
+        clean = rate
+        for p in [] if opt.clean else mine:
+            rate = rate + planted_rate(p, clean, epoch_s, hour, weekday)
         if meter.measures is Measures.RATE:
             raw = rate / meter.multiplier
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ class StoredReadings:
     ts_ns: NDArray[np.int64]
     value: NDArray[np.float64]  # NaN where the stored value is NULL (quality not good)
     quality: NDArray[np.uint8]
+    batch: NDArray[np.int64] | None = None  # signed batch id; -1: unsigned
 
 
 def local_bounds(first: dt.date, last: dt.date, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
@@ -33,7 +35,7 @@ def local_bounds(first: dt.date, last: dt.date, zone: ZoneInfo) -> tuple[dt.date
 
 def readings(conn: Conn, start: dt.datetime, end: dt.datetime) -> StoredReadings:
     rows = conn.execute(
-        "SELECT m.id, (extract(epoch FROM r.ts) * 1000000)::bigint, r.value, r.quality"
+        "SELECT m.id, (extract(epoch FROM r.ts) * 1000000)::bigint, r.value, r.quality, r.batch"
         " FROM readings r JOIN meters m ON m.key = r.meter"
         " WHERE r.ts >= %s AND r.ts < %s ORDER BY m.id, r.ts",
         (start, end),
@@ -46,7 +48,31 @@ def readings(conn: Conn, start: dt.datetime, end: dt.datetime) -> StoredReadings
         ts_ns=np.array([int(r[1]) * 1000 for r in rows], dtype=np.int64),
         value=np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64),
         quality=np.array([r[3] for r in rows], dtype=np.uint8),
+        batch=np.array([-1 if r[4] is None else r[4] for r in rows], dtype=np.int64),
     )
+
+
+def batches(conn: Conn, start: dt.datetime, end: dt.datetime) -> list[dict[str, object]]:
+    """The signed batches the period's readings came in: exact bytes, signature, key id."""
+    rows = conn.execute(
+        "SELECT b.id, b.digest, b.gateway, b.kid, b.signature, b.body, b.received_at"
+        " FROM batches b WHERE b.id IN"
+        " (SELECT DISTINCT batch FROM readings WHERE ts >= %s AND ts < %s AND batch IS NOT NULL)"
+        " ORDER BY b.id",
+        (start, end),
+    ).fetchall()
+    return [
+        {
+            "id": int(r[0]),
+            "digest": bytes(r[1]).hex(),
+            "gateway": r[2],
+            "kid": r[3],
+            "signature": base64.b64encode(bytes(r[4])).decode(),
+            "body": base64.b64encode(bytes(r[5])).decode(),
+            "received_at": r[6].isoformat(),
+        }
+        for r in rows
+    ]
 
 
 def context(conn: Conn, start: dt.datetime, end: dt.datetime, ids: list[str]) -> StoredReadings:

@@ -59,6 +59,9 @@ class OffsetRow:
     note: str
     created_at: dt.datetime
     created_by: str | None
+    standard: str = "ccer"
+    corresponding_adjustment: str = "not_applicable"
+    ets_surrendered: bool = False
 
 
 @dataclass(frozen=True)
@@ -281,7 +284,8 @@ async def insert_allocation(
 
 _OFFSETS_SQL = (
     "SELECT o.id, o.project, o.registry, o.serial_prefix, o.serial_start, o.serial_end,"
-    " o.vintage, s.id, o.note, o.created_at, o.created_by"
+    " o.vintage, s.id, o.note, o.created_at, o.created_by, o.standard,"
+    " o.corresponding_adjustment, o.ets_surrendered"
     " FROM offsets AS o LEFT JOIN sites AS s ON s.key = o.site"
     " WHERE o.serial_prefix IS NOT NULL AND (%(id)s::text IS NULL OR o.id = %(id)s)"
     " ORDER BY o.id"
@@ -304,6 +308,9 @@ async def offsets(
             note=str(r[8]),
             created_at=r[9],
             created_by=r[10],
+            standard=str(r[11]),
+            corresponding_adjustment=str(r[12]),
+            ets_surrendered=bool(r[13]),
         )
         for r in rows
     ]
@@ -312,8 +319,9 @@ async def offsets(
 async def insert_offset(conn: AsyncConn, o: OffsetRow, site: int | None) -> None:
     await conn.execute(
         "INSERT INTO offsets (id, project, registry, serials, vintage, tco2e, site, note,"
-        " serial_prefix, serial_start, serial_end, created_by)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " serial_prefix, serial_start, serial_end, created_by, standard,"
+        " corresponding_adjustment, ets_surrendered)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             o.id,
             o.project,
@@ -327,6 +335,9 @@ async def insert_offset(conn: AsyncConn, o: OffsetRow, site: int | None) -> None
             o.serials.start,
             o.serials.end,
             o.created_by,
+            o.standard,
+            o.corresponding_adjustment,
+            o.ets_surrendered,
         ),
     )
 

@@ -98,16 +98,23 @@ def copy_readings(
     ts_ns: NDArray[np.int64],
     value: NDArray[np.float64],
     quality: NDArray[np.uint8],
+    batch: NDArray[np.int64] | None = None,
 ) -> None:
+    """COPY readings; ``batch`` is each one's signed batch id (-1 or none: unsigned, NULL)."""
+    if batch is None:
+        batch = np.full(len(meter_keys), -1, np.int64)
     buf = binary.encode(
         [
             Column("int4", meter_keys),
             Column("timestamptz", ts_ns),
             Column("float8", value, null=quality != 0),
             Column("int2", quality.astype(np.int16)),
+            Column("int8", batch, null=batch < 0),
         ]
     )
-    with cur.copy("COPY readings (meter, ts, value, quality) FROM STDIN (FORMAT BINARY)") as cp:
+    with cur.copy(
+        "COPY readings (meter, ts, value, quality, batch) FROM STDIN (FORMAT BINARY)"
+    ) as cp:
         cp.write(buf)
 
 

@@ -95,13 +95,16 @@ def encode_readings(msg: ReadingsMessage) -> bytes:
     return _encoder.encode(msg)
 
 
-def decode_readings(data: bytes) -> ReadingsMessage:
+def decode_readings(data: bytes, version: int = PAYLOAD_VERSION) -> ReadingsMessage:
+    """A v1 payload, or (version=2) the body of a signed batch: the same fields."""
     try:
         msg = _readings_decoder.decode(data)
     except msgspec.DecodeError as e:
-        raise PayloadError(f"not a v1 readings payload: {e}") from None
-    if msg.v != PAYLOAD_VERSION:
-        raise PayloadError(f"payload version {msg.v} is not supported (this receiver reads v1)")
+        raise PayloadError(f"not a v{version} readings payload: {e}") from None
+    if msg.v != version:
+        raise PayloadError(
+            f"payload version {msg.v} is not supported here (this receiver reads v{version})"
+        )
     return msg
 
 

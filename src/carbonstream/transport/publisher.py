@@ -27,12 +27,14 @@ import aiomqtt
 
 from carbonstream.transport.payload import PAYLOAD_VERSION, StatusMessage, encode_status
 from carbonstream.transport.settings import BrokerSettings
-from carbonstream.transport.topics import readings_topic, status_topic
+from carbonstream.transport.topics import readings_topic, signed_readings_topic, status_topic
 
 log = logging.getLogger("carbonstream.transport")
 
 PUBLISH_TIMEOUT_S = 15.0  # no PUBACK by then: treat the connection as broken
 DRAIN_S = 3.0  # on a clean stop, time to send the last sealed messages
+
+_SIGNED_HEAD = b'{"v":2,'  # how transport.signing.Signer starts every envelope
 
 # aiomqtt warns whenever more than 10 publishes await their PUBACK: that is our
 # normal window (max_inflight), not a problem.
@@ -65,6 +67,7 @@ class Publisher:
         self.source = source
         self.max_inflight = max_inflight
         self.readings_topic = settings.topic_prefix + readings_topic(site, gateway)
+        self.signed_topic = settings.topic_prefix + signed_readings_topic(site, gateway)
         self.status_topic = settings.topic_prefix + status_topic(site, gateway)
         self.connected = False
         self._on_connection = on_connection or (lambda _up: None)
@@ -155,7 +158,9 @@ class Publisher:
             pass
 
     async def _send(self, client: aiomqtt.Client, seq: int, n: int, payload: bytes) -> None:
-        await client.publish(self.readings_topic, payload, qos=1)
+        # A queue may hold both kinds (sealed before and after the key was configured).
+        signed = payload.startswith(_SIGNED_HEAD)
+        await client.publish(self.signed_topic if signed else self.readings_topic, payload, qos=1)
         await self.source.ack([seq])
         self._on_sent(n)
 

@@ -33,6 +33,7 @@ from carbonstream.api.schemas.ledger import (
     Restatement,
 )
 from carbonstream.config.plant import Plant
+from carbonstream.i18n import Msg
 from carbonstream.ledger import Allocation, Certificate, LedgerError, SerialRange, check_allocation
 from carbonstream.store import ledger, reallocate
 
@@ -233,7 +234,7 @@ async def allocate(
                 raise Problem(
                     503,
                     "Busy",
-                    "the ledger is busy (ingest is writing): retry",
+                    Msg("problems.detail.ledger-busy"),
                     "busy",
                     headers={"Retry-After": "1"},
                 ) from None

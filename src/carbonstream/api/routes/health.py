@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from psycopg_pool import AsyncConnectionPool
 
 from carbonstream.api.problems import Problem
+from carbonstream.i18n import Msg
 from carbonstream.store.db import AsyncConn
 from carbonstream.store.migrate import available
 
@@ -34,7 +35,7 @@ async def readyz(request: Request) -> dict[str, object]:
         raise Problem(
             503,
             "Not ready",
-            f"schema version {have}, need {want}: run carbonstream migrate",
+            Msg("problems.detail.schema-old", {"have": have, "want": want}),
             "not-ready",
         )
     return {"status": "ready", "schema_version": have}

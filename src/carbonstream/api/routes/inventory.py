@@ -27,6 +27,8 @@ from carbonstream.api.deps import (
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.routes.sites import not_found
 from carbonstream.api.schemas.inventory import Inventory
+from carbonstream.i18n import Msg
+from carbonstream.ledger.offsets import whole_days
 from carbonstream.store import green as gq
 from carbonstream.store.queries import inventory as q
 
@@ -47,7 +49,7 @@ def period_of(
         raise Problem(
             422,
             "Invalid period",
-            "give the period as start and end, or month=YYYY-MM, or year=YYYY (one of them)",
+            Msg("problems.detail.give-period"),
             "invalid-period",
         )
     if month is not None:
@@ -124,8 +126,9 @@ async def get_inventory(
     basis: Literal["market", "location"] = scope2_basis or plant.zero_carbon.scope2_basis
     restatement = await green.resolve_version(conn, version)
     async with timed(metrics, "inventory"):
+        # Retirements offset whole days: those of the days wholly inside the period count.
         stored = await q.load(
-            conn, [keys[x] for x in sites], site is None, s, e, first_day, last_day
+            conn, [keys[x] for x in sites], site is None, s, e, *whole_days(s, e, zone)
         )
         if restatement is not None:
             green.restated_days(restatement, s, e, zone)

@@ -44,7 +44,13 @@ from carbonstream.api.schemas.green import (
 from carbonstream.api.schemas.ledger import DateRange
 from carbonstream.config.plant import Plant
 from carbonstream.core.resolve import Resolver
-from carbonstream.ledger.matching import InstrumentHours, Matching, match_site
+from carbonstream.ledger.matching import (
+    InstrumentHours,
+    Matching,
+    claim_inside,
+    match_site,
+    profile_hours,
+)
 from carbonstream.store import green as q
 from carbonstream.store import ledger
 
@@ -381,27 +387,27 @@ async def matching(
     listed: list[MatchedInstrument] = []
     counted: list[InstrumentHours] = []
     annual_only: list[str] = []
+    in_file = {i.id: i for i in plant.instruments}
     for ins in instruments:
         lo, hi = (
             _midnight(ins.claim_start, plant),
             _midnight(ins.claim_end + dt.timedelta(days=1), plant),
         )
-        inside = s <= lo and hi <= e
+        inside = claim_inside(lo, hi, s, e)
         rows = profiles.get(ins.contract or "", [])
         profile: np.ndarray | None = None
         note = ""
-        if ins.contract is None:
+        mine = in_file.get(ins.id) if ins.contract is None else None
+        if mine is not None and mine.hourly is not None:
+            profile = profile_hours(((x.hour, x.kwh / 1000.0) for x in mine.hourly), s, n, lo, hi)
+            note = "the hourly profile of the plant file, inside its claim period"
+        elif ins.contract is None:
             note = "an instrument of the plant file: no hourly data (annual matching only)"
         elif not rows:
             note = "no hourly data loaded for its contract: counts in annual matching only"
         else:
             share = ins.mwh / ins.contract_mwh if ins.contract_mwh else 0.0
-            profile = np.zeros(n)
-            for h, mwh in rows:
-                if lo <= h < hi:
-                    i = round((h - s).total_seconds() / 3600)
-                    if 0 <= i < n:
-                        profile[i] += mwh * share
+            profile = profile_hours(rows, s, n, lo, hi, share)
             note = (
                 f"its share ({ins.mwh:g} of {ins.contract_mwh:g} certificates) of contract "
                 f"{ins.contract}'s hourly generation in its claim period"

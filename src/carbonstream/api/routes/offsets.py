@@ -1,4 +1,9 @@
-"""Carbon offsets (CCER) held, and their retirement against a period's emissions.
+"""Carbon offsets held (CCER, international credits), and their retirement against a period.
+
+The qualification rules are :mod:`carbonstream.ledger.offsets` (the plant file and
+``carbonstream compute`` apply the same): credits surrendered for national ETS
+compliance, and international credits without a corresponding adjustment, are
+refused with the rule and its source.
 
 A credit is retired once: the ledger rule names the earlier retirement, and an
 exclusion constraint refuses an overlapping retirement in the database even
@@ -32,6 +37,7 @@ from carbonstream.api.schemas.ledger import (
     RetirementPublic,
 )
 from carbonstream.ledger import LedgerError, Offset, Retirement, check_retirement
+from carbonstream.ledger.offsets import CorrespondingAdjustment, Standard, check_credit, kind
 from carbonstream.store import ledger
 
 router = APIRouter(prefix="/v1", tags=["offsets"], responses=PROBLEM_RESPONSES)
@@ -52,15 +58,35 @@ def _retirement(r: ledger.RetirementRow) -> RetirementPublic:
     )
 
 
+def _refusal(o: ledger.OffsetRow) -> str | None:
+    try:
+        check_credit(
+            o.id,
+            Standard(o.standard),
+            CorrespondingAdjustment(o.corresponding_adjustment),
+            o.ets_surrendered,
+        )
+    except LedgerError as e:
+        return str(e)
+    return None
+
+
 def _public(o: ledger.OffsetRow, rets: list[ledger.RetirementRow]) -> OffsetPublic:
     mine = [r for r in rets if r.offset == o.id]
     retired = float(sum(r.serials.count for r in mine))
+    refusal = _refusal(o)
     return OffsetPublic(
         id=o.id,
         project=o.project,
+        kind=kind(Standard(o.standard)),
+        standard=Standard(o.standard),
         registry=o.registry,
         serials=str(o.serials),
         vintage=o.vintage,
+        corresponding_adjustment=CorrespondingAdjustment(o.corresponding_adjustment),
+        ets_surrendered=o.ets_surrendered,
+        usable=refusal is None,
+        refusal=refusal,
         tco2e=float(o.serials.count),
         site=o.site,
         note=o.note,
@@ -73,7 +99,9 @@ def _public(o: ledger.OffsetRow, rets: list[ledger.RetirementRow]) -> OffsetPubl
 
 
 @router.get(
-    "/offsets", summary="Offsets held (CCER), with retirements", response_model=list[OffsetPublic]
+    "/offsets",
+    summary="Offsets held (CCER, international credits), with retirements",
+    response_model=list[OffsetPublic],
 )
 async def list_offsets(_: Viewer, conn: Connection) -> list[OffsetPublic]:
     rets = await ledger.retirements(conn)
@@ -111,6 +139,7 @@ async def create_offset(
         site = await ledger.site_key(conn, body.site)
         if site is None:
             raise not_found("site", body.site)
+    assert body.registry is not None and body.corresponding_adjustment is not None
     row = ledger.OffsetRow(
         id=body.id,
         project=body.project,
@@ -121,6 +150,9 @@ async def create_offset(
         note=body.note,
         created_at=dt.datetime.now(dt.UTC),
         created_by=who.label,
+        standard=body.standard.value,
+        corresponding_adjustment=body.corresponding_adjustment.value,
+        ets_surrendered=body.ets_surrendered,
     )
     try:
         async with conn.transaction():
@@ -152,6 +184,9 @@ async def retire(
             if not found:
                 raise not_found("offset", offset_id)
             o = found[0]
+            refusal = _refusal(o)
+            if refusal is not None:
+                raise Problem(422, "Refused by the ledger", refusal, "ledger-rule")
             site = None
             if body.site is not None:
                 site = await ledger.site_key(conn, body.site)

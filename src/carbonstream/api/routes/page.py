@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from importlib import resources
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+
+from carbonstream.api.problems import request_locale
+from carbonstream.i18n import LOCALES, catalogue
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,6 +34,18 @@ HEADERS = {
 async def index() -> HTMLResponse:
     html = resources.files("carbonstream.api").joinpath("static/index.html").read_text("utf-8")
     return HTMLResponse(html, headers=HEADERS)
+
+
+@router.get("/i18n/live.json")
+async def live_messages(request: Request) -> JSONResponse:
+    """The page's messages in both locales, and the locale the server would choose for this
+    reader (Accept-Language, else the plant's locale); the page's switch overrides it."""
+    body = {
+        "locale": str(request_locale(request)),
+        "locales": [str(loc) for loc in LOCALES],
+        "messages": {str(loc): catalogue().section("live", loc) for loc in LOCALES},
+    }
+    return JSONResponse(body, headers={**HEADERS, "Vary": "Accept-Language"})
 
 
 def install(app: FastAPI) -> None:

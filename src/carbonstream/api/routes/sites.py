@@ -20,6 +20,7 @@ from carbonstream.api.schemas.sites import (
     SitePublic,
 )
 from carbonstream.config.plant import Meter, Plant
+from carbonstream.i18n import Msg, catalogue
 from carbonstream.store.queries import status
 from carbonstream.transport.payload import Quality
 
@@ -39,7 +40,11 @@ def meter_config(plant: Plant) -> dict[str, Meter]:
 
 
 def not_found(what: str, name: str) -> Problem:
-    return Problem(404, "Not found", f"no {what} {name!r}", "not-found")
+    noun = f"problems.noun.{what}"
+    thing: str | Msg = Msg(noun) if noun in catalogue().entries else what
+    return Problem(
+        404, "Not found", Msg("problems.detail.no-such", {"what": thing, "name": name}), "not-found"
+    )
 
 
 def meter_public(
@@ -68,7 +73,7 @@ def meter_public(
         measures=row.measures,
         unit=row.unit,
         scope=conf.effective_scope if conf else None,
-        fuel=conf.fuel.value if conf and conf.fuel else None,
+        fuel=conf.fuel if conf and conf.fuel else None,
         description=conf.description if conf else "",
         status=MeterStatus(
             state=state,

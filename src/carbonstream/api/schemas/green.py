@@ -142,6 +142,8 @@ class ZeroCarbonStatus(BaseModel):
     net_t: float
     zero_carbon: bool = Field(description="net_t <= 0.")
     remaining_t: float = Field(description="What is left to reduce or offset; 0 when zero-carbon.")
+    over_offset: bool = Field(description="net_t < 0: more retired than emitted (never clamped).")
+    over_offset_t: float = Field(description="-net_t when over-offset, else 0.")
     retirements: list[int] = Field(description="Ids of the retirements counted.")
 
 

@@ -26,10 +26,10 @@ class PeriodPublic(BaseModel):
 class Totals(BaseModel):
     """Sums of the stored site minutes (tCO2e, MWh, GJ) and the derived totals."""
 
-    scope1_t: float
-    scope1_co2_t: float
-    scope1_ch4_t: float
-    scope1_n2o_t: float
+    scope1_t: float = Field(description="tCO2e, all gases.")
+    scope1_co2_t: float = Field(description="tCO2.")
+    scope1_ch4_t: float = Field(description="tCH4: mass of the gas, not CO2e.")
+    scope1_n2o_t: float = Field(description="tN2O: mass of the gas, not CO2e.")
     scope2_location_t: float
     scope2_market_t: float
     scope2_heat_t: float
@@ -43,6 +43,8 @@ class Totals(BaseModel):
     export_deduction_t: float
     generation_mwh: float
     production: float = Field(description="Output of the production meters, site's unit.")
+    scope1_ch4_co2e_t: float = Field(description="tCO2e of the CH4 (tCH4 x GWP of the set).")
+    scope1_n2o_co2e_t: float = Field(description="tCO2e of the N2O (tN2O x GWP of the set).")
     ghg_total_location_t: float = Field(description="Scope 1 + Scope 2 location-based.")
     ghg_total_market_t: float = Field(description="Scope 1 + Scope 2 market-based.")
     cn_total_t: float = Field(
@@ -63,10 +65,12 @@ class SourceLine(BaseModel):
     quantity: float
     unit: str
     energy_gj: float | None = Field(description="Fuel energy (quantity x NCV), fuels only.")
-    co2_t: float
-    ch4_t: float
-    n2o_t: float
-    co2e_t: float
+    co2_t: float = Field(description="tCO2.")
+    ch4_t: float = Field(description="tCH4 (gas mass).")
+    ch4_co2e_t: float = Field(description="tCO2e of the CH4.")
+    n2o_t: float = Field(description="tN2O (gas mass).")
+    n2o_co2e_t: float = Field(description="tCO2e of the N2O.")
+    co2e_t: float = Field(description="tCO2e, all gases.")
 
 
 class FuelLine(BaseModel):
@@ -74,18 +78,22 @@ class FuelLine(BaseModel):
     quantity: float
     unit: str
     energy_gj: float
-    co2_t: float
-    ch4_t: float
-    n2o_t: float
-    co2e_t: float
+    co2_t: float = Field(description="tCO2.")
+    ch4_t: float = Field(description="tCH4 (gas mass).")
+    ch4_co2e_t: float = Field(description="tCO2e of the CH4.")
+    n2o_t: float = Field(description="tN2O (gas mass).")
+    n2o_co2e_t: float = Field(description="tCO2e of the N2O.")
+    co2e_t: float = Field(description="tCO2e, all gases.")
     meters: list[str]
 
 
 class Scope1(BaseModel):
-    total_t: float
-    co2_t: float
-    ch4_t: float
-    n2o_t: float
+    total_t: float = Field(description="tCO2e, all gases.")
+    co2_t: float = Field(description="tCO2.")
+    ch4_t: float = Field(description="tCH4 (gas mass).")
+    ch4_co2e_t: float = Field(description="tCO2e of the CH4.")
+    n2o_t: float = Field(description="tN2O (gas mass).")
+    n2o_co2e_t: float = Field(description="tCO2e of the N2O.")
     by_fuel: list[FuelLine]
     by_source: list[SourceLine]
 
@@ -117,6 +125,15 @@ class ActivityLine(BaseModel):
     energy_gj: float | None
     coverage_pct: float = Field(description="Share of the period covered by counted intervals.")
     flags: list[str]
+    readings: int = Field(default=0, description="Readings stored for the meter in the period.")
+    unsigned_readings: int = Field(
+        default=0,
+        description="Of them, accepted without a gateway signature (Sparkplug B, or a gateway "
+        "allowed unsigned by the ingest settings); signed readings are provable to the gateway.",
+    )
+    unsigned_share_pct: float | None = Field(
+        default=None, description="unsigned_readings / readings in %; null without readings."
+    )
 
 
 class ActivityTotal(BaseModel):
@@ -170,6 +187,9 @@ class OffsetRetired(BaseModel):
     retirement: int
     offset: str
     project: str
+    kind: str = Field(description="ccer or international.")
+    standard: str
+    corresponding_adjustment: str
     registry: str
     vintage: int
     serials: str
@@ -189,6 +209,46 @@ class Net(BaseModel):
     net_t: float
     zero_carbon: bool
     remaining_t: float
+    over_offset: bool = Field(description="net_t < 0 (net is never clamped).")
+    over_offset_t: float
+
+
+class CreditUsePublic(BaseModel):
+    id: str = Field(description="<offset>:<serials> of the retirement.")
+    kind: str
+    standard: str
+    tco2e: float
+    applied_t: float = Field(description="The part that covered gross emissions (CCER first).")
+    surplus_t: float = Field(description="The part beyond them: the over-offset.")
+
+
+class NetStatusPublic(BaseModel):
+    site: str | None = Field(description="Null: the sites of the inventory together.")
+    scope2_basis: Literal["market", "location"]
+    scope1_t: float
+    scope2_t: float
+    gross_t: float = Field(description="Scope 1 + Scope 2 on this basis: never reduced.")
+    ccer_t: float
+    international_t: float
+    offsets_t: float
+    net_t: float = Field(description="gross_t - offsets_t, never clamped.")
+    zero_carbon: bool = Field(description="net_t <= 0.")
+    over_offset: bool = Field(description="net_t < 0: more retired than emitted.")
+    over_offset_t: float
+    remaining_t: float
+    credits: list[CreditUsePublic] = Field(description="In priority order: CCER first.")
+
+
+class OffsettingPart(BaseModel):
+    """Net on both Scope 2 bases; the same assembly as `carbonstream compute` (ledger.offsets)."""
+
+    zero_carbon_basis: Literal["market", "location"]
+    zero_carbon: bool = Field(description="On zero_carbon_basis, the sites together.")
+    over_offset: bool
+    market: NetStatusPublic
+    location: NetStatusPublic
+    sites_market: list[NetStatusPublic]
+    sites_location: list[NetStatusPublic]
 
 
 class ZeroCarbonPart(BaseModel):
@@ -228,6 +288,7 @@ class Inventory(BaseModel):
     certificates: list[CertificateAllocated]
     offsets: list[OffsetRetired]
     net: Net
+    offsetting: OffsettingPart
     zero_carbon: ZeroCarbonPart
     intensity: IntensityPart
     notes: list[str]

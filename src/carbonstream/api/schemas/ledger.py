@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from carbonstream.api.schemas.text import Line, Text
+from carbonstream.ledger.offsets import CorrespondingAdjustment, Standard
 from carbonstream.ledger.rules import MAX_SERIAL
 
 SERIALS_PATTERN = r"^[A-Za-z0-9_-]*?\d{1,18}-[A-Za-z0-9_-]*?\d{1,18}$"
@@ -129,15 +130,48 @@ class ContractPublic(BaseModel):
 
 
 class OffsetCreate(BaseModel):
+    """Credits held: CCER, or an international credit with its standard and status."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: Ident
     project: Line = Field(min_length=1, max_length=500)
-    registry: Line = Field(default="CCER", max_length=100)
+    standard: Standard = Field(
+        default=Standard.CCER, description="Programme: ccer, vcs, gold_standard, cdm, article_6_4."
+    )
+    registry: Line | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Default 'CCER' for CCER; required for international credits.",
+    )
     serials: Serials
     vintage: int = Field(ge=2005, le=2100)
+    corresponding_adjustment: CorrespondingAdjustment | None = Field(
+        default=None,
+        description="Host-country corresponding adjustment (Paris Art. 6): required for "
+        "international credits; not_applicable for CCER (the default).",
+    )
+    ets_surrendered: bool = Field(
+        default=False,
+        description="Surrendered for national ETS compliance: such credits are never retired.",
+    )
     site: SiteId | None = None
     note: Text = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def _international(self) -> OffsetCreate:
+        if self.standard is Standard.CCER:
+            self.registry = self.registry or "CCER"
+            self.corresponding_adjustment = (
+                self.corresponding_adjustment or CorrespondingAdjustment.NOT_APPLICABLE
+            )
+        elif self.corresponding_adjustment is None or self.registry is None:
+            raise ValueError(
+                f"an international credit ({self.standard.value}) needs registry and "
+                "corresponding_adjustment (applied, not_applied or unknown)"
+            )
+        return self
 
 
 class RetirementCreate(BaseModel):
@@ -175,9 +209,15 @@ class RetirementPublic(BaseModel):
 class OffsetPublic(BaseModel):
     id: str
     project: str
+    kind: str = Field(description="ccer or international (CCER first in the net).")
+    standard: Standard
     registry: str
     serials: str
     vintage: int
+    corresponding_adjustment: CorrespondingAdjustment
+    ets_surrendered: bool
+    usable: bool = Field(description="Its credits may be retired for a claim.")
+    refusal: str | None = Field(description="Why not, naming the rule and its source.")
     tco2e: float
     site: str | None
     note: str

@@ -2,9 +2,14 @@
 // API key travels in the X-API-Key header (EventSource cannot send headers, and a key in the
 // URL would land in server logs and browser history). The key comes from the URL fragment
 // (#key=..., never sent to a server), or the form, and is kept in sessionStorage: this tab only.
+// Every text a person reads comes from the message catalogue (GET /i18n/live.json, the
+// data/i18n/live.yaml entries) by key: zh-CN or en, chosen by the switch in the
+// header (kept in localStorage), else by the server (Accept-Language, the plant's locale).
 "use strict";
 
 const KEY_ITEM = "carbonstream.key";
+const LOCALE_ITEM = "carbonstream.locale";
+const I18N = "/i18n/live.json";
 const STREAM = "/v1/live/stream?interval=2";
 const ALERTS = "/v1/alerts/active";
 const FORECAST = "/v1/forecast";
@@ -22,6 +27,9 @@ const state = {
   alerts: null, // null: not loaded; "absent": the server has no alerts endpoint
   alertsError: null,
   forecasts: {}, // site id -> {ok: body} | {problem: detail} (GET /v1/forecast)
+  locale: "en",
+  locales: ["zh-CN", "en"],
+  messages: {}, // locale -> key -> text
 };
 
 const $ = (id) => document.getElementById(id);
@@ -40,6 +48,56 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// --- language -------------------------------------------------------------------------------
+
+function T(key, params) {
+  const text = (state.messages[state.locale] || {})[key];
+  if (text === undefined) {
+    console.error("carbonstream: no message " + key + " for " + state.locale);
+    return key;
+  }
+  return text.replace(/\{(\w+)\}/g, (m, k) => (params && k in params ? String(params[k]) : m));
+}
+
+// A configured name in the page's language: the Chinese name in zh-CN when there is one.
+function nameOf(name, nameZh, fallback) {
+  if (state.locale === "zh-CN" && nameZh) return nameZh;
+  return name || nameZh || fallback;
+}
+
+function basisText(basis) {
+  return basis === "location" ? T("basis-location") : T("basis-market");
+}
+
+async function loadMessages() {
+  const res = await fetch(I18N, { cache: "no-store" });
+  const body = await res.json();
+  state.messages = body.messages;
+  state.locales = body.locales;
+  const kept = localStorage.getItem(LOCALE_ITEM);
+  state.locale = body.locales.includes(kept) ? kept : body.locale;
+}
+
+function applyLocale() {
+  document.documentElement.lang = state.locale;
+  for (const e of document.querySelectorAll("[data-i18n]")) e.textContent = T(e.dataset.i18n);
+  const sw = $("lang");
+  sw.textContent = T("switch-to");
+  sw.title = T("switch-title");
+  if (state.snapshot) render(state.snapshot);
+  else document.title = T("page-title");
+  renderAlerts();
+  renderForecasts();
+}
+
+function setupLocaleSwitch() {
+  $("lang").addEventListener("click", () => {
+    state.locale = state.locales.find((l) => l !== state.locale) || state.locale;
+    localStorage.setItem(LOCALE_ITEM, state.locale);
+    applyLocale();
+  });
+}
+
 // --- key ------------------------------------------------------------------------------------
 
 function takeKeyFromFragment() {
@@ -55,7 +113,7 @@ function askForKey(message) {
   if (message) $("keymsg").textContent = message;
   $("keybox").hidden = false;
   $("forget").hidden = true;
-  setConn("off", "no key");
+  setConn("off", T("no-key"));
 }
 
 function setupKeyForm() {
@@ -73,7 +131,7 @@ function setupKeyForm() {
     sessionStorage.removeItem(KEY_ITEM);
     state.key = null;
     if (state.controller) state.controller.abort();
-    askForKey("Key forgotten. Enter an API key to watch the plant.");
+    askForKey(T("key-forgotten"));
   });
 }
 
@@ -105,11 +163,11 @@ async function connect() {
     const detail = await problemDetail(res);
     sessionStorage.removeItem(KEY_ITEM);
     state.key = null;
-    askForKey("The server refused the key: " + detail);
+    askForKey(T("key-refused", { detail }));
     return "stop";
   }
   if (!res.ok || !res.body) throw new Error("HTTP " + res.status);
-  setConn("live", "live");
+  setConn("live", T("conn-live"));
   $("forget").hidden = false;
   state.lastByte = Date.now();
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -155,12 +213,12 @@ function onBlock(block) {
     if (p.status === 401 || p.status === 403) {
       sessionStorage.removeItem(KEY_ITEM);
       state.key = null;
-      askForKey("The server refused the key: " + (p.detail || p.title));
+      askForKey(T("key-refused", { detail: p.detail || p.title }));
       return "stop";
     }
-    setConn("wait", p.title || "server problem");
+    setConn("wait", p.status === 503 ? T("db-unavailable") : T("server-problem"));
   } else if (name === "bye") {
-    setConn("wait", "server restarting…");
+    setConn("wait", T("server-restarting"));
   }
   return "ok";
 }
@@ -175,7 +233,7 @@ async function start() {
       outcome = "again";
     }
     if (outcome === "stop") return;
-    setConn("wait", "reconnecting…");
+    setConn("wait", T("reconnecting"));
     await new Promise((r) => setTimeout(r, state.retryMs));
   }
 }
@@ -201,10 +259,10 @@ async function pollAlerts() {
         state.alerts = Array.isArray(body) ? body : body.alerts || body.items || [];
         state.alertsError = null;
       } else {
-        state.alertsError = "alerts unavailable (HTTP " + res.status + ")";
+        state.alertsError = T("alerts-unavailable-http", { status: res.status });
       }
     } catch (e) {
-      state.alertsError = "alerts unavailable";
+      state.alertsError = T("alerts-unavailable");
     }
     renderAlerts();
   }
@@ -214,8 +272,11 @@ async function pollAlerts() {
 function alertItem(a) {
   const since = a.since ? fmtTime(typeof a.since === "number" ? a.since * 1000 : a.since) : "";
   const where = [a.site, a.meter].filter(Boolean).join(" / ");
-  const text = `${a.rule}${where ? " · " + where : ""}: ${fmt(a.value)} (threshold ` +
-    `${fmt(a.threshold)})${a.status ? " · " + a.status : ""}${since ? " since " + since : ""}`;
+  const text = T("alert-text", {
+    rule: a.rule, where: where ? " · " + where : "", value: fmt(a.value),
+    threshold: fmt(a.threshold), status: a.status ? " · " + a.status : "",
+    since: since ? T("alert-since", { time: since }) : "",
+  });
   return el("li", { class: "sev-" + (a.severity || "info"), "data-rule": a.rule }, text);
 }
 
@@ -226,13 +287,13 @@ function renderAlerts() {
   $("alerts-state").textContent = state.alertsError
     ? state.alertsError
     : state.alerts === "absent"
-      ? "none (alerting is not enabled on this server)"
+      ? T("alerts-not-enabled")
       : list.length
         ? ""
-        : "none";
+        : T("none");
   for (const box of document.querySelectorAll("ul.alerts[data-site]")) {
     const mine = list.filter((a) => a.site === box.dataset.site);
-    box.replaceChildren(...(mine.length ? mine.map(alertItem) : [el("li", { class: "muted" }, "none")]));
+    box.replaceChildren(...(mine.length ? mine.map(alertItem) : [el("li", { class: "muted" }, T("none"))]));
   }
 }
 
@@ -251,7 +312,7 @@ function fmtTime(t) {
   const tz = state.snapshot ? state.snapshot.timezone : undefined;
   const d = new Date(t);
   if (Number.isNaN(d.getTime())) return String(t);
-  return new Intl.DateTimeFormat(undefined, {
+  return new Intl.DateTimeFormat(state.locale, {
     timeZone: tz, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
   }).format(d);
 }
@@ -293,7 +354,7 @@ function trendSvg(trend) {
     svg.append(r);
   });
   const title = document.createElementNS(NS, "title");
-  title.textContent = `last ${vals.length} complete minutes, tCO2e/h (max ${fmt(max)})`;
+  title.textContent = T("trend-title", { n: vals.length, max: fmt(max) });
   svg.append(title);
   return svg;
 }
@@ -306,11 +367,11 @@ function periodBox(label, p, key) {
   return el("div", { class: "period", "data-period": key },
     el("h3", {}, label),
     el("div", { class: "val" }, num(p.total_t, key + "-total"), " t",
-      p.budget_t ? el("span", { class: "unit" }, " of ", fmt(p.budget_t), " t") : null),
+      p.budget_t ? el("span", { class: "unit" }, T("of-t", { budget: fmt(p.budget_t) })) : null),
     p.budget_t ? bar : null,
     el("div", { class: "muted" },
-      pct !== null ? el("span", {}, num(pct, key + "-used-pct"), " % used") : "no budget",
-      p.projected_pct !== null ? ` · projected ${fmt(p.projected_pct)} %` : ""));
+      pct !== null ? el("span", {}, num(pct, key + "-used-pct"), T("used-pct")) : T("no-budget"),
+      p.projected_pct !== null ? T("projected-pct", { pct: fmt(p.projected_pct) }) : ""));
 }
 
 // --- zero-carbon status and intensity (sites[].zero_carbon, sites[].intensity of the snapshot) --
@@ -319,19 +380,19 @@ function netBox(label, n, key) {
   const ok = n.zero_carbon;
   return el("div", { class: "period zc " + (ok ? "zc-yes" : "zc-no"), "data-zc": key },
     el("h3", {}, label),
-    el("div", { class: "val" }, num(n.net_t, `zc-${key}-net`), " t net"),
-    el("div", { class: "muted" }, "gross ", num(n.scope1_t + n.scope2_t, `zc-${key}-gross`),
-      " t − offsets ", num(n.offsets_t, `zc-${key}-offsets`), " t"),
+    el("div", { class: "val" }, num(n.net_t, `zc-${key}-net`), T("t-net")),
+    el("div", { class: "muted" }, T("gross"), num(n.scope1_t + n.scope2_t, `zc-${key}-gross`),
+      T("minus-offsets"), num(n.offsets_t, `zc-${key}-offsets`), " t"),
     el("div", { class: "zc-status", "data-field": `zc-${key}-status`,
       "data-value": ok ? "zero-carbon" : "not-zero-carbon" },
       ok
-        ? (n.scope1_t + n.scope2_t > 0 ? "zero-carbon (net ≤ 0)" : "zero-carbon (nothing emitted)")
-        : `${fmt(n.remaining_t)} t left to reduce or offset`));
+        ? (n.scope1_t + n.scope2_t > 0 ? T("zc-net-le-0") : T("zc-nothing"))
+        : T("zc-left", { t: fmt(n.remaining_t) })));
 }
 
 function perUnit(f, unit, field) {
   return f.t_per_unit === null
-    ? el("span", { class: "muted", "data-field": field, "data-value": "" }, "no production")
+    ? el("span", { class: "muted", "data-field": field, "data-value": "" }, T("no-production"))
     : el("span", {}, num(f.t_per_unit, field), ` tCO2e/${unit}`);
 }
 
@@ -341,10 +402,10 @@ function intensityTable(it) {
     el("td", {}, label), el("td", {}, perUnit(today, unit, `int-today-${field}`)),
     el("td", {}, perUnit(month, unit, `int-month-${field}`)));
   return el("table", { class: "intensity" },
-    el("tr", {}, el("th", {}, `intensity (${it.basis}-based)`), el("th", {}, "today"),
-      el("th", {}, "this month")),
-    row("site", it.today, it.month, "site"),
-    ...it.lines.map((l) => row("line " + l.line, l.today, l.month, "line",
+    el("tr", {}, el("th", {}, T("intensity-basis", { basis: basisText(it.basis) })),
+      el("th", {}, T("today-lc")), el("th", {}, T("this-month-lc"))),
+    row(T("site-lc"), it.today, it.month, "site"),
+    ...it.lines.map((l) => row(T("line", { line: l.line }), l.today, l.month, "line",
       { "data-line": l.line })));
 }
 
@@ -352,9 +413,9 @@ function greenBox(s) {
   if (!s.zero_carbon && !s.intensity) return null;
   const z = s.zero_carbon;
   return el("div", { class: "green" },
-    z ? el("h4", {}, `Zero carbon (Scope 1 + Scope 2 ${z.basis}-based − offsets retired)`) : null,
-    z ? el("div", { class: "periods" }, netBox("Today", z.today, "today"),
-      netBox("This month", z.month, "month")) : null,
+    z ? el("h4", {}, T("zero-carbon-heading", { basis: basisText(z.basis) })) : null,
+    z ? el("div", { class: "periods" }, netBox(T("today"), z.today, "today"),
+      netBox(T("this-month"), z.month, "month")) : null,
     s.intensity && s.intensity.unit ? intensityTable(s.intensity) : null);
 }
 
@@ -364,42 +425,43 @@ function siteCard(s) {
   const rateRow = (label, sw, field) => el("tr", {},
     el("td", {}, el("span", { class: "sw " + sw }), label),
     ...[60, 900, 3600].map((w) => el("td", {}, num(r[w] ? r[w][field] : null, `rate-${w}-${field}`))));
-  const covered = r1.covered_s ? "" : " (waiting for the first complete minute)";
+  const covered = r1.covered_s ? "" : T("waiting-first-minute");
   const meters = el("table", { class: "meters" },
-    el("tr", {}, el("th", {}, "meter"), el("th", {}, "status"), el("th", {}, "quality"),
-      el("th", {}, "last good"), el("th", {}, "silent for")),
+    el("tr", {}, el("th", {}, T("meter")), el("th", {}, T("status")), el("th", {}, T("quality")),
+      el("th", {}, T("last-good")), el("th", {}, T("silent-for"))),
     ...s.meters.map((m) => el("tr", { "data-meter": m.id },
-      el("td", {}, m.id),
-      el("td", {}, el("span", { class: "badge st-" + m.status, "data-field": "status" },
-        m.status.replace("_", " "))),
-      el("td", {}, m.quality || "—"),
+      el("td", { title: m.id }, nameOf(m.name, m.name_zh, m.id)),
+      el("td", {}, el("span", { class: "badge st-" + m.status, "data-field": "status",
+        "data-value": m.status }, T("st-" + m.status))),
+      el("td", {}, m.quality ? T("q-" + m.quality) : "—"),
       el("td", {}, m.last_good_at ? fmtTime(m.last_good_at) : "—"),
       el("td", { "data-silent-since": m.last_reading_at || "" }, fmtAge(ago(m.last_reading_at))))));
   return el("section", { class: "site", "data-site": s.id },
-    el("h2", {}, s.name || s.id, " ", el("small", {}, s.id)),
+    el("h2", {}, nameOf(s.name, s.name_zh, s.id), " ", el("small", {}, s.id)),
     el("div", { class: "now" },
       num(r1.total, "rate-now", "big"),
-      el("span", { class: "unit" }, `tCO2e/h over the last minute (${s.basis}-based)${covered}`)),
+      el("span", { class: "unit" }, T("rate-now", { basis: basisText(s.basis), covered }))),
     trendSvg(s.trend),
     el("table", { class: "rates" },
-      el("tr", {}, el("th", {}, "tCO2e/h"), el("th", {}, "1 min"), el("th", {}, "15 min"),
-        el("th", {}, "60 min")),
-      rateRow("Scope 1", "sw-s1", "scope1"),
-      rateRow("Scope 2 location", "sw-s2l", "scope2_location"),
-      rateRow("Scope 2 market", "sw-s2m", "scope2_market"),
-      rateRow("Total (" + s.basis + ")", "", "total")),
-    el("div", { class: "periods" }, periodBox("Today", s.today, "today"),
-      periodBox("This month", s.month, "month")),
+      el("tr", {}, el("th", {}, "tCO2e/h"), el("th", {}, T("min-1")), el("th", {}, T("min-15")),
+        el("th", {}, T("min-60"))),
+      rateRow(T("scope1"), "sw-s1", "scope1"),
+      rateRow(T("scope2-location"), "sw-s2l", "scope2_location"),
+      rateRow(T("scope2-market"), "sw-s2m", "scope2_market"),
+      rateRow(T("total-basis", { basis: basisText(s.basis) }), "", "total")),
+    el("div", { class: "periods" }, periodBox(T("today"), s.today, "today"),
+      periodBox(T("this-month"), s.month, "month")),
     el("div", { class: "forecast", "data-forecast": s.id }),
     greenBox(s),
-    el("h4", {}, "Meters"), meters,
-    el("h4", {}, "Active alerts"), el("ul", { class: "alerts", "data-site": s.id }));
+    el("h4", {}, T("meters")), meters,
+    el("h4", {}, T("active-alerts")), el("ul", { class: "alerts", "data-site": s.id }));
 }
 
 function render(snap) {
-  $("plant").textContent = snap.plant;
-  document.title = "carbonstream · " + snap.plant;
-  $("updated").textContent = "updated " + fmtTime(snap.generated_at) + " (" + snap.timezone + ")";
+  const plant = nameOf(snap.plant, snap.plant_zh, "");
+  $("plant").textContent = plant;
+  document.title = "carbonstream · " + plant;
+  $("updated").textContent = T("updated", { time: fmtTime(snap.generated_at), zone: snap.timezone });
   $("sites").replaceChildren(...snap.sites.map(siteCard));
   renderAlerts();
   renderForecasts();
@@ -426,7 +488,7 @@ async function pollForecasts() {
         else if (res.status === 404) state.forecasts[id] = { absent: true };
         else state.forecasts[id] = { problem: await problemDetail(res) };
       } catch (e) {
-        state.forecasts[id] = { problem: "forecast unavailable" };
+        state.forecasts[id] = { problem: T("forecast-unavailable") };
       }
     }));
     renderForecasts();
@@ -438,13 +500,13 @@ function fmtT(x) {
   // Whole tonnes with thousands separators from 100 t, as in "1,210 t of 1,150 t budget".
   if (x === null || x === undefined) return "—";
   return Math.abs(x) >= 100
-    ? new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 }).format(x)
+    ? new Intl.NumberFormat(state.locale, { maximumFractionDigits: 0 }).format(x)
     : fmt(x);
 }
 
 function fmtDay(iso) {
   const tz = state.snapshot ? state.snapshot.timezone : undefined;
-  return new Intl.DateTimeFormat("en-GB", {
+  return new Intl.DateTimeFormat(state.locale === "en" ? "en-GB" : state.locale, {
     timeZone: tz, day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
     hour12: false,
   }).format(new Date(iso));
@@ -466,42 +528,43 @@ function projectionRow(label, p) {
   const key = "forecast-" + p.period;
   return el("div", { class: "fc-period" + (over ? " fc-over" : ""), "data-period": key },
     el("div", {},
-      label, " projected ",
+      label, T("projected"),
       el("strong", { "data-field": key + "-projected", "data-value": p.projected_t },
         fmtT(p.projected_t), " t"),
       p.budget_t
-        ? el("span", {}, " of ", el("span", { "data-field": key + "-budget" }, fmtT(p.budget_t)),
-          " t budget (", fmt(p.projected_pct), " %)")
-        : el("span", { class: "muted" }, " (no budget)"),
+        ? el("span", {}, T("of"), el("span", { "data-field": key + "-budget" }, fmtT(p.budget_t)),
+          T("t-budget-pct", { pct: fmt(p.projected_pct) }))
+        : el("span", { class: "muted" }, T("no-budget-paren")),
       p.budget_reached_at
         ? el("span", { class: "fc-when", "data-field": key + "-reached" },
-          " · budget reached about ", fmtDay(p.budget_reached_at))
+          T("budget-reached"), fmtDay(p.budget_reached_at))
         : null),
     bar,
-    el("div", { class: "muted" }, fmtT(p.actual_t), " t so far + ", fmtT(p.forecast_t),
-      ` t forecast for the rest of the ${p.period}`));
+    el("div", { class: "muted" }, T("so-far-forecast-" + p.period,
+      { actual: fmtT(p.actual_t), forecast: fmtT(p.forecast_t) })));
 }
 
 function forecastBox(id) {
   const f = state.forecasts[id];
   if (!f || f.absent) return [];
   if (!f.ok) {
-    return [el("h4", {}, "Forecast"),
+    return [el("h4", {}, T("forecast")),
       el("p", { class: "muted", "data-field": "forecast-problem" }, f.problem)];
   }
   const b = f.ok;
   const per = Object.fromEntries(b.periods.map((p) => [p.period, p]));
   const m = b.method;
-  const skill = m.day_ahead_mape_pct !== null ? `, day-ahead error ${fmt(m.day_ahead_mape_pct)} %` : "";
+  const skill = m.day_ahead_mape_pct !== null
+    ? T("day-ahead-error", { pct: fmt(m.day_ahead_mape_pct) }) : "";
   const days = m.history_days >= 10 ? Math.round(m.history_days) : m.history_days.toFixed(1);
   return [
-    el("h4", {}, "Forecast ",
+    el("h4", {}, T("forecast"), " ",
       el("small", { class: "muted", title: m.name + "; " + m.chosen_by },
-        `${m.model}, fitted on ${days} days${skill}`)),
-    projectionRow("Month", per.month),
-    per.year.budget_t ? projectionRow("Year", per.year) : null,
-    el("div", { class: "muted" }, "Next 24 h: ",
-      el("span", { "data-field": "forecast-next" }, fmtT(b.next_t)), " t (", b.scope, ")"),
+        T("fitted-on", { model: m.model, days, skill }))),
+    projectionRow(T("month"), per.month),
+    per.year.budget_t ? projectionRow(T("year"), per.year) : null,
+    el("div", { class: "muted" }, T("next-24h"),
+      el("span", { "data-field": "forecast-next" }, fmtT(b.next_t)), T("t-scope", { scope: b.scope })),
   ];
 }
 
@@ -513,7 +576,10 @@ function renderForecasts() {
 
 // --- start ----------------------------------------------------------------------------------
 
-document.addEventListener("DOMContentLoaded", () => {
+document.addEventListener("DOMContentLoaded", async () => {
+  await loadMessages();
+  setupLocaleSwitch();
+  applyLocale();
   takeKeyFromFragment();
   setupKeyForm();
   if (state.key) start();

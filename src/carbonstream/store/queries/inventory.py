@@ -32,6 +32,14 @@ WHERE e.site = ANY(%(sites)s) AND e.bucket >= %(start)s AND e.bucket < %(end)s
 GROUP BY m.id, e.lineage_id ORDER BY m.id, e.lineage_id
 """
 
+# Stored readings per meter, and how many came unsigned (accepted by configuration).
+READING_COUNTS_SQL = """
+SELECT m.id, sum(c.readings), sum(c.unsigned)
+FROM reading_counts AS c JOIN meters AS m ON m.key = c.meter
+WHERE m.site = ANY(%(sites)s) AND c.hour >= %(start)s AND c.hour < %(end)s
+GROUP BY m.id
+"""
+
 RESIDUAL_LINEAGE_SQL = """
 SELECT DISTINCT residual_lineage_id FROM site_minute
 WHERE site = ANY(%(sites)s) AND bucket >= %(start)s AND bucket < %(end)s
@@ -67,7 +75,8 @@ ORDER BY a.instrument, s.id
 # plant-wide ones (no site) only in a plant-wide inventory.
 RETIREMENTS_SQL = """
 SELECT r.id, r.offset_id, o.project, o.registry, o.vintage, r.serial_prefix, r.serial_start,
-       r.serial_end, r.retired_on, r.purpose, s.id, r.period_start, r.period_end
+       r.serial_end, r.retired_on, r.purpose, s.id, r.period_start, r.period_end, o.standard,
+       o.corresponding_adjustment
 FROM offset_retirements AS r
 JOIN offsets AS o ON o.id = r.offset_id
 LEFT JOIN sites AS s ON s.key = r.site
@@ -147,6 +156,12 @@ class RetirementRow:
     site: str | None
     period_start: dt.date
     period_end: dt.date
+    standard: str = "ccer"
+    corresponding_adjustment: str = "not_applicable"
+
+    @property
+    def serials(self) -> str:
+        return f"{self.serial_prefix}{self.serial_start}-{self.serial_prefix}{self.serial_end}"
 
     @property
     def tco2e(self) -> float:
@@ -161,6 +176,8 @@ class Stored:
     lineages: dict[int, LineageRow]
     allocations: list[AllocationRow]
     retirements: list[RetirementRow]
+    # meter -> (stored readings, of which unsigned) in the period
+    reading_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 async def load(
@@ -256,7 +273,13 @@ async def load(
             r[10],
             r[11],
             r[12],
+            str(r[13]),
+            str(r[14]),
         )
         for r in await (await conn.execute(RETIREMENTS_SQL, q)).fetchall()
     ]
-    return Stored(site_minutes, site_sums, lines, lineages, allocations, retirements)
+    counts = {
+        str(r[0]): (int(r[1]), int(r[2]))
+        for r in await (await conn.execute(READING_COUNTS_SQL, p)).fetchall()
+    }
+    return Stored(site_minutes, site_sums, lines, lineages, allocations, retirements, counts)

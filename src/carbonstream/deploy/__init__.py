@@ -1,0 +1,1 @@
+"""Deployment files generated from the configuration (the broker's ACL)."""

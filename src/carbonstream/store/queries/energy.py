@@ -1,0 +1,110 @@
+"""Stored quantities for the energy account and the opportunity detectors.
+
+Per-minute quantities (``emission_lines``, canonical units) are summed per meter
+into UTC 15-minute bins first, then into plant-local hour, day or month buckets
+(the two-stage pattern of ``series``: the zone conversion runs on a fifteenth of
+the rows). Green power covered per site comes from ``site_minute.covered_mwh``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+from numpy.typing import NDArray
+from psycopg import sql
+
+from carbonstream.store.db import AsyncConn
+from carbonstream.store.queries.series import Bucket
+
+_ORIGIN = sql.SQL("timestamptz '2000-01-01 00:00+00'")
+_LOCAL = {
+    Bucket.HOUR: sql.SQL("date_trunc('hour', q, %(zone)s)"),
+    Bucket.DAY: sql.SQL("date_trunc('day', q, %(zone)s)"),
+    Bucket.MONTH: sql.SQL("date_trunc('month', q, %(zone)s)"),
+}
+_WHERE = sql.SQL("bucket >= %(start)s AND bucket < %(end)s")
+
+
+def _binned(table: str, key: str, value: str, bucket: Bucket) -> sql.Composed:
+    """(bucket start, key, sum(value)) of a minute table in plant-local buckets."""
+    if bucket is Bucket.MINUTE:
+        return sql.SQL(
+            "SELECT bucket AS b, {k} AS k, sum({v}) AS v FROM {t} WHERE {w} GROUP BY 1, 2"
+        ).format(k=sql.Identifier(key), v=sql.Identifier(value), t=sql.Identifier(table), w=_WHERE)
+    quarter = sql.SQL(
+        "SELECT date_bin('15 minutes', bucket, {o}) AS q, {k} AS k, sum({v}) AS v"
+        " FROM {t} WHERE {w} GROUP BY 1, 2"
+    ).format(
+        o=_ORIGIN, k=sql.Identifier(key), v=sql.Identifier(value), t=sql.Identifier(table), w=_WHERE
+    )
+    if bucket is Bucket.QUARTER:
+        return sql.SQL("SELECT q AS b, k, v FROM ({inner}) AS x").format(inner=quarter)
+    return sql.SQL("SELECT {b} AS b, k, sum(v) AS v FROM ({inner}) AS x GROUP BY 1, 2").format(
+        b=_LOCAL[bucket], inner=quarter
+    )
+
+
+async def meter_quantities(
+    conn: AsyncConn, start: dt.datetime, end: dt.datetime, bucket: Bucket, zone: str
+) -> list[tuple[dt.datetime, str, float]]:
+    """(bucket start, meter id, quantity in the canonical unit) for every meter."""
+    q = sql.SQL(
+        "SELECT x.b, m.id, x.v FROM ({inner}) AS x JOIN meters m ON m.key = x.k ORDER BY 1, 2"
+    ).format(inner=_binned("emission_lines", "meter", "quantity", bucket))
+    cur = await conn.execute(q, {"start": start, "end": end, "zone": zone})
+    return [(r[0], str(r[1]), float(r[2])) for r in await cur.fetchall()]
+
+
+async def site_green(
+    conn: AsyncConn, start: dt.datetime, end: dt.datetime, bucket: Bucket, zone: str
+) -> list[tuple[dt.datetime, str, float]]:
+    """(bucket start, site id, MWh covered by certificates, trades and PPAs)."""
+    q = sql.SQL(
+        "SELECT x.b, s.id, x.v FROM ({inner}) AS x JOIN sites s ON s.key = x.k"
+        " WHERE x.v <> 0 ORDER BY 1, 2"
+    ).format(inner=_binned("site_minute", "site", "covered_mwh", bucket))
+    cur = await conn.execute(q, {"start": start, "end": end, "zone": zone})
+    return [(r[0], str(r[1]), float(r[2])) for r in await cur.fetchall()]
+
+
+async def quarter_matrix(
+    conn: AsyncConn, meters: list[int], start: dt.datetime, n_quarters: int
+) -> NDArray[np.float64]:
+    """Quantities of the given meters (keys) per UTC 15-minute bin from ``start``, as a
+    (meter, quarter) matrix; NaN where the meter has no line in a bin (no data, never 0)."""
+    out = np.full((len(meters), n_quarters), np.nan)
+    if not meters or n_quarters <= 0:
+        return out
+    end = start + dt.timedelta(minutes=15 * n_quarters)
+    cur = await conn.execute(
+        "SELECT meter, (extract(epoch FROM date_bin('15 minutes', bucket, %(start)s)"
+        " - %(start)s) / 900)::int AS i, sum(quantity) FROM emission_lines"
+        " WHERE meter = ANY(%(meters)s) AND bucket >= %(start)s AND bucket < %(end)s"
+        " GROUP BY 1, 2",
+        {"meters": meters, "start": start, "end": end},
+    )
+    rows = await cur.fetchall()
+    if rows:
+        index = {k: i for i, k in enumerate(meters)}
+        m = np.array([index[int(r[0])] for r in rows], dtype=np.intp)
+        q = np.array([int(r[1]) for r in rows], dtype=np.intp)
+        out[m, q] = np.array([float(r[2]) for r in rows])
+    return out
+
+
+async def meter_keys(conn: AsyncConn) -> dict[str, int]:
+    rows = await (await conn.execute("SELECT id, key FROM meters")).fetchall()
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+async def meter_sums(
+    conn: AsyncConn, meters: list[int], start: dt.datetime, end: dt.datetime
+) -> dict[int, tuple[float, float]]:
+    """Per meter key: (quantity, tCO2e) stored for [start, end)."""
+    cur = await conn.execute(
+        "SELECT meter, sum(quantity), sum(co2e_t) FROM emission_lines"
+        " WHERE meter = ANY(%s) AND bucket >= %s AND bucket < %s GROUP BY 1",
+        (meters, start, end),
+    )
+    return {int(r[0]): (float(r[1]), float(r[2])) for r in await cur.fetchall()}
