@@ -51,17 +51,19 @@ def server(db_url: str, tmp_path: Path) -> Iterator[tuple[int, int]]:
     port = free_port()
     cmd = [sys.executable, "-m", "carbonstream", "serve", "--config", str(config)]
     cmd += ["--db-url", db_url, "--port", str(port), "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     try:
-        end = time.monotonic() + 30
+        end = time.monotonic() + 60  # imports and the plant sync take seconds on a busy machine
         while True:
-            assert proc.poll() is None, "carbonstream serve exited"
+            assert proc.poll() is None, f"carbonstream serve exited:\n{log.read_text()[-2000:]}"
             try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
-            assert time.monotonic() < end, "carbonstream serve did not start"
+            assert time.monotonic() < end, f"not started:\n{log.read_text()[-2000:]}"
             time.sleep(0.1)
         yield proc.pid, port
     finally:
