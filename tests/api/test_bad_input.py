@@ -185,3 +185,16 @@ def test_a_data_error_past_the_types_is_422_only_when_the_value_is_at_fault(
 def test_serial_limit_is_18_digits() -> None:
     assert len(str(MAX_SERIAL)) == 18
     assert MAX_SERIAL + 1 < 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/v1/baselines?end=0001-01-05T00:00",  # end - 30 days: OverflowError, a 500
+        "/v1/emissions?start=9999-12-31T23:00&end=9999-12-31T23:30",
+        "/v1/inventory?start=1969-12-31&end=1970-01-02",
+    ],
+)
+def test_a_time_outside_1970_to_2199_is_422(client: TestClient, query: str) -> None:
+    body = _problem(client.get(query), 422)
+    assert "a time from 1970 to 2199" in body["detail"]

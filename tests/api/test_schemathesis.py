@@ -118,7 +118,7 @@ def test_no_server_error(live: tuple[str, dict[str, str]]) -> None:
     assert not failures, "\n\n".join(failures)
 
 
-ATTACK_EXAMPLES = 12
+ATTACK_EXAMPLES = 6
 NASTY_TEXT = ["\x00", "a\x00b", "\x1b[2J", "x\r\nX-Forged: 1", "\x7f", "\x01\x02", "\u0085"]
 HUGE_INTS = [2**63 - 1, 2**63, -(2**63) - 1, 10**18, 10**30, 2**31]
 BIG_BODY_BYTES = 2 * 1024 * 1024  # over every route's limit (ApiLimits.upload_bytes: 4 MiB is
@@ -150,12 +150,12 @@ def _attack(case: Any, data: st.DataObject) -> str:
         spots += [("body", p, v) for p, v in _leaves(case.body) if p]
     elif isinstance(case.body, str):
         spots.append(("body", (), case.body))
-    kinds = ["text", "int"] + (["big"] if case.body is not None else [])
+    kinds = ["text", "int", "big"]
     kind = data.draw(st.sampled_from(kinds))
     if kind == "big":
         filler = "0" * BIG_BODY_BYTES
         case.body = filler if isinstance(case.body, str) else {"filler": filler}
-        return f"a body of {BIG_BODY_BYTES} bytes"
+        return f"a body of {BIG_BODY_BYTES} bytes"  # on a GET too: the limit is for every route
     if not spots:
         return "nothing to change"
     where, path, old = data.draw(st.sampled_from(spots))
@@ -199,7 +199,7 @@ def test_no_server_error_under_attack(live: tuple[str, dict[str, str]]) -> None:
                 r = case.call(base_url=base, session=session)
             answered += 1
             assert r.status_code < 500, f"{what}: {r.status_code} {r.text[:300]}"
-            assert r.headers.get("x-content-type-options") == "nosniff", what
+            assert r.headers.get("x-content-type-options") == ["nosniff"], what
             assert "server" not in r.headers, what
 
         try:

@@ -16,6 +16,7 @@ from carbonstream.api.deps import (
     CatalogDep,
     Format,
     FormatQuery,
+    Instant,
     MetricsDep,
     PlantDep,
     SettingsDep,
@@ -44,10 +45,10 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The series"}
 }
 StartQuery = Annotated[
-    dt.datetime | None,
+    Instant | None,
     Query(description="Range start (default: end - 24 h); a time without offset is plant-local."),
 ]
-EndQuery = Annotated[dt.datetime | None, Query(description="Range end, exclusive (default: now).")]
+EndQuery = Annotated[Instant | None, Query(description="Range end, exclusive (default: now).")]
 BucketQuery = Annotated[Bucket, Query(description="Calendar bucket in the plant's time zone.")]
 
 

@@ -23,7 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from carbonstream.api.auth import Admin, Operator, Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import BoundsDep, CatalogDep, PlantDep, SettingsDep, check_range
+from carbonstream.api.deps import BoundsDep, CatalogDep, Instant, PlantDep, SettingsDep, check_range
 from carbonstream.api.guards import UPLOAD
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, implausible
 from carbonstream.api.routes.contracts import CONFLICT
@@ -326,10 +326,10 @@ async def matching(
     catalog: CatalogDep,
     site: Annotated[str, Query(description="Site id.", max_length=64)],
     start: Annotated[
-        dt.datetime | None,
+        Instant | None,
         Query(description="Period start, a local hour (no offset: plant-local)."),
     ] = None,
-    end: Annotated[dt.datetime | None, Query(description="Period end, exclusive.")] = None,
+    end: Annotated[Instant | None, Query(description="Period end, exclusive.")] = None,
     month: Annotated[
         str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM, plant time.")
     ] = None,

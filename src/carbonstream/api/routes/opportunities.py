@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import MetricsDep, PlantDep, local, timed
+from carbonstream.api.deps import Instant, MetricsDep, PlantDep, local, timed
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.schemas.energy import Opportunity, OpportunityList
 from carbonstream.core import opportunities as det
@@ -32,7 +32,7 @@ async def opportunities(
     plant: PlantDep,
     metrics: MetricsDep,
     end: Annotated[
-        dt.datetime | None,
+        Instant | None,
         Query(description="End of the window (default: now), rounded down to the hour."),
     ] = None,
     site: Annotated[str | None, Query(max_length=64, description="Only this site.")] = None,
