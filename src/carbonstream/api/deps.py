@@ -15,7 +15,6 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query, Request
-from pydantic import AfterValidator
 
 from carbonstream.api.catalog import Catalog
 from carbonstream.api.metrics import ApiMetrics
@@ -50,22 +49,6 @@ async def _metrics(request: Request) -> ApiMetrics:
     metrics: ApiMetrics = request.app.state.metrics
     return metrics
 
-
-# A time a client gives: parsed as ISO 8601, and inside years no plant's data has a reason to
-# leave. Python's datetime ends at year 9999, so "0001-01-01" minus a day, or a plant zone
-# applied to "9999-12-31T23:00", was an OverflowError: a 500.
-EARLIEST = dt.datetime(1970, 1, 1)
-LATEST = dt.datetime(2200, 1, 1)
-
-
-def _plausible_time(t: dt.datetime) -> dt.datetime:
-    naive = t.replace(tzinfo=None)
-    if not EARLIEST <= naive < LATEST:
-        raise ValueError(f"a time from {EARLIEST.year} to {LATEST.year - 1}, not {t.isoformat()}")
-    return t
-
-
-Instant = Annotated[dt.datetime, AfterValidator(_plausible_time)]
 
 PlantDep = Annotated[Plant, Depends(_plant)]
 SettingsDep = Annotated[ApiSettings, Depends(_settings)]

@@ -12,8 +12,8 @@ from carbonstream.alerts.rules import RuleKind
 from carbonstream.alerts.signals import UNITS
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import Instant
 from carbonstream.api.problems import PROBLEM_RESPONSES
+from carbonstream.api.schemas.values import Instant
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"], responses=PROBLEM_RESPONSES)
 

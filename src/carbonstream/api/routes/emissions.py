@@ -16,7 +16,6 @@ from carbonstream.api.deps import (
     CatalogDep,
     Format,
     FormatQuery,
-    Instant,
     MetricsDep,
     PlantDep,
     SettingsDep,
@@ -34,6 +33,7 @@ from carbonstream.api.schemas.emissions import (
     Scope,
     SiteSeries,
 )
+from carbonstream.api.schemas.values import Instant
 from carbonstream.api.settings import ApiSettings
 from carbonstream.core.flags import describe
 from carbonstream.store.queries import series

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, Request
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
 from carbonstream.api.deps import (
-    Instant,
     MetricsDep,
     PlantDep,
     SettingsDep,
@@ -20,6 +19,7 @@ from carbonstream.api.deps import (
 )
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.schemas.energy import BaselineReport, EnergyReport
+from carbonstream.api.schemas.values import Instant
 from carbonstream.core.energy import EnergyParams
 from carbonstream.energy.baselines import METHOD as BASELINE_METHOD
 from carbonstream.energy.stored import energy_account, stored_baselines

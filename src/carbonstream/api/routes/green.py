@@ -12,7 +12,6 @@ from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
 from carbonstream.api.deps import (
     CatalogDep,
-    Instant,
     MetricsDep,
     PlantDep,
     SettingsDep,
@@ -29,6 +28,7 @@ from carbonstream.api.schemas.green import (
     RestatementPublic,
     ZeroCarbonReport,
 )
+from carbonstream.api.schemas.values import Instant
 from carbonstream.config.plant import Plant
 from carbonstream.store import green as q
 

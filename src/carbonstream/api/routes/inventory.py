@@ -16,7 +16,6 @@ from carbonstream.api.deps import (
     CatalogDep,
     Format,
     FormatQuery,
-    Instant,
     MetricsDep,
     PlantDep,
     SettingsDep,
@@ -28,6 +27,7 @@ from carbonstream.api.deps import (
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.routes.sites import not_found
 from carbonstream.api.schemas.inventory import Inventory
+from carbonstream.api.schemas.values import Instant
 from carbonstream.i18n import Msg
 from carbonstream.ledger.offsets import whole_days
 from carbonstream.store import green as gq

@@ -23,7 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from carbonstream.api.auth import Admin, Operator, Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import BoundsDep, CatalogDep, Instant, PlantDep, SettingsDep, check_range
+from carbonstream.api.deps import BoundsDep, CatalogDep, PlantDep, SettingsDep, check_range
 from carbonstream.api.guards import UPLOAD
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, implausible
 from carbonstream.api.routes.contracts import CONFLICT
@@ -42,6 +42,7 @@ from carbonstream.api.schemas.green import (
     StoredAccount,
 )
 from carbonstream.api.schemas.ledger import DateRange
+from carbonstream.api.schemas.values import Instant
 from carbonstream.config.plant import Plant
 from carbonstream.core.resolve import Resolver
 from carbonstream.ledger.matching import (

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query, Request
 
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import Instant, MetricsDep, PlantDep, local, timed
+from carbonstream.api.deps import MetricsDep, PlantDep, local, timed
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.schemas.energy import Opportunity, OpportunityList
+from carbonstream.api.schemas.values import Instant
 from carbonstream.core import opportunities as det
 from carbonstream.core.energy import EnergyParams
 from carbonstream.energy.stored import stored_opportunities

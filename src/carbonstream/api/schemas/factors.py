@@ -7,7 +7,7 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from carbonstream.api.schemas.text import Line, Text
+from carbonstream.api.schemas.values import Line, Text
 
 FactorId = str
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from carbonstream.api.schemas.text import Line, Text
+from carbonstream.api.schemas.values import Line, Text
 from carbonstream.ledger.offsets import CorrespondingAdjustment, Standard
 from carbonstream.ledger.rules import MAX_SERIAL
 
