@@ -271,8 +271,10 @@ def test_ambiguous_local_hour_needs_its_offset(tmp_path: Path) -> None:
 
 
 def test_from_to_in_plant_time_with_or_without_offset(tmp_path: Path) -> None:
-    """--from 11:00 --to 13:00 plant time holds 2 of the 4 hours: 6 MWh x 0.5306."""
-    path = write_plant(tmp_path)
+    """--from 11:00 --to 13:00 plant time holds 2 of the 4 hours: 6 MWh x 0.5306.
+    The PPA's 8 MWh cover consumption first come: 3 MWh at 10 h, 3 at 11 h, 2 at 12 h;
+    inside the window it covered 3 + 2 = 5 MWh, and the whole run left nothing unused."""
+    path = write_plant(tmp_path, instruments=[PPA])
     a = build(path, "2023-06-01T11:00", "2023-06-01T13:00")
     b = build(path, "2023-06-01T03:00+00:00", "2023-06-01T05:00:00+00:00")
     for rep in (a, b):
@@ -282,6 +284,8 @@ def test_from_to_in_plant_time_with_or_without_offset(tmp_path: Path) -> None:
             "end": "2023-06-01T13:00:00+08:00",
             "hours": 2.0,
         }
+        (ins,) = rep["instruments"]
+        assert ins["allocated_mwh"] == pytest.approx(5.0) and ins["surplus_mwh"] == 0.0
     with pytest.raises(ReadingsError, match="not on a 1-minute boundary"):
         build(path, "2023-06-01T11:00:30", None)
     with pytest.raises(ReadingsError, match="must be after"):

@@ -7,8 +7,14 @@ import datetime as dt
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from carbonstream import __version__
+from carbonstream.cli_help import add_examples
 from carbonstream.errors import CarbonstreamError
+
+if TYPE_CHECKING:
+    from carbonstream.store.db import EmbeddedPostgres
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,7 +27,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except CarbonstreamError as e:
-        print(f"carbonstream: error: {e}", file=sys.stderr)
+        from carbonstream.cli_help import DATABASE_HINT
+        from carbonstream.store.errors import DatabaseUnavailableError
+
+        hint = f"\n{DATABASE_HINT}" if isinstance(e, DatabaseUnavailableError) else ""
+        print(f"carbonstream: error: {e}{hint}", file=sys.stderr)
+        return 1
+    except Exception as e:
+        from carbonstream.cli_help import database_hint
+
+        sentence = database_hint(e)
+        if sentence is None:
+            raise
+        print(f"carbonstream: error: {sentence}", file=sys.stderr)
         return 1
 
 
@@ -30,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="carbonstream",
         description="Real-time Scope 1 / Scope 2 carbon accounting for factories.",
     )
+    p.add_argument("--version", action="version", version=f"carbonstream {__version__}")
     sub = p.add_subparsers(title="commands")
 
     c = sub.add_parser("compute", help="batch accounting of a readings file")
@@ -209,6 +228,11 @@ def _parser() -> argparse.ArgumentParser:
         default="market",
         help="Scope 2 basis of the net figure (default market)",
     )
+    rp.add_argument(
+        "--locale",
+        choices=["zh-CN", "en"],
+        help="language of the PDF and XLSX (default: the plant's locale, else en)",
+    )
     rp.add_argument("--pdf", type=Path, help="write the PDF here")
     rp.add_argument("--xlsx", type=Path, help="write the XLSX here")
     rp.set_defaults(func=_report)
@@ -263,6 +287,7 @@ def _parser() -> argparse.ArgumentParser:
     da.add_argument("--ingest-user", default="carbonstream-ingest", help="ingest's MQTT user")
     da.add_argument("--output", type=Path, help="write here instead of standard output")
     da.set_defaults(func=_deploy_acl)
+    add_examples(p)
     return p
 
 
@@ -513,7 +538,6 @@ class _Database:
 
     def __init__(self, args: argparse.Namespace) -> None:
         from carbonstream.config.database import DatabaseSettings, resolve_url
-        from carbonstream.store.db import EmbeddedPostgres
 
         db = DatabaseSettings()
         if getattr(args, "config", None):
@@ -522,12 +546,26 @@ class _Database:
             db = load_api_settings(args.config).database
         self.settings = db
         url = resolve_url(args.db_url, db)
-        self.embedded = None if url else EmbeddedPostgres(db.data_dir)
+        self.embedded = None if url else _embedded(db.data_dir)
         self.url: str = url or self.embedded.url  # type: ignore[union-attr]
 
     def close(self) -> None:
         if self.embedded is not None:
             self.embedded.stop()
+
+
+def _embedded(data_dir: str) -> EmbeddedPostgres:
+    """The embedded PostgreSQL of a command given no database, or what to pass instead."""
+    from carbonstream.cli_help import DATABASE_HINT
+    from carbonstream.store.db import EmbeddedPostgres
+
+    try:
+        return EmbeddedPostgres(data_dir)
+    except Exception as e:  # initdb refuses root, a full disk, a port in use...
+        raise CarbonstreamError(
+            f"no database given, and an embedded PostgreSQL in {data_dir} did not start "
+            f"({type(e).__name__}): {DATABASE_HINT}"
+        ) from None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -770,9 +808,12 @@ def _report(args: argparse.Namespace) -> int:
         )
     finally:
         db.close()
+    from carbonstream.i18n import Locale
+
+    locale = Locale(args.locale) if args.locale else rep.locale
     for path, render in ((args.pdf, monthly.render_pdf), (args.xlsx, monthly.render_xlsx)):
         if path is not None:
-            path.write_bytes(render(rep))
+            path.write_bytes(render(rep, locale))
             print(f"wrote {path}")
     t, net = rep.inventory.totals, rep.inventory.net
     print(

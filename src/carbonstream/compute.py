@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
+from carbonstream.core import plausible
 from carbonstream.core.batch import NS_PER_S, ReadingBatch
 from carbonstream.core.engine import SITE_COLUMNS, BatchResult, Engine
 from carbonstream.core.intervals import Counts
@@ -69,6 +70,8 @@ class Account:
     alloc_bucket: list[NDArray[np.int64]] = field(default_factory=list)
     # The reporting window [lo, hi) in UTC ns, when --from/--to cut the run (see window()).
     window_ns: tuple[int, int] | None = None
+
+    implausible: dict[str, int] = field(default_factory=dict)  # marked readings by kind
 
     @property
     def plant(self) -> Plant:
@@ -137,9 +140,19 @@ def compute_file(
     library = FactorLibrary.load(plant.factor_files)
     engine = Engine(plant, library, base_s=base_s)
     loaded = load_readings(readings_path, engine.params.ids, skip_bad=skip_bad)
-    acc = run(engine, loaded.batch)
+    batch, implausible = mark_implausible(engine, loaded.batch)
+    acc = run(engine, batch)
     acc.bad = loaded.bad
+    acc.implausible = implausible
     return acc
+
+
+def mark_implausible(engine: Engine, batch: ReadingBatch) -> tuple[ReadingBatch, dict[str, int]]:
+    """The batch with physically impossible readings marked as ingest marks them
+    (core.plausible), and how many of each kind."""
+    q = plausible.mark_batch(batch.meter, batch.ts, batch.value, batch.quality, engine.params)
+    counts = {name: int((q == code).sum()) for code, name in plausible.QUALITY_NAMES.items()}
+    return ReadingBatch(batch.meter, batch.ts, batch.value, q), counts
 
 
 @dataclass
@@ -187,6 +200,7 @@ def window(acc: Account, lo_ns: int | None, hi_ns: int | None) -> Account:
     lo = lo_ns if lo_ns is not None else (acc.first_ns if acc.first_ns is not None else 0)
     hi = hi_ns if hi_ns is not None else (acc.last_ns + 1 if acc.last_ns is not None else 0)
     out = Account(acc.engine, acc.state, acc.counts, acc.bad, lo, hi, window_ns=(lo, hi))
+    out.implausible = acc.implausible
 
     def cut(names: list[str], by: NDArray[np.bool_]) -> None:
         for name in names:

@@ -27,5 +27,13 @@ class FactorError(CarbonstreamError):
     """An emission factor is missing, ambiguous or malformed in the factor library."""
 
 
+class FactorOverlapError(FactorError):
+    """Two factors of one series cover the same date: a lookup would pick one silently."""
+
+    def __init__(self, message: str, first: str, second: str, series: str, region: str) -> None:
+        super().__init__(message)
+        self.first, self.second, self.series, self.region = first, second, series, region
+
+
 class ReadingsError(CarbonstreamError):
     """A readings file or batch cannot be used as given (bad row, unknown meter)."""

@@ -68,14 +68,19 @@ def _parquet(path: Path) -> pl.DataFrame:
 
 
 def _parse(df: pl.DataFrame, meter_ids: list[str], skip_bad: bool, where: str) -> LoadedReadings:
+    # The evidence export's readings.csv gives times as integer nanoseconds (ts_ns) and no
+    # value for a reading of bad quality: it reads as it was stored.
+    exported = "ts" not in df.columns and "ts_ns" in df.columns
     missing = [c for c in ("ts", "meter", "value") if c not in df.columns]
+    if exported:
+        missing.remove("ts")
     if missing:
         raise ReadingsError(
             f"{where}: missing column(s) {', '.join(missing)} (need ts,meter,value)"
         )
     if "quality" not in df.columns:
         df = df.with_columns(pl.lit("0").alias("quality"))
-    ts = pl.col("ts").str.strip_chars()
+    ts = pl.col("ts_ns" if exported else "ts").str.strip_chars()
     epoch_ns = (ts.cast(pl.Float64, strict=False) * 1e6).round(0).cast(pl.Int64) * 1000
     iso_ns = (
         ts.str.to_datetime("%+", time_zone="UTC", time_unit="us", strict=False).dt.epoch("us")
@@ -84,10 +89,21 @@ def _parse(df: pl.DataFrame, meter_ids: list[str], skip_bad: bool, where: str) -
     parsed = df.with_row_index("line", offset=2).select(
         "line",
         pl.col("meter").str.strip_chars().alias("meter"),
-        pl.when(ts.str.contains(_EPOCH)).then(epoch_ns).otherwise(iso_ns).alias("ts_ns"),
+        (
+            ts.cast(pl.Int64, strict=False)
+            if exported
+            else pl.when(ts.str.contains(_EPOCH)).then(epoch_ns).otherwise(iso_ns)
+        ).alias("ts_ns"),
         pl.col("value").str.strip_chars().cast(pl.Float64, strict=False).alias("value"),
         pl.col("quality").str.strip_chars().cast(pl.UInt8, strict=False).alias("quality"),
     )
+    if exported:
+        parsed = parsed.with_columns(
+            pl.when(pl.col("value").is_null() & (pl.col("quality") != 0))
+            .then(float("nan"))
+            .otherwise(pl.col("value"))
+            .alias("value")
+        )
     reason = (
         pl.when(pl.col("ts_ns").is_null())
         .then(pl.lit("ts is not ISO-8601 with an offset or epoch seconds"))
@@ -95,7 +111,8 @@ def _parse(df: pl.DataFrame, meter_ids: list[str], skip_bad: bool, where: str) -
         .then(pl.lit("meter is empty"))
         .when(pl.col("value").is_null())
         .then(pl.lit("value is not a number"))
-        .when(~pl.col("value").is_finite())
+        # no value (NaN) is how a reading of bad quality is stored: not a bad row then
+        .when(~pl.col("value").is_finite() & ~(pl.col("value").is_nan() & (pl.col("quality") != 0)))
         .then(pl.lit("value is not finite"))
         .when(pl.col("quality").is_null())
         .then(pl.lit("quality is not an integer 0-255"))

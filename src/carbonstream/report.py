@@ -278,7 +278,10 @@ def _instruments(acc: Account) -> list[dict[str, Any]]:
                 "hourly_hours": len(ins.hourly) if ins.hourly is not None else 0,
                 "serials": ins.serials,
                 "allocated_mwh": allocated,
-                "surplus_mwh": None if ins.mwh is None else ins.mwh - allocated,
+                # Of the whole run (a --from/--to window shows only part of the use).
+                "surplus_mwh": None
+                if ins.mwh is None
+                else ins.mwh - acc.state.instrument_used_mwh.get(spec.id, 0.0),
                 "claim_period": {
                     "start": ins.claim_period.start.isoformat(),
                     "end": ins.claim_period.end.isoformat(),
@@ -320,6 +323,7 @@ def _quality(acc: Account) -> dict[str, Any]:
     return vars(c) | {
         "bad_rows": acc.bad.count,
         "bad_row_examples": acc.bad.examples,
+        "implausible_readings": acc.implausible,
         "coverage_pct": float(np.mean(cov)) if cov else 0.0,
     }
 
@@ -369,6 +373,17 @@ def to_table(report: dict[str, Any]) -> str:
                 f"{t['scope1_ch4_co2e_t']:.4f} tCO2e   N2O {t['scope1_n2o_t']:.6f} tN2O = "
                 f"{t['scope1_n2o_co2e_t']:.4f} tCO2e ({report['gwp']})"
             )
+    lines += ["", "Meters (activity as metered and canonical, tCO2e, coverage, flags)"]
+    for m in report["meters"]:
+        own = (
+            ""
+            if m["meter_unit"] == m["unit"]
+            else f" ({m['quantity_meter_unit']:.3f} {m['meter_unit']})"
+        )
+        lines.append(
+            f"  {m['meter']:<18} {m['quantity']:.4f} {m['unit']}{own}  {m['co2e_t']:.4f} tCO2e  "
+            f"{m['coverage_pct']:.2f} %  {', '.join(m['flags']) or '-'}"
+        )
     lines += ["", "Instruments (market-based Scope 2)"]
     for i in report["instruments"]:
         surplus = "" if i["surplus_mwh"] is None else f", surplus {i['surplus_mwh']:.3f} MWh"

@@ -11,9 +11,12 @@ matching per site must be equal.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 
 from carbonstream import report
@@ -113,3 +116,29 @@ def test_the_ledger_refuses_what_the_plant_file_refuses(ledger_api: Api) -> None
     assert r.status_code == 422 and "corresponding-adjustment" in r.json()["detail"]
     missing = intl | {"id": "GS-2", "serials": "GS11-GS12", "corresponding_adjustment": None}
     assert ledger_api.client.post("/v1/offsets", json=missing, headers=h).status_code == 422
+
+
+def test_csv_carries_the_net_on_both_bases_and_the_database_refuses_ets_credits(
+    ledger_api: Api, computed: dict[str, Any]
+) -> None:
+    r = ledger_api.client.get(
+        "/v1/inventory",
+        params={"start": START, "end": END, "format": "csv"},
+        headers=ledger_api.headers("viewer"),
+    )
+    assert r.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    net = {(x["item"], x["field"]): x["value"] for x in rows if x["section"] == "Net both bases"}
+    for basis in ("market", "location"):
+        want = computed["offsetting"][basis]["net_t"]
+        assert float(net[(f"(all) {basis}", "net_t")]) == pytest.approx(want, rel=1e-9)
+    assert net[("(all) market", "over_offset")] == "True"
+    # The backstop under the ledger rule: a retirement of ETS-surrendered credits written
+    # straight to the database is refused by its trigger.
+    with psycopg.connect(ledger_api.db_url) as conn, pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute(
+            "INSERT INTO offset_retirements (offset_id, serial_prefix, serial_start, serial_end,"
+            " retired_on, purpose, period_start, period_end, created_by) VALUES"
+            " ('CCER-2024-ETS', 'CCER', 2024007001, 2024007001, '2026-12-01', 'x',"
+            " '2026-11-22', '2026-11-22', 'test')"
+        )

@@ -52,6 +52,19 @@ def test_factors_read_and_versions_are_only_added(example: Api) -> None:
         "/v1/factors", json={**NEW, "unit": "GJ/t"}, headers=example.headers("admin")
     )
     assert r.status_code == 422 and "does not convert" in r.json()["detail"]
+    # A second factor for 2023 in the national series would make every library load
+    # fail (one date, one factor): refused, naming both ids.
+    overlap = {
+        **NEW,
+        "factor_id": "my.grid.2023",
+        "valid_from": "2023-01-01",
+        "valid_to": "2023-12-31",
+        "data_year": 2023,
+    }
+    r = example.client.post("/v1/factors", json=overlap, headers=example.headers("admin"))
+    assert r.status_code == 422, r.text
+    assert "cn.elec.national_avg.2023@v1" in r.json()["detail"]
+    assert "my.grid.2023@v1" in r.json()["detail"]
     r = example.client.post("/v1/factors", json=NEW, headers=example.headers("operator"))
     assert r.status_code == 403
     listed = example.client.get(

@@ -58,6 +58,12 @@ def test_totals_equal_compute(inventory: dict[str, Any], computed: dict[str, Any
     assert close(sum(s["co2e_t"] for s in inventory["scope1"]["by_source"]), t["scope1_t"])
     gas = next(f for f in inventory["scope1"]["by_fuel"] if f["fuel"] == "natural_gas")
     assert gas["unit"] == "Nm3" and gas["energy_gj"] > 0 and gas["meters"] == ["foundry-gas"]
+    # CH4 and N2O: gas masses and their CO2e side by side (AR5: 28, 265), as compute.
+    s1 = inventory["scope1"]
+    assert s1["ch4_t"] > 0 and close(s1["ch4_co2e_t"], s1["ch4_t"] * 28)
+    assert close(s1["n2o_co2e_t"], s1["n2o_t"] * 265)
+    assert close(inventory["totals"]["scope1_ch4_co2e_t"], t["scope1_ch4_co2e_t"])
+    assert close(s1["co2_t"] + s1["ch4_co2e_t"] + s1["n2o_co2e_t"], s1["total_t"])
 
 
 def test_activity_coverage_and_instruments_equal_compute(
@@ -70,7 +76,11 @@ def test_activity_coverage_and_instruments_equal_compute(
         assert a["unit"] == want[m]["unit"]
         assert close(a["quantity"], want[m]["quantity"]), m
         assert close(a["coverage_pct"], want[m]["coverage_pct"], 1e-6), m
-        assert a["flags"] == [f for f in want[m]["flags"] if f in a["flags"]]
+        # Uncounted intervals (the example's gap) are flags on the stored lines too.
+        assert a["flags"] == want[m]["flags"], m
+        assert a["meter_unit"] == want[m]["meter_unit"]
+        assert close(a["quantity_meter_unit"], want[m]["quantity_meter_unit"]), m
+    assert "gap" in got["warehouse-power"]["flags"]
     assert close(inventory["coverage_pct"], computed["quality"]["coverage_pct"], 1e-6)
     allocated = {c["instrument"]: c["allocated_mwh"] for c in inventory["certificates"]}
     for i in computed["instruments"]:
@@ -87,6 +97,18 @@ def test_every_factor_used_with_source_and_version(
     assert got == want
     for f in inventory["factors"]:
         assert f["source"] and f["used_by"] and f["months"] == ["2026-11"]
+        assert f["source_value"] is not None and f["source_unit"]
+    # Every lineage says why each factor serves its month: looked up or pinned, validity.
+    for lin in inventory["lineage"]:
+        assert len(lin["basis"]) == len(lin["factors"]), lin["subject"]
+    gas = next(x for x in inventory["lineage"] if x["subject"] == "foundry-gas")
+    assert gas["basis"]["ncv"].startswith("pinned by meter foundry-gas factors.ncv:")
+    grid = next(x for x in inventory["lineage"] if x["subject"] == "assembly-grid")
+    assert "[rule latest_earlier]" in grid["basis"]["grid"]
+    co2 = next(f for f in inventory["factors"] if f["factor_id"] == "ipcc2006.diesel.co2")
+    # 74 100 kg/TJ as IPCC Table 1.4 prints it, 0.0741 t/GJ as the formula uses it
+    assert (co2["source_value"], co2["source_unit"]) == (74100.0, "kg/TJ")
+    assert close(co2["value"], 0.0741) and co2["unit"] == "t/GJ"
     grid = next(f for f in inventory["factors"] if f["role"] == "grid")
     assert grid["fallback"] and "2026" in grid["fallback"]  # 2026 factors not published yet
     assert inventory["net"] == {
@@ -129,6 +151,13 @@ def test_csv_and_month_shortcut(example: Api, inventory: dict[str, Any]) -> None
     rows = list(csv.DictReader(io.StringIO(r.text)))
     scope1 = next(x for x in rows if x["section"] == "Summary" and x["item"] == "scope1_t")
     assert close(float(scope1["value"]), inventory["totals"]["scope1_t"])
+    # A tonne of CH4 is labelled as a tonne of CH4, its CO2e on a line of its own.
+    unit = {
+        x["item"]: x["value"] for x in rows if x["section"] == "Summary" and x["field"] == "unit"
+    }
+    assert unit["scope1_ch4_t"] == "tCH4 (mass of the gas)"
+    assert unit["scope1_ch4_co2e_t"] == "tCO2e (CH4 x GWP)"
+    assert unit["scope1_n2o_t"] == "tN2O (mass of the gas)"
     assert any(x["section"] == "Factors" for x in rows)
     month = example.client.get(
         "/v1/inventory", params={"month": "2026-11"}, headers=example.headers("viewer")

@@ -3,6 +3,7 @@ plant's `locale` applies when the client does not ask, and `type` never changes.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,10 +52,13 @@ def test_unknown_paths_are_404_in_chinese(api: Api) -> None:
 
 @pytest.fixture
 def chinese_plant_api(migrated_db: str, tmp_path: Path) -> Iterator[Api]:
-    data = yaml.safe_load(PLANT.read_text("utf-8"))
+    # The example's folder as it is (its factor and profile files are relative to it),
+    # with the plant's locale set to zh-CN.
+    folder = tmp_path / "config"
+    shutil.copytree(PLANT.parent, folder)
+    plant = folder / PLANT.name
+    data = yaml.safe_load(plant.read_text("utf-8"))
     data["locale"] = "zh-CN"
-    data["factor_files"] = [str(PLANT.parent / f) for f in data["factor_files"]]
-    plant = tmp_path / "plant.yaml"
     plant.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
     yield from serve(migrated_db, plant)
 

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import io
+import re
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
@@ -28,7 +29,6 @@ from carbonstream.config.loader import load_plant
 from carbonstream.core.engine import Engine
 from carbonstream.core.library import FactorLibrary
 from carbonstream.evidence.chain import DayDigest
-from carbonstream.monthly import pdf as pdf_module
 from carbonstream.monthly.xlsx import REPORT_SHEETS
 from carbonstream.store import evidence
 from carbonstream.store.db import connect
@@ -271,15 +271,13 @@ def test_cli_refuses_a_bad_month_and_an_unknown_site(example: Api, tmp_path: Pat
     assert not (tmp_path / "x.pdf").exists()
 
 
-def test_chinese_sources_print_with_a_cjk_font_or_are_marked_omitted(
-    example: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_chinese_sources_always_print_in_the_font_the_package_installs(example: Api) -> None:
     rep = asyncio.run(monthly.from_database(example.db_url, MONTH, ["foundry"]))
-    chinese = [f.source for f in rep.inventory.factors if pdf_module._CJK.search(f.source)]
+    chinese = [f.source for f in rep.inventory.factors if re.search("[\u4e00-\u9fff]", f.source)]
     assert chinese  # the grid factor's MEE notice
-    if pdf_module._cjk_font() is not None:  # e.g. Debian fonts-wqy-microhei (deploy/Dockerfile)
-        text = "".join(t for _, t in pages(monthly.render_pdf(rep)))
-        assert "电力二氧化碳排放因子" in text.replace("\r\n", "")
-    monkeypatch.setattr(pdf_module, "_cjk_font", lambda: None)
-    text = "".join(t for _, t in pages(monthly.render_pdf(rep)))
-    assert "Chinese text omitted" in text and "电力" not in text
+    data = monthly.render_pdf(rep)
+    text = "".join(t for _, t in pages(data))
+    assert "电力二氧化碳排放因子" in text.replace("\r\n", "")
+    assert "omitted" not in text
+    # Noto Sans SC from the pylopdf-fonts-zh-cn wheel, embedded as a subset (no system font).
+    assert b"NotoSansSC" in data and b"/FontFile" in data

@@ -119,6 +119,13 @@ def test_steam_below_reference_enthalpy_is_refused_when_the_engine_builds() -> N
         Engine(p, FactorLibrary.load())
 
 
+def test_liquid_volume_without_a_density_fails_at_load() -> None:
+    # Diesel has a library default (0.84 kg/L); gasoline has none: the file must give one.
+    plant([meter("dg", kind="fuel", fuel="diesel", unit="L")])
+    msg = refused([meter("pg", kind="fuel", fuel="gasoline", unit="L")])
+    assert "meters[0] (id 'pg'): a liquid fuel in L needs density_kg_per_l" in msg
+
+
 def test_unknown_fuel_names_the_choices() -> None:
     msg = refused([meter("x", kind="fuel", fuel="whale_oil", unit="t")])
     assert "meter 'x' names unknown fuel 'whale_oil'" in msg and "declare it under fuels" in msg

@@ -132,3 +132,45 @@ def test_unit_conversion_is_checked() -> None:
     assert f.value_in("GJ/Nm3") == pytest.approx(0.038931)
     with pytest.raises(FactorError, match="convertible"):
         f.value_in("t/MWh")
+
+
+# Values shipped from memory ([M]): pinned so a silent change fails, and marked so
+# every result that uses one is flagged unverified_factor.
+MEMORY = {
+    "cn.fuel.washed_coal.ncv": 26.334,
+    "cn.fuel.other_washed_coal.ncv": 12.545,
+    "cn.fuel.briquettes.cc": 33.56,
+    "cn.fuel.coke_oven_gas.ncv": 179.81,
+    "cn.fuel.blast_furnace_gas.cc": 70.8,
+    "cn.fuel.converter_gas.ncv": 84.0,
+    "cn.fuel.kerosene.ncv": 43.070,
+    "cn.fuel.petroleum_coke.ncv": 32.5,
+    "cn.fuel.lng.ncv": 41.868,
+    "cn.heat.steam_ref_enthalpy": 83.74,
+    "cn.heat.water_cp": 4.1868,
+    "ipcc2006.mobile.diesel.offroad_industry.ch4": 4.15,
+    "ipcc2006.mobile.diesel.offroad_industry.n2o": 28.6,
+    "ipcc2006.mobile.diesel.road.n2o": 3.9,
+    "ipcc2006.mobile.gasoline.road_uncontrolled.ch4": 33,
+    "ipcc2006.mobile.lpg.road.ch4": 62,
+}
+
+
+@pytest.mark.parametrize(("fid", "value"), MEMORY.items())
+def test_values_from_memory_are_pinned_and_marked(fid: str, value: float) -> None:
+    f = LIB.get(fid)
+    assert f.value == value and f.verified == "memory"
+    assert "memory" in f.source or f.id.startswith("cn.heat."), f.source
+
+
+def test_every_builtin_fuel_finds_its_default_rows() -> None:
+    from carbonstream.config.fuels import BUILTIN_FUELS, cn_default, ipcc_default
+
+    for name, fuel in BUILTIN_FUELS.items():
+        for role in ("ncv", "carbon_content", "oxidation"):
+            fid = cn_default(fuel, role)
+            assert fid is None or fid in LIB, (name, fid)
+        for role in ("ncv", "co2", "ch4", "n2o"):
+            fid = ipcc_default(fuel, role, None)
+            assert fid is None or fid in LIB, (name, fid)
+        assert fuel.cn is not None or fuel.ipcc is not None, name

@@ -27,17 +27,23 @@ DAYS = 28
 COMPRESSOR_WEEKEND_KW = 40.0
 CHILLER_DRIFT = 0.20  # +20 % of its load
 DRIFT_START_DAY = 16
-PATTERNS = (
-    Pattern("weekend_idle", "compressor", kw=COMPRESSOR_WEEKEND_KW),
-    Pattern(
-        "drift",
-        "chiller",
-        start=START + dt.timedelta(days=DRIFT_START_DAY),
-        ramp_days=2,
-        fraction=CHILLER_DRIFT,
-    ),
-    Pattern("batch", "furnace", kw=400.0, at_hour=10, hours=2),
-)
+
+
+def patterns(start: dt.datetime) -> tuple[Pattern, ...]:
+    return (
+        Pattern("weekend_idle", "compressor", kw=COMPRESSOR_WEEKEND_KW),
+        Pattern(
+            "drift",
+            "chiller",
+            start=start + dt.timedelta(days=DRIFT_START_DAY),
+            ramp_days=2,
+            fraction=CHILLER_DRIFT,
+        ),
+        Pattern("batch", "furnace", kw=400.0, at_hour=10, hours=2),
+    )
+
+
+PATTERNS = patterns(START)
 
 
 def plant_data() -> dict[str, Any]:
@@ -90,13 +96,18 @@ class Sim:
 
 
 def sim_batch(
-    clean: bool, seed: int = 11, days: int = DAYS, step_s: int = 300
+    clean: bool,
+    seed: int = 11,
+    days: int = DAYS,
+    step_s: int = 300,
+    start: dt.datetime = START,
 ) -> tuple[Plant, ReadingBatch]:
     """The plant and its simulated readings, in time order."""
     plant = validate(plant_data(), Plant, "sim plant")
     df = simulate(
         plant,
-        SimOptions(start=START, hours=days * 24, step_s=step_s, seed=seed, patterns=PATTERNS,
+        SimOptions(start=start, hours=days * 24, step_s=step_s, seed=seed,
+                   patterns=patterns(start),
                    clean=clean),
     )  # fmt: skip
     index = {m.id: i for i, m in enumerate(plant.meters)}
@@ -138,3 +149,31 @@ def hourly_lines(s: Sim) -> tuple[Lines, NDArray[np.float64]]:
     ef = np.divide(co2e, qty, out=np.zeros(n), where=qty > 0)
     none = np.empty(0, dtype=np.intp)
     return Lines(m, b, q, none, np.empty(0, dtype=np.int64), np.empty(0)), ef
+
+
+def store_sim(url: str, start: dt.datetime = START, step_s: int = 900) -> Plant:
+    """A fresh database at ``url`` with the planted simulation stored through ingest's
+    commit path (the transactions the ingest service runs)."""
+    from carbonstream.ingest.commit import Committer, Part
+    from carbonstream.store.db import connect
+    from carbonstream.store.migrate import migrate
+    from carbonstream.store.plant import sync_plant
+
+    plant, batch = sim_batch(clean=False, step_s=step_s, start=start)
+    with connect(url) as conn:
+        migrate(conn)
+        conn.autocommit = False
+        keys = sync_plant(conn, plant)
+        engine = Engine(plant, FactorLibrary.load(plant.factor_files), base_s=60)
+        committer = Committer(engine, keys, lateness_s=86_400 * 60)
+        step = 20_000
+        for lo in range(0, len(batch), step):
+            sl = slice(lo, lo + step)
+            part = Part(
+                batch.meter[sl].astype(np.int32),
+                batch.ts[sl].astype(np.int64),
+                batch.value[sl].astype(np.float64),
+                batch.quality[sl].astype(np.uint8),
+            )
+            committer.commit(conn, part, None)
+    return plant

@@ -9,17 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import yaml
 
-from carbonstream.core import Engine, FactorLibrary
-from carbonstream.ingest.commit import Committer, Part
-from carbonstream.store.db import connect
-from carbonstream.store.migrate import migrate
-from carbonstream.store.plant import sync_plant
 from tests.api.conftest import Api, serve
-from tests.energy.simplant import DAYS, START, plant_data, run_sim, sim_batch
+from tests.energy.simplant import DAYS, START, plant_data, run_sim, store_sim
 
 STEP_S = 900  # counters read every 15 minutes: a third of the rows to store
 END = (START + dt.timedelta(days=DAYS)).isoformat()
@@ -33,23 +27,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     url = url_with_db(PG_ADMIN_URL, name)
     path = Path(tmp_path_factory.mktemp("plant")) / "sim.yaml"
     path.write_text(yaml.safe_dump(plant_data()), encoding="utf-8")
-    plant, batch = sim_batch(clean=False, step_s=STEP_S)
-    with connect(url) as conn:
-        migrate(conn)
-        conn.autocommit = False
-        keys = sync_plant(conn, plant)
-        engine = Engine(plant, FactorLibrary.load(plant.factor_files), base_s=60)
-        committer = Committer(engine, keys, lateness_s=86_400 * 60)
-        step = 20_000
-        for lo in range(0, len(batch), step):
-            sl = slice(lo, lo + step)
-            part = Part(
-                batch.meter[sl].astype(np.int32),
-                batch.ts[sl].astype(np.int64),
-                batch.value[sl].astype(np.float64),
-                batch.quality[sl].astype(np.uint8),
-            )
-            committer.commit(conn, part, None)
+    store_sim(url, step_s=STEP_S)
     try:
         yield from serve(url, plant=path)
     finally:
@@ -137,3 +115,57 @@ def test_baselines_of_the_stored_data_equal_the_batch_ones(stored: Api) -> None:
             u["reporting"]["savings_tce"], rel=1e-6, abs=1e-9
         )
         assert len(g["cusum"]) == 14 * 24
+
+
+def test_idle_load_and_drift_alert_rules_fire_on_the_planted_meters(stored: Api) -> None:
+    import asyncio
+
+    import psycopg
+
+    from carbonstream.alerts import AlertEngine, AlertsConfig
+    from carbonstream.alerts.rules import bind
+    from carbonstream.alerts.signals import Signals
+    from carbonstream.config.loader import validate
+    from carbonstream.config.plant import Plant
+
+    plant = validate(plant_data(), Plant, "sim plant")
+    config = bind(
+        AlertsConfig.model_validate(
+            {
+                "rules": [
+                    {"id": "idle-compressor", "kind": "idle_load", "meter": "compressor",
+                     "threshold": 1.0},
+                    {"id": "drift-chiller", "kind": "drift", "meter": "chiller", "threshold": 1.0},
+                    {"id": "idle-chiller", "kind": "idle_load", "meter": "chiller",
+                     "threshold": 1.0},
+                ]
+            }
+        ),
+        plant,
+    )  # fmt: skip
+    now = dt.datetime.fromisoformat(END).timestamp() + 120
+
+    async def values() -> dict[str, float | None]:
+        async with await psycopg.AsyncConnection.connect(stored.db_url) as conn:
+            return await Signals(config, plant, now).values(conn, now)
+
+    got = asyncio.run(values())
+    body = get(stored, "/v1/opportunities", end=END)
+    want = {(o["kind"], o["meter"]): o["tco2e_per_year"] for o in body["opportunities"]}
+    assert got["idle-compressor"] == pytest.approx(want[("idle_load", "compressor")])
+    assert got["drift-chiller"] == pytest.approx(want[("drift", "chiller")])
+    assert got["idle-chiller"] == 0.0
+    fired = {t.rule.id for t in AlertEngine(config.rules).evaluate(now, got)}
+    assert fired == {"idle-compressor", "drift-chiller"}
+    with pytest.raises(ValueError, match="needs 'meter'"):
+        AlertsConfig.model_validate({"rules": [{"id": "x", "kind": "drift", "threshold": 1}]})
+
+
+def test_flexible_loads_tomorrow(stored: Api) -> None:
+    # The simulated plant has no PV or PPA: every hour is grid power, and the page says so.
+    (s,) = get(stored, "/v1/flexible-loads", at=END)
+    assert s["load"] == "batch" and s["day"] == "2026-11-03"
+    assert s["all_hours_alike"] and s["start"] == "00:00"
+    assert s["saved_tco2e"] == pytest.approx(0, abs=1e-9)
+    assert s["tco2e"] == pytest.approx(0.8 * s["t_per_mwh_by_hour"][0])
+    assert s["t_per_mwh_by_hour"][0] > 0.5  # the grid factor of the site's own lines

@@ -89,3 +89,18 @@ def test_fit_statistics_by_hand() -> None:
     assert m.r2 == pytest.approx(1 - 3.2 / 37)
     assert not m.valid  # 19.5 % > 15 % (monthly) and 4 < 12 points
     assert any("CV(RMSE)" in w for w in m.why) and any("at least 12" in w for w in m.why)
+
+
+def test_fit_many_equals_fit_row_by_row() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 10, 200)
+    y = 5 + 2 * x[None, :] * rng.uniform(0.5, 2, (6, 1)) + rng.normal(0, 1, (6, 200))
+    y[2, 17] = np.nan  # a gap: that row fits over 199 points
+    many = bl.fit_many(x, y, "hour")
+    for r in range(6):
+        one = bl.fit(x, y[r], "hour")
+        assert [many.intercept[r], many.slope[r]] == pytest.approx(list(one.coef), rel=1e-9)
+        assert many.cv_rmse_pct[r] == pytest.approx(one.cv_rmse_pct, rel=1e-9)
+        assert many.r2[r] == pytest.approx(one.r2, rel=1e-9)
+        assert many.nmbe_pct[r] == pytest.approx(one.nmbe_pct, abs=1e-9)
+        assert many.n[r] == one.n and bool(many.valid[r]) == one.valid

@@ -56,7 +56,7 @@ def test_weekend_idle_load_is_found_on_the_compressor(planted: Sim, clean: Sim) 
     # 0.8 yuan/kWh: cost = MWh/yr x 800.
     assert o["cost_yuan_per_year"] == pytest.approx(o["energy_per_year"] * 800)
     assert o["evidence"].startswith("/v1/meters/compressor/emissions?bucket=hour&start=")
-    assert o["title"]["zh"] and o["title"]["en"]
+    assert o["title"]["zh-CN"] == "非生产时段空载能耗" and o["title"]["en"]
 
 
 def test_drift_is_found_on_the_chiller(planted: Sim, clean: Sim) -> None:
@@ -130,3 +130,16 @@ def test_calendar_overnight_shift_holidays_and_workdays() -> None:
     assert hours[:8] == ["Fri 02 22", "Fri 02 23"] + [f"Sat 03 {h:02d}" for h in range(6)]
     assert not [h for h in hours if h.startswith(("Fri 09", "Sat 10"))]
     assert hours[8:] == ["Sun 11 22", "Sun 11 23"] + [f"Mon 12 {h:02d}" for h in range(6)]
+
+
+def test_expected_profile_fast_path_equals_the_slot_loop() -> None:
+    rng = np.random.default_rng(5)
+    e = rng.uniform(0, 1, (3, 168 * 3))
+    e[1, 10] = np.nan
+    how = (np.arange(168 * 3) + 37) % 168  # the window starts mid-week
+    ref = np.arange(168 * 3) < 168 * 2
+    fast = det.expected_profile(e, how, ref)
+    slow = det.profile_by_slot(e, how, ref)
+    assert np.allclose(fast, slow, equal_nan=True)
+    # The hour the window starts in is profiled from the same hours a week and two later.
+    assert fast[0, 0] == pytest.approx(np.median([e[0, 0], e[0, 168]]))

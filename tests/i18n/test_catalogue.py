@@ -37,6 +37,11 @@ def test_an_unknown_locale_is_refused() -> None:
         Catalogue.parse({"live": "x: {en: a, zh-CN: 乙, fr: b}\n"})
 
 
+def test_a_key_yaml_reads_as_a_boolean_is_refused() -> None:
+    with pytest.raises(CatalogueError, match=r"report\.True: quote the key"):
+        Catalogue.parse({"report": "yes: {en: 'yes', zh-CN: 是}\n"})
+
+
 def test_every_problem_is_listed_at_once() -> None:
     with pytest.raises(CatalogueError) as e:
         Catalogue.parse({"a": "x: {en: a}\ny: {zh-CN: 乙}\n"})

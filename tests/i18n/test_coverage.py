@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import get_args
 
 from carbonstream.api.live import Status
+from carbonstream.config.fuels import Fuel
 from carbonstream.i18n import LOCALES, catalogue
+from carbonstream.monthly.gather import FLAG_NOTES
 from carbonstream.transport.payload import Quality
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,7 +132,7 @@ def _calls(name: str) -> list[tuple[Path, ast.Call]]:
 def test_every_message_key_written_in_python_is_in_the_catalogue() -> None:
     missing = []
     n = 0
-    for name in ("t", "Msg"):
+    for name in ("t", "tr", "Msg"):
         for path, call in _calls(name):
             arg = call.args[0] if call.args else None
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
@@ -168,3 +170,50 @@ def test_every_noun_a_not_found_problem_names_is_translated() -> None:
     }
     assert "site" in nouns
     assert sorted(n for n in nouns if f"problems.noun.{n}" not in _keys()) == []
+
+
+def test_every_fuel_has_its_chinese_name() -> None:
+    assert sorted(f.value for f in Fuel if f"report.fuel-{f.value}" not in _keys()) == []
+
+
+def test_every_meter_flag_the_report_shows_has_its_chinese_words() -> None:
+    assert sorted(f for f in FLAG_NOTES if f"report.flag-{f}" not in _keys()) == []
+
+
+def _literal_text(node: ast.AST) -> bool:
+    """Whether an expression writes text itself (a string or f-string outside a Msg)."""
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Msg":
+        return False
+    if isinstance(node, ast.JoinedStr):
+        return True
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return any(c.isalpha() for c in node.value)
+    return any(_literal_text(child) for child in ast.iter_child_nodes(node))
+
+
+def test_no_problem_detail_is_written_as_english_text() -> None:
+    """A detail is a Msg (translated), or passes on what it is given: a domain error's own
+    message (`str(e)`, listed as not yet translated in docs/i18n.md) or a helper's
+    parameter, whose callers are checked the same way."""
+    helpers: dict[str, int] = {}  # function name -> index of the parameter used as detail
+    for _, tree in _trees():
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef):
+                continue
+            params = [a.arg for a in fn.args.args]
+            for node in ast.walk(fn):
+                if (
+                    isinstance(node, ast.Call)
+                    and getattr(node.func, "id", None) == "Problem"
+                    and len(node.args) >= 3
+                    and isinstance(node.args[2], ast.Name)
+                    and node.args[2].id in params
+                ):
+                    helpers[fn.name] = params.index(node.args[2].id)
+    assert "_invalid" in helpers and "_unauthorized" in helpers
+    written = []
+    for name, index in [("Problem", 2), *helpers.items()]:
+        for path, call in _calls(name):
+            if len(call.args) > index and _literal_text(call.args[index]):
+                written.append(f"{path.relative_to(ROOT)}:{call.lineno} {name}")
+    assert written == []

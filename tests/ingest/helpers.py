@@ -14,6 +14,7 @@ import paho.mqtt.client as paho
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
+from carbonstream.compute import mark_implausible
 from carbonstream.compute import run as compute_run
 from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
@@ -224,7 +225,8 @@ def line_totals(url: str) -> dict[str, float]:
 
 def compute_totals(ex: Example) -> dict[str, dict[str, float]]:
     engine = Engine(ex.plant, FactorLibrary.load(ex.plant.factor_files))
-    acc = compute_run(engine, ex.batch)
+    batch, _ = mark_implausible(engine, ex.batch)  # as carbonstream compute does
+    acc = compute_run(engine, batch)
     site = np.concatenate(acc.site)
     out: dict[str, dict[str, float]] = {}
     for s_idx, s in enumerate(ex.plant.sites):

@@ -14,13 +14,13 @@ import math
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import psycopg
 import pytest
-import yaml
 
+from carbonstream.config.loader import load_plant
+from carbonstream.config.plant import Plant
 from carbonstream.errors import ConfigError
 from carbonstream.ingest.service import Service
 from carbonstream.store.common import ns_to_datetime
@@ -45,15 +45,14 @@ def broker() -> Iterator[Mosquitto]:
             b.stop()
 
 
-def _plant_file(d: Path) -> Path:
+def _plant() -> Plant:
     """The example plant, foundry-steam bound to no v1 gateway (Sparkplug maps it)."""
-    data: dict[str, Any] = yaml.safe_load(h.PLANT_FILE.read_text(encoding="utf-8"))
-    data["factor_files"] = [str(h.PLANT_FILE.parent / f) for f in data["factor_files"]]
-    for g in data["gateways"]:
-        g["meters"] = [m for m in g["meters"] if m != "foundry-steam"]
-    path = d / "plant.yaml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return path
+    plant = load_plant(h.PLANT_FILE)
+    gateways = [
+        g.model_copy(update={"meters": [m for m in g.meters if m != "foundry-steam"]})
+        for g in plant.gateways
+    ]
+    return plant.model_copy(update={"gateways": gateways})
 
 
 def _reading(ex: h.Example, i: int, value: float | None = None) -> Reading:
@@ -115,21 +114,18 @@ def test_every_attack_is_refused_and_the_real_readings_count(
     db_url: str, broker: Mosquitto
 ) -> None:
     ex = h.example()
-    with tempfile.TemporaryDirectory() as d:
-        plant_file = _plant_file(Path(d))
-        s = h.settings(
-            db_url,
-            "+",
-            broker=("127.0.0.1", broker.port),
-            plant=str(plant_file),
-            gateway_binding="required",
-            sparkplug={
-                "enabled": True,
-                "group_ids": ["plant1"],
-                "metrics": {f"{NODE}/{STEAM_METRIC}": "foundry-steam"},
-            },
-        )
-        run = h.Running(s, db_url)
+    s = h.settings(
+        db_url,
+        "+",
+        broker=("127.0.0.1", broker.port),
+        gateway_binding="required",
+        sparkplug={
+            "enabled": True,
+            "group_ids": ["plant1"],
+            "metrics": {f"{NODE}/{STEAM_METRIC}": "foundry-steam"},
+        },
+    )
+    run = h.Running(s, db_url, plant=_plant())
     # Each attack writes, before the real reading, a value of its own at the real reading's
     # (meter, time): if it were stored, the real one would be a duplicate and lost.
     fg, fs, fo = (
@@ -227,17 +223,14 @@ def test_every_attack_is_refused_and_the_real_readings_count(
     assert not any(math.isclose(v, forged) for v in got.values())
 
 
-def test_without_a_gateways_section_ingest_refuses_to_start(tmp_path: Path) -> None:
-    data: dict[str, Any] = yaml.safe_load(h.PLANT_FILE.read_text(encoding="utf-8"))
-    data["factor_files"] = [str(h.PLANT_FILE.parent / f) for f in data["factor_files"]]
-    del data["gateways"]
-    plant = tmp_path / "plant.yaml"
-    plant.write_text(yaml.safe_dump(data), encoding="utf-8")
-    s = h.settings("postgresql://unused", "+", plant=str(plant), gateway_binding="required")
+def test_without_a_gateways_section_ingest_refuses_to_start() -> None:
+    plant = load_plant(h.PLANT_FILE).model_copy(update={"gateways": []})
+    s = h.settings("postgresql://unused", "+", gateway_binding="required")
     with pytest.raises(ConfigError, match="gateways: missing: ingest accepts a reading only"):
-        Service(s, db_url="postgresql://unused")
+        Service(s, db_url="postgresql://unused", plant=plant)
     # A test bench says so explicitly (and the log warns).
-    Service(s.model_copy(update={"gateway_binding": "off"}), db_url="postgresql://unused")
+    off = s.model_copy(update={"gateway_binding": "off"})
+    Service(off, db_url="postgresql://unused", plant=plant)
 
 
 def test_a_meter_has_one_source() -> None:

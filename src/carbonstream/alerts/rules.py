@@ -27,6 +27,11 @@ class RuleKind(StrEnum):
     FORECAST_TOTAL = "forecast_total"  # total so far + the site's forecast for the rest of it
     METER_SILENCE = "meter_silence"  # seconds since a meter's last reading
     COVERAGE = "coverage"  # data coverage % of a site over a trailing window (fires *below*)
+    IDLE_LOAD = "idle_load"  # tCO2e/yr of a meter's idle load outside the production calendar
+    DRIFT = "drift"  # tCO2e/yr of a meter's drift above its own profile (energy/)
+
+
+METER_KINDS = frozenset({RuleKind.METER_SILENCE, RuleKind.IDLE_LOAD, RuleKind.DRIFT})
 
 
 class Measure(StrEnum):
@@ -58,7 +63,9 @@ class AlertRule(_Model):
     description: str = ""
     site: Identifier | None = Field(default=None, description="None: the whole plant")
     measure: Measure = Measure.TOTAL_MARKET
-    meter: Identifier | None = Field(default=None, description="for meter_silence")
+    meter: Identifier | None = Field(
+        default=None, description="for meter_silence, idle_load and drift"
+    )
     window_s: Literal[60, 900, 3600] = 900
     period: Literal["day", "month", "year"] = "day"
     threshold: float
@@ -87,8 +94,8 @@ class AlertRule(_Model):
             raise ValueError(
                 f"clear_threshold ({clear}) must be at or below threshold ({self.threshold})"
             )
-        if self.kind is RuleKind.METER_SILENCE and self.meter is None:
-            raise ValueError("a meter_silence rule needs 'meter'")
+        if self.kind in METER_KINDS and self.meter is None:
+            raise ValueError(f"a {self.kind.value} rule needs 'meter'")
         if self.kind in (RuleKind.COVERAGE, RuleKind.FORECAST_TOTAL) and self.site is None:
             raise ValueError(f"a {self.kind.value} rule needs 'site'")
         if self.of_budget and (

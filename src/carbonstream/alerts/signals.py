@@ -27,6 +27,10 @@ answers as live data.
 - **coverage** (%): over the same trailing window as rate, the seconds covered
   by counted intervals (``emission_lines.covered_s``, at most the window per
   meter) of the site's meters, over meters × window.
+- **idle_load**, **drift** (tCO2e/yr): the meter's finding of that kind among the
+  reduction opportunities of the window ending at the hour before ``now``
+  (:mod:`carbonstream.energy.opportunities`), 0 when there is none. The
+  detectors run once per hour of ``now`` (hourly data), not at every evaluation.
 
 Measures: scope1, scope2_location, scope2_market (heat included in both Scope 2
 columns), total_location = scope1 + scope2_location, total_market = scope1 +
@@ -36,7 +40,7 @@ scope2_market.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, assert_never
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -47,6 +51,11 @@ from carbonstream.alerts.engine import projected_total
 from carbonstream.alerts.rules import AlertRule, AlertsConfig, Measure, RuleKind
 from carbonstream.config.plant import Plant
 from carbonstream.core.calendar import period_span
+from carbonstream.core.energy import EnergyParams
+from carbonstream.core.energy import for_plant as energy_params
+from carbonstream.core.library import FactorLibrary
+from carbonstream.core.meters import build_params
+from carbonstream.energy.stored import stored_opportunities
 from carbonstream.forecast.projection import NotEnoughHistoryError
 from carbonstream.forecast.service import Forecaster
 
@@ -67,6 +76,8 @@ UNITS: dict[RuleKind, str] = {
     RuleKind.FORECAST_TOTAL: "tCO2e",
     RuleKind.METER_SILENCE: "s",
     RuleKind.COVERAGE: "%",
+    RuleKind.IDLE_LOAD: "tCO2e/yr",
+    RuleKind.DRIFT: "tCO2e/yr",
 }
 
 
@@ -109,6 +120,9 @@ class Signals:
             s.id: [m.id for m in plant.meters if m.site == s.id] for s in plant.sites
         }
         self.forecaster = forecaster if forecaster is not None else Forecaster(plant)
+        self.plant = plant
+        self._energy: EnergyParams | None = None
+        self._findings: tuple[dt.datetime, dict[tuple[str, str], float]] | None = None
 
     async def values(self, conn: AsyncConn, now: float) -> dict[str, float | None]:
         cache: dict[tuple[Any, ...], float | None] = {}
@@ -132,23 +146,45 @@ class Signals:
             v: float | None = memo[key]
             return v
 
-        k = rule.kind
-        if k is RuleKind.RATE:
-            return await get("rate", rule.site, rule.measure, rule.window_s)
-        if k is RuleKind.TOTAL:
-            return await get("total", rule.site, rule.measure, rule.period)
-        if k is RuleKind.PROJECTED_TOTAL:
-            total = await get("total", rule.site, rule.measure, rule.period)
-            rate = await get("rate", rule.site, rule.measure, rule.window_s)
-            if total is None:
-                return None
-            _, end = period_bounds(now, self.zone, rule.period)
-            return projected_total(total, rate or 0.0, now, end.timestamp())
-        if k is RuleKind.FORECAST_TOTAL:
-            return await get("forecast", rule.site, rule.measure, rule.period)
-        if k is RuleKind.METER_SILENCE:
-            return await get("silence", rule.meter)
-        return await get("coverage", rule.site, rule.window_s)
+        match rule.kind:
+            case RuleKind.RATE:
+                return await get("rate", rule.site, rule.measure, rule.window_s)
+            case RuleKind.TOTAL:
+                return await get("total", rule.site, rule.measure, rule.period)
+            case RuleKind.PROJECTED_TOTAL:
+                total = await get("total", rule.site, rule.measure, rule.period)
+                rate = await get("rate", rule.site, rule.measure, rule.window_s)
+                if total is None:
+                    return None
+                _, end = period_bounds(now, self.zone, rule.period)
+                return projected_total(total, rate or 0.0, now, end.timestamp())
+            case RuleKind.FORECAST_TOTAL:
+                return await get("forecast", rule.site, rule.measure, rule.period)
+            case RuleKind.METER_SILENCE:
+                return await get("silence", rule.meter)
+            case RuleKind.COVERAGE:
+                return await get("coverage", rule.site, rule.window_s)
+            case RuleKind.IDLE_LOAD | RuleKind.DRIFT:
+                assert rule.meter is not None  # checked by the model
+                found = await self._opportunities(conn, now)
+                return found.get((rule.kind.value, rule.meter), 0.0)
+            case _:
+                assert_never(rule.kind)
+
+    async def _opportunities(self, conn: AsyncConn, now: float) -> dict[tuple[str, str], float]:
+        """(kind, meter) -> tCO2e/yr of the window ending at the hour of ``now``."""
+        end = utc(now // 3600 * 3600)
+        if self._findings is None or self._findings[0] != end:
+            if self._energy is None:
+                lib = FactorLibrary.load(self.plant.factor_files)
+                units = build_params(self.plant, lib).canonical_unit
+                self._energy = energy_params(self.plant, units)
+            found, _ = await stored_opportunities(conn, self._energy, end)
+            self._findings = (
+                end,
+                {(o["kind"], o["meter"]): o["tco2e_per_year"] for o in found if o["meter"]},
+            )
+        return self._findings[1]
 
     async def _compute(self, conn: AsyncConn, key: tuple[Any, ...], now: float) -> float | None:
         what = key[0]

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from carbonstream import __version__, logsafe
 from carbonstream.alerts.rules import bind
 from carbonstream.alerts.service import AlertService
-from carbonstream.api import problems
+from carbonstream.api import docs, problems
 from carbonstream.api.admission import Gate
 from carbonstream.api.catalog import Catalog
 from carbonstream.api.db import make_pool
@@ -105,6 +105,8 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
             "Errors are RFC 9457 problem details (`application/problem+json`)."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served by api.docs from local files, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.plant = plant
@@ -149,6 +151,7 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
     ):
         app.include_router(module.router)
     page.install(app)
+    docs.install(app)
     return app
 
 

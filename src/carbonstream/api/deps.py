@@ -80,8 +80,10 @@ def wanted_format(request: Request, given: Format | None, allowed: tuple[Format,
             raise Problem(
                 422,
                 "Invalid request",
-                f"format {given.value} is not offered here; use one of "
-                + ", ".join(f.value for f in allowed),
+                Msg(
+                    "problems.detail.format-not-offered",
+                    {"given": given.value, "allowed": ", ".join(f.value for f in allowed)},
+                ),
                 "invalid-request",
             )
         return given

@@ -26,6 +26,7 @@ from carbonstream.api.schemas.green import (
 )
 from carbonstream.config.plant import MeterKind, Plant
 from carbonstream.core.intensity import intensity, line_emissions
+from carbonstream.i18n import Msg
 from carbonstream.ledger.status import Status, zero_carbon
 from carbonstream.store import green as q
 from carbonstream.store.db import AsyncConn
@@ -63,7 +64,7 @@ async def resolve_version(conn: AsyncConn, version: str) -> q.RestatementRow | N
         raise Problem(
             422,
             "Invalid request",
-            f"version {version!r}: give 'live' or a restatement id (GET /v1/restatements)",
+            Msg("problems.detail.version-unknown", {"version": version}),
             "invalid-request",
         )
     found = await q.restatements(conn, int(version))
@@ -94,8 +95,10 @@ def restated_days(
         raise Problem(
             422,
             "Invalid period",
-            f"restatement {r.id} ({r.label}) holds the local days {r.first_day}..{r.last_day}: "
-            "ask for whole days inside them (or version=live)",
+            Msg(
+                "problems.detail.restatement-days",
+                {"id": r.id, "label": r.label, "first": r.first_day, "last": r.last_day},
+            ),
             "invalid-period",
         )
     return first, last

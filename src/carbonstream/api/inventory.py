@@ -69,7 +69,10 @@ def build(
     """The inventory of the live account, or of a restatement when one is given (the
     caller put its site totals in ``stored.site_sums``)."""
     zone = plant.zone
-    gwp = gwp_pair(library or FactorLibrary.load(plant.factor_files), plant.gwp.value)
+    library = library or FactorLibrary.load(plant.factor_files)
+    gwp = gwp_pair(library, plant.gwp.value)
+    own_per = {i: float(params.own_per_canonical[k]) for k, i in enumerate(params.ids)}
+    own_unit = {i: params.conversions[k].own_unit for k, i in enumerate(params.ids)}
     restated = restatement is not None
     seconds = (end - start).total_seconds()
     meters = [m for m in plant.meters if m.site in sites]
@@ -168,6 +171,8 @@ def build(
                 kind=m.kind.value,
                 quantity=q,
                 unit=unit_of[m.id],
+                quantity_meter_unit=q * own_per[m.id],
+                meter_unit=own_unit[m.id],
                 energy_gj=a.get("energy_gj", 0.0)
                 if m.kind is MeterKind.FUEL and not restated
                 else None,
@@ -200,6 +205,7 @@ def build(
                     fallback=ref.fallback,
                     used_by=[],
                     months=[],
+                    **_as_published(library, ref.factor_id, ref.version),
                 )
             if lin.subject not in u.used_by:
                 u.used_by.append(lin.subject)
@@ -215,6 +221,7 @@ def build(
                 quantity_unit=lin.quantity_unit,
                 ef_co2e_t_per_unit=lin.ef_co2e,
                 factors=[f"{f.factor_id}@v{f.version}" for f in lin.factors],
+                basis=lin.basis,
                 notes=lin.notes,
             )
         )
@@ -419,6 +426,16 @@ def _restated_factors(r: gq.RestatementRow, library: FactorLibrary | None) -> li
     return out
 
 
+def _as_published(library: FactorLibrary, factor_id: str, version: int) -> dict[str, Any]:
+    """The factor's value and unit as its source document prints them (None for a
+    factor the library no longer holds, e.g. one of a removed user file)."""
+    try:
+        f = library.get(factor_id, version)
+    except FactorError:
+        return {"source_value": None, "source_unit": None}
+    return {"source_value": f.value, "source_unit": f.unit}
+
+
 # --- renderings -----------------------------------------------------------------------
 
 _SUMMARY = [
@@ -517,7 +534,18 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
         ("Scope 2 by source", src_cols, [s.model_dump() for s in inv.scope2.by_source]),
         (
             "Activity",
-            ["meter", "site", "kind", "quantity", "unit", "energy_gj", "coverage_pct", "flags"],
+            [
+                "meter",
+                "site",
+                "kind",
+                "quantity",
+                "unit",
+                "quantity_meter_unit",
+                "meter_unit",
+                "energy_gj",
+                "coverage_pct",
+                "flags",
+            ],
             [a.model_dump() for a in inv.activity],
         ),
         (
@@ -528,6 +556,8 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
                 "role",
                 "value",
                 "unit",
+                "source_value",
+                "source_unit",
                 "source",
                 "table",
                 "data_year",
@@ -549,9 +579,13 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
                 "quantity_unit",
                 "ef_co2e_t_per_unit",
                 "factors",
+                "basis",
                 "notes",
             ],
-            [x.model_dump() for x in inv.lineage],
+            [
+                x.model_dump() | {"basis": [f"{k}: {v}" for k, v in x.basis.items()]}
+                for x in inv.lineage
+            ],
         ),
         (
             "Certificates",
@@ -576,8 +610,11 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
                 "retirement",
                 "offset",
                 "project",
+                "kind",
+                "standard",
                 "registry",
                 "vintage",
+                "corresponding_adjustment",
                 "serials",
                 "tco2e",
                 "retired_on",
@@ -599,10 +636,52 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
                 "net_t",
                 "zero_carbon",
                 "remaining_t",
+                "over_offset",
+                "over_offset_t",
             ],
             [
                 {**z.model_dump(), "site": z.site or "(all)"}
                 for z in [*inv.zero_carbon.sites, inv.zero_carbon.total]
+            ],
+        ),
+        (
+            "Net both bases",
+            [
+                "item",
+                "site",
+                "scope2_basis",
+                "scope1_t",
+                "scope2_t",
+                "gross_t",
+                "ccer_t",
+                "international_t",
+                "offsets_t",
+                "net_t",
+                "zero_carbon",
+                "over_offset",
+                "over_offset_t",
+                "remaining_t",
+            ],
+            [
+                {
+                    **n.model_dump(exclude={"credits"}),
+                    "item": f"{n.site or '(all)'} {n.scope2_basis}",
+                    "site": n.site or "(all)",
+                }
+                for n in [
+                    inv.offsetting.market,
+                    inv.offsetting.location,
+                    *inv.offsetting.sites_market,
+                    *inv.offsetting.sites_location,
+                ]
+            ],
+        ),
+        (
+            "Credits applied",
+            ["id", "kind", "standard", "tco2e", "applied_t", "surplus_t"],
+            [
+                c.model_dump()
+                for c in getattr(inv.offsetting, inv.offsetting.zero_carbon_basis).credits
             ],
         ),
         (

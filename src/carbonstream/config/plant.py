@@ -210,7 +210,10 @@ class Meter(_Model):
         builtin = BUILTIN_FUELS.get(self.fuel) if self.fuel else None
         if self.kind is not MeterKind.FUEL or builtin is not None:
             # Declared fuels are checked by the plant, which knows their state.
-            self.check_unit(builtin.state if builtin else None, builtin is not None)
+            self.check_unit(
+                builtin.state if builtin else None,
+                builtin is not None and builtin.default_density is not None,
+            )
         unknown_roles = set(self.factors) - FACTOR_ROLES
         if unknown_roles:
             raise ValueError(
@@ -236,11 +239,12 @@ class Meter(_Model):
                 if getattr(self, name) is not None:
                     raise ValueError(f"{name!r} is only for heat meters, not {self.kind.value}")
 
-    def check_unit(self, state: FuelState | None, builtin_fuel: bool = True) -> None:
+    def check_unit(self, state: FuelState | None, default_density: bool = False) -> None:
         """Raise ValueError (the message for the plant file) if the unit or a medium
         field does not fit; ``state`` is the fuel's, None for other kinds."""
         try:
-            self.scale(state, default_density=1.0 if builtin_fuel else None, check_only=True)
+            # The library's default density is looked up later; here only its existence.
+            self.scale(state, default_density=1.0 if default_density else None, check_only=True)
         except units.UnitError as e:
             raise ValueError(str(e)) from None
         rate = self.measures is Measures.RATE
@@ -649,7 +653,7 @@ class Plant(_Model):
             )
         if decl is not None:
             try:
-                m.check_unit(decl.state, builtin_fuel=False)
+                m.check_unit(decl.state)
             except ValueError as e:
                 raise ValueError(f"meter {m.id!r}: {e}") from None
         method = self.meter_method(m)

@@ -206,13 +206,14 @@ def tce(
     year: NDArray[np.int64],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """tce of each (meter, bucket) line: equivalent value and equal value."""
-    equivalent = quantity * ep.tce_per_unit[meter]
-    equal = equivalent.copy()
-    elec = ep.electric[meter]
-    if elec.any():
-        years = np.unique(year[elec])
-        per_year = np.array([ep.equal_value(int(y)).tce_per_mwh for y in years])
-        equal[elec] = quantity[elec] * per_year[np.searchsorted(years, year[elec])]
+    coef = ep.tce_per_unit[meter]
+    equivalent = quantity * coef
+    if not ep.electric.any() or len(year) == 0:
+        return equivalent, equivalent.copy()
+    # A table over the span of years (one or two): a lookup, no sort of the lines.
+    lo, hi = int(year.min()), int(year.max())
+    table = np.array([ep.equal_value(v).tce_per_mwh for v in range(lo, hi + 1)])
+    equal = quantity * np.where(ep.electric[meter], table[year - lo], coef)
     return equivalent, equal
 
 

@@ -231,7 +231,9 @@ class Engine:
 
         # A site bucket exists where counted time falls; a line that only carries the
         # flags of an uncounted interval (no covered time) makes none: no minute with data.
-        present = np.bincount(key, weights=e.lines.covered_ns > 0, minlength=size) > 0
+        timed = e.lines.covered_ns > 0
+        counted_key = key if timed.all() else key[timed]  # the common case: no flag-only line
+        present = np.bincount(counted_key, minlength=size) > 0
         rows = np.flatnonzero(present)
         site = (rows % n_sites).astype(np.int32)
         row_bucket = rows // n_sites

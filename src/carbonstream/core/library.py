@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from carbonstream.errors import FactorError
+from carbonstream.errors import FactorError, FactorOverlapError
 
 COLUMNS = (
     "id",
@@ -193,14 +193,18 @@ class FactorLibrary:
             for a, b in itertools.pairwise(members):
                 a_end = a.valid_to or dt.date.max
                 if (b.valid_from or dt.date.min) <= a_end:
-                    raise FactorError(
+                    raise FactorOverlapError(
                         f"factors {a.ref} ({a.origin}, {validity_text(a)}) and {b.ref} "
                         f"({b.origin}, {validity_text(b)}) both cover "
                         f"{(b.valid_from or dt.date.min).isoformat()} in series {series!r} "
                         f"for region {region!r}{f' gas {gas}' if gas else ''}: a date must have "
                         "one factor. To correct a value, publish a new version of the same id; "
                         "to use your own factor instead, give it no series and name it on the "
-                        "meter (factors: {role: id})"
+                        "meter (factors: {role: id})",
+                        a.ref,
+                        b.ref,
+                        series,
+                        region,
                     )
 
     @classmethod

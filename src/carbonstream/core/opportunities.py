@@ -169,7 +169,21 @@ def expected_profile(
     e: NDArray[np.float64], how: NDArray[np.int64], ref: NDArray[np.bool_]
 ) -> NDArray[np.float64]:
     """(meter, hour) expected energy: the median of the same hour of the week in the
-    reference hours (a loop over the 168 hours of a week, vectorized over meters)."""
+    reference hours (vectorized over meters)."""
+    n_ref = int(ref.sum())
+    if n_ref and n_ref % HOURS_PER_WEEK == 0 and ref[:n_ref].all():
+        # Whole weeks at the start (the usual case): one median over the weeks axis.
+        weeks = e[:, :n_ref].reshape(e.shape[0], -1, HOURS_PER_WEEK)
+        with _quiet():
+            profile = np.nanmedian(weeks, axis=1)  # (meter, slot), slot 0 = the first hour
+        return np.asarray(profile[:, (how - how[0]) % HOURS_PER_WEEK], dtype=np.float64)
+    return profile_by_slot(e, how, ref)
+
+
+def profile_by_slot(
+    e: NDArray[np.float64], how: NDArray[np.int64], ref: NDArray[np.bool_]
+) -> NDArray[np.float64]:
+    """``expected_profile`` for any reference hours: one median per hour of the week."""
     out = np.full(e.shape, np.nan)
     with _quiet():
         for k in range(HOURS_PER_WEEK):
@@ -282,3 +296,35 @@ def _quiet() -> Iterator[None]:
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
+
+
+@dataclass(frozen=True)
+class Slot:
+    start_hour: int  # local hour of day the load starts
+    tco2e: float  # of the run in this slot
+    worst_tco2e: float  # of the run in the worst allowed slot
+
+
+def lowest_emission_slot(
+    t_per_mwh: NDArray[np.float64], mwh_per_hour: float, hours: int, earliest: int, latest_end: int
+) -> Slot | None:
+    """The start hour between ``earliest`` and ``latest_end - hours`` with the least
+    tCO2e for a load of ``mwh_per_hour`` over ``hours`` consecutive hours of the day
+    (``t_per_mwh``: 24 marginal intensities), and the worst one for comparison."""
+    starts = np.arange(earliest, latest_end - hours + 1)
+    if len(starts) == 0:
+        return None
+    c = np.concatenate([[0.0], np.cumsum(t_per_mwh)])
+    runs = (c[starts + hours] - c[starts]) * mwh_per_hour
+    # The earliest of the equal best (cumulative sums differ in the last bits).
+    best = int(np.flatnonzero(runs <= runs.min() + 1e-12 * max(1.0, float(runs.max())))[0])
+    return Slot(int(starts[best]), float(runs[best]), float(runs.max()))
+
+
+def marginal_intensity(
+    grid_t_per_mwh: float, surplus_mwh: NDArray[np.float64], load_mwh: float
+) -> NDArray[np.float64]:
+    """tCO2e per MWh of an extra load in each hour: grid power, except the part renewable
+    surplus (PV that would be exported, PPA generation not matched) would cover."""
+    covered = np.clip(surplus_mwh / load_mwh, 0.0, 1.0) if load_mwh > 0 else 0.0
+    return np.asarray(grid_t_per_mwh * (1.0 - covered), dtype=np.float64)

@@ -32,6 +32,7 @@ from psycopg.conninfo import make_conninfo
 
 from carbonstream.config.plant import Plant
 from carbonstream.demo import parts
+from carbonstream.demo.commands import try_commands
 from carbonstream.errors import CarbonstreamError
 
 log = logging.getLogger("carbonstream.demo")
@@ -168,6 +169,7 @@ class Demo:
             parts.find_file("gateways/assembly.yaml").parent.glob("*.yaml")
         )
         plant = load_plant(plant_file)
+        self.plant_file, self.zone = plant_file, plant.zone
         # The gateways' disk queues: fresh each run (a killed run's are dropped here).
         self.queue_dir = (opt.data_dir / "queues").resolve()  # not relative to a gateway file
         shutil.rmtree(self.queue_dir, ignore_errors=True)
@@ -408,7 +410,15 @@ class Demo:
             f"  simulator   Modbus TCP 127.0.0.1:{self.modbus_port}, "
             f"OPC UA opc.tcp://127.0.0.1:{self.opcua_port}/carbonstream/",
             f"  PostgreSQL  {self.db_label}",
+            f"  database    {self.db_url}",
             "  Rates appear after the first complete minute; totals grow from now on.",
+            "Try these while it runs (another terminal, this folder):",
+            *(
+                f"  # {what}\n  {cmd}"
+                for what, cmd in try_commands(
+                    self.db_url, self.plant_file, dt.datetime.now(self.zone).date()
+                )
+            ),
             "Ctrl-C stops everything"
             + (f" (stops by itself after {self.opt.duration:g} s)" if self.opt.duration else ""),
         ]

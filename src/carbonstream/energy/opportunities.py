@@ -22,7 +22,7 @@ from carbonstream.config.energy import ProductionCalendar, Shift, Weekday
 from carbonstream.config.plant import MeterKind, Plant
 from carbonstream.core import opportunities as det
 from carbonstream.core.energy import EnergyParams
-from carbonstream.energy.text import TEXT
+from carbonstream.energy.text import finding_text
 
 ENERGY_KINDS = frozenset({MeterKind.GRID_IMPORT, MeterKind.FUEL, MeterKind.HEAT_IMPORT})
 _MWH_TO_KW_PER_QUARTER = 4000.0  # MWh in 15 minutes -> average kW
@@ -135,8 +135,8 @@ def find(ep: EnergyParams, w: Window) -> list[dict[str, Any]]:
                 "kind": kind,
                 "meter": m.id,
                 "site": m.site,
-                "title": TEXT[kind]["title"],
-                "action": TEXT[kind]["action"],
+                "title": finding_text(kind)["title"],
+                "action": finding_text(kind)["action"],
                 "energy_per_year": per_year,
                 "energy_unit": unit,
                 "tce_per_year": per_year * float(ep.tce_per_unit[i]),
@@ -232,8 +232,8 @@ def _demand(
                 "kind": "demand_peak",
                 "meter": None,
                 "site": sites[p.row],
-                "title": TEXT["demand_peak"]["title"],
-                "action": TEXT["demand_peak"]["action"],
+                "title": finding_text("demand_peak")["title"],
+                "action": finding_text("demand_peak")["action"],
                 "energy_per_year": 0.0,
                 "energy_unit": "MWh",
                 "tce_per_year": 0.0,
@@ -264,8 +264,8 @@ def _demand(
                 "kind": "flexible_peak",
                 "meter": f.meter,
                 "site": f.site,
-                "title": TEXT["flexible_peak"]["title"],
-                "action": TEXT["flexible_peak"]["action"],
+                "title": finding_text("flexible_peak")["title"],
+                "action": finding_text("flexible_peak")["action"],
                 "energy_per_year": 0.0,
                 "energy_unit": "MWh",
                 "tce_per_year": 0.0,

@@ -70,6 +70,11 @@ class Catalogue:
                 continue
             for name, value in data.items():
                 key = f"{stem}.{name}"
+                if not isinstance(name, str):  # YAML 1.1 reads a bare yes/no/on/off key as bool
+                    problems.append(
+                        f"{key}: quote the key (YAML reads it as {type(name).__name__})"
+                    )
+                    continue
                 if not isinstance(value, dict):
                     problems.append(f"{key}: expected a mapping of locale to text")
                     continue

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from carbonstream.core import plausible
 from carbonstream.core.batch import ReadingBatch
 from carbonstream.core.buckets import Lines
 from carbonstream.core.engine import EmissionLines, Engine
@@ -72,7 +74,9 @@ class Meta:
 class Outcome:
     readings: int = 0
     stored: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # identical to a stored reading (or one earlier in the batch)
+    conflicts: int = 0  # another value or quality for a stored (meter, time): recorded, not stored
+    implausible: int = 0  # stored with an implausible quality (core.plausible), not accounted
     late_recomputed: int = 0
     too_late: int = 0
     lines: int = 0
@@ -160,14 +164,27 @@ class Committer:
         return out
 
     def _readings(self, cur: Cur, part: Part, out: Outcome, batch_ids: NDArray[np.int64]) -> None:
-        # Same meter and time twice in the batch: keep one (the lowest value, as the core does).
+        # Same meter and time twice in the batch: keep one (the lowest value, as the core does);
+        # a repeat with another value or quality is a conflict, recorded with both.
         order = np.lexsort((part.value, part.ts, part.meter))
         m, t = part.meter[order], part.ts[order]
         v, q = part.value[order], part.quality[order]
         bt = batch_ids[order]
         first = np.ones(len(m), dtype=bool)
         first[1:] = (m[1:] != m[:-1]) | (t[1:] != t[:-1])
-        out.duplicates = int((~first).sum())
+        conflicts: list[readings.ConflictRows] = []
+        if not first.all():
+            rep = np.flatnonzero(~first)
+            head = np.maximum.accumulate(np.where(first, np.arange(len(m)), 0))[rep]
+            differs = _differs(v[head], q[head], v[rep], q[rep])
+            out.duplicates = int((~differs).sum())
+            c, h = rep[differs], head[differs]
+            conflicts.append(
+                readings.ConflictRows(
+                    self.keys.meter[m[c]], t[c], v[h], q[h].astype(np.int16), v[c],
+                    q[c].astype(np.int16),
+                )
+            )  # fmt: skip
         m, t, v, q, bt = m[first], t[first], v[first], q[first], bt[first]
 
         meters = np.unique(m)
@@ -182,18 +199,44 @@ class Committer:
         # Anything at or before the newest stored reading may already be stored.
         maybe = np.flatnonzero(t <= max_ts[slot])
         if len(maybe):
-            there = readings.stored(cur, self.keys.meter[m[maybe]], t[maybe])
+            there, sv, sq = readings.stored_values(cur, self.keys.meter[m[maybe]], t[maybe])
             if there.any():
                 keep = np.ones(len(m), dtype=bool)
                 keep[maybe[there]] = False
-                out.duplicates += int(there.sum())
+                found = maybe[there]
+                differs = _differs(sv[there], sq[there], v[found], q[found])
+                out.duplicates += int((~differs).sum())
+                c = found[differs]
+                conflicts.append(
+                    readings.ConflictRows(
+                        self.keys.meter[m[c]], t[c], sv[there][differs], sq[there][differs],
+                        v[c], q[c].astype(np.int16),
+                    )
+                )  # fmt: skip
                 m, t, v, q, slot = m[keep], t[keep], v[keep], q[keep], slot[keep]
                 bt = bt[keep]
+        for c_rows in conflicts:
+            out.conflicts += len(c_rows)
+            readings.record_conflicts(cur, c_rows)
         out.stored = len(m)
         if not len(m):
             return
-        readings.copy_readings(cur, self.keys.meter[m], t, v, q, bt)
+        # Physically impossible readings get a quality that says so (core.plausible); the
+        # jump check takes the meter's previous plausible reading from its state, and is
+        # not made for readings older than it (late ones).
+        p_ts, p_value = st.plausible_ts[pos][slot], st.plausible_value[pos][slot]
+        q, cand = plausible.mark(m, t, v, q, self.engine.params, p_ts, p_value, t > p_ts)
+        marked = np.isin(q, plausible.IMPLAUSIBLE)
+        out.implausible = int(marked.sum())
+        readings.copy_readings(cur, self.keys.meter[m], t, v, q, bt, null=(q != 0) & ~marked)
         batches.count_readings(cur, self.keys.meter[m], t, bt)
+        new_pts, new_pv = st.plausible_ts[pos].copy(), st.plausible_value[pos].copy()
+        newer = np.flatnonzero(cand & (t > p_ts))
+        if len(newer):  # sorted by (meter, time): the last of each meter is its newest
+            s_ = slot[newer]
+            last_of = newer[np.append(s_[1:] != s_[:-1], True)]
+            new_pts[slot[last_of]], new_pv[slot[last_of]] = t[last_of], v[last_of]
+        n_marked = np.bincount(slot[marked], minlength=len(meters)).astype(np.int64)
 
         good = q == 0
         last = last_ts[slot]
@@ -246,6 +289,9 @@ class Committer:
                 self.state.meters.last_ts[meters][rows],
                 self.state.meters.last_value[meters][rows],
                 new_max[rows],
+                new_pts[rows],
+                new_pv[rows],
+                n_marked[rows],
             ),
         )
         market.save_usage(cur, self.state.instrument_used_mwh)
@@ -373,6 +419,16 @@ class Committer:
             return
         ids = [self.engine.instruments[int(k)].id for k in alloc.instrument]
         market.add_allocations(cur, ids, self.keys.site[alloc.site], alloc.bucket, alloc.mwh)
+
+
+def _differs(
+    v0: NDArray[np.float64], q0: NDArray[Any], v1: NDArray[np.float64], q1: NDArray[Any]
+) -> NDArray[np.bool_]:
+    """Another quality, or another value of a good reading (bad ones have no value). A
+    stored implausible reading came in as good: compared as such."""
+    q0 = np.where(np.isin(q0, plausible.IMPLAUSIBLE), 0, q0)
+    out: NDArray[np.bool_] = (q0 != q1) | ((q1 == 0) & (v0 != v1))
+    return out
 
 
 def _store_batches(conn: Conn, part: Part) -> NDArray[np.int64]:

@@ -12,6 +12,11 @@ class Metrics:
         r = self.registry = CollectorRegistry()
         p = "carbonstream_ingest_"
         self.queue = Gauge(p + "queue_messages", "Messages received, not yet committed", registry=r)
+        self.inflight_bytes = Gauge(
+            p + "inflight_bytes",
+            "Payload bytes received, not yet committed (bounded by max_inflight_bytes)",
+            registry=r,
+        )
         self.messages = Counter(p + "messages_total", "Messages received", registry=r)
         self.readings = Counter(
             p + "readings_total", "Readings by outcome", ["outcome"], registry=r
@@ -23,6 +28,11 @@ class Metrics:
             p + "unauthorised_total",
             "Readings refused because their sender may not report them, by reason",
             ["reason"],
+            registry=r,
+        )
+        self.implausible = Counter(
+            p + "implausible_readings_total",
+            "Readings stored with an implausible quality (negative, above rating, jump)",
             registry=r,
         )
         self.signature_refusals = Counter(

@@ -5,18 +5,33 @@ messages per CPU second here (perf-limits §3), it acknowledges by packet id
 from any thread (``manual_ack``), and the ingest loop is threads anyway
 (writer connections), so asyncio would only add a hop.
 
-Backpressure needs no extra buffer: with MQTT v5 the broker never has more
-than ``receive_maximum`` unacknowledged messages out to us, and we ack only
-after commit, so the in-memory queue is bounded by that number. While the
-database is down nothing is acked, the broker stops sending and keeps the
-rest in our session.
+Backpressure in messages: with MQTT v5 the broker never has more than
+``receive_maximum`` unacknowledged messages out to us, and we ack only after
+commit, so the in-memory queue is bounded by that number. While the database
+is down nothing is acked, the broker stops sending and keeps the rest in our
+session.
+
+Backpressure in bytes: every message holds its payload's bytes from arrival
+until the service releases it (after its batch committed and was acked). When
+the bytes held would pass ``max_inflight_bytes``, the receive thread waits
+before taking the message in, so paho reads nothing more from the socket and
+the broker's TCP window fills: memory is bounded by bytes as well as by count.
+A payload larger than ``max_payload_bytes`` is never kept whole: only its
+first ``keep_bytes``, its length and its SHA-256 (for the dead letter), taken
+before anything decodes it. (While the receive thread waits it sends no
+keepalive; a wait longer than 1.5 x keepalive, i.e. a database outage with the
+byte bound reached, makes the broker drop the connection, and the session
+redelivers what was not acked: nothing is lost.)
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
+import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import paho.mqtt.client as paho
@@ -38,13 +53,41 @@ class Message:
     qos: int
     received_ns: int
     connection: int  # which connection delivered it: packet ids are per connection
+    size: int = -1  # the payload's length as received (payload may be its first bytes only)
+    sha256: bytes = b""  # of the whole payload, set when it was cut
+    digest: bytes = b""  # SHA-256 of topic, NUL, whole payload: set when it was cut
+
+    @property
+    def cut(self) -> bool:
+        """Only the first bytes of an oversized payload were kept."""
+        return self.size > len(self.payload)
+
+
+@dataclass(frozen=True)
+class ByteLimits:
+    max_payload_bytes: int  # larger payloads are cut to keep_bytes on arrival
+    keep_bytes: int
+    max_inflight_bytes: int  # payload bytes held from arrival to release
+
+
+def digest(topic: str, payload: bytes) -> bytes:
+    """The dead letter's identity: SHA-256 of topic, NUL, payload."""
+    h = hashlib.sha256(topic.encode())
+    h.update(b"\0")
+    h.update(payload)
+    return h.digest()
 
 
 class Subscriber:
-    def __init__(self, settings: MqttSettings, topics: list[str]) -> None:
+    def __init__(
+        self, settings: MqttSettings, topics: list[str], limits: ByteLimits | None = None
+    ) -> None:
         self.settings = settings
         self.topics = topics
+        self.limits = limits
         self.queue: queue.Queue[Message] = queue.Queue()
+        self._held = 0  # payload bytes received and not yet released
+        self._room = threading.Condition()
         self.connected = False
         self.connection = 0
         self._logged_down = False
@@ -97,8 +140,36 @@ class Subscriber:
 
     def stop(self) -> None:
         self._stopping = True
+        with self._room:
+            self._room.notify_all()
         self.client.disconnect()
         self.client.loop_stop()
+
+    @property
+    def held_bytes(self) -> int:
+        return self._held
+
+    def release(self, messages: Iterable[Message]) -> None:
+        """The service is done with these messages (committed and acked, or given up)."""
+        n = sum(len(m.payload) for m in messages)
+        if n:
+            with self._room:
+                self._held -= n
+                self._room.notify_all()
+
+    def _admit(self, n: int) -> bool:
+        """Wait until n more bytes fit under max_inflight_bytes (one message always fits
+        when nothing is held); False when stopping."""
+        limit = self.limits.max_inflight_bytes if self.limits else None
+        with self._room:
+            while (
+                limit is not None and self._held > 0 and self._held + n > limit
+            ) and not self._stopping:
+                self._room.wait(0.5)
+            if self._stopping:
+                return False
+            self._held += n
+            return True
 
     def ack(self, messages: list[Message]) -> None:
         """PUBACK committed messages. One received on an earlier connection is not acked:
@@ -160,8 +231,26 @@ class Subscriber:
             self._logged_down = True
 
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-        self.queue.put(
-            Message(
-                msg.topic, bytes(msg.payload), msg.mid, msg.qos, time.time_ns(), self.connection
+        received = time.time_ns()
+        data = msg.payload
+        size = len(data)
+        lim = self.limits
+        if lim is not None and size > lim.max_payload_bytes:
+            # Keep the evidence, not the blob: checked before anything decodes it.
+            whole = bytes(data)
+            m = Message(
+                msg.topic,
+                whole[: lim.keep_bytes],
+                msg.mid,
+                msg.qos,
+                received,
+                self.connection,
+                size,
+                hashlib.sha256(whole).digest(),
+                digest(msg.topic, whole),
             )
-        )
+            del whole, data
+        else:
+            m = Message(msg.topic, bytes(data), msg.mid, msg.qos, received, self.connection, size)
+        if self._admit(len(m.payload)):
+            self.queue.put(m)

@@ -37,12 +37,12 @@ from carbonstream.ingest.authorise import Bindings, UnauthorisedError, check_sta
 from carbonstream.ingest.commit import Committer, Meta, Outcome, Part
 from carbonstream.ingest.decode import Decoded, Limits, Validator
 from carbonstream.ingest.metrics import Metrics
-from carbonstream.ingest.mqtt import Message, Subscriber
+from carbonstream.ingest.mqtt import ByteLimits, Message, Subscriber, digest
 from carbonstream.ingest.settings import IngestSettings
 from carbonstream.ingest.signature import SignatureRefusedError, Verifier
 from carbonstream.ingest.sparkplug import SPARKPLUG_PREFIX, SparkplugDecoder
 from carbonstream.store import db as store_db
-from carbonstream.store import rollups
+from carbonstream.store import intake, rollups
 from carbonstream.store.batches import BatchRow
 from carbonstream.store.factors import load_added
 from carbonstream.store.intake import DeadLetter, StreamUpdate
@@ -85,6 +85,8 @@ class Totals:
     readings: int = 0
     stored: int = 0
     duplicates: int = 0
+    conflicts: int = 0
+    implausible: int = 0  # stored with an implausible quality (also in stored)
     late_recomputed: int = 0
     too_late: int = 0
     rejected: int = 0
@@ -133,7 +135,12 @@ class Service:
         topics = list(settings.mqtt.topics)
         if settings.sparkplug.enabled:
             topics += self.sparkplug.subscriptions()
-        self.subscriber = Subscriber(settings.mqtt, topics)
+        self.keep_bytes = settings.dead_letters.keep_kb * 1024
+        self.subscriber = Subscriber(
+            settings.mqtt,
+            topics,
+            ByteLimits(settings.max_payload_bytes, self.keep_bytes, settings.max_inflight_bytes),
+        )
         self.n_writers = settings.database.writers
         self._site_part = (np.arange(len(self.plant.sites)) % self.n_writers).astype(np.int32)
         self._meter_part = np.empty(0, np.int32)
@@ -143,6 +150,8 @@ class Service:
         self._outage_logged = False
         self._compactor: ThreadPoolExecutor | None = None
         self._compaction: Future[tuple[int, int]] | None = None
+        self._janitor = ThreadPoolExecutor(1, thread_name_prefix="janitor")
+        self._pruning: Future[int] | None = None
         self.ready = threading.Event()
 
     # --- lifecycle ----------------------------------------------------------------
@@ -203,11 +212,16 @@ class Service:
 
         every = self.settings.compact_lines_s
         next_compact = time.monotonic() + every
+        prune_every = self.settings.dead_letters.prune_every_s
+        next_prune = time.monotonic()  # once at start
         try:
             while not self._stop.is_set():
                 if every and time.monotonic() >= next_compact:
                     self._compact_round()
                     next_compact = time.monotonic() + every
+                if time.monotonic() >= next_prune:
+                    self._prune_round()
+                    next_prune = time.monotonic() + prune_every
                 batch = self._collect(writers_free)
                 if pending is not None:
                     self._finish(*pending)
@@ -226,6 +240,7 @@ class Service:
         self.subscriber.stop()
         if self._compactor is not None:
             self._compactor.shutdown(wait=True, cancel_futures=True)
+        self._janitor.shutdown(wait=True, cancel_futures=True)
         for ex in self._writers:
             ex.shutdown(wait=True)
         if self._pool is not None:
@@ -262,11 +277,20 @@ class Service:
             if b.readings >= limit:
                 break
         self.metrics.queue.set(q.qsize())
+        self.metrics.inflight_bytes.set(self.subscriber.held_bytes)
         return b
 
     def _take(self, b: Batch, m: Message) -> None:
         b.messages.append(m)
         self.metrics.messages.inc()
+        if m.cut:  # over max_payload_bytes: cut on arrival, never decoded
+            self._dead(
+                b,
+                m,
+                f"payload of {m.size} bytes exceeds max_payload_bytes "
+                f"{self.settings.max_payload_bytes} (not decoded)",
+            )
+            return
         try:
             if m.topic.startswith(SPARKPLUG_PREFIX):
                 d = self.sparkplug.decode(m.topic, m.payload)
@@ -324,12 +348,15 @@ class Service:
         self.totals.unauthorised += readings
 
     def _dead(self, b: Batch, m: Message, reason: str) -> None:
-        digest = hashlib.sha256(m.topic.encode() + b"\0" + m.payload).digest()
-        raw, cap = m.payload, self.settings.max_payload_bytes
-        if len(raw) > cap:  # keep the evidence, not an unbounded blob
-            raw = raw[:cap]
-            reason += f" (raw bytes kept: the first {cap} of {len(m.payload)})"
-        b.dead.append(DeadLetter(m.topic, raw, reason[:2000], _utc(m.received_ns), digest))
+        if m.cut:
+            size, sha, key = m.size, m.sha256, m.digest
+        else:
+            size, sha = len(m.payload), hashlib.sha256(m.payload).digest()
+            key = digest(m.topic, m.payload)
+        raw = m.payload[: self.keep_bytes]  # the evidence, not an unbounded blob
+        if size > len(raw):
+            reason += f" (raw bytes kept: the first {len(raw)} of {size})"
+        b.dead.append(DeadLetter(m.topic, raw, reason[:2000], _utc(m.received_ns), key, size, sha))
         self.metrics.dead_letters.inc()
 
     # --- write and acknowledge -----------------------------------------------------
@@ -401,6 +428,25 @@ class Service:
 
     # --- compaction of partial lines -------------------------------------------------
 
+    def _prune_round(self) -> None:
+        """Dead-letter retention in the janitor thread, unless the last round still runs."""
+        f = self._pruning
+        if f is not None:
+            if not f.done():
+                return
+            e = f.exception()
+            if e is not None:
+                log.warning("dead-letter retention failed (retried next round): %s", e)
+            elif f.result():
+                log.info("dead-letter retention removed %d rows", f.result())
+        self._pruning = self._janitor.submit(self._prune)
+
+    def _prune(self) -> int:
+        assert self._pool is not None
+        d = self.settings.dead_letters
+        with self._pool.connection(timeout=5) as conn, conn.transaction(), conn.cursor() as cur:
+            return intake.prune_dead_letters(cur, d.retention_days, d.max_rows)
+
     def _compact_round(self) -> None:
         """Start a compaction round in its own thread and connection, unless the last one
         is still running; log how the last one ended. Writers go on meanwhile: one that
@@ -446,6 +492,7 @@ class Service:
         now = time.time()
         self._account(b, outcomes, now)
         self.subscriber.ack(b.messages)
+        self.subscriber.release(b.messages)
         if self.on_commit is not None:
             self.on_commit(b.decoded, now)
 
@@ -465,10 +512,14 @@ class Service:
         for o in outcomes:
             t.stored += o.stored
             t.duplicates += o.duplicates
+            t.conflicts += o.conflicts
+            t.implausible += o.implausible
             t.late_recomputed += o.late_recomputed
             t.too_late += o.too_late
             m.readings.labels("stored").inc(o.stored)
             m.readings.labels("duplicate").inc(o.duplicates)
+            m.readings.labels("conflict").inc(o.conflicts)
+            m.implausible.inc(o.implausible)
             m.readings.labels("late_recomputed").inc(o.late_recomputed)
             m.readings.labels("too_late").inc(o.too_late)
             m.stream_gaps.inc(o.gaps)

@@ -108,6 +108,29 @@ class SparkplugSettings(_Model):
     )
 
 
+class DeadLetterSettings(_Model):
+    keep_kb: int = Field(
+        default=64,
+        ge=0,
+        le=4096,
+        description="Raw payload kept per dead letter, KB (1 KB = 1024 bytes); the length "
+        "and SHA-256 of the whole payload are kept as well.",
+    )
+    retention_days: float = Field(
+        default=90,
+        ge=0,
+        description="Dead letters first received longer ago are deleted; 0 = kept.",
+    )
+    max_rows: int = Field(
+        default=100_000,
+        ge=0,
+        description="At most this many rows (oldest deleted first); 0 = no cap.",
+    )
+    prune_every_s: float = Field(
+        default=600, gt=0, description="How often retention runs (also once at start)."
+    )
+
+
 class SignatureSettings(_Model):
     """Which input must be signed (see ingest.signature and docs/security.md)."""
 
@@ -164,7 +187,19 @@ class IngestSettings(_Model):
         gt=0,
         description="How far back before each meter's newest reading a compaction round looks.",
     )
-    max_payload_bytes: int = Field(default=4_000_000, ge=1024)
+    max_payload_bytes: int = Field(
+        default=4_000_000,
+        ge=1024,
+        description="Larger payloads are dead-lettered unread (checked on arrival, before any "
+        "decoding; only dead_letters.keep_kb of them is kept in memory).",
+    )
+    max_inflight_bytes: int = Field(
+        default=64_000_000,
+        ge=1024,
+        description="Payload bytes received and not yet committed: past this ingest stops "
+        "reading from the broker (backpressure in bytes, beside receive_maximum in messages).",
+    )
+    dead_letters: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(
         default=9108, ge=0, le=65535, description="Prometheus /metrics; none to switch it off."
@@ -185,6 +220,15 @@ class IngestSettings(_Model):
             raise ValueError(
                 "mqtt.topics: signatures are required but no carbonstream/v2/... topic "
                 f"(signed batches) is subscribed; add {SIGNED_READINGS_SUBSCRIPTION!r}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _bytes(self) -> IngestSettings:
+        if self.max_inflight_bytes < self.max_payload_bytes:
+            raise ValueError(
+                f"max_inflight_bytes {self.max_inflight_bytes} is below max_payload_bytes "
+                f"{self.max_payload_bytes}: one accepted payload must fit; raise it"
             )
         return self
 

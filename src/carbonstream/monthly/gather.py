@@ -24,6 +24,7 @@ from carbonstream.config.plant import MeterKind, Plant
 from carbonstream.core.intensity import Intensity, intensity
 from carbonstream.core.meters import MeterParams
 from carbonstream.errors import CarbonstreamError
+from carbonstream.i18n import DEFAULT_LOCALE, Locale
 from carbonstream.store.db import AsyncConn
 from carbonstream.store.queries import inventory as inventory_queries
 from carbonstream.store.queries import series
@@ -96,6 +97,9 @@ class MonthlyReport:
     generated_at: dt.datetime
     code_version: str
     budgets: dict[str, tuple[float, str]] = field(default_factory=dict)  # site -> (t, basis)
+    plant_zh: str = ""  # the plant's Chinese name (name_zh), shown in zh-CN
+    locale: Locale = DEFAULT_LOCALE  # the plant's configured language of reports
+    names_zh: dict[str, str] = field(default_factory=dict)  # site or meter id -> name_zh
 
     @property
     def title(self) -> str:
@@ -291,6 +295,10 @@ async def gather(
             for s in plant.sites
             if s.id in site_ids and s.budget is not None and s.budget.monthly_t
         },
+        plant_zh=plant.name_zh,
+        locale=plant.locale,
+        names_zh={s.id: s.name_zh for s in plant.sites if s.name_zh}
+        | {m.id: m.name_zh for m in plant.meters if m.name_zh},
     )
     report.quality = quality_notes(report)
     return report

@@ -9,6 +9,7 @@ and rendering is serialised by a lock because rcParams are process-wide.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import io
 import logging
@@ -16,9 +17,8 @@ import re
 import textwrap
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
@@ -28,7 +28,9 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.table import Table
+from pylopdf_fonts_zh_cn import sans_path
 
+from carbonstream.i18n import DEFAULT_LOCALE, Locale, catalogue, localized, t
 from carbonstream.monthly.gather import PLANT, MonthlyReport
 
 A4_LANDSCAPE = (11.69, 8.27)
@@ -41,62 +43,92 @@ HEADER = "#e8eef4"
 CATEGORY_COLOURS = {"Scope 1": SCOPE1, "Scope 2 electricity": SCOPE2_LOCATION, "Scope 2 heat": HEAT}
 
 _LOCK = threading.Lock()
-_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+")
-_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei")
 _TOKENS = re.compile(
     r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]|[^\s\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]+\s*|\s+"
 )
-_CJK_FILES = ("notosanscjk", "wqy-microhei", "wqy-zenhei")
 
 
 @functools.cache
-def _cjk_font() -> str | None:
-    """A CJK font matplotlib can use: known to its font cache, or installed since the cache
-    was built (Debian: fonts-wqy-microhei, fonts-noto-cjk), added once per process."""
-    known = {f.name for f in font_manager.fontManager.ttflist}
-    found = next((f for f in _CJK_FONTS if f in known), None)
-    if found is not None:
-        return found
-    for path in font_manager.findSystemFonts():
-        if any(k in Path(path).name.lower() for k in _CJK_FILES):
-            with contextlib.suppress(OSError, RuntimeError, ValueError):
-                font_manager.fontManager.addfont(path)
-    known = {f.name for f in font_manager.fontManager.ttflist}
-    return next((f for f in _CJK_FONTS if f in known), None)
+def _cjk_font() -> str:
+    """Noto Sans SC from the pylopdf-fonts-zh-cn wheel (a dependency, OFL-1.1): the same
+    Chinese font on every machine, no system package. Added to matplotlib once per process;
+    embedded in the PDF as a TrueType subset (text stays searchable)."""
+    path = sans_path()
+    font_manager.fontManager.addfont(str(path))
+    return str(font_manager.FontProperties(fname=path).get_name())
 
 
 class _Text:
-    """Chinese text (factor sources) is drawn with a CJK font when one is installed;
-    without one it is replaced by a marker, and the page says so (the XLSX keeps it)."""
+    """The report's words in its locale (the catalogue's report.* entries) and the plant's,
+    sites' and meters' names in that locale (name_zh in zh-CN). Data (factor sources, ids)
+    passes through as it is: the Chinese font draws Chinese sources in either locale."""
 
-    def __init__(self) -> None:
+    def __init__(self, locale: Locale = DEFAULT_LOCALE, names: Mapping[str, str] = {}) -> None:
+        self.locale = locale
+        self.names = names
         self.cjk = _cjk_font()
-        self.dropped = False
 
     def __call__(self, s: object) -> str:
-        text = str(s)
-        if self.cjk is None and _CJK.search(text):
-            self.dropped = True
-            return _CJK.sub("[…]", text)
-        return text
+        return str(s)
+
+    def t(self, key: str, **params: object) -> str:
+        return t(key, self.locale, **params)
+
+    def name(self, ident: str) -> str:
+        """A site's or meter's name in zh-CN (its id when it has none); the id in en, where
+        the tables have always shown ids."""
+        return localized(ident, self.names.get(ident), self.locale, ident)
+
+    def basis(self, basis: str) -> str:
+        return self.t("report.basis-location" if basis == "location" else "report.basis-market")
+
+    def month(self, d: dt.date) -> str:
+        return f"{d.year} 年 {d.month} 月" if self.locale == Locale.ZH_CN else f"{d:%B %Y}"
+
+    def category(self, category: str) -> str:
+        """A source's category ("Scope 1 natural_gas", "Scope 2 heat", ...) in the locale."""
+        for en, key in (
+            ("Scope 2 electricity (location-based)", "report.scope2-electricity-location"),
+            ("Scope 2 electricity", "report.scope2-electricity"),
+            ("Scope 2 heat", "report.scope2-heat"),
+            ("Scope 1", "report.scope1"),
+        ):
+            if category.startswith(en):
+                rest = category[len(en) :]
+                return self.t(key) + (
+                    " " + self.fuel(rest.strip()) if rest.startswith(" ") else rest
+                )
+        return category
+
+    def fuel(self, fuel: str) -> str:
+        return self.code("fuel", fuel)
+
+    def code(self, kind: str, code: str) -> str:
+        """A code (a fuel, a meter flag) in words in zh-CN; the code as it is in en, where
+        the report has always shown codes."""
+        key = f"report.{kind}-{code}"
+        if self.locale == Locale.EN or key not in catalogue().entries:
+            return code
+        return self.t(key)
 
 
 def _fmt(v: float, digits: int = 3) -> str:
     return f"{v:,.{digits}f}"
 
 
-def render_pdf(report: MonthlyReport) -> bytes:
-    """The report as PDF bytes."""
+def render_pdf(report: MonthlyReport, locale: Locale = DEFAULT_LOCALE) -> bytes:
+    """The report as PDF bytes, in zh-CN or en."""
     with _LOCK, _quiet_font_lookup():
-        text = _Text()
-        family = ["DejaVu Sans", *([text.cjk] if text.cjk else [])]
+        text = _Text(locale, report.names_zh)
+        # Latin text in DejaVu Sans, anything it lacks (Chinese) from Noto Sans SC.
+        family = ["DejaVu Sans", text.cjk]
         pages: list[Callable[[Figure], None]] = [
             lambda f: _summary(f, report, text),
-            lambda f: _by_scope(f, report),
+            lambda f: _by_scope(f, report, text),
             lambda f: _scope2(f, report, text),
             lambda f: _sources(f, report, text),
-            lambda f: _intensity(f, report),
-            lambda f: _coverage(f, report),
+            lambda f: _intensity(f, report, text),
+            lambda f: _coverage(f, report, text),
         ]
         chunks = _factor_pages(report, text)
         pages += [
@@ -114,7 +146,7 @@ def render_pdf(report: MonthlyReport) -> bytes:
                 "axes.spines.right": False,
             }
         )
-        with rc, PdfPages(buf, metadata=_metadata(report)) as pdf:
+        with rc, PdfPages(buf, metadata=_metadata(report, text)) as pdf:
             for i, draw in enumerate(pages, start=1):
                 fig = Figure(figsize=A4_LANDSCAPE)
                 draw(fig)
@@ -136,38 +168,54 @@ def _quiet_font_lookup() -> Iterator[None]:
         log.setLevel(level)
 
 
-def _metadata(r: MonthlyReport) -> dict[str, Any]:
+def _title(r: MonthlyReport, text: _Text) -> str:
+    plant = localized(r.inventory.plant, r.plant_zh, text.locale)
+    return text.t("report.title", plant=plant, month=text.month(r.days[0]))
+
+
+def _metadata(r: MonthlyReport, text: _Text) -> dict[str, Any]:
     return {
-        "Title": r.title,
+        "Title": _title(r, text),
         "Author": "carbonstream",
-        "Subject": f"Scope 1 and Scope 2 inventory, {r.month}",
+        "Subject": text.t("report.subject", month=r.month),
         "Creator": f"carbonstream {r.code_version}".strip(),
     }
 
 
 def _frame(fig: Figure, r: MonthlyReport, page: int, pages: int, text: _Text) -> None:
-    fig.text(0.03, 0.965, text(r.title), fontsize=11, weight="bold", va="top")
-    sites = ", ".join(r.inventory.sites)
+    fig.text(0.03, 0.965, _title(r, text), fontsize=11, weight="bold", va="top")
+    sites = ", ".join(text.name(s) for s in r.inventory.sites)
     fig.text(
         0.97,
         0.965,
-        f"{r.days[0]} .. {r.days[-1]} ({r.inventory.timezone}) · sites: {sites}",
+        text.t(
+            "report.frame-range",
+            first=r.days[0],
+            last=r.days[-1],
+            zone=r.inventory.timezone,
+            sites=sites,
+        ),
         fontsize=8,
         ha="right",
         va="top",
         color="#555555",
     )
-    foot = f"carbonstream {r.code_version} · generated {r.generated_at.isoformat()}"
-    if text.dropped:
-        foot += " · Chinese text omitted (no CJK font installed; the XLSX has it)"
+    foot = text.t("report.footer", version=r.code_version, at=r.generated_at.isoformat())
     fig.text(0.03, 0.02, foot, fontsize=7, color="#777777")
-    fig.text(0.97, 0.02, f"page {page} of {pages}", fontsize=7, color="#777777", ha="right")
+    fig.text(
+        0.97,
+        0.02,
+        text.t("report.page", page=page, pages=pages),
+        fontsize=7,
+        color="#777777",
+        ha="right",
+    )
 
 
 def _heading(fig: Figure, title: str, subtitle: str = "") -> None:
     fig.text(0.03, 0.925, title, fontsize=15, weight="bold", va="top")
     if subtitle:
-        fig.text(0.03, 0.885, textwrap.fill(subtitle, 180), fontsize=8.5, color="#444444", va="top")
+        fig.text(0.03, 0.885, _fill(subtitle, 180), fontsize=8.5, color="#444444", va="top")
 
 
 def _width(text: str) -> int:
@@ -256,12 +304,13 @@ def _table(
     widths: Sequence[float] | None = None,
     fontsize: float = 8,
     align: Sequence[str] | None = None,
+    none: str = "none",
 ) -> None:
     """A plain table from the top of the axes: columns as wide as given (fractions of the
     axes) or as their longest text, text wrapped to them, rows as high as their text."""
     ax.axis("off")
     if not rows:
-        ax.text(0, 1, "none", fontsize=fontsize, va="top", style="italic")
+        ax.text(0, 1, none, fontsize=fontsize, va="top", style="italic")
         return
     fig = ax.get_figure(root=True)
     assert isinstance(fig, Figure)
@@ -297,35 +346,54 @@ def _table(
 def _summary(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     inv = r.inventory
     t = inv.totals
+    tr = text.t
     _heading(
         fig,
-        "Summary",
-        f"{text(inv.plant)} · GWP {inv.gwp} · Scope 1 method {inv.method} · "
-        f"net on {inv.net.scope2_basis}-based Scope 2 · all masses in tCO2e",
+        tr("report.summary"),
+        tr(
+            "report.summary-sub",
+            plant=localized(inv.plant, r.plant_zh, text.locale),
+            gwp=inv.gwp,
+            method=inv.method,
+            basis=text.basis(inv.net.scope2_basis),
+        ),
     )
     certificates = sum(c.allocated_mwh for c in inv.certificates)
     rows: list[tuple[str, str, str]] = [
-        ("Scope 1 (direct: fuels)", _fmt(t.scope1_t), "tCO2e"),
-        ("Scope 2, location-based (grid average)", _fmt(t.scope2_location_t), "tCO2e"),
-        ("Scope 2, market-based (after certificates)", _fmt(t.scope2_market_t), "tCO2e"),
-        ("  of which purchased heat and steam", _fmt(t.scope2_heat_t), "tCO2e"),
-        ("GHG Protocol total, location-based", _fmt(t.ghg_total_location_t), "tCO2e"),
-        ("GHG Protocol total, market-based", _fmt(t.ghg_total_market_t), "tCO2e"),
-        ("China total (GB/T 32150, exports deducted)", _fmt(t.cn_total_t), "tCO2e"),
-        ("  export deduction", _fmt(t.export_deduction_t), "tCO2e"),
-        ("Grid electricity imported", _fmt(t.grid_import_mwh), "MWh"),
-        ("  covered by certificates and contracts", _fmt(certificates), "MWh"),
-        ("Offsets retired (CCER)", _fmt(inv.net.offsets_t), "tCO2e"),
-        (f"Net ({inv.net.scope2_basis}-based, gross less offsets)", _fmt(inv.net.net_t), "tCO2e"),
+        (tr("report.row-scope1"), _fmt(t.scope1_t), "tCO2e"),
+        (tr("report.row-s2-location"), _fmt(t.scope2_location_t), "tCO2e"),
+        (tr("report.row-s2-market"), _fmt(t.scope2_market_t), "tCO2e"),
+        (tr("report.row-heat"), _fmt(t.scope2_heat_t), "tCO2e"),
+        (tr("report.row-ghg-location"), _fmt(t.ghg_total_location_t), "tCO2e"),
+        (tr("report.row-ghg-market"), _fmt(t.ghg_total_market_t), "tCO2e"),
+        (tr("report.row-cn-total"), _fmt(t.cn_total_t), "tCO2e"),
+        (tr("report.row-export"), _fmt(t.export_deduction_t), "tCO2e"),
+        (tr("report.row-grid"), _fmt(t.grid_import_mwh), "MWh"),
+        (tr("report.row-covered"), _fmt(certificates), "MWh"),
+        (tr("report.row-offsets"), _fmt(inv.net.offsets_t), "tCO2e"),
         (
-            "Zero-carbon status",
-            "reached" if inv.net.zero_carbon else f"not reached: {_fmt(inv.net.remaining_t)} left",
+            tr("report.row-net", basis=text.basis(inv.net.scope2_basis)),
+            _fmt(inv.net.net_t),
+            "tCO2e",
+        ),
+        (
+            tr("report.row-zc"),
+            tr("report.zc-reached")
+            if inv.net.zero_carbon
+            else tr("report.zc-not", left=_fmt(inv.net.remaining_t)),
             "",
         ),
-        ("Mean meter coverage of the month", _fmt(inv.coverage_pct, 1), "%"),
+        (tr("report.row-coverage"), _fmt(inv.coverage_pct, 1), "%"),
     ]
     ax = fig.add_axes((0.03, 0.29, 0.5, 0.56))
-    _table(ax, ["item", "value", "unit"], rows, [0.55, 0.33, 0.12], 8.5, ["left", "right", "left"])
+    _table(
+        ax,
+        [tr("report.col-item"), tr("report.col-value"), tr("report.col-unit")],
+        rows,
+        [0.55, 0.33, 0.12],
+        8.5,
+        ["left", "right", "left"],
+    )
 
     # Per site: totals and the month's budget.
     site_rows = []
@@ -334,11 +402,13 @@ def _summary(fig: Figure, r: MonthlyReport, text: _Text) -> None:
         if s.site in r.budgets:
             budget, basis = r.budgets[s.site]
             value = s.ghg_total_market_t if basis == "market" else s.ghg_total_location_t
-            used = f"{_fmt(budget, 0)} t: {100 * value / budget:.0f} % used"
-            used += " (location)" if basis == "location" else ""
+            used = tr(
+                "report.budget-used", budget=_fmt(budget, 0), pct=f"{100 * value / budget:.0f}"
+            )
+            used += tr("report.budget-location") if basis == "location" else ""
         site_rows.append(
             (
-                s.site,
+                text.name(s.site),
                 _fmt(s.scope1_t),
                 _fmt(s.scope2_location_t),
                 _fmt(s.scope2_market_t),
@@ -349,7 +419,14 @@ def _summary(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     ax = fig.add_axes((0.56, 0.62, 0.41, 0.22))
     _table(
         ax,
-        ["site", "Scope 1", "S2 location", "S2 market", "China total", "month's budget"],
+        [
+            tr("report.col-site"),
+            tr("report.col-scope1"),
+            tr("report.col-s2-location"),
+            tr("report.col-s2-market"),
+            tr("report.col-cn-total"),
+            tr("report.col-budget"),
+        ],
         site_rows,
         None,
         7.5,
@@ -359,9 +436,13 @@ def _summary(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     # Scope split as a ring: what the month's market-based total is made of.
     ax = fig.add_axes((0.62, 0.3, 0.28, 0.3))
     parts = [
-        ("Scope 1", t.scope1_t, SCOPE1),
-        ("Scope 2 electricity (market)", t.scope2_market_t - t.scope2_heat_t, SCOPE2_MARKET),
-        ("Scope 2 heat", t.scope2_heat_t, HEAT),
+        (tr("report.scope1"), t.scope1_t, SCOPE1),
+        (
+            tr("report.scope2-electricity-market"),
+            t.scope2_market_t - t.scope2_heat_t,
+            SCOPE2_MARKET,
+        ),
+        (tr("report.scope2-heat"), t.scope2_heat_t, HEAT),
     ]
     parts = [p for p in parts if p[1] > 0]
     if parts:
@@ -374,37 +455,42 @@ def _summary(fig: Figure, r: MonthlyReport, text: _Text) -> None:
             wedgeprops={"width": 0.38, "edgecolor": "white"},
             textprops={"fontsize": 7.5},
         )
-        ax.set_title("Market-based total by source type", fontsize=9)
+        ax.set_title(tr("report.pie-title"), fontsize=9)
     else:
         ax.axis("off")
 
     lines = [
-        f"Certificates allocated: {len(inv.certificates)} ({_fmt(certificates, 1)} MWh); "
-        f"offsets retired: {len(inv.offsets)} ({_fmt(inv.net.offsets_t, 1)} tCO2e).",
-        f"Data: {sum(r.has_data)} of {len(r.days)} days with stored data. "
-        "Quality notes on the last page.",
+        tr(
+            "report.summary-certs",
+            n=len(inv.certificates),
+            mwh=_fmt(certificates, 1),
+            k=len(inv.offsets),
+            t=_fmt(inv.net.offsets_t, 1),
+        ),
+        tr("report.summary-data", days=sum(r.has_data), total=len(r.days)),
     ]
     fig.text(0.03, 0.25, "\n".join(lines), fontsize=8.5, va="top")
-    _evidence_box(fig, r, 0.03, 0.17)
+    _evidence_box(fig, r, 0.03, 0.17, text)
 
 
-def _evidence_box(fig: Figure, r: MonthlyReport, x: float, y: float) -> None:
+def _evidence_box(fig: Figure, r: MonthlyReport, x: float, y: float, text: _Text) -> None:
     c = r.chain
-    fig.text(x, y, "Evidence chain head", fontsize=9, weight="bold", va="top")
+    tr = text.t
+    fig.text(x, y, tr("report.evidence-head"), fontsize=9, weight="bold", va="top")
     if c is None:
-        body = (
-            "No day of this month is sealed in the readings hash chain yet "
-            "(`carbonstream seal` seals closed days)."
-        )
-        fig.text(x, y - 0.03, body, fontsize=8.5, va="top")
+        fig.text(x, y - 0.03, tr("report.evidence-none"), fontsize=8.5, va="top")
         return
+    unsealed = tr("report.evidence-unsealed", n=len(c.unsealed)) if c.unsealed else ""
     fig.text(
         x,
         y - 0.03,
-        f"sealed through {c.day} ({c.sealed_days} days of the month in the chain, "
-        f"{c.readings} readings that day"
-        + (f"; {len(c.unsealed)} days with data not sealed" if c.unsealed else "")
-        + "); SHA-256 digest of the chain at that day:",
+        tr(
+            "report.evidence-sealed",
+            day=c.day,
+            days=c.sealed_days,
+            readings=c.readings,
+            unsealed=unsealed,
+        ),
         fontsize=8.5,
         va="top",
     )
@@ -412,9 +498,7 @@ def _evidence_box(fig: Figure, r: MonthlyReport, x: float, y: float) -> None:
     fig.text(
         x,
         y - 0.09,
-        f"Anchor it: `carbonstream export-evidence --from {r.days[0]} --to {r.days[-1]} "
-        "--out DIR` and `carbonstream verify DIR`: the last digest in DIR/chain.json must "
-        "equal the one above.",
+        tr("report.evidence-anchor", first=r.days[0], last=r.days[-1]),
         fontsize=7.5,
         va="top",
         color="#444444",
@@ -424,26 +508,26 @@ def _evidence_box(fig: Figure, r: MonthlyReport, x: float, y: float) -> None:
 # --- page 2: emissions by scope per day ----------------------------------------------
 
 
-def _day_axis(ax: Axes, r: MonthlyReport) -> np.ndarray[Any, np.dtype[np.int64]]:
+def _day_axis(ax: Axes, r: MonthlyReport, text: _Text) -> np.ndarray[Any, np.dtype[np.int64]]:
     x = np.arange(1, len(r.days) + 1)
     ax.set_xlim(0.4, len(r.days) + 0.6)
     ax.set_xticks(x[::2] if len(x) > 16 else x)
-    ax.set_xlabel(f"day of {r.days[0]:%B %Y}")
+    ax.set_xlabel(text.t("report.day-of", month=text.month(r.days[0])))
     for i, h in enumerate(r.has_data):
         if not h:
             ax.axvspan(i + 0.5, i + 1.5, color="#f2f2f2", zorder=0, lw=0)
     return x
 
 
-def _scope_chart(ax: Axes, r: MonthlyReport, key: str, legend: bool) -> None:
+def _scope_chart(ax: Axes, r: MonthlyReport, key: str, legend: bool, text: _Text) -> None:
     d = r.daily[key]
-    x = _day_axis(ax, r)
+    x = _day_axis(ax, r, text)
     s1 = np.array(d["scope1_t"])
     s2m = np.array(d["scope2_market_t"])
     loc = np.array(d["scope1_t"]) + np.array(d["scope2_location_t"])
     loc = np.where(np.array(r.has_data), loc, np.nan)
-    ax.bar(x, s1, color=SCOPE1, label="Scope 1", zorder=2)
-    ax.bar(x, s2m, bottom=s1, color=SCOPE2_MARKET, label="Scope 2 market-based", zorder=2)
+    ax.bar(x, s1, color=SCOPE1, label=text.t("report.scope1"), zorder=2)
+    ax.bar(x, s2m, bottom=s1, color=SCOPE2_MARKET, label=text.t("report.s2-market-based"), zorder=2)
     ax.plot(
         x,
         loc,
@@ -451,32 +535,31 @@ def _scope_chart(ax: Axes, r: MonthlyReport, key: str, legend: bool) -> None:
         marker="o",
         ms=3.5,
         lw=1.6,
-        label="Scope 1 + Scope 2 location-based",
+        label=text.t("report.s1-s2-location"),
         zorder=3,
     )
-    ax.set_ylabel("tCO2e per day")
+    ax.set_ylabel(text.t("report.t-per-day"))
     ax.grid(axis="y", color="#e0e0e0", zorder=0)
     if legend:
         ax.legend(loc="upper left", fontsize=8, frameon=False, ncols=3)
 
 
-def _by_scope(fig: Figure, r: MonthlyReport) -> None:
-    _heading(
-        fig,
-        "Emissions by scope, per day",
-        "Bars: Scope 1 and market-based Scope 2, stacked (the market-based total); line: "
-        "Scope 1 + location-based Scope 2. Grey days have no stored data. Plant-local days.",
-    )
+def _by_scope(fig: Figure, r: MonthlyReport, text: _Text) -> None:
+    _heading(fig, text.t("report.by-scope"), text.t("report.by-scope-sub"))
     sites = r.inventory.sites
     small = sites if 1 < len(sites) <= 4 else []
     top = fig.add_axes((0.07, 0.47 if small else 0.1, 0.9, 0.36 if small else 0.73))
-    _scope_chart(top, r, PLANT, True)
-    top.set_title("Plant" if small else ", ".join(sites), fontsize=10, loc="left")
+    _scope_chart(top, r, PLANT, True, text)
+    top.set_title(
+        text.t("report.plant") if small else ", ".join(text.name(s) for s in sites),
+        fontsize=10,
+        loc="left",
+    )
     for k, site in enumerate(small):
         w = 0.9 / len(small)
         ax = fig.add_axes((0.07 + k * w, 0.09, w - 0.05, 0.28))
-        _scope_chart(ax, r, site, False)
-        ax.set_title(site, fontsize=9, loc="left")
+        _scope_chart(ax, r, site, False, text)
+        ax.set_title(text.name(site), fontsize=9, loc="left")
         ax.set_xlabel("")
         if k:
             ax.set_ylabel("")
@@ -487,25 +570,20 @@ def _by_scope(fig: Figure, r: MonthlyReport) -> None:
 
 def _scope2(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     inv = r.inventory
-    _heading(
-        fig,
-        "Scope 2, both ways, per site",
-        "Location-based: grid average factor, certificates never change it. Market-based: "
-        "certificates, green-power trades and PPAs first, then the residual factor. "
-        "Heat and steam count the same in both.",
-    )
-    sites = [s.site for s in inv.by_site]
+    tr = text.t
+    _heading(fig, tr("report.scope2"), tr("report.scope2-sub"))
+    sites = [text.name(s.site) for s in inv.by_site]
     x = np.arange(len(sites))
     ax = fig.add_axes((0.07, 0.45, 0.4, 0.34))
     loc = [s.scope2_location_t for s in inv.by_site]
     mkt = [s.scope2_market_t for s in inv.by_site]
-    b1 = ax.bar(x - 0.2, loc, 0.4, color=SCOPE2_LOCATION, label="location-based", zorder=2)
-    b2 = ax.bar(x + 0.2, mkt, 0.4, color=SCOPE2_MARKET, label="market-based", zorder=2)
+    b1 = ax.bar(x - 0.2, loc, 0.4, color=SCOPE2_LOCATION, label=text.basis("location"), zorder=2)
+    b2 = ax.bar(x + 0.2, mkt, 0.4, color=SCOPE2_MARKET, label=text.basis("market"), zorder=2)
     ax.bar_label(b1, fmt="%.2f", fontsize=7.5)
     ax.bar_label(b2, fmt="%.2f", fontsize=7.5)
     ax.set_xticks(x, sites)
     ax.set_ylabel("tCO2e")
-    ax.set_title("Scope 2 (tCO2e)", fontsize=10, loc="left")
+    ax.set_title(tr("report.scope2-t"), fontsize=10, loc="left")
     ax.legend(fontsize=8, frameon=False)
     ax.grid(axis="y", color="#e0e0e0", zorder=0)
     ax.margins(y=0.15)
@@ -514,20 +592,36 @@ def _scope2(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     covered = np.array([s.covered_mwh for s in inv.by_site])
     supplier = np.array([s.supplier_mwh for s in inv.by_site])
     residual = np.array([s.residual_mwh for s in inv.by_site])
-    ax.bar(x, covered, 0.5, color=SCOPE2_MARKET, label="covered by instruments", zorder=2)
-    ax.bar(x, supplier, 0.5, bottom=covered, color="#66a61e", label="supplier rate", zorder=2)
     ax.bar(
-        x, residual, 0.5, bottom=covered + supplier, color=GREY, label="residual factor", zorder=2
+        x, covered, 0.5, color=SCOPE2_MARKET, label=tr("report.covered-by-instruments"), zorder=2
+    )
+    ax.bar(
+        x,
+        supplier,
+        0.5,
+        bottom=covered,
+        color="#66a61e",
+        label=tr("report.supplier-rate"),
+        zorder=2,
+    )
+    ax.bar(
+        x,
+        residual,
+        0.5,
+        bottom=covered + supplier,
+        color=GREY,
+        label=tr("report.residual-factor"),
+        zorder=2,
     )
     ax.set_xticks(x, sites)
     ax.set_ylabel("MWh")
-    ax.set_title("Grid electricity by market-based treatment (MWh)", fontsize=10, loc="left")
+    ax.set_title(tr("report.grid-by-treatment"), fontsize=10, loc="left")
     ax.legend(fontsize=8, frameon=False)
     ax.grid(axis="y", color="#e0e0e0", zorder=0)
 
     rows = [
         (
-            s.site,
+            text.name(s.site),
             _fmt(s.grid_import_mwh),
             _fmt(s.covered_mwh),
             _fmt(s.supplier_mwh),
@@ -542,14 +636,14 @@ def _scope2(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     _table(
         ax,
         [
-            "site",
-            "grid MWh",
-            "covered MWh",
-            "supplier MWh",
-            "residual MWh",
-            "heat GJ",
-            "location tCO2e",
-            "market tCO2e",
+            tr("report.col-site"),
+            tr("report.col-grid-mwh"),
+            tr("report.col-covered-mwh"),
+            tr("report.col-supplier-mwh"),
+            tr("report.col-residual-mwh"),
+            tr("report.col-heat-gj"),
+            tr("report.col-location-t"),
+            tr("report.col-market-t"),
         ],
         rows,
         None,
@@ -560,7 +654,7 @@ def _scope2(fig: Figure, r: MonthlyReport, text: _Text) -> None:
         (
             c.instrument,
             c.type,
-            c.site,
+            text.name(c.site),
             c.serials or "-",
             f"{c.claim_start}..{c.claim_end}",
             _fmt(c.allocated_mwh),
@@ -572,7 +666,7 @@ def _scope2(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     fig.text(
         0.03,
         0.235,
-        "Certificates and contracts allocated this month",
+        tr("report.certs-title"),
         fontsize=9,
         weight="bold",
         va="top",
@@ -580,10 +674,20 @@ def _scope2(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     ax = fig.add_axes((0.03, 0.07, 0.94, 0.15))
     _table(
         ax,
-        ["instrument", "type", "site", "serials", "claim period", "MWh", "tCO2/MWh", "source"],
+        [
+            tr("report.col-instrument"),
+            tr("report.col-type"),
+            tr("report.col-site"),
+            tr("report.col-serials"),
+            tr("report.col-claim-period"),
+            "MWh",
+            "tCO2/MWh",
+            tr("report.col-source"),
+        ],
         certs,
         None,
         7.5,
+        none=tr("report.none"),
     )
 
 
@@ -596,12 +700,8 @@ def _category_colour(category: str) -> str:
 
 def _sources(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     inv = r.inventory
-    _heading(
-        fig,
-        "Top sources",
-        "Meters by tCO2e over the month. Electricity at the grid average factor "
-        "(location-based; the market-based split is per site, on the Scope 2 page).",
-    )
+    tr = text.t
+    _heading(fig, tr("report.sources"), tr("report.sources-sub"))
     top = r.sources[:12]
     ax = fig.add_axes((0.18, 0.38, 0.4, 0.44))
     if top:
@@ -610,37 +710,54 @@ def _sources(fig: Figure, r: MonthlyReport, text: _Text) -> None:
             y, [s.co2e_t for s in top], color=[_category_colour(s.category) for s in top], zorder=2
         )
         ax.bar_label(bars, fmt="%.2f", fontsize=7.5, padding=2)
-        ax.set_yticks(y, [f"{s.meter} ({s.site})" for s in top])
+        # A Chinese meter name already says where it is; an id gets its site beside it.
+        ax.set_yticks(
+            y,
+            [
+                text.name(s.meter)
+                if text.name(s.meter) != s.meter
+                else f"{s.meter} ({text.name(s.site)})"
+                for s in top
+            ],
+        )
         ax.set_xlabel("tCO2e")
         ax.grid(axis="x", color="#e0e0e0", zorder=0)
         ax.margins(x=0.15)
         seen = {s.category.split(" (")[0] for s in top}
         handles = [
-            mpl.patches.Patch(color=c, label=k)
+            mpl.patches.Patch(color=c, label=text.category(k))
             for k, c in CATEGORY_COLOURS.items()
             if any(x.startswith(k) for x in seen)
         ]
         ax.legend(handles=handles, fontsize=8, frameon=False, loc="lower right")
     else:
         ax.axis("off")
-        ax.text(0, 0.5, "No emissions stored this month.", fontsize=10)
+        ax.text(0, 0.5, tr("report.no-emissions"), fontsize=10)
 
     total = sum(s.co2e_t for s in r.sources) or 1.0
-    rows = [(s.meter, s.category, _fmt(s.co2e_t), f"{100 * s.co2e_t / total:.1f} %") for s in top]
+    rows = [
+        (
+            text.name(s.meter),
+            text.category(s.category),
+            _fmt(s.co2e_t),
+            f"{100 * s.co2e_t / total:.1f} %",
+        )
+        for s in top
+    ]
     ax = fig.add_axes((0.62, 0.38, 0.35, 0.44))
     _table(
         ax,
-        ["meter", "category", "tCO2e", "share"],
+        [tr("report.col-meter"), tr("report.col-category"), "tCO2e", tr("report.col-share")],
         rows,
         [0.3, 0.4, 0.16, 0.14],
         7.5,
         ["left", "left", "right", "right"],
     )
 
-    fig.text(0.03, 0.31, "Scope 1 by fuel", fontsize=9, weight="bold", va="top")
+    fig.text(0.03, 0.31, tr("report.scope1-by-fuel"), fontsize=9, weight="bold", va="top")
     fuel_rows = [
         (
-            f.fuel,
+            text.fuel(f.fuel),
             f"{_fmt(f.quantity)} {f.unit}",
             _fmt(f.energy_gj),
             _fmt(f.co2_t),
@@ -649,7 +766,7 @@ def _sources(fig: Figure, r: MonthlyReport, text: _Text) -> None:
             _fmt(f.n2o_t, 6),
             _fmt(f.n2o_co2e_t),
             _fmt(f.co2e_t),
-            ", ".join(f.meters),
+            ", ".join(text.name(m) for m in f.meters),
         )
         for f in inv.scope1.by_fuel
     ]
@@ -658,60 +775,51 @@ def _sources(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     _table(
         ax,
         [
-            "fuel",
-            "quantity",
-            "energy GJ",
+            tr("report.col-fuel"),
+            tr("report.col-quantity"),
+            tr("report.col-energy-gj"),
             "tCO2",
             "tCH4",
             "CH4 tCO2e",
             "tN2O",
             "N2O tCO2e",
             "tCO2e",
-            "meters",
+            tr("report.col-meters"),
         ],
         fuel_rows,
         [0.1, 0.13, 0.08, 0.08, 0.09, 0.09, 0.09, 0.09, 0.08, 0.17],
         8,
         ["left", *["right"] * 8, "left"],
+        none=tr("report.none"),
     )
 
 
 # --- page 5: intensity -----------------------------------------------------------------
 
 
-def _intensity(fig: Figure, r: MonthlyReport) -> None:
-    _heading(
-        fig,
-        "Emission intensity",
-        "tCO2e per unit of product: Scope 1 + Scope 2 over the output of the site's "
-        "production meters. Days without production have no value.",
-    )
+def _intensity(fig: Figure, r: MonthlyReport, text: _Text) -> None:
+    tr = text.t
+    _heading(fig, tr("report.intensity"), tr("report.intensity-sub"))
     if not r.intensity:
-        fig.text(
-            0.05,
-            0.6,
-            "No production meters at these sites: intensity is not available.\n"
-            "Add a meter of kind `production` (t, pcs, ...) to the plant file.",
-            fontsize=11,
-        )
+        fig.text(0.05, 0.6, tr("report.no-production"), fontsize=11)
         return
     ax = fig.add_axes((0.07, 0.45, 0.36, 0.38))
     x = np.arange(len(r.intensity))
     mkt = [i.market.value or 0.0 for i in r.intensity]
     loc = [i.location.value or 0.0 for i in r.intensity]
-    b1 = ax.bar(x - 0.2, mkt, 0.4, color=SCOPE2_MARKET, label="market-based", zorder=2)
-    b2 = ax.bar(x + 0.2, loc, 0.4, color=SCOPE2_LOCATION, label="location-based", zorder=2)
+    b1 = ax.bar(x - 0.2, mkt, 0.4, color=SCOPE2_MARKET, label=text.basis("market"), zorder=2)
+    b2 = ax.bar(x + 0.2, loc, 0.4, color=SCOPE2_LOCATION, label=text.basis("location"), zorder=2)
     ax.bar_label(b1, fmt="%.4f", fontsize=7.5)
     ax.bar_label(b2, fmt="%.4f", fontsize=7.5)
-    ax.set_xticks(x, [f"{i.site}\n(tCO2e/{i.unit})" for i in r.intensity])
+    ax.set_xticks(x, [f"{text.name(i.site)}\n(tCO2e/{i.unit})" for i in r.intensity])
     ax.set_xlim(-0.5 - 0.5 / len(x), len(x) - 0.5 + 0.5 / len(x))
-    ax.set_title("Month", fontsize=10, loc="left")
+    ax.set_title(tr("report.month"), fontsize=10, loc="left")
     ax.legend(fontsize=8, frameon=False)
     ax.grid(axis="y", color="#e0e0e0", zorder=0)
     ax.margins(y=0.15)
 
     ax = fig.add_axes((0.52, 0.45, 0.45, 0.38))
-    xs = _day_axis(ax, r)
+    xs = _day_axis(ax, r, text)
     palette = [SCOPE2_MARKET, SCOPE1, SCOPE2_LOCATION, HEAT, "#66a61e"]
     for k, i in enumerate(r.intensity):
         ys = np.array([np.nan if v is None else v for v in i.daily_market])
@@ -721,15 +829,15 @@ def _intensity(fig: Figure, r: MonthlyReport) -> None:
             marker="o",
             ms=3.5,
             color=palette[k % len(palette)],
-            label=f"{i.site} (tCO2e/{i.unit})",
+            label=f"{text.name(i.site)} (tCO2e/{i.unit})",
         )
-    ax.set_title("Per day, market-based", fontsize=10, loc="left")
+    ax.set_title(tr("report.per-day-market"), fontsize=10, loc="left")
     ax.legend(fontsize=8, frameon=False)
     ax.grid(axis="y", color="#e0e0e0", zorder=0)
 
     rows = [
         (
-            i.site,
+            text.name(i.site),
             f"{_fmt(i.production)} {i.unit}",
             _fmt(i.market.emissions_t),
             "-" if i.market.value is None else _fmt(i.market.value, 4),
@@ -742,12 +850,12 @@ def _intensity(fig: Figure, r: MonthlyReport) -> None:
     _table(
         ax,
         [
-            "site",
-            "production",
-            "S1 + S2 market, tCO2e",
-            "market, tCO2e/unit",
-            "S1 + S2 location, tCO2e",
-            "location, tCO2e/unit",
+            tr("report.col-site"),
+            tr("report.col-production"),
+            tr("report.col-s1s2-market-t"),
+            tr("report.col-market-per-unit"),
+            tr("report.col-s1s2-location-t"),
+            tr("report.col-location-per-unit"),
         ],
         rows,
         None,
@@ -759,28 +867,28 @@ def _intensity(fig: Figure, r: MonthlyReport) -> None:
 # --- page 6: coverage ------------------------------------------------------------------
 
 
-def _coverage(fig: Figure, r: MonthlyReport) -> None:
+def _coverage(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     inv = r.inventory
-    _heading(
-        fig,
-        "Data coverage per meter",
-        "Share of each period covered by counted intervals: gaps, resets and implausible "
-        "jumps are missing coverage, never filled in.",
-    )
+    tr = text.t
+    _heading(fig, tr("report.coverage"), tr("report.coverage-sub"))
     acts = inv.activity
     ax = fig.add_axes((0.18, 0.5, 0.5, 0.31))
     y = np.arange(len(acts))[::-1]
     month = [a.coverage_pct for a in acts]
     data = [r.coverage_on_data_days.get(a.meter, 0.0) for a in acts]
-    ax.barh(y + 0.2, data, 0.4, color=SCOPE2_MARKET, label="of the days with data", zorder=2)
-    ax.barh(y - 0.2, month, 0.4, color=SCOPE2_LOCATION, label="of the month", zorder=2)
-    ax.set_yticks(y, [a.meter for a in acts])
+    ax.barh(y + 0.2, data, 0.4, color=SCOPE2_MARKET, label=tr("report.of-days-with-data"), zorder=2)
+    ax.barh(y - 0.2, month, 0.4, color=SCOPE2_LOCATION, label=tr("report.of-month"), zorder=2)
+    ax.set_yticks(y, [text.name(a.meter) for a in acts])
     ax.set_xlim(0, 100)
-    ax.set_xlabel("% covered")
+    ax.set_xlabel(tr("report.pct-covered"))
     ax.legend(fontsize=8, frameon=False, loc="lower right", bbox_to_anchor=(1, 1.0), ncols=2)
     ax.grid(axis="x", color="#e0e0e0", zorder=0)
     for yy, a in zip(y, acts, strict=True):
-        flags = ", ".join(f for f in a.flags if f not in ("factor_fallback", "unverified_factor"))
+        flags = ", ".join(
+            text.code("flag", f)
+            for f in a.flags
+            if f not in ("factor_fallback", "unverified_factor")
+        )
         if flags:
             ax.text(101, yy, flags, fontsize=7, va="center", color="#444444")
 
@@ -795,10 +903,10 @@ def _coverage(fig: Figure, r: MonthlyReport) -> None:
         interpolation="nearest",
         extent=(0.5, len(r.days) + 0.5, len(acts) - 0.5, -0.5),
     )
-    ax.set_yticks(np.arange(len(acts)), [a.meter for a in acts])
+    ax.set_yticks(np.arange(len(acts)), [text.name(a.meter) for a in acts])
     ax.set_xticks(np.arange(1, len(r.days) + 1, 2 if len(r.days) > 16 else 1))
-    ax.set_xlabel(f"day of {r.days[0]:%B %Y}")
-    ax.set_title("Coverage per day (%)", fontsize=10, loc="left")
+    ax.set_xlabel(tr("report.day-of", month=text.month(r.days[0])))
+    ax.set_title(tr("report.coverage-per-day"), fontsize=10, loc="left")
     cbar = fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02)
     cbar.set_label("%")
 
@@ -806,15 +914,15 @@ def _coverage(fig: Figure, r: MonthlyReport) -> None:
 # --- pages 7..: factors ----------------------------------------------------------------
 
 _FACTOR_COLUMNS = [
-    "factor",
-    "role",
-    "value",
-    "source",
-    "table",
-    "year",
-    "verified",
-    "used by",
-    "fallback",
+    "report.col-factor",
+    "report.col-role",
+    "report.col-value",
+    "report.col-source",
+    "report.col-table",
+    "report.col-year",
+    "report.col-verified",
+    "report.col-used-by",
+    "report.col-fallback",
 ]
 _FACTOR_WIDTHS = [0.17, 0.08, 0.09, 0.3, 0.08, 0.04, 0.055, 0.135, 0.05]
 _FACTOR_BOX = (0.03, 0.07, 0.94, 0.78)
@@ -832,13 +940,14 @@ def _factor_pages(r: MonthlyReport, text: _Text) -> list[list[tuple[str, ...]]]:
             text(f.table),
             "" if f.data_year is None else str(f.data_year),
             f.verified,
-            ", ".join(f.used_by),
-            "yes" if f.fallback else "",
+            ", ".join(text.name(u) for u in f.used_by),
+            text.t("report.fallback-yes") if f.fallback else "",
         )
         for f in r.inventory.factors
     ]
     width_in, height_in = _FACTOR_BOX[2] * A4_LANDSCAPE[0], _FACTOR_BOX[3] * A4_LANDSCAPE[1]
-    cells, _ = _cells(_FACTOR_COLUMNS, rows, _FACTOR_WIDTHS, width_in, _FACTOR_FONT)
+    columns = [text.t(c) for c in _FACTOR_COLUMNS]
+    cells, _ = _cells(columns, rows, _FACTOR_WIDTHS, width_in, _FACTOR_FONT)
     per_line = _FACTOR_FONT * 1.6 / 72
     budget = height_in / per_line - (_lines(cells[0]) + 0.5)
     heights = [_lines(wrapped) + 0.5 for wrapped in cells[1:]]
@@ -868,33 +977,24 @@ def _rows_into_pages(
 def _factors(
     fig: Figure, r: MonthlyReport, rows: list[tuple[str, ...]], k: int, n: int, text: _Text
 ) -> None:
-    more = f" ({k} of {n})" if n > 1 else ""
-    _heading(
-        fig,
-        f"Factors used{more}",
-        "Every factor version behind a figure of this month: value in the unit the formula "
-        "uses, source document and table, data year, verified mark, fallback (see notes).",
-    )
+    more = text.t("report.factors-more", k=k, n=n) if n > 1 else ""
+    _heading(fig, text.t("report.factors-used", more=more), text.t("report.factors-sub"))
     ax = fig.add_axes(_FACTOR_BOX)
-    _table(ax, _FACTOR_COLUMNS, rows, _FACTOR_WIDTHS, _FACTOR_FONT)
+    columns = [text.t(c) for c in _FACTOR_COLUMNS]
+    _table(ax, columns, rows, _FACTOR_WIDTHS, _FACTOR_FONT, none=text.t("report.none"))
 
 
 # --- last page: data quality and evidence ----------------------------------------------
 
 
 def _quality(fig: Figure, r: MonthlyReport, text: _Text) -> None:
-    _heading(
-        fig,
-        "Data-quality notes and evidence",
-        "Missing data, derived or corrected intervals, fallback and unverified factors; "
-        "none of these are hidden in the figures.",
-    )
+    _heading(fig, text.t("report.quality"), text.t("report.quality-sub"))
     wrapped: list[str] = []
     for note in r.quality:
         wrapped += textwrap.wrap(text(note), 150, initial_indent="• ", subsequent_indent="   ")
     size = 8 if len(wrapped) <= 40 else 7 if len(wrapped) <= 48 else 6
     shown = wrapped[:56]
     if len(wrapped) > len(shown):
-        shown.append(f"… {len(wrapped) - len(shown)} more lines: see the XLSX sheet 'Quality'.")
+        shown.append(text.t("report.quality-more", n=len(wrapped) - len(shown)))
     fig.text(0.03, 0.84, "\n".join(shown), fontsize=size, va="top", linespacing=1.35)
-    _evidence_box(fig, r, 0.03, 0.16)
+    _evidence_box(fig, r, 0.03, 0.16, text)

@@ -10,8 +10,9 @@ can be summed and compared with the API to the last digit.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from openpyxl import Workbook
@@ -23,6 +24,7 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from carbonstream.api.inventory import _sections, _summary_rows
+from carbonstream.i18n import DEFAULT_LOCALE, Locale, catalogue, t
 from carbonstream.monthly.gather import PLANT, MonthlyReport
 
 SCOPE1 = "D95F02"
@@ -30,6 +32,7 @@ SCOPE2_MARKET = "1B9E77"
 SCOPE2_LOCATION = "7570B3"
 GREY = "BDBDBD"
 NUMBER = "#,##0.000"
+Tr = Callable[..., str]  # a catalogue key (and its parameters) to text in the report's locale
 REPORT_SHEETS = (
     "Summary",
     "Daily",
@@ -43,23 +46,34 @@ REPORT_SHEETS = (
 )
 
 
-def render_xlsx(report: MonthlyReport) -> bytes:
+def render_xlsx(report: MonthlyReport, locale: Locale = DEFAULT_LOCALE) -> bytes:
+    """The workbook; in zh-CN its sheet names, chart titles and words in cells are Chinese,
+    its column names (identifiers with their unit, as in the API) the same in both."""
+    tr = functools.partial(_text, locale)
     wb = Workbook()
     ws = wb.active
     assert ws is not None
-    _summary(ws, report)
-    _daily(wb.create_sheet(), report)
-    _scope2(wb.create_sheet(), report)
-    _sources(wb.create_sheet(), report)
-    _intensity(wb.create_sheet(), report)
-    _coverage(wb.create_sheet(), wb.create_sheet(), report)
+    _summary(ws, report, tr)
+    _daily(wb.create_sheet(), report, tr)
+    _scope2(wb.create_sheet(), report, tr)
+    _sources(wb.create_sheet(), report, tr)
+    _intensity(wb.create_sheet(), report, tr)
+    _coverage(wb.create_sheet(), wb.create_sheet(), report, tr)
     _quality(wb.create_sheet(), report)
-    _evidence(wb.create_sheet(), report)
+    _evidence(wb.create_sheet(), report, tr)
     for title, columns, rows in _sections(report.inventory)[1:]:  # the summary is above
         _write(wb.create_sheet(), title, columns, [[r.get(c) for c in columns] for r in rows])
+    for sheet in wb.worksheets:
+        key = "report.sheet-" + sheet.title.lower().replace(" ", "-")
+        if key in catalogue().entries:
+            sheet.title = t(key, locale)[:31]
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _text(locale: Locale, key: str, **params: object) -> str:
+    return t(key, locale, **params)
 
 
 def _value(v: Any) -> Any:
@@ -119,15 +133,19 @@ def _colour(chart: BarChart | LineChart, colours: Sequence[str]) -> None:
             s.graphicalProperties.line.solidFill = c
 
 
-def _summary(ws: Worksheet, r: MonthlyReport) -> None:
+def _summary(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     inv = r.inventory
     rows: list[list[Any]] = [[x["item"], x["value"], x["unit"]] for x in _summary_rows(inv)]
     rows += [
         ["month", r.month, inv.timezone],
-        ["days_with_data", sum(r.has_data), f"of {len(r.days)}"],
+        ["days_with_data", sum(r.has_data), tr("report.cell-of-days", n=len(r.days))],
         ["certificates_allocated_mwh", sum(c.allocated_mwh for c in inv.certificates), "MWh"],
         ["remaining_to_zero_carbon_t", inv.net.remaining_t, "tCO2e"],
-        ["evidence_chain_head_day", str(r.chain.day) if r.chain else "not sealed", ""],
+        [
+            "evidence_chain_head_day",
+            str(r.chain.day) if r.chain else tr("report.cell-not-sealed"),
+            "",
+        ],
         ["evidence_chain_head_digest", r.chain.digest if r.chain else "", "SHA-256"],
         ["generated_at", r.generated_at.isoformat(), ""],
         ["code_version", r.code_version, ""],
@@ -137,7 +155,7 @@ def _summary(ws: Worksheet, r: MonthlyReport) -> None:
     ws.column_dimensions["B"].width = 70
 
 
-def _daily(ws: Worksheet, r: MonthlyReport) -> None:
+def _daily(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     sites = r.inventory.sites
     cols = [
         "date",
@@ -156,7 +174,7 @@ def _daily(ws: Worksheet, r: MonthlyReport) -> None:
     for i, d in enumerate(r.days):
         row: list[Any] = [
             d,
-            "yes" if r.has_data[i] else "no",
+            tr("report.cell-yes") if r.has_data[i] else tr("report.cell-no"),
             p["scope1_t"][i],
             p["scope2_market_t"][i],
             p["scope1_t"][i] + p["scope2_location_t"][i],
@@ -174,9 +192,9 @@ def _daily(ws: Worksheet, r: MonthlyReport) -> None:
     bar.type = "col"
     bar.grouping = "stacked"
     bar.overlap = 100
-    bar.title = "Emissions by scope per day (tCO2e)"
+    bar.title = tr("report.chart-by-scope")
     bar.y_axis.title = "tCO2e"
-    bar.x_axis.title = "day"
+    bar.x_axis.title = tr("report.axis-day")
     bar.add_data(Reference(ws, min_col=3, max_col=4, min_row=1, max_row=n), titles_from_data=True)
     bar.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n))
     _colour(bar, [SCOPE1, SCOPE2_MARKET])
@@ -189,7 +207,7 @@ def _daily(ws: Worksheet, r: MonthlyReport) -> None:
     ws.add_chart(bar, f"C{len(rows) + 4}")  # under the table: it is wide
 
 
-def _scope2(ws: Worksheet, r: MonthlyReport) -> None:
+def _scope2(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     cols = [
         "site",
         "scope2_location_t",
@@ -206,7 +224,7 @@ def _scope2(ws: Worksheet, r: MonthlyReport) -> None:
     n = len(rows) + 1
     both = BarChart()
     both.type = "col"
-    both.title = "Scope 2 both ways (tCO2e)"
+    both.title = tr("report.chart-scope2-both")
     both.add_data(Reference(ws, min_col=2, max_col=3, min_row=1, max_row=n), titles_from_data=True)
     both.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n))
     _colour(both, [SCOPE2_LOCATION, SCOPE2_MARKET])
@@ -216,7 +234,7 @@ def _scope2(ws: Worksheet, r: MonthlyReport) -> None:
     mwh.type = "col"
     mwh.grouping = "stacked"
     mwh.overlap = 100
-    mwh.title = "Grid electricity by market-based treatment (MWh)"
+    mwh.title = tr("report.grid-by-treatment")
     mwh.add_data(Reference(ws, min_col=6, max_col=8, min_row=1, max_row=n), titles_from_data=True)
     mwh.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n))
     _colour(mwh, [SCOPE2_MARKET, "66A61E", GREY])
@@ -224,7 +242,7 @@ def _scope2(ws: Worksheet, r: MonthlyReport) -> None:
     ws.add_chart(mwh, "K18")
 
 
-def _sources(ws: Worksheet, r: MonthlyReport) -> None:
+def _sources(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     total = sum(s.co2e_t for s in r.sources) or 1.0
     rows = [
         [s.meter, s.site, s.kind, s.category, s.co2e_t, 100 * s.co2e_t / total] for s in r.sources
@@ -235,7 +253,7 @@ def _sources(ws: Worksheet, r: MonthlyReport) -> None:
     n = len(rows) + 1
     chart = BarChart()
     chart.type = "bar"
-    chart.title = "Top sources (tCO2e; electricity location-based)"
+    chart.title = tr("report.chart-top-sources")
     chart.add_data(Reference(ws, min_col=5, min_row=1, max_row=n), titles_from_data=True)
     chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n))
     chart.legend = None
@@ -244,7 +262,7 @@ def _sources(ws: Worksheet, r: MonthlyReport) -> None:
     ws.add_chart(chart, "H2")
 
 
-def _intensity(ws: Worksheet, r: MonthlyReport) -> None:
+def _intensity(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     cols = [
         "site",
         "unit",
@@ -268,12 +286,12 @@ def _intensity(ws: Worksheet, r: MonthlyReport) -> None:
     ]
     end = _write(ws, "Intensity", cols, rows)
     if not rows:
-        ws.cell(3, 1, "No production meters at these sites: intensity is not available.")
+        ws.cell(3, 1, tr("report.cell-no-production"))
         return
     n = len(rows) + 1
     month = BarChart()
     month.type = "col"
-    month.title = "Intensity of the month (tCO2e per unit)"
+    month.title = tr("report.chart-intensity-month")
     month.add_data(Reference(ws, min_col=5, min_row=1, max_row=n), titles_from_data=True)
     month.add_data(Reference(ws, min_col=7, min_row=1, max_row=n), titles_from_data=True)
     month.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n))
@@ -287,7 +305,7 @@ def _intensity(ws: Worksheet, r: MonthlyReport) -> None:
     for k in range(top + 1, top + 1 + len(daily)):
         ws.cell(k, 1).number_format = "yyyy-mm-dd"
     line = LineChart()
-    line.title = "Intensity per day, market-based"
+    line.title = tr("report.chart-intensity-day")
     last = top + len(daily)
     line.add_data(
         Reference(ws, min_col=2, max_col=1 + len(r.intensity), min_row=top, max_row=last),
@@ -300,7 +318,7 @@ def _intensity(ws: Worksheet, r: MonthlyReport) -> None:
     ws.add_chart(line, "J18")
 
 
-def _coverage(ws: Worksheet, by_day: Worksheet, r: MonthlyReport) -> None:
+def _coverage(ws: Worksheet, by_day: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     rows = [
         [
             a.meter,
@@ -318,7 +336,7 @@ def _coverage(ws: Worksheet, by_day: Worksheet, r: MonthlyReport) -> None:
         n = len(rows) + 1
         chart = BarChart()
         chart.type = "bar"
-        chart.title = "Data coverage per meter (%)"
+        chart.title = tr("report.chart-coverage")
         chart.add_data(
             Reference(ws, min_col=4, max_col=5, min_row=1, max_row=n), titles_from_data=True
         )
@@ -332,7 +350,7 @@ def _coverage(ws: Worksheet, by_day: Worksheet, r: MonthlyReport) -> None:
 
     days = [d.isoformat() for d in r.days]
     grid = [[a.meter, *r.meter_coverage.get(a.meter, [])] for a in r.inventory.activity]
-    _write(by_day, "Coverage by day", ["meter (% of the day covered)", *days], grid)
+    _write(by_day, "Coverage by day", [tr("report.cell-coverage-header"), *days], grid)
     by_day.column_dimensions["A"].width = 30
     for j in range(2, len(days) + 2):
         by_day.column_dimensions[get_column_letter(j)].width = 11
@@ -356,10 +374,10 @@ def _quality(ws: Worksheet, r: MonthlyReport) -> None:
     ws.column_dimensions["A"].width = 160
 
 
-def _evidence(ws: Worksheet, r: MonthlyReport) -> None:
+def _evidence(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     c = r.chain
     rows: list[list[Any]] = [
-        ["sealed", "yes" if c else "no"],
+        ["sealed", tr("report.cell-yes") if c else tr("report.cell-no")],
         ["head_day", str(c.day) if c else ""],
         ["head_digest_sha256", c.digest if c else ""],
         ["readings_that_day", c.readings if c else ""],
@@ -368,8 +386,7 @@ def _evidence(ws: Worksheet, r: MonthlyReport) -> None:
         ["days_with_data_not_sealed", ", ".join(str(d) for d in c.unsealed) if c else ""],
         [
             "how_to_anchor",
-            f"carbonstream export-evidence --from {r.days[0]} --to {r.days[-1]} --out DIR; "
-            "carbonstream verify DIR; the last digest in DIR/chain.json equals head_digest",
+            tr("report.cell-anchor", first=r.days[0], last=r.days[-1]),
         ],
     ]
     _write(ws, "Evidence", ["item", "value"], rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,10 +15,18 @@ from carbonstream.store.common import Cur
 @dataclass(frozen=True)
 class DeadLetter:
     topic: str
-    payload: bytes
+    payload: bytes  # the first bytes kept (dead_letters.keep_kb), or all of it
     reason: str
     received_at: dt.datetime
-    digest: bytes
+    digest: bytes  # SHA-256 of topic, NUL, whole payload: one row per distinct letter
+    size: int = -1  # the whole payload's length (-1: payload is all of it)
+    sha256: bytes = b""  # the whole payload's SHA-256 (empty: of payload)
+
+    def whole(self) -> tuple[int, bytes]:
+        """Length and SHA-256 of the whole payload."""
+        if self.size < 0:
+            return len(self.payload), hashlib.sha256(self.payload).digest()
+        return self.size, self.sha256
 
 
 def add_dead_letters(cur: Cur, letters: Sequence[DeadLetter]) -> None:
@@ -29,8 +38,9 @@ def add_dead_letters(cur: Cur, letters: Sequence[DeadLetter]) -> None:
         unique.setdefault(d.digest, d)
     rows = sorted(unique.values(), key=lambda d: d.digest)
     cur.execute(
-        "INSERT INTO dead_letters (received_at, topic, payload, reason, digest)"
-        " SELECT * FROM unnest(%s::timestamptz[], %s::text[], %s::bytea[], %s::text[], %s::bytea[])"
+        "INSERT INTO dead_letters (received_at, topic, payload, reason, digest, payload_bytes,"
+        " payload_sha256) SELECT * FROM unnest(%s::timestamptz[], %s::text[], %s::bytea[],"
+        " %s::text[], %s::bytea[], %s::int[], %s::bytea[])"
         " ON CONFLICT (digest) DO UPDATE SET seen = dead_letters.seen + 1",
         (
             [d.received_at for d in rows],
@@ -38,8 +48,30 @@ def add_dead_letters(cur: Cur, letters: Sequence[DeadLetter]) -> None:
             [d.payload for d in rows],
             [d.reason for d in rows],
             [d.digest for d in rows],
+            [d.whole()[0] for d in rows],
+            [d.whole()[1] for d in rows],
         ),
     )
+
+
+def prune_dead_letters(cur: Cur, retention_days: float, max_rows: int) -> int:
+    """Delete dead letters first received more than retention_days ago (0: none), then the
+    oldest beyond max_rows (0: no cap); returns how many rows went."""
+    n = 0
+    if retention_days > 0:
+        cur.execute(
+            "DELETE FROM dead_letters WHERE received_at < now() - make_interval(secs => %s)",
+            (retention_days * 86_400,),
+        )
+        n += cur.rowcount
+    if max_rows > 0:
+        cur.execute(
+            "DELETE FROM dead_letters WHERE id <= (SELECT id FROM dead_letters"
+            " ORDER BY id DESC OFFSET %s LIMIT 1)",
+            (max_rows,),
+        )
+        n += cur.rowcount
+    return n
 
 
 @dataclass

@@ -59,7 +59,7 @@ def parse_serials(text: str) -> SerialRange:
         raise Problem(422, "Invalid serials", str(e), "invalid-serials") from None
 
 
-def conflict(detail: str) -> Problem:
+def conflict(detail: str | Msg) -> Problem:
     return Problem(409, "Already claimed", detail, "already-claimed")
 
 
@@ -141,12 +141,15 @@ async def create_contract(
         raise Problem(
             422,
             "Invalid contract",
-            f"mwh {body.mwh} does not match {serials.count} serials (1 certificate = 1 MWh)",
+            Msg("problems.detail.mwh-serials", {"mwh": body.mwh, "count": serials.count}),
             "invalid-contract",
         )
     if body.generation.end < body.generation.start:
         raise Problem(
-            422, "Invalid contract", "generation ends before it starts", "invalid-contract"
+            422,
+            "Invalid contract",
+            Msg("problems.detail.generation-order"),
+            "invalid-contract",
         )
     valid_until = Certificate(
         body.id, serials, body.generation.start, body.generation.end
@@ -166,8 +169,10 @@ async def create_contract(
         raise Problem(
             422,
             "Invalid contract",
-            f"the contract is from market {market_!r} but the plant is in {plant_market(plant)!r}: "
-            "instruments must come from the same market (Scope 2 Quality Criterion 5)",
+            Msg(
+                "problems.detail.market-mismatch",
+                {"market": market_, "plant": plant_market(plant)},
+            ),
             "invalid-contract",
         )
     row = ledger.ContractRow(
@@ -188,13 +193,16 @@ async def create_contract(
             held = await ledger.holding_overlap(conn, "contracts", serials)
             if held is not None:
                 raise conflict(
-                    f"serials {serials} overlap contract {held}: a certificate is held once"
+                    Msg(
+                        "problems.detail.serials-overlap-contract",
+                        {"serials": serials, "held": held},
+                    )
                 )
             await ledger.insert_contract(conn, row)
     except psycopg.errors.UniqueViolation:
-        raise conflict(f"contract {body.id} exists") from None
+        raise conflict(Msg("problems.detail.contract-exists", {"id": body.id})) from None
     except psycopg.errors.ExclusionViolation:
-        raise conflict(f"serials {serials} are held by another contract") from None
+        raise conflict(Msg("problems.detail.serials-held", {"serials": serials})) from None
     found = await ledger.contracts(conn, body.id)
     return _public(found[0], [])
 
@@ -211,7 +219,7 @@ async def delete_contract(contract_id: str, _: Admin, conn: Connection) -> Respo
         if not found:
             raise not_found("contract", contract_id)
         if await ledger.allocations(conn, contract_id):
-            raise conflict(f"contract {contract_id} has allocations: claims are final")
+            raise conflict(Msg("problems.detail.contract-final", {"id": contract_id}))
         await ledger.delete_contract(conn, contract_id)
     return Response(status_code=204)
 
@@ -239,10 +247,7 @@ async def allocate(
                     headers={"Retry-After": "1"},
                 ) from None
         except psycopg.errors.ExclusionViolation:
-            raise conflict(
-                "these serials were allocated by a concurrent request: "
-                "a certificate is claimed once"
-            ) from None
+            raise conflict(Msg("problems.detail.serials-concurrent")) from None
     raise AssertionError("unreachable")
 
 
@@ -268,15 +273,29 @@ async def _allocate(
             block = ledger.free_block(c.serials, taken, body.mwh)
             if block is None:
                 raise conflict(
-                    f"contract {c.id} has no run of {body.mwh} unallocated serials "
-                    f"({c.serials.count - sum(t.count for t in taken)} left in all)"
+                    Msg(
+                        "problems.detail.no-unallocated-run",
+                        {
+                            "id": c.id,
+                            "mwh": body.mwh,
+                            "left": c.serials.count - sum(t.count for t in taken),
+                        },
+                    )
                 )
             serials = block
         for a in existing:
             if a.serials.overlaps(serials):
                 raise conflict(
-                    f"serials {serials} overlap {a.serials}, already allocated to {a.site} for "
-                    f"{a.period_start}..{a.period_end}: a certificate is claimed once"
+                    Msg(
+                        "problems.detail.serials-allocated",
+                        {
+                            "serials": serials,
+                            "other": a.serials,
+                            "site": a.site,
+                            "start": a.period_start,
+                            "end": a.period_end,
+                        },
+                    )
                 )
         p = body.period
         start = dt.datetime(p.start.year, p.start.month, p.start.day, tzinfo=zone)

@@ -36,6 +36,7 @@ from carbonstream.api.schemas.emissions import (
 from carbonstream.api.schemas.values import Instant
 from carbonstream.api.settings import ApiSettings
 from carbonstream.core.flags import describe
+from carbonstream.i18n import Msg
 from carbonstream.store.queries import series
 from carbonstream.store.queries.series import Bucket
 
@@ -73,9 +74,17 @@ def _check_points(n: int, bucket: Bucket, settings: ApiSettings, series_n: int) 
         raise Problem(
             422,
             "Too many points",
-            f"this asks for up to {n * series_n} points ({n} {bucket.value} buckets x "
-            f"{series_n} series); at most {settings.max_points} per request: narrow the range, "
-            f"ask for fewer sites, or use a coarser bucket ({coarser})",
+            Msg(
+                "problems.detail.too-many-points",
+                {
+                    "points": n * series_n,
+                    "n": n,
+                    "bucket": bucket.value,
+                    "series": series_n,
+                    "max": settings.max_points,
+                    "coarser": coarser,
+                },
+            ),
             "too-many-points",
             max_points=settings.max_points,
         )

@@ -24,6 +24,7 @@ from carbonstream.core.energy import EnergyParams
 from carbonstream.energy.baselines import METHOD as BASELINE_METHOD
 from carbonstream.energy.stored import energy_account, stored_baselines
 from carbonstream.energy.tce import Grouping, group_of
+from carbonstream.i18n import Msg
 from carbonstream.store.queries.series import Bucket, estimate_buckets
 
 router = APIRouter(prefix="/v1", tags=["energy"], responses=PROBLEM_RESPONSES)
@@ -45,7 +46,10 @@ def period(
     if month is not None:
         if start is not None or end is not None:
             raise Problem(
-                422, "Invalid period", "give start and end, or month, not both", "invalid-period"
+                422,
+                "Invalid period",
+                Msg("problems.detail.start-end-or-month"),
+                "invalid-period",
             )
         y, m = (int(x) for x in month.split("-"))
         return dt.datetime(y, m, 1, tzinfo=zone), dt.datetime(
@@ -90,8 +94,10 @@ async def energy(
         raise Problem(
             422,
             "Too many points",
-            f"this asks for up to {n} points ({by.value} rows per {bucket.value}); at most "
-            f"{settings.max_points}: use a coarser bucket or a shorter period",
+            Msg(
+                "problems.detail.too-many-energy-points",
+                {"n": n, "by": by.value, "bucket": bucket.value, "max": settings.max_points},
+            ),
             "too-many-points",
             max_points=settings.max_points,
         )

@@ -14,6 +14,8 @@ from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.routes.sites import not_found
 from carbonstream.api.schemas.factors import FactorCreate, FactorPublic
 from carbonstream.core.library import Factor, FactorLibrary, canonical_unit, known_unit
+from carbonstream.errors import FactorOverlapError
+from carbonstream.i18n import Msg
 from carbonstream.store import factors as store
 
 router = APIRouter(prefix="/v1", tags=["factors"], responses=PROBLEM_RESPONSES)
@@ -45,6 +47,22 @@ def _public(
         created_by=by,
         created_at=at,
     )
+
+
+async def _refuse_series_overlap(request: Request, conn: Connection, f: Factor) -> None:
+    """A factor that shares a date with another of its series would make every library
+    load (ingest, API, compute) fail: refuse it now, naming both ids."""
+    library: FactorLibrary = request.app.state.library
+    known = {(x.id, x.version) for x in library.factors()}
+    added = [x for x, _, _ in await store.added(conn) if (x.id, x.version) not in known]
+    try:
+        library.extended([*added, f])
+    except FactorOverlapError as e:
+        detail = Msg(
+            "problems.detail.factor-series-overlap",
+            {"first": e.first, "second": e.second, "series": e.series, "region": e.region},
+        )
+        raise Problem(422, "Invalid factor", detail, "invalid-factor") from None
 
 
 async def _all(request: Request, conn: Connection) -> list[FactorPublic]:
@@ -106,7 +124,7 @@ async def add_factor(
         raise Problem(
             422,
             "Invalid factor",
-            f"unit {body.unit!r} is not one the library knows",
+            Msg("problems.detail.unit-unknown", {"unit": body.unit}),
             "invalid-factor",
         )
     existing = [f for f in await _all(request, conn) if f.factor_id == body.factor_id]
@@ -116,8 +134,10 @@ async def add_factor(
         raise Problem(
             409,
             "Version exists",
-            f"factor {body.factor_id} has versions up to v{top}; published values are never "
-            f"rewritten: add v{top + 1}",
+            Msg(
+                "problems.detail.factor-versions",
+                {"id": body.factor_id, "top": top, "next": top + 1},
+            ),
             "factor-version-exists",
         )
     if existing:
@@ -126,7 +146,10 @@ async def add_factor(
             raise Problem(
                 422,
                 "Invalid factor",
-                f"unit {body.unit!r} does not convert to v{last.version}'s {last.unit!r}",
+                Msg(
+                    "problems.detail.unit-not-convertible",
+                    {"unit": body.unit, "version": last.version, "last": last.unit},
+                ),
                 "invalid-factor",
             )
     f = Factor(
@@ -146,6 +169,7 @@ async def add_factor(
         description=body.description,
         origin=store.ORIGIN,
     )
+    await _refuse_series_overlap(request, conn, f)
     try:
         async with conn.transaction():
             await store.add(conn, f, who.label)
@@ -153,7 +177,7 @@ async def add_factor(
         raise Problem(
             409,
             "Version exists",
-            f"factor {f.id} v{version} was just added",
+            Msg("problems.detail.factor-just-added", {"id": f.id, "version": version}),
             "factor-version-exists",
         ) from None
     return _public(f, set(), who.label)

@@ -30,6 +30,7 @@ from carbonstream.api.schemas.green import (
 )
 from carbonstream.api.schemas.values import Instant
 from carbonstream.config.plant import Plant
+from carbonstream.ledger.offsets import whole_days
 from carbonstream.store import green as q
 
 router = APIRouter(
@@ -103,9 +104,8 @@ async def zero_carbon(
     r = await green.resolve_version(conn, version)
     async with timed(metrics, "zero_carbon"):
         sums = await green.site_sums(conn, r, [keys[x] for x in sites], s, e, zone)
-        first = s.astimezone(zone).date()
-        last = (e - dt.timedelta(microseconds=1)).astimezone(zone).date()
-        rets = await q.retirements_inside(conn, first, last)
+        # Retirements offset whole days: those of the days wholly inside the period count.
+        rets = await q.retirements_inside(conn, *whole_days(s, e, zone))
     total, per_site = green.zero_carbon_status(sums, sites, rets, basis, site is None)
     return ZeroCarbonReport(
         period=_period(s, e, plant),

@@ -29,7 +29,12 @@ async def readyz(request: Request) -> dict[str, object]:
                 await conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
             ).fetchone()
     except (psycopg.Error, TimeoutError) as e:
-        raise Problem(503, "Not ready", f"database: {e}".strip(), "not-ready") from None
+        raise Problem(
+            503,
+            "Not ready",
+            Msg("problems.detail.database-error", {"error": str(e).strip()}),
+            "not-ready",
+        ) from None
     have = int(row[0]) if row else 0
     if have < want:
         raise Problem(

@@ -45,6 +45,7 @@ from carbonstream.api.schemas.ledger import DateRange
 from carbonstream.api.schemas.values import Instant
 from carbonstream.config.plant import Plant
 from carbonstream.core.resolve import Resolver
+from carbonstream.i18n import Msg
 from carbonstream.ledger.matching import (
     InstrumentHours,
     Matching,
@@ -93,7 +94,7 @@ _BODY = {
 }
 
 
-def _invalid(detail: str) -> Problem:
+def _invalid(detail: str | Msg) -> Problem:
     return Problem(422, "Invalid request", detail, "invalid-request")
 
 
@@ -101,18 +102,18 @@ def _parse_csv(text: str) -> list[tuple[str, str]]:
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None or [h.strip().lower() for h in header] != ["hour", "mwh"]:
-        raise _invalid("CSV needs the header 'hour,mwh' and one row per hour")
+        raise _invalid(Msg("problems.detail.csv-header"))
     rows = []
     for n, row in enumerate(reader, start=2):
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) != 2:
-            raise _invalid(f"CSV line {n}: expected 2 fields (hour,mwh), got {len(row)}")
+            raise _invalid(Msg("problems.detail.csv-fields", {"n": n, "got": len(row)}))
         rows.append((row[0].strip(), row[1].strip()))
         if len(rows) > _MAX_ROWS:
-            raise _invalid(f"at most {_MAX_ROWS} hours per request")
+            raise _invalid(Msg("problems.detail.too-many-hours", {"max": _MAX_ROWS}))
     if not rows:
-        raise _invalid("no hours given")
+        raise _invalid(Msg("problems.detail.no-hours"))
     return rows
 
 
@@ -124,20 +125,20 @@ async def _rows(request: Request) -> HourlyLoad:
             try:
                 text = body.decode("utf-8-sig")
             except UnicodeDecodeError:
-                raise _invalid("the CSV is not UTF-8") from None
+                raise _invalid(Msg("problems.detail.csv-not-utf8")) from None
             data: Any = {"rows": [{"hour": h, "mwh": m} for h, m in _parse_csv(text)]}
             return _ROWS.validate_python(data)
         if ctype not in ("application/json", ""):
             raise Problem(
                 415,
                 "Unsupported media type",
-                f"send application/json or text/csv, not {ctype}",
+                Msg("problems.detail.media-type", {"ctype": ctype}),
                 "unsupported-media-type",
             )
         try:
             data = json.loads(body or b"null")
         except (ValueError, RecursionError):
-            raise _invalid("the body is not JSON") from None
+            raise _invalid(Msg("problems.detail.body-not-json")) from None
         return _ROWS.validate_python(data)
     except ValidationError as e:
         errors = [
@@ -153,7 +154,12 @@ def _local_hour(t: dt.datetime, plant: Plant) -> dt.datetime:
     aware = t.replace(tzinfo=zone) if t.tzinfo is None else t
     local = aware.astimezone(zone)
     if (local.minute, local.second, local.microsecond) != (0, 0, 0):
-        raise _invalid(f"{t.isoformat()} is not the start of a local hour ({plant.timezone})")
+        raise _invalid(
+            Msg(
+                "problems.detail.not-hour-start-zone",
+                {"time": t.isoformat(), "zone": plant.timezone},
+            )
+        )
     return aware.astimezone(dt.UTC)
 
 
@@ -186,9 +192,11 @@ async def load_hourly(
     for r in body.rows:
         h = _local_hour(r.hour, plant)
         if h in hours:
-            raise _invalid(f"hour {h.astimezone(zone).isoformat()} is given twice")
+            raise _invalid(
+                Msg("problems.detail.hour-twice", {"hour": h.astimezone(zone).isoformat()})
+            )
         if not math.isfinite(r.mwh):
-            raise _invalid("mwh must be a finite number")
+            raise _invalid(Msg("problems.detail.mwh-finite"))
         if r.mwh > bounds.hour_mwh:
             raise implausible(
                 f"hour {h.astimezone(zone).isoformat()}'s generation",
@@ -212,9 +220,16 @@ async def load_hourly(
             raise Problem(
                 422,
                 "Refused by the ledger",
-                f"hour {outside[0].astimezone(zone).isoformat()} (and {len(outside) - 1} more) "
-                f"lies outside contract {c.id}'s generation period "
-                f"{c.generation_start}..{c.generation_end}",
+                Msg(
+                    "problems.detail.hour-outside-generation",
+                    {
+                        "hour": outside[0].astimezone(zone).isoformat(),
+                        "more": len(outside) - 1,
+                        "id": c.id,
+                        "start": c.generation_start,
+                        "end": c.generation_end,
+                    },
+                ),
                 "ledger-rule",
             )
         stored = await q.hourly_existing(conn, c.id, sorted(hours))
@@ -224,10 +239,16 @@ async def load_hourly(
             raise Problem(
                 409,
                 "Already loaded",
-                f"hour {h.astimezone(zone).isoformat()} of contract {c.id} is stored with "
-                f"{stored[h]} MWh, not {hours[h]} (and {len(changed) - 1} more hours differ): "
-                "hourly data is never silently rewritten; an admin can remove the contract's "
-                "hourly data (DELETE) and it can be loaded again",
+                Msg(
+                    "problems.detail.hourly-differs",
+                    {
+                        "hour": h.astimezone(zone).isoformat(),
+                        "id": c.id,
+                        "stored": stored[h],
+                        "given": hours[h],
+                        "more": len(changed) - 1,
+                    },
+                ),
                 "already-loaded",
             )
         new = [(h, v) for h, v in sorted(hours.items()) if h not in stored]
@@ -236,9 +257,10 @@ async def load_hourly(
             raise Problem(
                 422,
                 "Refused by the ledger",
-                f"contract {c.id} holds {c.serials.count} certificates (1 = 1 MWh) but its "
-                f"hourly generation would total {total:.6g} MWh: the hourly data is the "
-                "generation its certificates stand for, never more",
+                Msg(
+                    "problems.detail.hourly-exceeds-certificates",
+                    {"id": c.id, "count": c.serials.count, "total": f"{total:.6g}"},
+                ),
                 "ledger-rule",
             )
         await q.hourly_insert(conn, c.id, new, who.label)
@@ -346,7 +368,7 @@ async def matching(
             raise Problem(
                 422,
                 "Invalid period",
-                f"{t.isoformat()} is not the start of a local hour: matching works on whole hours",
+                Msg("problems.detail.not-hour-start", {"time": t.isoformat()}),
                 "invalid-period",
             )
     keys = await catalog.site_keys(conn, [site])

@@ -36,6 +36,7 @@ from carbonstream.api.schemas.ledger import (
     RetirementCreate,
     RetirementPublic,
 )
+from carbonstream.i18n import Msg
 from carbonstream.ledger import LedgerError, Offset, Retirement, check_retirement
 from carbonstream.ledger.offsets import CorrespondingAdjustment, Standard, check_credit, kind
 from carbonstream.store import ledger
@@ -158,12 +159,14 @@ async def create_offset(
         async with conn.transaction():
             held = await ledger.holding_overlap(conn, "offsets", serials)
             if held is not None:
-                raise conflict(f"credits {serials} overlap offset {held}: credits are held once")
+                raise conflict(
+                    Msg("problems.detail.credits-overlap", {"serials": serials, "held": held})
+                )
             await ledger.insert_offset(conn, row, site)
     except psycopg.errors.UniqueViolation:
-        raise conflict(f"offset {body.id} exists") from None
+        raise conflict(Msg("problems.detail.offset-exists", {"id": body.id})) from None
     except psycopg.errors.ExclusionViolation:
-        raise conflict(f"credits {serials} are held by another offset") from None
+        raise conflict(Msg("problems.detail.credits-held", {"serials": serials})) from None
     found = await ledger.offsets(conn, body.id)
     return _public(found[0], [])
 
@@ -200,8 +203,14 @@ async def retire(
                 block = ledger.free_block(o.serials, [r.serials for r in existing], body.tco2e)
                 if block is None:
                     raise conflict(
-                        f"offset {o.id} has no run of {body.tco2e} unretired credits "
-                        f"({o.serials.count - sum(r.serials.count for r in existing)} left)"
+                        Msg(
+                            "problems.detail.no-unretired-run",
+                            {
+                                "id": o.id,
+                                "t": body.tco2e,
+                                "left": o.serials.count - sum(r.serials.count for r in existing),
+                            },
+                        )
                     )
                 serials = block
             on = body.retired_on or today(plant)
@@ -224,8 +233,6 @@ async def retire(
                 who.label,
             )
     except psycopg.errors.ExclusionViolation:
-        raise conflict(
-            "these credits were retired by a concurrent request: a credit is retired once"
-        ) from None
+        raise conflict(Msg("problems.detail.credits-concurrent")) from None
     row = next(r for r in await ledger.retirements(conn, offset_id) if r.id == rid)
     return _retirement(row)

@@ -17,7 +17,7 @@ from carbonstream.api.catalog import Catalog
 from carbonstream.api.db import unavailable
 from carbonstream.api.deps import XLSX_MEDIA, CatalogDep, MetricsDep, PlantDep, timed
 from carbonstream.api.metrics import ApiMetrics
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
+from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, request_locale
 from carbonstream.api.routes.live import ViewerReleased
 from carbonstream.api.routes.sites import not_found
 from carbonstream.config.plant import Plant
@@ -97,12 +97,17 @@ async def _render(
         raise Problem(422, "Invalid request", str(e), "invalid-request") from None
     except (psycopg.OperationalError, PoolTimeout) as e:
         raise unavailable(e) from None
+    locale = request_locale(request)  # Accept-Language, else the plant's locale
     if format == "pdf":
-        body, media = await asyncio.to_thread(monthly.render_pdf, report), PDF_MEDIA
+        body, media = await asyncio.to_thread(monthly.render_pdf, report, locale), PDF_MEDIA
     else:
-        body, media = await asyncio.to_thread(monthly.render_xlsx, report), XLSX_MEDIA
+        body, media = await asyncio.to_thread(monthly.render_xlsx, report, locale), XLSX_MEDIA
     return Response(
         body,
         media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="report-{month}.{format}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="report-{month}.{format}"',
+            "Content-Language": str(locale),
+            "Vary": "Accept-Language",
+        },
     )

@@ -12,6 +12,7 @@ from carbonstream.api.deps import CatalogDep, MetricsDep, PlantDep, SettingsDep,
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.schemas.sites import (
     BudgetPublic,
+    ConflictPublic,
     MeterPublic,
     MeterState,
     MeterStatus,
@@ -20,6 +21,7 @@ from carbonstream.api.schemas.sites import (
     SitePublic,
 )
 from carbonstream.config.plant import Meter, Plant
+from carbonstream.core import plausible
 from carbonstream.i18n import Msg, catalogue
 from carbonstream.store.queries import status
 from carbonstream.transport.payload import Quality
@@ -65,7 +67,11 @@ def meter_public(
     quality = None
     if row.last_quality is not None:
         q = row.last_quality
-        quality = _QUALITIES[q].value if 0 <= q < len(_QUALITIES) else str(q)
+        quality = (
+            _QUALITIES[q].value
+            if 0 <= q < len(_QUALITIES)
+            else plausible.QUALITY_NAMES.get(q, str(q))
+        )
     return MeterPublic(
         id=row.id,
         site=row.site,
@@ -83,7 +89,22 @@ def meter_public(
             last_good_at=row.last_good_at.astimezone(zone) if row.last_good_at else None,
             seconds_silent=silent_s,
             silent_since=last.astimezone(zone) if state is MeterState.SILENT and last else None,
+            conflicts=row.conflicts,
+            last_conflict=_conflict(row.last_conflict, plant),
+            implausible_readings=row.implausible,
         ),
+    )
+
+
+def _conflict(c: status.Conflict | None, plant: Plant) -> ConflictPublic | None:
+    if c is None:
+        return None
+    zone = plant.zone
+    return ConflictPublic(
+        at=c.ts.astimezone(zone),
+        stored_value=c.stored_value,
+        value=c.value,
+        seen_at=c.seen_at.astimezone(zone),
     )
 
 

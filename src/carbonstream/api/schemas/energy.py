@@ -81,3 +81,21 @@ class BaselineReport(BaseModel):
         description="Per use: model (R2, CV(RMSE), NMBE vs ASHRAE 14), valid, EnPI, "
         "savings in tce and tCO2e, CUSUM series."
     )
+
+
+class FlexibleSlot(BaseModel):
+    """A flexible load's lowest-emission hours for the next local day."""
+
+    load: str
+    site: str
+    meter: str | None
+    day: str
+    start: str = Field(description="Local HH:MM to start.")
+    end: str
+    tco2e: float = Field(description="Of the run at the suggested hours.")
+    worst_tco2e: float = Field(description="Of the run at the worst allowed hours.")
+    saved_tco2e: float
+    all_hours_alike: bool = Field(
+        description="No renewable surplus forecast in the allowed hours: any start is as good."
+    )
+    t_per_mwh_by_hour: list[float] = Field(description="Marginal tCO2e/MWh per local hour.")

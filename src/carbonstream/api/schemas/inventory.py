@@ -122,9 +122,17 @@ class ActivityLine(BaseModel):
     kind: str
     quantity: float
     unit: str
+    quantity_meter_unit: float = Field(
+        description="The same activity in the meter's own unit (L, m3 at its reference "
+        "conditions, kWh ...)."
+    )
+    meter_unit: str
     energy_gj: float | None
     coverage_pct: float = Field(description="Share of the period covered by counted intervals.")
-    flags: list[str]
+    flags: list[str] = Field(
+        description="Quality flags of the meter's lines, including intervals that were not "
+        "counted (reset, gap, implausible)."
+    )
     readings: int = Field(default=0, description="Readings stored for the meter in the period.")
     unsigned_readings: int = Field(
         default=0,
@@ -153,6 +161,10 @@ class FactorUsed(BaseModel):
     data_year: int | None
     verified: str
     fallback: str | None
+    source_value: float | None = Field(
+        default=None, description="The value as the source document prints it."
+    )
+    source_unit: str | None = Field(default=None, description="Its unit there, e.g. kg/TJ.")
     used_by: list[str] = Field(description="Meters (or site:<id> for a residual factor).")
     months: list[str]
 
@@ -166,6 +178,11 @@ class LineagePublic(BaseModel):
     quantity_unit: str
     ef_co2e_t_per_unit: float
     factors: list[str] = Field(description="factor_id@vN by role order.")
+    basis: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per factor role: why that factor serves this month (looked up in its "
+        "series or pinned by id, its validity, the fallback rule if one applied).",
+    )
     notes: list[str]
 
 

@@ -15,19 +15,44 @@ class MeterState(StrEnum):
     NO_DATA = "no_data"  # never read
 
 
+class ConflictPublic(BaseModel):
+    """A reading that arrived for a stored (meter, time) with another value: not stored."""
+
+    at: dt.datetime = Field(description="The reading's source time, plant time zone.")
+    stored_value: float | None = Field(description="The value kept (null: a bad reading).")
+    value: float | None = Field(description="The other value that arrived (null: bad).")
+    seen_at: dt.datetime = Field(description="When it last arrived, plant time zone.")
+
+
 class MeterStatus(BaseModel):
     state: MeterState
     last_reading_at: dt.datetime | None = Field(
         description="Source time of the newest reading (any quality), plant time zone."
     )
     last_value: float | None = Field(description="Its raw value (null when not good).")
-    last_quality: str | None = Field(description="Its quality: good, timeout, stale, ...")
+    last_quality: str | None = Field(
+        description="Its quality: good, timeout, stale, ..., implausible_negative, "
+        "implausible_high, implausible_jump"
+    )
     last_good_at: dt.datetime | None = Field(description="The newest good reading's time.")
     seconds_silent: float | None = Field(
         description="Seconds since the newest reading (0 when it is in the future)."
     )
     silent_since: dt.datetime | None = Field(
         description="Set when the meter is silent: the time of its newest reading."
+    )
+    conflicts: int = Field(
+        default=0,
+        description="Readings that arrived for a stored (meter, time) with another value or "
+        "quality (recorded in reading_conflicts; an identical redelivery is not one).",
+    )
+    last_conflict: ConflictPublic | None = Field(
+        default=None, description="The most recently seen of them."
+    )
+    implausible_readings: int = Field(
+        default=0,
+        description="Readings stored with an implausible quality (implausible_negative, "
+        "implausible_high, implausible_jump): kept, not used in the account.",
     )
 
 

@@ -14,6 +14,8 @@ const STREAM = "/v1/live/stream?interval=2";
 const ALERTS = "/v1/alerts/active";
 const FORECAST = "/v1/forecast";
 const FORECAST_EVERY_MS = 60000; // the forecast moves once a quarter-hour
+const OPPORTUNITIES = "/v1/opportunities?limit=5";
+const OPPORTUNITIES_EVERY_MS = 300000; // hourly data: every 5 minutes is plenty
 const STALL_MS = 45000; // no byte (event or heartbeat) for this long: reconnect
 
 const state = {
@@ -27,6 +29,8 @@ const state = {
   alerts: null, // null: not loaded; "absent": the server has no alerts endpoint
   alertsError: null,
   forecasts: {}, // site id -> {ok: body} | {problem: detail} (GET /v1/forecast)
+  opportunities: null, // {ok: body} | {problem: detail} (GET /v1/opportunities)
+  evidence: {}, // opportunity rank -> hourly points of its meter (GET of its evidence link)
   locale: "en",
   locales: ["zh-CN", "en"],
   messages: {}, // locale -> key -> text
@@ -88,6 +92,7 @@ function applyLocale() {
   else document.title = T("page-title");
   renderAlerts();
   renderForecasts();
+  renderOpportunities();
 }
 
 function setupLocaleSwitch() {
@@ -574,6 +579,78 @@ function renderForecasts() {
   }
 }
 
+// --- opportunities (GET /v1/opportunities: ranked by tCO2e per year) ------------------------
+
+async function pollOpportunities() {
+  if (state.key) {
+    try {
+      const res = await fetch(OPPORTUNITIES, { headers: { "X-API-Key": state.key }, cache: "no-store" });
+      state.opportunities = res.ok ? { ok: await res.json() } : { problem: await problemDetail(res) };
+    } catch (e) {
+      state.opportunities = { problem: T("opp-unavailable") };
+    }
+    state.evidence = {};
+    renderOpportunities();
+  }
+  setTimeout(pollOpportunities, state.key ? OPPORTUNITIES_EVERY_MS : 5000);
+}
+
+function localText(t) {
+  // The API gives finding titles and actions in both languages: {"zh-CN": ..., en: ...}.
+  return t[state.locale] || t.en || "";
+}
+
+async function showEvidence(o) {
+  try {
+    const res = await fetch(o.evidence, { headers: { "X-API-Key": state.key }, cache: "no-store" });
+    state.evidence[o.rank] = res.ok ? (await res.json()).points : { problem: await problemDetail(res) };
+  } catch (e) {
+    state.evidence[o.rank] = { problem: T("opp-unavailable") };
+  }
+  renderOpportunities();
+}
+
+function evidenceSvg(points, unit) {
+  // One bar per hour of the window: the readings behind the finding.
+  const vals = points.map((p) => p.quantity);
+  const svg = trendSvg({ total_t_per_h: vals });
+  svg.setAttribute("class", "trend evidence");
+  svg.querySelector("title").textContent = T("opp-evidence-title", {
+    n: vals.length, max: fmt(Math.max(0, ...vals)), unit,
+  });
+  return svg;
+}
+
+function opportunityItem(o) {
+  const cost = o.cost_yuan_per_year === null ? "" : T("opp-cost", { yuan: fmt(o.cost_yuan_per_year) });
+  const ev = state.evidence[o.rank];
+  const link = el("a", { href: o.evidence, "data-field": "evidence" }, T("opp-readings"));
+  link.addEventListener("click", (e) => {
+    e.preventDefault();
+    showEvidence(o);
+  });
+  return el("li", { "data-opportunity": o.rank, "data-kind": o.kind, "data-meter": o.meter || "" },
+    el("strong", {}, localText(o.title)), " · ", o.meter || o.site, " · ",
+    el("span", { "data-field": "tco2e-per-year", "data-value": o.tco2e_per_year },
+      T("opp-tco2e", { t: fmt(o.tco2e_per_year) })),
+    cost, " · ", o.hours, " · ", link,
+    el("div", { class: "muted" }, localText(o.action)),
+    ev ? (ev.problem ? el("div", { class: "muted" }, ev.problem) : evidenceSvg(ev, o.energy_unit)) : null);
+}
+
+function renderOpportunities() {
+  const o = state.opportunities;
+  const list = o && o.ok ? o.ok.opportunities : [];
+  $("opp-list").replaceChildren(...list.map(opportunityItem));
+  $("opp-state").textContent = !o
+    ? T("opp-loading")
+    : o.problem
+      ? o.problem
+      : list.length
+        ? T("opp-window", { start: fmtDay(o.ok.start), end: fmtDay(o.ok.end) })
+        : T("opp-none");
+}
+
 // --- start ----------------------------------------------------------------------------------
 
 document.addEventListener("DOMContentLoaded", async () => {
@@ -586,4 +663,5 @@ document.addEventListener("DOMContentLoaded", async () => {
   else askForKey();
   pollAlerts();
   pollForecasts();
+  pollOpportunities();
 });

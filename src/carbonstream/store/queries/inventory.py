@@ -50,7 +50,8 @@ LINEAGE_SQL = """
 SELECT l.id, l.subject, l.month, l.method, l.gwp, l.quantity_unit, l.ef_co2e,
        coalesce(l.record -> 'notes', '[]'::jsonb),
        lf.role, lf.fallback, f.factor_id, f.version, f.value, f.unit, f.source,
-       f.source_table, f.data_year, f.verified
+       f.source_table, f.data_year, f.verified,
+       coalesce(l.record -> 'factors', '[]'::jsonb)
 FROM lineage AS l
 LEFT JOIN lineage_factors AS lf ON lf.lineage_id = l.id
 LEFT JOIN factors AS f ON f.factor_id = lf.factor_id AND f.version = lf.version
@@ -124,6 +125,8 @@ class LineageRow:
     ef_co2e: float
     notes: list[str]
     factors: list[FactorRef] = field(default_factory=list)
+    # role -> why that factor serves the lineage's month (pinned or looked up, validity)
+    basis: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -225,6 +228,11 @@ async def load(
                 str(r[5]),
                 float(r[6]),
                 [str(n) for n in r[7]],
+                basis={
+                    str(f["role"]): str(f["basis"])
+                    for f in r[18]
+                    if isinstance(f, dict) and f.get("basis")
+                },
             )
         if r[8] is not None and r[10] is not None:
             lin.factors.append(

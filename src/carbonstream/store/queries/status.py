@@ -13,7 +13,8 @@ SITES_SQL = "SELECT key, id, name, grid_region FROM sites ORDER BY id"
 # (meter, ts) backwards: one index probe per meter.
 METERS_SQL = """
 SELECT m.key, m.id, s.id, m.kind, m.measures, m.unit,
-       ms.last_ts_ns, r.ts, r.value, r.quality
+       ms.last_ts_ns, r.ts, r.value, r.quality,
+       cn.n, lc.ts, lc.stored_value, lc.value, lc.last_seen, ms.implausible
 FROM meters AS m
 JOIN sites AS s ON s.key = m.site
 LEFT JOIN meter_state AS ms ON ms.meter = m.key
@@ -21,6 +22,13 @@ LEFT JOIN LATERAL (
     SELECT ts, value, quality FROM readings
     WHERE meter = m.key ORDER BY ts DESC LIMIT 1
 ) AS r ON true
+LEFT JOIN LATERAL (
+    SELECT count(*) AS n FROM reading_conflicts WHERE meter = m.key
+) AS cn ON true
+LEFT JOIN LATERAL (
+    SELECT ts, stored_value, value, last_seen FROM reading_conflicts
+    WHERE meter = m.key ORDER BY last_seen DESC, ts DESC LIMIT 1
+) AS lc ON true
 WHERE (%(site)s::text IS NULL OR s.id = %(site)s)
   AND (%(meter)s::text IS NULL OR m.id = %(meter)s)
 ORDER BY m.id
@@ -46,6 +54,14 @@ class SiteRow:
 
 
 @dataclass(frozen=True)
+class Conflict:
+    ts: dt.datetime  # the reading's source time
+    stored_value: float | None  # what is stored (None: a bad-quality reading)
+    value: float | None  # what arrived and was not stored
+    seen_at: dt.datetime  # when it last arrived
+
+
+@dataclass(frozen=True)
 class MeterRow:
     key: int
     id: str
@@ -57,6 +73,9 @@ class MeterRow:
     last_reading_at: dt.datetime | None
     last_value: float | None
     last_quality: int | None
+    conflicts: int = 0  # readings that arrived for a stored (meter, time) with another value
+    last_conflict: Conflict | None = None
+    implausible: int = 0  # readings stored with an implausible quality (core.plausible)
 
 
 async def sites(conn: AsyncConn) -> list[SiteRow]:
@@ -83,6 +102,16 @@ async def meters(
                 last_reading_at=r[7],
                 last_value=None if r[8] is None else float(r[8]),
                 last_quality=None if r[9] is None else int(r[9]),
+                conflicts=int(r[10] or 0),
+                last_conflict=None
+                if r[11] is None
+                else Conflict(
+                    r[11],
+                    None if r[12] is None else float(r[12]),
+                    None if r[13] is None else float(r[13]),
+                    r[14],
+                ),
+                implausible=int(r[15] or 0),
             )
         )
     return out

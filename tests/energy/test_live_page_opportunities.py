@@ -1,0 +1,95 @@
+"""The live page's opportunity section in headless Chromium: the simulated plant with its
+planted waste stored up to this hour; the page lists the weekend idle compressor and the
+drifting chiller with tCO2e per year, shows the readings behind one inline, and reads in
+Chinese after the language switch."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from carbonstream.api import ApiSettings, create_app, server
+from tests.api.conftest import make_keys
+from tests.api.test_live_page import browser
+from tests.energy.simplant import DAYS, plant_data, store_sim
+from tests.services import PG_ADMIN_URL, create_db, drop_db, free_port, url_with_db
+
+__all__ = ["browser"]  # fixture
+
+
+@pytest.fixture
+def page_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    name = create_db()
+    url = url_with_db(PG_ADMIN_URL, name)
+    hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    store_sim(url, start=hour - dt.timedelta(days=DAYS) + dt.timedelta(hours=1))
+    path = tmp_path / "sim.yaml"
+    path.write_text(yaml.safe_dump(plant_data()), encoding="utf-8")
+    token = make_keys(url)["viewer"]
+    app = create_app(ApiSettings(plant=str(path), pool_size=4), url)
+    port = free_port()
+    api = server.ApiServer(app, server.config(app, "127.0.0.1", port, "warning"), own_signals=False)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(api.serve(),), daemon=True)
+    thread.start()
+    end = time.monotonic() + 15
+    while not api.started:
+        assert time.monotonic() < end and thread.is_alive(), "the API did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        loop.call_soon_threadsafe(api.stop)
+        thread.join(15)
+        loop.close()
+        drop_db(name)
+
+
+def _items(d: webdriver.Chrome) -> list[tuple[str, str, float]]:
+    rows = d.execute_script(
+        "return [...document.querySelectorAll('#opp-list li')].map(li => [li.dataset.kind,"
+        " li.dataset.meter, li.querySelector('[data-field=\"tco2e-per-year\"]').dataset.value]);"
+    )
+    return [(str(k), str(m), float(v)) for k, m, v in rows]
+
+
+def test_page_lists_the_top_opportunities(
+    page_server: tuple[str, str], browser: webdriver.Chrome
+) -> None:
+    base, token = page_server
+    browser.get(f"{base}/#key={token}")
+    wait = WebDriverWait(browser, 30, poll_frequency=0.2)
+    wait.until(lambda d: len(_items(d)) >= 2)
+    items = _items(browser)
+    found = {(k, m) for k, m, _ in items}
+    assert ("idle_load", "compressor") in found and ("drift", "chiller") in found
+    t = [v for _, _, v in items]
+    assert t == sorted(t, reverse=True) and t[0] > 10  # ranked; tCO2e per year
+    li = browser.find_element(By.CSS_SELECTOR, '#opp-list li[data-kind="idle_load"]')
+    assert "Idle load outside production hours" in li.text and "sat 00:00-24:00" in li.text
+    # The readings behind it, one click away: an hourly bar per hour of the window.
+    li.find_element(By.CSS_SELECTOR, '[data-field="evidence"]').click()
+    wait.until(
+        lambda d: d.find_elements(
+            By.CSS_SELECTOR, '#opp-list li[data-kind="idle_load"] svg.evidence rect'
+        )
+    )
+    bars = browser.find_elements(By.CSS_SELECTOR, '#opp-list li[data-kind="idle_load"] svg rect')
+    assert len(bars) >= (DAYS - 1) * 24
+    browser.find_element(By.ID, "lang").click()
+    wait.until(lambda d: "节能减排机会" in d.find_element(By.ID, "opportunities").text)
+    assert "非生产时段空载能耗" in browser.find_element(By.ID, "opp-list").text
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]  # type: ignore[no-untyped-call]
+    assert all(
+        "/v1/alerts/active" in e["message"] or "/v1/forecast" in e["message"] for e in errors
+    ), errors
