@@ -93,6 +93,12 @@ def _run(op: Any, mode: GenerationMode, base: str, token: str, checks: list[Any]
     check()
 
 
+def _explain(e: BaseException) -> str:
+    """The failure and, for a flaky or grouped one, what each attempt saw."""
+    subs = getattr(e, "exceptions", ())
+    return f"{e}" + "".join(f"\n  - {_explain(x)}" for x in subs)
+
+
 def test_no_server_error(live: tuple[str, dict[str, str]]) -> None:
     base, tokens = live
     schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
@@ -113,7 +119,7 @@ def test_no_server_error(live: tuple[str, dict[str, str]]) -> None:
             except Unsatisfiable:
                 pass  # nothing to make invalid (no parameters, or only free-form strings)
             except (Exception, BaseExceptionGroup) as e:  # collect them all, then report
-                failures.append(f"{op.label} ({mode.value}): {e}")
+                failures.append(f"{op.label} ({mode.value}): {_explain(e)}")
     assert operations >= 20
     assert not failures, "\n\n".join(failures)
 
@@ -205,6 +211,6 @@ def test_no_server_error_under_attack(live: tuple[str, dict[str, str]]) -> None:
         try:
             check()
         except (Exception, BaseExceptionGroup) as e:  # collect them all, then report
-            failures.append(f"{op.label}: {e}")
+            failures.append(f"{op.label}: {_explain(e)}")
     assert answered >= 20 * ATTACK_EXAMPLES
     assert not failures, "\n\n".join(failures)

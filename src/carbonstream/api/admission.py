@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from carbonstream.api.problems import MEDIA_TYPE, Problem
+from carbonstream.i18n import Msg
 
 TOO_MANY: dict[int | str, dict[str, Any]] = {
     429: {
@@ -45,7 +46,8 @@ class Slot:
 
 @dataclass
 class Gate:
-    what: str  # "live streams", "report renders": named in the refusal
+    what: str  # "live streams", "report renders": the problem's `limit`
+    noun: Msg  # the same, in the reader's language
     per_key: int
     total: int
     retry_after_s: int
@@ -56,10 +58,21 @@ class Gate:
         return sum(self.held.values())
 
     def admit(self, key_id: str) -> Slot:
+        retry = self.retry_after_s
         if self.held[key_id] >= self.per_key:
-            raise self._busy(f"key {key_id} holds {self.per_key} {self.what}, its limit")
+            raise self._busy(
+                Msg(
+                    "problems.detail.too-many-per-key",
+                    {"key_id": key_id, "limit": self.per_key, "what": self.noun, "retry": retry},
+                )
+            )
         if self.in_use >= self.total:
-            raise self._busy(f"the server runs {self.total} {self.what}, its limit")
+            raise self._busy(
+                Msg(
+                    "problems.detail.too-many-total",
+                    {"limit": self.total, "what": self.noun, "retry": retry},
+                )
+            )
         self.held[key_id] += 1
         return Slot(self, key_id)
 
@@ -71,11 +84,11 @@ class Gate:
         finally:
             s.release()
 
-    def _busy(self, why: str) -> Problem:
+    def _busy(self, detail: Msg) -> Problem:
         return Problem(
             429,
             "Too many requests",
-            f"{why}: close one or retry after {self.retry_after_s} s",
+            detail,
             "too-many-requests",
             headers={"Retry-After": str(self.retry_after_s)},
             limit=self.what,

@@ -48,6 +48,7 @@ from carbonstream.core.energy import for_plant as energy_params
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import build_params
 from carbonstream.forecast.service import Forecaster
+from carbonstream.i18n import Msg
 from carbonstream.ledger.bounds import Bounds
 from carbonstream.store.db import connect
 from carbonstream.store.plant import sync_plant
@@ -120,10 +121,18 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
     app.state.forecaster = Forecaster(plant)
     limits = settings.limits
     app.state.streams = Gate(
-        "live streams", limits.streams_per_key, limits.streams_total, limits.retry_after_s
+        "live streams",
+        Msg("problems.noun.live-streams"),
+        limits.streams_per_key,
+        limits.streams_total,
+        limits.retry_after_s,
     )
     app.state.renders = Gate(
-        "report renders", limits.renders_per_key, limits.renders_total, limits.retry_after_s
+        "report renders",
+        Msg("problems.noun.report-renders"),
+        limits.renders_per_key,
+        limits.renders_total,
+        limits.retry_after_s,
     )
     problems.install(app)
     # Outermost last: headers on every answer, then counting, then the guard before routing.

@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from carbonstream.api import problems
 from carbonstream.api.settings import ApiLimits
 from carbonstream.errors import CarbonstreamError
+from carbonstream.i18n import DEFAULT_LOCALE, Msg, negotiate
 
 # A route that takes uploads says so in its OpenAPI operation (and so in the docs):
 # openapi_extra=UPLOAD. Its body may be ApiLimits.upload_bytes long.
@@ -90,8 +91,7 @@ class RequestGuard:
                 problems.Problem(
                     422,
                     "Invalid request",
-                    "the path or query contains a control character (NUL, CR, LF, ...): "
-                    "no site, meter, contract or parameter has one",
+                    Msg("problems.detail.control-character"),
                     "control-character",
                 ),
             )
@@ -103,7 +103,7 @@ class RequestGuard:
                 scope,
                 send,
                 problems.Problem(
-                    400, "Bad request", "Content-Length is not a number", "bad-request"
+                    400, "Bad request", Msg("problems.detail.content-length-invalid"), "bad-request"
                 ),
             )
             return
@@ -155,14 +155,12 @@ def _content_length(scope: Scope) -> int | None:
 
 
 def _too_large(limit: int, declared: int | None) -> problems.Problem:
-    size = f"{declared} bytes" if declared is not None else "more than that"
-    return problems.Problem(
-        413,
-        "Content too large",
-        f"this route takes a body of at most {limit} bytes; the request sent {size}",
-        "content-too-large",
-        max_bytes=limit,
+    detail = (
+        Msg("problems.detail.body-over-limit-streamed", {"limit": limit})
+        if declared is None
+        else Msg("problems.detail.body-over-limit", {"limit": limit, "size": declared})
     )
+    return problems.Problem(413, "Content too large", detail, "content-too-large", max_bytes=limit)
 
 
 async def _refuse(scope: Scope, send: Send, p: problems.Problem, close: bool = False) -> None:
@@ -170,7 +168,11 @@ async def _refuse(scope: Scope, send: Send, p: problems.Problem, close: bool = F
         # uvicorn closes the connection after this response: the rest of the body is
         # never read, and the client learns at once.
         p.headers["Connection"] = "close"
-    response = problems.response(p, scope["path"])
+    accept = next((v for k, v in scope["headers"] if k == b"accept-language"), b"")
+    plant = getattr(getattr(scope.get("app"), "state", None), "plant", None)
+    default = plant.locale if plant is not None else DEFAULT_LOCALE
+    locale = negotiate(accept.decode("latin-1") or None, default)
+    response = problems.response(p, scope["path"], locale)
 
     async def no_body() -> Message:
         return {"type": "http.disconnect"}

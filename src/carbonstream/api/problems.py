@@ -44,16 +44,9 @@ class Problem(Exception):  # noqa: N818 - RFC 9457 names it a "problem"
         self.extra = extra
 
 
-def implausible(what: str, quantity: float, bound: float, why: str) -> Problem:
+def implausible(detail: Msg, bound: float) -> Problem:
     """A quantity beyond the plant's plausible bound (carbonstream.ledger.bounds)."""
-    return Problem(
-        422,
-        "Implausible quantity",
-        f"{what} of {quantity:.6g} is more than {bound:.6g}, {why} (docs/api.md, "
-        "'Plausible quantities')",
-        "implausible-quantity",
-        bound=bound,
-    )
+    return Problem(422, "Implausible quantity", detail, "implausible-quantity", bound=bound)
 
 
 # Data exceptions (SQLSTATE class 22) that only a value from the request can cause: text
@@ -154,8 +147,7 @@ def install(app: FastAPI) -> None:
             Problem(
                 422,
                 "Invalid value",
-                "a value in the request cannot be stored (a NUL or control character, or a "
-                "number or date out of range)",
+                Msg("problems.detail.invalid-value"),
                 "invalid-value",
                 sqlstate=exc.sqlstate,
             ),

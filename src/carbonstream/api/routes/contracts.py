@@ -157,12 +157,17 @@ async def create_contract(
     most = bounds.contract_mwh(body.generation.start, valid_until)
     if serials.count > most:
         raise implausible(
-            "a contract",
-            serials.count,
+            Msg(
+                "problems.detail.implausible-contract",
+                {
+                    "mwh": serials.count,
+                    "bound": f"{most:.6g}",
+                    "grid_mw": f"{bounds.grid_mw:.6g}",
+                    "start": body.generation.start,
+                    "until": valid_until,
+                },
+            ),
             most,
-            f"MWh: what the plant's grid import ({bounds.grid_mw:.6g} MW by its meters' "
-            f"ratings) could draw from {body.generation.start} until the certificates lapse "
-            f"on {valid_until}",
         )
     market_ = body.market or plant_market(plant)
     if market_ != plant_market(plant):

@@ -199,11 +199,15 @@ async def load_hourly(
             raise _invalid(Msg("problems.detail.mwh-finite"))
         if r.mwh > bounds.hour_mwh:
             raise implausible(
-                f"hour {h.astimezone(zone).isoformat()}'s generation",
-                r.mwh,
+                Msg(
+                    "problems.detail.implausible-hour",
+                    {
+                        "hour": h.astimezone(zone).isoformat(),
+                        "mwh": f"{r.mwh:.6g}",
+                        "bound": f"{bounds.hour_mwh:.6g}",
+                    },
+                ),
                 bounds.hour_mwh,
-                "MWh: one hour of what the plant's grid import could draw by its meters' "
-                "ratings; more can never be matched",
             )
         hours[h] = r.mwh
     async with conn.transaction():

@@ -130,10 +130,11 @@ async def create_offset(
     serials = parse_serials(body.serials)
     if serials.count > bounds.max_offset_t:
         raise implausible(
-            "an offset holding",
-            serials.count,
+            Msg(
+                "problems.detail.implausible-offset",
+                {"t": serials.count, "bound": bounds.max_offset_t},
+            ),
             bounds.max_offset_t,
-            "tCO2e: the yearly emissions of the largest single industrial sites",
         )
     site = None
     if body.site is not None:
