@@ -19,6 +19,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import get_args
 
+from carbonstream.alerts.rules import Measure
 from carbonstream.api.live import Status
 from carbonstream.config.fuels import Fuel
 from carbonstream.i18n import LOCALES, catalogue
@@ -93,6 +94,7 @@ def test_every_message_the_live_script_asks_for_is_in_the_catalogue() -> None:
         "st-": {f"st-{s}" for s in get_args(Status)},
         "q-": {f"q-{q.value}" for q in Quality},
         "so-far-forecast-": {"so-far-forecast-month", "so-far-forecast-year"},
+        "measure-": {f"measure-{m.value}" for m in Measure},
     }
     assert prefixes == set(expanded), "a new prefix key in live.js: list its values here"
     wanted = exact | set().union(*expanded.values())
