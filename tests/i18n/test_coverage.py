@@ -21,6 +21,7 @@ from typing import get_args
 
 from carbonstream.alerts.rules import Measure
 from carbonstream.api.live import Status
+from carbonstream.api.routes.alerts import ActiveAlert
 from carbonstream.config.fuels import Fuel
 from carbonstream.i18n import LOCALES, catalogue
 from carbonstream.monthly.gather import FLAG_NOTES
@@ -95,6 +96,7 @@ def test_every_message_the_live_script_asks_for_is_in_the_catalogue() -> None:
         "q-": {f"q-{q.value}" for q in Quality},
         "so-far-forecast-": {"so-far-forecast-month", "so-far-forecast-year"},
         "measure-": {f"measure-{m.value}" for m in Measure},
+        "alert-": {f"alert-{s}" for s in get_args(ActiveAlert.model_fields["status"].annotation)},
     }
     assert prefixes == set(expanded), "a new prefix key in live.js: list its values here"
     wanted = exact | set().union(*expanded.values())

@@ -279,7 +279,7 @@ function alertItem(a) {
   const where = [a.site, a.meter].filter(Boolean).join(" / ");
   const text = T("alert-text", {
     rule: a.rule, where: where ? " · " + where : "", value: fmt(a.value),
-    threshold: fmt(a.threshold), status: a.status ? " · " + a.status : "",
+    threshold: fmt(a.threshold), status: a.status ? " · " + T("alert-" + a.status) : "",
     since: since ? T("alert-since", { time: since }) : "",
   });
   return el("li", { class: "sev-" + (a.severity || "info"), "data-rule": a.rule }, text);
