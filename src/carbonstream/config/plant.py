@@ -30,6 +30,7 @@ from carbonstream.config.gateway_keys import key_problems
 from carbonstream.config.gateways import GatewayBinding, binding_problems
 from carbonstream.config.hourly import MAX_KWH_PER_HOUR
 from carbonstream.config.offsets import OffsetHolding, check_holdings
+from carbonstream.config.products import Footprint
 from carbonstream.i18n.locale import DEFAULT_LOCALE, Locale
 from carbonstream.ledger import LedgerError, SerialRange
 
@@ -520,6 +521,7 @@ class Plant(_Model):
     instruments: list[Instrument] = Field(default_factory=list)
     replacements: list[Replacement] = Field(default_factory=list)
     zero_carbon: ZeroCarbonRule = Field(default_factory=ZeroCarbonRule)
+    footprint: Footprint = Field(default_factory=Footprint)
     offsets: list[OffsetHolding] = Field(
         default_factory=list, description="Offset credits held and retired (CCER, international)."
     )
@@ -601,6 +603,14 @@ class Plant(_Model):
                 raise ValueError(f"replacement names unknown meter {r.meter!r}")
             if meter.measures is not Measures.COUNTER:
                 raise ValueError(f"replacement of {r.meter!r}: only counters are replaced")
+        self.footprint.check(
+            {m.line for m in self.meters if m.line is not None},
+            {
+                m.id: (m.line, m.scale().canonical)
+                for m in self.meters
+                if m.kind is MeterKind.PRODUCTION
+            },
+        )
         self.energy.check(self)
         problems = binding_problems(self.gateways, site_ids, {m.id: m.site for m in self.meters})
         problems += key_problems(self.gateways)

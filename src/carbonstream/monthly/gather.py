@@ -24,6 +24,8 @@ from carbonstream.config.plant import MeterKind, Plant
 from carbonstream.core.intensity import Intensity, intensity
 from carbonstream.core.meters import MeterParams
 from carbonstream.errors import CarbonstreamError
+from carbonstream.footprint import service as footprint_service
+from carbonstream.footprint.model import ProductFootprint
 from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg
 from carbonstream.store.db import AsyncConn
 from carbonstream.store.queries import inventory as inventory_queries
@@ -97,6 +99,7 @@ class MonthlyReport:
     generated_at: dt.datetime
     code_version: str
     budgets: dict[str, tuple[float, str]] = field(default_factory=dict)  # site -> (t, basis)
+    footprints: list[ProductFootprint] = field(default_factory=list)  # lots ended in the month
     plant_zh: str = ""  # the plant's Chinese name (name_zh), shown in zh-CN
     locale: Locale = DEFAULT_LOCALE  # the plant's configured language of reports
     quality_msgs: list[Msg | str] = field(default_factory=list)  # quality, in any locale
@@ -301,6 +304,9 @@ async def gather(
         names_zh={s.id: s.name_zh for s in plant.sites if s.name_zh}
         | {m.id: m.name_zh for m in plant.meters if m.name_zh},
     )
+    report.footprints = [
+        x.footprint for x in await footprint_service.all_products(conn, plant, start, end)
+    ]
     report.quality_msgs = quality_messages(report)
     report.quality = [str(m) for m in report.quality_msgs]
     return report

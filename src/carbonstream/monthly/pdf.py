@@ -135,6 +135,8 @@ def render_pdf(report: MonthlyReport, locale: Locale = DEFAULT_LOCALE) -> bytes:
             partial(_factors, r=report, rows=rows, k=k, n=len(chunks), text=text)
             for k, rows in enumerate(chunks, start=1)
         ]
+        if report.footprints:
+            pages.append(lambda f: _footprints(f, report, text))
         pages.append(lambda f: _quality(f, report, text))
         buf = io.BytesIO()
         rc = mpl.rc_context(
@@ -1002,3 +1004,57 @@ def _quality(fig: Figure, r: MonthlyReport, text: _Text) -> None:
         shown.append(text.t("report.quality-more", n=len(wrapped) - len(shown)))
     fig.text(0.03, 0.84, "\n".join(shown), fontsize=size, va="top", linespacing=1.35)
     _evidence_box(fig, r, 0.03, 0.16, text)
+
+
+def _per_unit(t: float, quantity: float) -> str:
+    """tCO2e over a quantity, as kgCO2e per unit."""
+    return _fmt(t * 1000 / quantity, 1) if quantity > 0 else "-"
+
+
+def _footprints(fig: Figure, r: MonthlyReport, text: _Text) -> None:
+    """Product carbon footprints of the lots finished in the month (docs/footprint.md)."""
+    _heading(fig, text.t("footprint.report-title"), text.t("footprint.report-sub"))
+    cols = [
+        text.t(f"footprint.col-{c}")
+        for c in (
+            "product",
+            "lots",
+            "quantity",
+            "per-unit-market",
+            "per-unit-location",
+            "materials",
+            "energy",
+            "transport",
+        )
+    ]
+    zh = text.locale == Locale.ZH_CN
+    rows = []
+    for f in r.footprints:
+        q = f.quantity
+        rows.append(
+            [
+                f.name_zh if zh else f.name_en,
+                str(f.lots),
+                f"{_fmt(q)} {f.declared_unit}",
+                _fmt(f.parts.kgco2e_per_unit_market, 1) if f.lots else "-",
+                _fmt(f.parts.kgco2e_per_unit_location, 1) if f.lots else "-",
+                _per_unit(f.parts.materials_t, q),
+                _per_unit(f.parts.energy_market_t, q),
+                _per_unit(f.parts.transport_t, q),
+            ]
+        )
+    ax = fig.add_axes((0.03, 0.35, 0.94, 0.45))
+    ax.axis("off")
+    table = ax.table(cellText=rows, colLabels=cols, loc="upper left", cellLoc="left")
+    table.auto_set_font_size(False)
+    table.set_fontsize(8.5)
+    table.scale(1, 1.6)
+    notes = sorted({e for f in r.footprints for e in f.exclusions})
+    fig.text(
+        0.03,
+        0.3,
+        "\n".join(_fill(text.t("footprint.not-counted", what=e), 170) for e in notes[:8]),
+        fontsize=7.5,
+        va="top",
+        color="#444444",
+    )

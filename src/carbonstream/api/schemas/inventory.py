@@ -142,6 +142,11 @@ class ActivityLine(BaseModel):
     unsigned_share_pct: float | None = Field(
         default=None, description="unsigned_readings / readings in %; null without readings."
     )
+    implausible_readings: int = Field(
+        default=0,
+        description="Of them, stored with an implausible quality (a negative register, a value "
+        "beyond the rating or register range, a jump beyond the rating): not in the account.",
+    )
 
 
 class ActivityTotal(BaseModel):
