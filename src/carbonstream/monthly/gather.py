@@ -27,6 +27,7 @@ from carbonstream.errors import CarbonstreamError
 from carbonstream.footprint import service as footprint_service
 from carbonstream.footprint.model import ProductFootprint
 from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg
+from carbonstream.monthly.energy import EnergySection, gather_energy
 from carbonstream.store.db import AsyncConn
 from carbonstream.store.queries import inventory as inventory_queries
 from carbonstream.store.queries import series
@@ -104,6 +105,7 @@ class MonthlyReport:
     locale: Locale = DEFAULT_LOCALE  # the plant's configured language of reports
     quality_msgs: list[Msg | str] = field(default_factory=list)  # quality, in any locale
     names_zh: dict[str, str] = field(default_factory=dict)  # site or meter id -> name_zh
+    energy: EnergySection | None = None  # tce of the month and top opportunities
 
     @property
     def title(self) -> str:
@@ -302,7 +304,9 @@ async def gather(
         plant_zh=plant.name_zh,
         locale=plant.locale,
         names_zh={s.id: s.name_zh for s in plant.sites if s.name_zh}
+        | {f"fuel-{f.id}": f.name_zh for f in plant.fuels if f.name_zh}
         | {m.id: m.name_zh for m in plant.meters if m.name_zh},
+        energy=await gather_energy(conn, plant, params, start, end),
     )
     report.footprints = [
         x.footprint for x in await footprint_service.all_products(conn, plant, start, end)

@@ -98,8 +98,10 @@ class _Text:
         """A code (a fuel, a meter flag) in words in zh-CN; the code as it is in en, where
         the report has always shown codes."""
         key = f"report.{kind}-{code}"
-        if self.locale == Locale.EN or key not in catalogue().entries:
+        if self.locale == Locale.EN:
             return code
+        if key not in catalogue().entries:  # a fuel the plant declared: its name_zh, if any
+            return self.names.get(f"{kind}-{code}", code)
         return self.t(key)
 
 
@@ -128,6 +130,8 @@ def render_pdf(report: MonthlyReport, locale: Locale = DEFAULT_LOCALE) -> bytes:
         ]
         if report.footprints:
             pages.append(lambda f: _footprints(f, report, text))
+        if report.energy is not None:
+            pages.append(lambda f: _energy(f, report, text))
         pages.append(lambda f: _quality(f, report, text))
         buf = io.BytesIO()
         rc = mpl.rc_context(
@@ -965,6 +969,91 @@ def _factors(
 
 
 # --- last page: data quality and evidence ----------------------------------------------
+
+
+def _energy(fig: Figure, r: MonthlyReport, text: _Text) -> None:
+    """Comprehensive energy (GB/T 2589) of the month and the top reduction opportunities."""
+    e = r.energy
+    assert e is not None
+    tr = text.t
+    _heading(fig, tr("energy.report-title"), tr("energy.report-sub"))
+
+    def per_unit(t: dict[str, object]) -> str:
+        v = t.get("tce_per_unit")
+        return "-" if not isinstance(v, float) else f"{v:,.4f} tce/{t.get('production_unit')}"
+
+    rows = [
+        (
+            text.name(name),
+            _fmt(float(str(t["total_tce"]))),
+            _fmt(float(str(t["total_equal_tce"]))),
+            _fmt(float(str(t["onsite_renewable_tce"]))),
+            _fmt(float(str(t["green_power_mwh"]))),
+            _fmt(float(str(t["total_excl_green_tce"]))),
+            per_unit(t),
+        )
+        for name, t in [*e.sites.items(), (tr("energy.report-plant"), e.plant)]
+    ]
+    ax = fig.add_axes((0.03, 0.55, 0.94, 0.3))
+    _table(
+        ax,
+        [
+            tr("report.col-site"),
+            tr("energy.col-total"),
+            tr("energy.col-total-equal"),
+            tr("energy.col-onsite"),
+            tr("energy.col-green-mwh"),
+            tr("energy.col-excl-green"),
+            tr("energy.col-per-unit"),
+        ],
+        rows,
+    )
+    lang = str(text.locale)
+    ops = [
+        (
+            str(o["rank"]),
+            o["title"][lang],
+            o["meter"] or text.name(o["site"]),
+            o["hours"],
+            _fmt(o["tco2e_per_year"], 2),
+            "-" if o["cost_yuan_per_year"] is None else _fmt(o["cost_yuan_per_year"], 0),
+        )
+        for o in e.opportunities
+    ]
+    fig.text(
+        0.03,
+        0.5,
+        tr(
+            "energy.report-opportunities",
+            start=e.window_start.date().isoformat(),
+            end=e.window_end.date().isoformat(),
+        ),
+        fontsize=11,
+        weight="bold",
+    )
+    ax = fig.add_axes((0.03, 0.12, 0.94, 0.36))
+    _table(
+        ax,
+        [
+            "#",
+            tr("energy.col-finding"),
+            tr("energy.col-meter"),
+            tr("energy.col-hours"),
+            tr("energy.col-t-per-year"),
+            tr("energy.col-yuan-per-year"),
+        ],
+        ops,
+        none=tr("energy.no-opportunities"),
+    )
+    if e.unverified:
+        fig.text(
+            0.03,
+            0.07,
+            _fill(tr("energy.unverified-note", ids=", ".join(e.unverified)), 190),
+            fontsize=7,
+            color="#444444",
+            va="top",
+        )
 
 
 def _quality(fig: Figure, r: MonthlyReport, text: _Text) -> None:

@@ -84,7 +84,7 @@ async def _document(
         hit = cache.get(y)
         if hit is not None and time.monotonic() - hit[0] < CACHE_S:
             return hit[1], hit[2], hit[3]
-        doc = await disclosure.disclosure(conn, plant, y)
+        doc = await disclosure.disclosure(conn, plant, y, request.app.state.energy)
         body = canonical(doc)
         sig = signer.sign(body)
         cache[y] = (time.monotonic(), body, sig, doc)

@@ -390,9 +390,10 @@ async def list_factors(_: Viewer, conn: Connection, plant: PlantDep) -> list[Ups
     summary="Annual zero-carbon factory self-evaluation (indicators, criteria, marks)",
 )
 async def get_self_evaluation(
+    request: Request,
     _: Viewer,
     conn: Connection,
     plant: PlantDep,
     year: Annotated[int, Query(ge=2000, le=2100, description="Calendar year, plant time.")],
 ) -> dict[str, Any]:
-    return await selfeval.self_evaluation(conn, plant, year)
+    return await selfeval.self_evaluation(conn, plant, year, request.app.state.energy)
