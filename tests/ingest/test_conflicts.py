@@ -132,3 +132,8 @@ def test_conflicts_and_implausible_readings_are_recorded_and_shown(
         listed = api.client.get("/v1/meters", headers=api.headers("viewer")).json()
         grid = next(m for m in listed if m["id"] == "assembly-grid")
         assert grid["status"]["conflicts"] == 2
+        # the inventory's data quality of the month: 7 readings stored, 3 implausible
+        inv = api.client.get("/v1/inventory?month=2026-11", headers=api.headers("viewer"))
+        assert inv.status_code == 200, inv.text
+        line = next(a for a in inv.json()["activity"] if a["meter"] == "assembly-grid")
+        assert (line["readings"], line["implausible_readings"]) == (7, 3)

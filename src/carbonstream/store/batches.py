@@ -62,26 +62,33 @@ def count_readings(
     meter_keys: NDArray[np.int32],
     ts_ns: NDArray[np.int64],
     batch: NDArray[np.int64],
+    implausible: NDArray[np.bool_] | None = None,
 ) -> None:
-    """Add stored readings to reading_counts per (meter, hour): all, and those unsigned."""
+    """Add stored readings to reading_counts per (meter, hour): all, those unsigned, and
+    those stored with an implausible quality."""
     if not len(meter_keys):
         return
     # One int64 key per (meter, hour) (hours since 1970 fit in 32 bits): a 1-D unique.
     key = (meter_keys.astype(np.int64) << 32) | (ts_ns // HOUR_NS)
     keys, inverse, total = np.unique(key, return_inverse=True, return_counts=True)
     unsigned = np.bincount(inverse.reshape(-1), weights=batch < 0, minlength=len(keys))
+    odd = np.zeros(len(key)) if implausible is None else implausible
+    bad = np.bincount(inverse.reshape(-1), weights=odd, minlength=len(keys))
     # unique() sorts by (meter, hour): rows are locked in key order (no deadlocks).
     cur.execute(
-        "INSERT INTO reading_counts (meter, hour, readings, unsigned)"
-        " SELECT u.meter, to_timestamp(u.h * 3600), u.n, u.un"
-        " FROM unnest(%s::int[], %s::int8[], %s::int8[], %s::int8[]) AS u (meter, h, n, un)"
+        "INSERT INTO reading_counts (meter, hour, readings, unsigned, implausible)"
+        " SELECT u.meter, to_timestamp(u.h * 3600), u.n, u.un, u.bad"
+        " FROM unnest(%s::int[], %s::int8[], %s::int8[], %s::int8[], %s::int8[])"
+        " AS u (meter, h, n, un, bad)"
         " ON CONFLICT (meter, hour) DO UPDATE SET"
         " readings = reading_counts.readings + excluded.readings,"
-        " unsigned = reading_counts.unsigned + excluded.unsigned",
+        " unsigned = reading_counts.unsigned + excluded.unsigned,"
+        " implausible = reading_counts.implausible + excluded.implausible",
         (
             (keys >> 32).tolist(),
             (keys & 0xFFFFFFFF).tolist(),
             total.tolist(),
             unsigned.astype(np.int64).tolist(),
+            bad.astype(np.int64).tolist(),
         ),
     )
