@@ -45,6 +45,7 @@ from carbonstream.errors import FootprintInputError
 from carbonstream.footprint import scope3 as s3
 from carbonstream.footprint import selfeval, service
 from carbonstream.footprint.model import LineBalance, LotFootprint, ProductFootprint
+from carbonstream.i18n import Msg, catalogue
 from carbonstream.store import footprint as q
 
 router = APIRouter(prefix="/v1", tags=["footprints"], responses=PROBLEM_RESPONSES)
@@ -54,7 +55,11 @@ CSV_BODY = {
 
 
 def _not_found(what: str, name: str) -> Problem:
-    return Problem(404, "Not found", f"no {what} {name!r}", "not-found")
+    noun = f"problems.noun.{what}"
+    thing: str | Msg = Msg(noun) if noun in catalogue().entries else what
+    return Problem(
+        404, "Not found", Msg("problems.detail.no-such", {"what": thing, "name": name}), "not-found"
+    )
 
 
 def _product(plant: PlantDep, product_id: str) -> Product:
@@ -139,7 +144,7 @@ async def _store_lots(conn: Connection, lots: list[Lot], who: str) -> LotsCreate
         raise Problem(
             409,
             "Lot exists",
-            f"lot(s) {known} are recorded already: a lot id is given once",
+            Msg("problems.detail.lots-exist", {"known": known}),
             "lot-exists",
             lots=known,
         ) from None
@@ -328,8 +333,8 @@ async def _save_factors(
     if clash:
         raise Problem(
             409,
-            "Factor version exists",
-            f"{clash} exist: a factor version is never edited; add a higher version",
+            "Version exists",
+            Msg("problems.detail.factor-version-clash", {"clash": clash}),
             "factor-version-exists",
         )
     try:
@@ -337,7 +342,7 @@ async def _save_factors(
             await q.insert_factors(conn, rows, who)
     except psycopg.errors.UniqueViolation:
         raise Problem(
-            409, "Factor version exists", "added meanwhile", "factor-version-exists"
+            409, "Version exists", Msg("problems.detail.added-meanwhile"), "factor-version-exists"
         ) from None
     return FactorsCreated(created=len(rows), factors=rows)
 
