@@ -467,9 +467,12 @@ def signatures(
     plant = keyed_plant(plant_file, keys)
     n = len(msgs) * PER_MSG
     plain, signed = [], []
+    cpu: dict[str, list[dict[str, float]]] = {"plain": [], "signed": []}
     for _ in range(reps):
         plain.append(drain(plant_file, msgs, broker))
+        cpu["plain"].append(CPU_US_PER_READING[-1])
         signed.append(drain(plant_file, signed_msgs, broker, plant))
+        cpu["signed"].append(CPU_US_PER_READING[-1])
     ratios = [a / b for a, b in zip(signed, plain, strict=True)]
     emit(
         metric="readings_per_s_unsigned",
@@ -478,6 +481,7 @@ def signatures(
         readings=n,
         per_message=PER_MSG,
         runs=[round(x) for x in plain],
+        cpu_us_per_reading=_median_cpu(cpu["plain"]),
         note="drain of v1 batches accepted unsigned (signatures.required: false)",
     )
     emit(
@@ -491,8 +495,14 @@ def signatures(
         ratio=round(statistics.median(ratios), 3),
         pair_ratios=[round(x, 3) for x in ratios],
         target_ratio=0.8,
+        cpu_us_per_reading=_median_cpu(cpu["signed"]),
         note="Ed25519 verified per batch; digest, signature and signed bytes stored",
     )
+
+
+def _median_cpu(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Per process (ingest, broker, postgres): the median CPU µs per reading over the runs."""
+    return {k: round(statistics.median(r[k] for r in runs), 2) for k in runs[0]}
 
 
 def decode_gateway(data: bytes) -> str:

@@ -110,6 +110,24 @@ def test_demo_from_a_fresh_clone(tmp_path: Path) -> None:
         assert second > first > 0, (first, second)
         for site in snap["sites"]:  # type: ignore[attr-defined]
             assert any(m["status"] in ("ok", "bad_quality") for m in site["meters"]), site
+        # The foundry's castings: this shift so far, in kgCO2e per tonne; and the signed
+        # public disclosure, read without a key.
+        out = "".join(lines)
+        link = re.search(r"footprint   (http\S+)", out)
+        assert link is not None, out
+        per_t = None
+        while per_t is None and time.monotonic() - t0 < DURATION_S - 5:
+            fp = httpx.get(link.group(1), headers={"X-API-Key": key}, timeout=10).json()
+            if fp["footprint"]["lots"]:
+                per_t = fp["footprint"]["parts"]["kgco2e_per_unit_market"]
+            else:
+                time.sleep(2)
+        assert per_t is not None and per_t > 0, fp
+        assert fp["footprint"]["declared_unit"] == "t" and "provisional" in fp["footprint"]["note"]
+        pub = re.search(r"disclosure  (http\S+)", out)
+        assert pub is not None, out
+        d = httpx.get(pub.group(1) + "/disclosure.json", timeout=10)
+        assert d.status_code == 200 and d.headers["X-Signature-Ed25519"]
 
         rc = proc.wait(DURATION_S + 30)
         took = time.monotonic() - t0

@@ -37,3 +37,19 @@ class FactorOverlapError(FactorError):
 
 class ReadingsError(CarbonstreamError):
     """A readings file or batch cannot be used as given (bad row, unknown meter)."""
+
+
+class FootprintError(CarbonstreamError):
+    """A product footprint cannot be computed as asked (unknown product or lot)."""
+
+
+class FootprintInputError(FootprintError):
+    """A lot, bill of materials or upstream factor as given is refused; says why and how."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+
+
+class SigningKeyError(FootprintError):
+    """The disclosure signing key is missing or is not an Ed25519 private key."""

@@ -26,6 +26,8 @@ def plant_variant(path: Path, **changes: Any) -> Path:
     for ins in data.get("instruments") or []:
         if ins.get("hourly_profile"):
             ins["hourly_profile"] = str((PLANT.parent / ins["hourly_profile"]).resolve())
+    fp = data.get("footprint", {})
+    fp["factor_files"] = [str((PLANT.parent / f).resolve()) for f in fp.get("factor_files", [])]
     for k, v in changes.items():
         if v is None:
             data.pop(k, None)

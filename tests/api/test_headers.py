@@ -22,6 +22,10 @@ PARAMS = {
     "offset_id": "nosuch",
     "factor_id": "nosuch",
     "restatement_id": "1",
+    "line": "casting-1",
+    "lot_id": "nosuch",
+    "product_id": "nosuch",
+    "slug": "nosuch",
 }
 
 

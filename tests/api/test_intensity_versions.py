@@ -45,19 +45,25 @@ def get(api: Api, path: str, **params: Any) -> Any:
 def test_intensity_per_line_and_site(example: Api, computed: dict[str, Any]) -> None:
     meters = {m["meter"]: m for m in computed["meters"]}
     gas, output = meters["foundry-gas"], meters["foundry-output"]
+    grid, steam = meters["foundry-grid"], meters["foundry-steam"]
     assert output["unit"] == "t" and output["quantity"] > 0
     body = get(example, "/v1/intensity", **MONTH)
     assert body["scope2_basis"] == "market"
     (line,) = body["lines"]
     assert line["line"] == "casting-1" and line["site"] == "foundry" and line["unit"] == "t"
     assert line["production_meters"] == ["foundry-output"]
-    assert line["emission_meters"] == ["foundry-gas"]
+    # The whole foundry is line casting-1 (gas, incomer, steam): the line is the site.
+    assert sorted(line["emission_meters"]) == ["foundry-gas", "foundry-grid", "foundry-steam"]
     assert line["production"] == pytest.approx(output["quantity"], rel=1e-9)
     assert line["scope1_t"] == pytest.approx(gas["co2e_t"], rel=1e-9)
-    assert line["scope2_location_t"] == 0 and line["scope2_market_t"] == 0
-    assert line["t_per_unit"] == pytest.approx(gas["co2e_t"] / output["quantity"], rel=1e-9)
-    sites = {s["site"]: s for s in body["sites"]}
     f = computed["totals"]["sites"]["foundry"]
+    loc = grid["co2e_t"] + steam["co2e_t"]
+    assert line["scope2_location_t"] == pytest.approx(loc, rel=1e-9)
+    assert line["scope2_location_t"] == pytest.approx(f["scope2_location_t"], rel=1e-9)
+    assert line["scope2_market_t"] == pytest.approx(f["scope2_market_t"], rel=1e-9)
+    want_line = (gas["co2e_t"] + f["scope2_market_t"]) / output["quantity"]
+    assert line["t_per_unit"] == pytest.approx(want_line, rel=1e-9)
+    sites = {s["site"]: s for s in body["sites"]}
     want = (f["scope1_t"] + f["scope2_market_t"]) / f["production"]
     assert sites["foundry"]["t_per_unit"] == pytest.approx(want, rel=1e-9)
     assert sites["foundry"]["production"] == pytest.approx(output["quantity"], rel=1e-9)

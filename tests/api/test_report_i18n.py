@@ -21,7 +21,12 @@ from tests.api.conftest import Api
 
 MONTH = "2026-11"
 IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
-KEPT = {1: "report-zh-page1.png", 2: "report-zh-page2.png", 4: "report-zh-page4.png"}
+KEPT = {
+    1: "report-zh-page1.png",
+    2: "report-zh-page2.png",
+    4: "report-zh-page4.png",
+    -1: "report-zh-quality.png",
+}
 # What stays Latin in a Chinese report: units, ids of meters and sites in the data, the
 # method's and the GWP set's codes, standards' names, commands and their options, the
 # brand, ISO times (T04:...), the code's git commit and the chain's hash.
@@ -71,12 +76,17 @@ def test_the_pdf_in_chinese_uses_the_standards_terms_and_the_plants_names(
         }
         assert not latin, (k + 1, sorted(latin))
     assert b"NotoSansSC" in pdf and b"/FontFile" in pdf  # the font is embedded
+    last = pages[-1].replace("\r\n", "")
+    assert "数据质量说明与证据" in last and "本月 30 天中有 3 天存储了数据" in last
+    assert "Data stored for" not in last
 
     doc = pdfium.PdfDocument(pdf)
     try:
         for page, name in KEPT.items():
             path = tmp_path / name
-            doc[page - 1].render(scale=110 / 72).to_pil().save(path)
+            doc[page - 1 if page > 0 else len(doc) + page].render(scale=110 / 72).to_pil().save(
+                path
+            )
             assert path.stat().st_size > 50_000
             if os.environ.get("CARBONSTREAM_UPDATE_IMAGES") == "1":
                 path.replace(IMG / name)

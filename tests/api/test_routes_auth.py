@@ -17,6 +17,14 @@ from tests.api.conftest import Api
 
 # "/" is the live page: static HTML, no data; /i18n/live.json its messages (no data either).
 PUBLIC = {"/healthz", "/readyz", "/", "/i18n/live.json"}
+# The opt-in public disclosure: keyless and read-only by design (tests/api/test_disclosure.py).
+DISCLOSURE = {
+    "/public/{slug}",
+    "/public/{slug}/disclosure.json",
+    "/public/{slug}/disclosure.json.sig",
+    "/public/{slug}/disclosure.pub.pem",
+}
+PUBLIC |= DISCLOSURE
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -81,7 +89,9 @@ def test_every_route_refuses_missing_revoked_and_weaker_keys(api: Api) -> None:
         url = re.sub(r"\{[^}]+\}", "x", path)
         body: dict[str, Any] = {"json": {}} if method in WRITES else {}
         if path in PUBLIC:
-            assert c.request(method, url).status_code == 200
+            # No plant 'x' discloses anything: 404 without a key, never 401.
+            want = 404 if path in DISCLOSURE else 200
+            assert c.request(method, url).status_code == want
             continue
         r = c.request(method, url, **body)
         assert r.status_code == 401, (method, path, r.status_code)

@@ -169,3 +169,26 @@ def test_flexible_loads_tomorrow(stored: Api) -> None:
     assert s["saved_tco2e"] == pytest.approx(0, abs=1e-9)
     assert s["tco2e"] == pytest.approx(0.8 * s["t_per_mwh_by_hour"][0])
     assert s["t_per_mwh_by_hour"][0] > 0.5  # the grid factor of the site's own lines
+
+
+def test_monthly_report_has_the_energy_page(stored: Api) -> None:
+    import asyncio
+
+    from carbonstream import monthly
+    from carbonstream.i18n import Locale
+    from tests.api.test_report import pages
+
+    r = asyncio.run(monthly.from_database(stored.db_url, "2026-10"))
+    assert r.energy is not None
+    body = get(stored, "/v1/energy", month="2026-10")
+    assert r.energy.plant["total_tce"] == pytest.approx(body["totals"]["plant"]["total_tce"])
+    kinds = {(o["kind"], o["meter"]) for o in r.energy.opportunities}
+    assert ("idle_load", "compressor") in kinds
+    for locale, title, finding in (
+        (Locale.EN, "Energy (GB/T 2589) and reduction opportunities", "Idle load outside"),
+        (Locale.ZH_CN, "能源消费（GB/T 2589）与节能减排机会", "非生产时段空载能耗"),
+    ):
+        texts = [t for _, t in pages(monthly.render_pdf(r, locale))]
+        page = next(t for t in texts if title in t)
+        assert finding in page and "compressor" in page
+        assert f"{body['totals']['plant']['total_tce']:,.3f}" in page

@@ -47,7 +47,7 @@ def broker() -> Iterator[Mosquitto]:
             b.stop()
 
 
-def _kb(pid: int, field: str) -> int:
+def status_kb(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1])
@@ -85,7 +85,7 @@ class Ingest:
             self.proc.wait(30)
 
 
-def _publish_flood(port: int, real: list[tuple[str, bytes]], topic: str) -> list[bytes]:
+def publish_flood(port: int, real: list[tuple[str, bytes]], topic: str) -> list[bytes]:
     """160 distinct 4.5 MB payloads (a few at a time: the test process stays small), with
     the real messages spread between them; returns the SHA-256 of each oversized one."""
     c = paho.Client(CallbackAPIVersion.VERSION2, client_id=unique("flood-"), protocol=paho.MQTTv5)
@@ -142,11 +142,9 @@ def test_flood_of_oversized_payloads_is_dead_lettered_in_bounded_memory(
         ingest = Ingest(settings, Path(d))
         try:
             time.sleep(1.0)
-            idle_kb = _kb(ingest.proc.pid, "VmRSS")
+            idle_kb = status_kb(ingest.proc.pid, "VmRSS")
             t0 = time.monotonic()
-            sums = _publish_flood(
-                broker.port, real, "carbonstream/v1/assembly/gw-assembly/readings"
-            )
+            sums = publish_flood(broker.port, real, "carbonstream/v1/assembly/gw-assembly/readings")
             h.wait_until(
                 lambda: (
                     h.count(db_url, "dead_letters") == FLOOD
@@ -156,8 +154,8 @@ def test_flood_of_oversized_payloads_is_dead_lettered_in_bounded_memory(
                 "every payload stored or dead-lettered",
             )
             took = time.monotonic() - t0
-            peak_kb = _kb(ingest.proc.pid, "VmHWM")
-            after_kb = _kb(ingest.proc.pid, "VmRSS")
+            peak_kb = status_kb(ingest.proc.pid, "VmHWM")
+            after_kb = status_kb(ingest.proc.pid, "VmRSS")
         finally:
             ingest.stop()
     print(

@@ -24,9 +24,12 @@ from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.routes import (
     alerts,
     contracts,
+    declarations,
+    disclosure,
     emissions,
     energy,
     factors,
+    footprints,
     forecast,
     green,
     health,
@@ -47,6 +50,7 @@ from carbonstream.config.plant import Plant
 from carbonstream.core.energy import for_plant as energy_params
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import build_params
+from carbonstream.core.upstream import load_library
 from carbonstream.forecast.service import Forecaster
 from carbonstream.i18n import Msg
 from carbonstream.ledger.bounds import Bounds
@@ -69,6 +73,7 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
     logsafe.install()  # input never reaches a log line with raw control characters
     plant = load_plant(settings.plant)
     library = FactorLibrary.load(plant.factor_files)
+    load_library(plant.footprint.factor_files)  # a bad upstream factor file fails at start
     if settings.alerts is not None:
         bind(settings.alerts, plant)  # a bad rule or a missing webhook secret fails at start
 
@@ -155,6 +160,9 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
         alerts,
         live,
         forecast,
+        footprints,
+        declarations,
+        disclosure,
         energy,
         opportunities,
     ):

@@ -178,7 +178,7 @@ def build(
                 else None,
                 coverage_pct=min(100.0, 100.0 * a.get("covered_s", 0.0) / seconds),
                 flags=describe(flags.get(m.id, 0)),
-                **_signed_counts(stored.reading_counts.get(m.id, (0, 0))),
+                **_signed_counts(stored.reading_counts.get(m.id, (0, 0, 0))),
             )
         )
         act_totals[(m.kind.value, unit_of[m.id])] += q
@@ -710,11 +710,13 @@ def to_csv(inv: Inventory, filename: str) -> Response:
     return csv_response(["section", "item", "field", "value"], rows, filename)
 
 
-def _signed_counts(counts: tuple[int, int]) -> dict[str, int | float | None]:
-    """A meter's stored readings, those unsigned, and their share (data quality)."""
-    n, unsigned = counts
+def _signed_counts(counts: tuple[int, int, int]) -> dict[str, int | float | None]:
+    """A meter's stored readings, those unsigned and their share, and those implausible
+    (data quality)."""
+    n, unsigned, implausible = counts
     return {
         "readings": n,
         "unsigned_readings": unsigned,
         "unsigned_share_pct": 100.0 * unsigned / n if n else None,
+        "implausible_readings": implausible,
     }

@@ -63,7 +63,9 @@ def load_plant(path: str | Path) -> Plant:
         raise ConfigError(str(path), problems)
     plant = validate(data, Plant, str(path))
     resolved = [str((path.parent / f).resolve()) for f in plant.factor_files]
-    return plant.model_copy(update={"factor_files": resolved})
+    upstream = [str((path.parent / f).resolve()) for f in plant.footprint.factor_files]
+    footprint = plant.footprint.model_copy(update={"factor_files": upstream})
+    return plant.model_copy(update={"factor_files": resolved, "footprint": footprint})
 
 
 def read_profiles(data: dict[str, Any], folder: Path) -> list[str]:

@@ -30,6 +30,7 @@ from carbonstream.config.gateway_keys import key_problems
 from carbonstream.config.gateways import GatewayBinding, binding_problems
 from carbonstream.config.hourly import MAX_KWH_PER_HOUR
 from carbonstream.config.offsets import OffsetHolding, check_holdings
+from carbonstream.config.products import Footprint
 from carbonstream.i18n.locale import DEFAULT_LOCALE, Locale
 from carbonstream.ledger import LedgerError, SerialRange
 
@@ -314,6 +315,7 @@ class FuelDecl(_Model):
 
     id: Identifier
     name: str = ""
+    name_zh: NameZh | None = None
     state: FuelState
     factors: dict[str, Identifier] = Field(
         description="Factor ids by role: ncv, carbon_content, oxidation, co2, ch4, n2o."
@@ -520,6 +522,7 @@ class Plant(_Model):
     instruments: list[Instrument] = Field(default_factory=list)
     replacements: list[Replacement] = Field(default_factory=list)
     zero_carbon: ZeroCarbonRule = Field(default_factory=ZeroCarbonRule)
+    footprint: Footprint = Field(default_factory=Footprint)
     offsets: list[OffsetHolding] = Field(
         default_factory=list, description="Offset credits held and retired (CCER, international)."
     )
@@ -581,6 +584,7 @@ class Plant(_Model):
                     "Quality Criterion 5)"
                 )
         check_holdings(self.offsets, site_ids)
+        _serials_once(self.instruments)
         zone = ZoneInfo(self.timezone)
         for k, i in enumerate(self.instruments):
             where = f"instruments[{k}] (id {i.id!r}).hourly"
@@ -601,6 +605,14 @@ class Plant(_Model):
                 raise ValueError(f"replacement names unknown meter {r.meter!r}")
             if meter.measures is not Measures.COUNTER:
                 raise ValueError(f"replacement of {r.meter!r}: only counters are replaced")
+        self.footprint.check(
+            {m.line for m in self.meters if m.line is not None},
+            {
+                m.id: (m.line, m.scale().canonical)
+                for m in self.meters
+                if m.kind is MeterKind.PRODUCTION
+            },
+        )
         self.energy.check(self)
         problems = binding_problems(self.gateways, site_ids, {m.id: m.site for m in self.meters})
         problems += key_problems(self.gateways)
@@ -692,3 +704,19 @@ def _unique(what: str, ids: list[str]) -> None:
     dupes = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
     if dupes:
         raise ValueError(f"duplicate {what} id(s): {', '.join(dupes)}")
+
+
+def _serials_once(instruments: list[Instrument]) -> None:
+    """A certificate is claimed once: no two instruments of the file share a serial."""
+    held: list[tuple[SerialRange, str]] = []
+    for i in instruments:
+        if not i.serials:
+            continue
+        r = SerialRange.parse(i.serials)  # checked per instrument already
+        for other, oid in held:
+            if other.overlaps(r):
+                raise ValueError(
+                    f"instruments {oid!r} and {i.id!r} share serials ({other} and {r}): a "
+                    "certificate is claimed once"
+                )
+        held.append((r, i.id))

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 import secrets
 import shutil
 import signal
@@ -27,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from psycopg.conninfo import make_conninfo
 
@@ -98,6 +100,9 @@ class Demo:
         self.plant: Plant | None = None  # with the gateway keys made at start
         self.gateway_keys: dict[Path, Path] = {}
         self._cleanup: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self.zone = ZoneInfo("UTC")
+        self.disclosure: str | None = None  # the public disclosure's slug, when enabled
+        self.footprint_product: str | None = None  # a product whose lots come from a meter
 
     # --- signals ----------------------------------------------------------------------------
 
@@ -221,6 +226,7 @@ class Demo:
             f"starting {len(gateway_files)} gateways",
             self._start_gateways(gateway_files, plant_file, prefix),
         )
+        self._disclosure_key(plant)
         await self._step("starting the API and the live page", self._start_api(plant_file))
         await self._step("waiting for the first readings in the database", self._first_data())
         took = time.monotonic() - self.progress.t0
@@ -358,6 +364,25 @@ class Demo:
                 raise CarbonstreamError(f"the API did not start on {host}:{port}")
             await asyncio.sleep(0.05)
 
+    def _disclosure_key(self, plant: Plant) -> None:
+        """The public disclosure is signed: the demo makes a key of its own (in its data
+        folder, never in the repository) unless the environment names one."""
+        d = plant.footprint.disclosure
+        self.disclosure = d.slug if d.enabled else None
+        self.footprint_product = next(
+            (p.id for p in plant.footprint.products if p.lot_meter is not None), None
+        )
+        if not d.enabled or os.environ.get(d.key_file_env):
+            return
+        from carbonstream.footprint.signing import new_key_pem
+
+        path = (self.opt.data_dir / "disclosure.key").resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_bytes(new_key_pem())
+        os.environ[d.key_file_env] = str(path)
+
     async def _first_data(self) -> None:
         from carbonstream.store.db import connect
 
@@ -410,6 +435,7 @@ class Demo:
             f"  simulator   Modbus TCP 127.0.0.1:{self.modbus_port}, "
             f"OPC UA opc.tcp://127.0.0.1:{self.opcua_port}/carbonstream/",
             f"  PostgreSQL  {self.db_label}",
+            *self._footprint_lines(base),
             f"  database    {self.db_url}",
             "  Rates appear after the first complete minute; totals grow from now on.",
             "Try these while it runs (another terminal, this folder):",
@@ -423,6 +449,19 @@ class Demo:
             + (f" (stops by itself after {self.opt.duration:g} s)" if self.opt.duration else ""),
         ]
         self.progress.line("\n".join(lines))
+
+    def _footprint_lines(self, base: str) -> list[str]:
+        out = []
+        if self.footprint_product is not None:
+            today = dt.datetime.now(self.zone).date()
+            out.append(
+                f"  footprint   {base}/v1/products/{self.footprint_product}/footprint"
+                f"?open=true&start={today}&end={today + dt.timedelta(days=1)}"
+                "   (kgCO2e per t, this shift so far)"
+            )
+        if self.disclosure is not None:
+            out.append(f"  disclosure  {base}/public/{self.disclosure}   (public, signed)")
+        return out
 
 
 class _InterruptedError(Exception):

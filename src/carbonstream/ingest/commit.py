@@ -229,7 +229,7 @@ class Committer:
         marked = np.isin(q, plausible.IMPLAUSIBLE)
         out.implausible = int(marked.sum())
         readings.copy_readings(cur, self.keys.meter[m], t, v, q, bt, null=(q != 0) & ~marked)
-        batches.count_readings(cur, self.keys.meter[m], t, bt)
+        batches.count_readings(cur, self.keys.meter[m], t, bt, marked)
         new_pts, new_pv = st.plausible_ts[pos].copy(), st.plausible_value[pos].copy()
         newer = np.flatnonzero(cand & (t > p_ts))
         if len(newer):  # sorted by (meter, time): the last of each meter is its newest

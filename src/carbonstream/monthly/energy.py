@@ -26,7 +26,7 @@ class EnergySection:
     equal_values: list[dict[str, Any]]
     unverified: list[str]
     opportunities: list[dict[str, Any]]
-    window_start: dt.datetime
+    window_start: dt.datetime  # plant-local
     window_end: dt.datetime
 
 
@@ -44,6 +44,6 @@ async def gather_energy(
         equal_values=acct["equal_values"],
         unverified=acct["unverified"],
         opportunities=found[:TOP],
-        window_start=window_start,
-        window_end=window_end,
+        window_start=window_start.astimezone(plant.zone),
+        window_end=window_end.astimezone(plant.zone),
     )

@@ -24,7 +24,10 @@ from carbonstream.config.plant import MeterKind, Plant
 from carbonstream.core.intensity import Intensity, intensity
 from carbonstream.core.meters import MeterParams
 from carbonstream.errors import CarbonstreamError
-from carbonstream.i18n import DEFAULT_LOCALE, Locale
+from carbonstream.footprint import service as footprint_service
+from carbonstream.footprint.model import ProductFootprint
+from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg
+from carbonstream.monthly.energy import EnergySection, gather_energy
 from carbonstream.store.db import AsyncConn
 from carbonstream.store.queries import inventory as inventory_queries
 from carbonstream.store.queries import series
@@ -97,9 +100,12 @@ class MonthlyReport:
     generated_at: dt.datetime
     code_version: str
     budgets: dict[str, tuple[float, str]] = field(default_factory=dict)  # site -> (t, basis)
+    footprints: list[ProductFootprint] = field(default_factory=list)  # lots ended in the month
     plant_zh: str = ""  # the plant's Chinese name (name_zh), shown in zh-CN
     locale: Locale = DEFAULT_LOCALE  # the plant's configured language of reports
+    quality_msgs: list[Msg | str] = field(default_factory=list)  # quality, in any locale
     names_zh: dict[str, str] = field(default_factory=dict)  # site or meter id -> name_zh
+    energy: EnergySection | None = None  # tce of the month and top opportunities
 
     @property
     def title(self) -> str:
@@ -298,9 +304,15 @@ async def gather(
         plant_zh=plant.name_zh,
         locale=plant.locale,
         names_zh={s.id: s.name_zh for s in plant.sites if s.name_zh}
+        | {f"fuel-{f.id}": f.name_zh for f in plant.fuels if f.name_zh}
         | {m.id: m.name_zh for m in plant.meters if m.name_zh},
+        energy=await gather_energy(conn, plant, params, start, end),
     )
-    report.quality = quality_notes(report)
+    report.footprints = [
+        x.footprint for x in await footprint_service.all_products(conn, plant, start, end)
+    ]
+    report.quality_msgs = quality_messages(report)
+    report.quality = [str(m) for m in report.quality_msgs]
     return report
 
 
@@ -323,52 +335,70 @@ def _span(run: list[dt.date]) -> str:
 
 
 def quality_notes(r: MonthlyReport) -> list[str]:
+    """The data-quality notes in English (the XLSX and API wording); see quality_messages."""
+    return [str(m) for m in quality_messages(r)]
+
+
+def quality_messages(r: MonthlyReport) -> list[Msg | str]:
     """What a reader must know about the figures: missing data, estimated or derived
-    intervals, fallback and unverified factors, and whether the readings are sealed."""
+    intervals, fallback and unverified factors, and whether the readings are sealed.
+    Catalogue messages (rendered in the reader's language); the notes the inventory
+    itself carries (e.g. a factor's fallback reason) are passed on as written."""
     inv = r.inventory
-    notes: list[str] = []
+    notes: list[Msg | str] = []
     n = len(r.days)
     missing = [d for d, h in zip(r.days, r.has_data, strict=True) if not h]
     notes.append(
-        f"Data stored for {n - len(missing)} of {n} days; mean meter coverage of the month "
-        f"{inv.coverage_pct:.1f} %."
+        Msg(
+            "report.q-data",
+            {"days": n - len(missing), "n": n, "pct": f"{inv.coverage_pct:.1f}"},
+        )
     )
     if missing:
-        notes.append(f"No data for {len(missing)} days: {_ranges(missing)}.")
+        notes.append(Msg("report.q-no-data", {"n": len(missing), "ranges": _ranges(missing)}))
     seconds = day_seconds(r.days, ZoneInfo(inv.timezone))
     hours = sum(s for s, h in zip(seconds, r.has_data, strict=True) if h) / 3600
     for a in inv.activity:
         on_days = r.coverage_on_data_days.get(a.meter, 0.0)
         if hours and on_days < 99.95:
             notes.append(
-                f"Gap: {a.meter} covers {on_days:.2f} % of the days with data "
-                f"({(100 - on_days) / 100 * hours:.2f} h without counted data)."
+                Msg(
+                    "report.q-gap",
+                    {
+                        "meter": a.meter,
+                        "pct": f"{on_days:.2f}",
+                        "hours": f"{(100 - on_days) / 100 * hours:.2f}",
+                    },
+                )
             )
         for flag in a.flags:
             if flag in FLAG_NOTES:
-                notes.append(f"{a.meter}: {flag}: {FLAG_NOTES[flag]}.")
+                notes.append(
+                    Msg(
+                        "report.q-flag",
+                        {
+                            "meter": a.meter,
+                            "flag": Msg(f"report.flag-{flag}"),
+                            "note": Msg(f"report.flag-note-{flag}"),
+                        },
+                    )
+                )
     for fu in inv.factors:
         who = ", ".join(fu.used_by)
+        factor = {"id": fu.factor_id, "version": fu.version, "role": fu.role, "who": who}
         if fu.fallback:
-            notes.append(
-                f"Fallback factor {fu.factor_id}@v{fu.version} ({fu.role}, {who}): {fu.fallback}."
-            )
+            notes.append(Msg("report.q-fallback", {**factor, "fallback": fu.fallback}))
         if fu.verified != "yes":
-            notes.append(
-                f"Unverified factor {fu.factor_id}@v{fu.version} ({fu.role}, {who}): marked "
-                f"'{fu.verified}', not checked against its source document."
-            )
+            notes.append(Msg("report.q-unverified", {**factor, "mark": fu.verified}))
     fallbacks = {fu.fallback for fu in inv.factors}
     notes += [x for x in inv.notes if x not in fallbacks]  # those are listed above
     if r.chain is None:
-        notes.append(
-            "Evidence: no day of this month is sealed in the readings hash chain "
-            "(run `carbonstream seal` once the days are closed)."
-        )
+        notes.append(Msg("report.q-not-sealed"))
     elif r.chain.unsealed:
         notes.append(
-            f"Evidence: days with data not sealed in the readings hash chain: "
-            f"{_ranges(r.chain.unsealed)} (the chain head covers only the days up to "
-            f"{r.chain.day})."
+            Msg(
+                "report.q-unsealed",
+                {"ranges": _ranges(r.chain.unsealed), "day": r.chain.day},
+            )
         )
     return notes

@@ -8,29 +8,25 @@ and rendering is serialised by a lock because rcParams are process-wide.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import functools
 import io
-import logging
 import re
 import textwrap
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
 import matplotlib as mpl
 import numpy as np
-from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.table import Table
-from pylopdf_fonts_zh_cn import sans_path
 
-from carbonstream.i18n import DEFAULT_LOCALE, Locale, catalogue, localized, t
+from carbonstream.fonts import cjk_font, quiet_font_lookup
+from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg, catalogue, localized, t
 from carbonstream.monthly.gather import PLANT, MonthlyReport
 
 A4_LANDSCAPE = (11.69, 8.27)
@@ -48,14 +44,9 @@ _TOKENS = re.compile(
 )
 
 
-@functools.cache
-def _cjk_font() -> str:
-    """Noto Sans SC from the pylopdf-fonts-zh-cn wheel (a dependency, OFL-1.1): the same
-    Chinese font on every machine, no system package. Added to matplotlib once per process;
-    embedded in the PDF as a TrueType subset (text stays searchable)."""
-    path = sans_path()
-    font_manager.fontManager.addfont(str(path))
-    return str(font_manager.FontProperties(fname=path).get_name())
+# Kept under these names for the modules that import them from here.
+_cjk_font = cjk_font
+_quiet_font_lookup = quiet_font_lookup
 
 
 class _Text:
@@ -107,8 +98,10 @@ class _Text:
         """A code (a fuel, a meter flag) in words in zh-CN; the code as it is in en, where
         the report has always shown codes."""
         key = f"report.{kind}-{code}"
-        if self.locale == Locale.EN or key not in catalogue().entries:
+        if self.locale == Locale.EN:
             return code
+        if key not in catalogue().entries:  # a fuel the plant declared: its name_zh, if any
+            return self.names.get(f"{kind}-{code}", code)
         return self.t(key)
 
 
@@ -135,6 +128,10 @@ def render_pdf(report: MonthlyReport, locale: Locale = DEFAULT_LOCALE) -> bytes:
             partial(_factors, r=report, rows=rows, k=k, n=len(chunks), text=text)
             for k, rows in enumerate(chunks, start=1)
         ]
+        if report.footprints:
+            pages.append(lambda f: _footprints(f, report, text))
+        if report.energy is not None:
+            pages.append(lambda f: _energy(f, report, text))
         pages.append(lambda f: _quality(f, report, text))
         buf = io.BytesIO()
         rc = mpl.rc_context(
@@ -153,19 +150,6 @@ def render_pdf(report: MonthlyReport, locale: Locale = DEFAULT_LOCALE) -> bytes:
                 _frame(fig, report, i, len(pages), text)
                 pdf.savefig(fig)
         return buf.getvalue()
-
-
-@contextlib.contextmanager
-def _quiet_font_lookup() -> Iterator[None]:
-    """A CJK font without a bold face is used regular in bold text: not worth a log line
-    per lookup."""
-    log = logging.getLogger("matplotlib.font_manager")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        log.setLevel(level)
 
 
 def _title(r: MonthlyReport, text: _Text) -> str:
@@ -987,14 +971,157 @@ def _factors(
 # --- last page: data quality and evidence ----------------------------------------------
 
 
+def _energy(fig: Figure, r: MonthlyReport, text: _Text) -> None:
+    """Comprehensive energy (GB/T 2589) of the month and the top reduction opportunities."""
+    e = r.energy
+    assert e is not None
+    tr = text.t
+    _heading(fig, tr("energy.report-title"), tr("energy.report-sub"))
+
+    def per_unit(t: dict[str, object]) -> str:
+        v = t.get("tce_per_unit")
+        return "-" if not isinstance(v, float) else f"{v:,.4f} tce/{t.get('production_unit')}"
+
+    rows = [
+        (
+            text.name(name),
+            _fmt(float(str(t["total_tce"]))),
+            _fmt(float(str(t["total_equal_tce"]))),
+            _fmt(float(str(t["onsite_renewable_tce"]))),
+            _fmt(float(str(t["green_power_mwh"]))),
+            _fmt(float(str(t["total_excl_green_tce"]))),
+            per_unit(t),
+        )
+        for name, t in [*e.sites.items(), (tr("energy.report-plant"), e.plant)]
+    ]
+    ax = fig.add_axes((0.03, 0.55, 0.94, 0.3))
+    _table(
+        ax,
+        [
+            tr("report.col-site"),
+            tr("energy.col-total"),
+            tr("energy.col-total-equal"),
+            tr("energy.col-onsite"),
+            tr("energy.col-green-mwh"),
+            tr("energy.col-excl-green"),
+            tr("energy.col-per-unit"),
+        ],
+        rows,
+    )
+    lang = str(text.locale)
+    ops = [
+        (
+            str(o["rank"]),
+            o["title"][lang],
+            o["meter"] or text.name(o["site"]),
+            o["hours"],
+            _fmt(o["tco2e_per_year"], 2),
+            "-" if o["cost_yuan_per_year"] is None else _fmt(o["cost_yuan_per_year"], 0),
+        )
+        for o in e.opportunities
+    ]
+    fig.text(
+        0.03,
+        0.5,
+        tr(
+            "energy.report-opportunities",
+            start=e.window_start.date().isoformat(),
+            end=e.window_end.date().isoformat(),
+        ),
+        fontsize=11,
+        weight="bold",
+    )
+    ax = fig.add_axes((0.03, 0.12, 0.94, 0.36))
+    _table(
+        ax,
+        [
+            "#",
+            tr("energy.col-finding"),
+            tr("energy.col-meter"),
+            tr("energy.col-hours"),
+            tr("energy.col-t-per-year"),
+            tr("energy.col-yuan-per-year"),
+        ],
+        ops,
+        none=tr("energy.no-opportunities"),
+    )
+    if e.unverified:
+        fig.text(
+            0.03,
+            0.07,
+            _fill(tr("energy.unverified-note", ids=", ".join(e.unverified)), 190),
+            fontsize=7,
+            color="#444444",
+            va="top",
+        )
+
+
 def _quality(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     _heading(fig, text.t("report.quality"), text.t("report.quality-sub"))
     wrapped: list[str] = []
-    for note in r.quality:
-        wrapped += textwrap.wrap(text(note), 150, initial_indent="• ", subsequent_indent="   ")
+    notes = [
+        m.render(text.locale) if isinstance(m, Msg) else m for m in r.quality_msgs
+    ] or r.quality
+    for note in notes:
+        lines = _fill(note, 146).split("\n")  # breaks Chinese too (no spaces)
+        wrapped += ["• " + lines[0], *("   " + line for line in lines[1:])]
     size = 8 if len(wrapped) <= 40 else 7 if len(wrapped) <= 48 else 6
     shown = wrapped[:56]
     if len(wrapped) > len(shown):
         shown.append(text.t("report.quality-more", n=len(wrapped) - len(shown)))
     fig.text(0.03, 0.84, "\n".join(shown), fontsize=size, va="top", linespacing=1.35)
     _evidence_box(fig, r, 0.03, 0.16, text)
+
+
+def _per_unit(t: float, quantity: float) -> str:
+    """tCO2e over a quantity, as kgCO2e per unit."""
+    return _fmt(t * 1000 / quantity, 1) if quantity > 0 else "-"
+
+
+def _footprints(fig: Figure, r: MonthlyReport, text: _Text) -> None:
+    """Product carbon footprints of the lots finished in the month (docs/footprint.md)."""
+    _heading(fig, text.t("footprint.report-title"), text.t("footprint.report-sub"))
+    cols = [
+        text.t(f"footprint.col-{c}")
+        for c in (
+            "product",
+            "lots",
+            "quantity",
+            "per-unit-market",
+            "per-unit-location",
+            "materials",
+            "energy",
+            "transport",
+        )
+    ]
+    zh = text.locale == Locale.ZH_CN
+    rows = []
+    for f in r.footprints:
+        q = f.quantity
+        rows.append(
+            [
+                f.name_zh if zh else f.name_en,
+                str(f.lots),
+                f"{_fmt(q)} {f.declared_unit}",
+                _fmt(f.parts.kgco2e_per_unit_market, 1) if f.lots else "-",
+                _fmt(f.parts.kgco2e_per_unit_location, 1) if f.lots else "-",
+                _per_unit(f.parts.materials_t, q),
+                _per_unit(f.parts.energy_market_t, q),
+                _per_unit(f.parts.transport_t, q),
+            ]
+        )
+    ax = fig.add_axes((0.03, 0.35, 0.94, 0.45))
+    ax.axis("off")
+    table = ax.table(cellText=rows, colLabels=cols, loc="upper left", cellLoc="left")
+    table.auto_set_font_size(False)
+    table.set_fontsize(8.5)
+    table.scale(1, 1.6)
+    notes = sorted({e for f in r.footprints for e in f.exclusions})
+    fig.text(
+        0.03,
+        0.3,
+        "\n".join(_fill(text.t("footprint.not-counted", what=e), 170) for e in notes[:8]),
+        fontsize=7.5,
+        va="top",
+        color="#444444",
+    )

@@ -24,7 +24,7 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from carbonstream.api.inventory import _sections, _summary_rows
-from carbonstream.i18n import DEFAULT_LOCALE, Locale, catalogue, t
+from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg, catalogue, t
 from carbonstream.monthly.gather import PLANT, MonthlyReport
 
 SCOPE1 = "D95F02"
@@ -59,10 +59,12 @@ def render_xlsx(report: MonthlyReport, locale: Locale = DEFAULT_LOCALE) -> bytes
     _sources(wb.create_sheet(), report, tr)
     _intensity(wb.create_sheet(), report, tr)
     _coverage(wb.create_sheet(), wb.create_sheet(), report, tr)
-    _quality(wb.create_sheet(), report)
+    _quality(wb.create_sheet(), report, locale)
     _evidence(wb.create_sheet(), report, tr)
     for title, columns, rows in _sections(report.inventory)[1:]:  # the summary is above
         _write(wb.create_sheet(), title, columns, [[r.get(c) for c in columns] for r in rows])
+    if report.footprints:
+        _footprints(wb.create_sheet(), report)
     for sheet in wb.worksheets:
         key = "report.sheet-" + sheet.title.lower().replace(" ", "-")
         if key in catalogue().entries:
@@ -369,8 +371,9 @@ def _coverage(ws: Worksheet, by_day: Worksheet, r: MonthlyReport, tr: Tr) -> Non
         )
 
 
-def _quality(ws: Worksheet, r: MonthlyReport) -> None:
-    _write(ws, "Quality", ["note"], [[n] for n in r.quality])
+def _quality(ws: Worksheet, r: MonthlyReport, locale: Locale) -> None:
+    notes = [m.render(locale) if isinstance(m, Msg) else m for m in r.quality_msgs] or r.quality
+    _write(ws, "Quality", ["note"], [[n] for n in notes])
     ws.column_dimensions["A"].width = 160
 
 
@@ -392,3 +395,47 @@ def _evidence(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     _write(ws, "Evidence", ["item", "value"], rows)
     ws.column_dimensions["A"].width = 24
     ws.column_dimensions["B"].width = 80
+
+
+def _footprints(ws: Worksheet, r: MonthlyReport) -> None:
+    """Product footprints of the lots finished in the month, per declared unit."""
+    cols = (
+        "product",
+        "name_zh",
+        "name_en",
+        "declared_unit",
+        "lots",
+        "quantity",
+        "kgco2e_per_unit_market",
+        "kgco2e_per_unit_location",
+        "materials_t",
+        "energy_market_t",
+        "energy_location_t",
+        "transport_t",
+        "total_market_t",
+        "total_location_t",
+        "supplier_specific_share",
+        "exclusions",
+    )
+    rows = [
+        [
+            f.product,
+            f.name_zh,
+            f.name_en,
+            f.declared_unit,
+            f.lots,
+            f.quantity,
+            f.parts.kgco2e_per_unit_market,
+            f.parts.kgco2e_per_unit_location,
+            f.parts.materials_t,
+            f.parts.energy_market_t,
+            f.parts.energy_location_t,
+            f.parts.transport_t,
+            f.parts.total_market_t,
+            f.parts.total_location_t,
+            f.supplier_specific_share,
+            "; ".join(f.exclusions),
+        ]
+        for f in r.footprints
+    ]
+    _write(ws, "Footprints", cols, rows)

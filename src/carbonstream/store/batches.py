@@ -25,29 +25,27 @@ class BatchRow:
 def store(cur: Cur, rows: Sequence[BatchRow]) -> NDArray[np.int64]:
     """The id of each row's batch, storing those not stored yet (an exact replay finds its own).
 
-    Rows go in digest order, so two writers storing the same batches lock them in
-    the same order (no deadlock)."""
+    Binary COPY into a per-session temporary table, then one INSERT from it: about a
+    tenth of the Python CPU of passing the signed bytes as array parameters. Rows go in
+    digest order, so two writers storing the same batches lock them in the same order."""
     if not rows:
         return np.empty(0, np.int64)
     unique = {r.digest: r for r in rows}
-    ordered = sorted(unique.values(), key=lambda r: r.digest)
+    cur.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS batches_in (digest bytea, gateway text, kid text,"
+        " signature bytea, body bytea, received_at timestamptz) ON COMMIT DELETE ROWS"
+    )
+    with cur.copy("COPY batches_in FROM STDIN (FORMAT BINARY)") as cp:
+        cp.set_types(["bytea", "text", "text", "bytea", "bytea", "timestamptz"])
+        for r in unique.values():
+            cp.write_row((r.digest, r.gateway, r.kid, r.signature, r.body, r.received_at))
     got = cur.execute(
         "INSERT INTO batches (digest, gateway, kid, signature, body, received_at)"
-        " SELECT * FROM unnest(%s::bytea[], %s::text[], %s::text[], %s::bytea[], %s::bytea[],"
-        " %s::timestamptz[])"
-        " ON CONFLICT (digest) DO NOTHING RETURNING digest, id",
-        (
-            [r.digest for r in ordered],
-            [r.gateway for r in ordered],
-            [r.kid for r in ordered],
-            [r.signature for r in ordered],
-            [r.body for r in ordered],
-            [r.received_at for r in ordered],
-        ),
-        binary=True,
+        " SELECT * FROM batches_in ORDER BY digest"
+        " ON CONFLICT (digest) DO NOTHING RETURNING digest, id"
     ).fetchall()
     ids = {bytes(d): int(i) for d, i in got}
-    if len(ids) < len(ordered):  # stored before (an exact replay, another writer)
+    if len(ids) < len(unique):  # stored before (an exact replay, another writer)
         missing = [d for d in unique if d not in ids]
         for d, i in cur.execute(
             "SELECT digest, id FROM batches WHERE digest = ANY(%s::bytea[])", (missing,)
@@ -64,29 +62,33 @@ def count_readings(
     meter_keys: NDArray[np.int32],
     ts_ns: NDArray[np.int64],
     batch: NDArray[np.int64],
+    implausible: NDArray[np.bool_] | None = None,
 ) -> None:
-    """Add stored readings to reading_counts per (meter, hour): all, and those unsigned."""
+    """Add stored readings to reading_counts per (meter, hour): all, those unsigned, and
+    those stored with an implausible quality."""
     if not len(meter_keys):
         return
-    hour = ts_ns // HOUR_NS
-    pairs, inverse = np.unique(
-        np.stack([meter_keys.astype(np.int64), hour]), axis=1, return_inverse=True
-    )
-    inverse = inverse.reshape(-1)
-    total = np.bincount(inverse, minlength=pairs.shape[1])
-    unsigned = np.bincount(inverse, weights=(batch < 0), minlength=pairs.shape[1])
+    # One int64 key per (meter, hour) (hours since 1970 fit in 32 bits): a 1-D unique.
+    key = (meter_keys.astype(np.int64) << 32) | (ts_ns // HOUR_NS)
+    keys, inverse, total = np.unique(key, return_inverse=True, return_counts=True)
+    unsigned = np.bincount(inverse.reshape(-1), weights=batch < 0, minlength=len(keys))
+    odd = np.zeros(len(key)) if implausible is None else implausible
+    bad = np.bincount(inverse.reshape(-1), weights=odd, minlength=len(keys))
     # unique() sorts by (meter, hour): rows are locked in key order (no deadlocks).
     cur.execute(
-        "INSERT INTO reading_counts (meter, hour, readings, unsigned)"
-        " SELECT u.meter, to_timestamp(u.h * 3600), u.n, u.un"
-        " FROM unnest(%s::int[], %s::int8[], %s::int8[], %s::int8[]) AS u (meter, h, n, un)"
+        "INSERT INTO reading_counts (meter, hour, readings, unsigned, implausible)"
+        " SELECT u.meter, to_timestamp(u.h * 3600), u.n, u.un, u.bad"
+        " FROM unnest(%s::int[], %s::int8[], %s::int8[], %s::int8[], %s::int8[])"
+        " AS u (meter, h, n, un, bad)"
         " ON CONFLICT (meter, hour) DO UPDATE SET"
         " readings = reading_counts.readings + excluded.readings,"
-        " unsigned = reading_counts.unsigned + excluded.unsigned",
+        " unsigned = reading_counts.unsigned + excluded.unsigned,"
+        " implausible = reading_counts.implausible + excluded.implausible",
         (
-            pairs[0].tolist(),
-            pairs[1].tolist(),
+            (keys >> 32).tolist(),
+            (keys & 0xFFFFFFFF).tolist(),
             total.tolist(),
             unsigned.astype(np.int64).tolist(),
+            bad.astype(np.int64).tolist(),
         ),
     )

@@ -33,3 +33,7 @@ CREATE INDEX reading_conflicts_meter_last ON reading_conflicts (meter, last_seen
 ALTER TABLE meter_state ADD COLUMN plausible_ts_ns bigint,
     ADD COLUMN plausible_value double precision NOT NULL DEFAULT 0,
     ADD COLUMN implausible bigint NOT NULL DEFAULT 0;
+
+-- The inventory's data quality per meter and period: of the stored readings (0017's
+-- reading_counts), how many were implausible.
+ALTER TABLE reading_counts ADD COLUMN implausible bigint NOT NULL DEFAULT 0;

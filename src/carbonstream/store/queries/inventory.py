@@ -32,9 +32,10 @@ WHERE e.site = ANY(%(sites)s) AND e.bucket >= %(start)s AND e.bucket < %(end)s
 GROUP BY m.id, e.lineage_id ORDER BY m.id, e.lineage_id
 """
 
-# Stored readings per meter, and how many came unsigned (accepted by configuration).
+# Stored readings per meter, how many came unsigned (accepted by configuration), and how
+# many were implausible (stored with their quality, not in the account).
 READING_COUNTS_SQL = """
-SELECT m.id, sum(c.readings), sum(c.unsigned)
+SELECT m.id, sum(c.readings), sum(c.unsigned), sum(c.implausible)
 FROM reading_counts AS c JOIN meters AS m ON m.key = c.meter
 WHERE m.site = ANY(%(sites)s) AND c.hour >= %(start)s AND c.hour < %(end)s
 GROUP BY m.id
@@ -179,8 +180,8 @@ class Stored:
     lineages: dict[int, LineageRow]
     allocations: list[AllocationRow]
     retirements: list[RetirementRow]
-    # meter -> (stored readings, of which unsigned) in the period
-    reading_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # meter -> (stored readings, of which unsigned, of which implausible) in the period
+    reading_counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
 
 async def load(
@@ -287,7 +288,7 @@ async def load(
         for r in await (await conn.execute(RETIREMENTS_SQL, q)).fetchall()
     ]
     counts = {
-        str(r[0]): (int(r[1]), int(r[2]))
+        str(r[0]): (int(r[1]), int(r[2]), int(r[3]))
         for r in await (await conn.execute(READING_COUNTS_SQL, p)).fetchall()
     }
     return Stored(site_minutes, site_sums, lines, lineages, allocations, retirements, counts)

@@ -1,0 +1,90 @@
+"""Pieces the footprint, export and disclosure routes share: the period, bounded bodies,
+and the problem a refused input becomes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from carbonstream.api.deps import PlantDep, SettingsDep, check_range, local
+from carbonstream.api.problems import MEDIA_TYPE, Problem
+from carbonstream.errors import FootprintInputError
+from carbonstream.i18n import Msg
+
+_MONTH = r"^20\d{2}-(0[1-9]|1[0-2])$"
+
+
+async def _period(
+    plant: PlantDep,
+    settings: SettingsDep,
+    start: Annotated[
+        dt.datetime | None, Query(description="Period start (plant-local without an offset).")
+    ] = None,
+    end: Annotated[dt.datetime | None, Query(description="Period end, exclusive.")] = None,
+    month: Annotated[str | None, Query(pattern=_MONTH, description="YYYY-MM, plant time.")] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="Calendar year.")] = None,
+) -> tuple[dt.datetime, dt.datetime]:
+    zone = plant.zone
+    given = (month is not None) + (year is not None) + (start is not None or end is not None)
+    if given != 1 or (start is None) != (end is None):
+        raise Problem(
+            422,
+            "Invalid period",
+            Msg("problems.detail.give-period"),
+            "invalid-period",
+        )
+    if month is not None:
+        y, m = (int(x) for x in month.split("-"))
+        s = dt.datetime(y, m, 1, tzinfo=zone)
+        e = dt.datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=zone)
+    elif year is not None:
+        s, e = dt.datetime(year, 1, 1, tzinfo=zone), dt.datetime(year + 1, 1, 1, tzinfo=zone)
+    else:
+        assert start is not None and end is not None
+        s, e = local(start, zone), local(end, zone)
+    check_range(s, e, settings, "period")
+    return s, e
+
+
+PeriodDep = Annotated[tuple[dt.datetime, dt.datetime], Depends(_period)]
+
+
+async def bounded_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large(int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def too_large(size: int, limit: int) -> Problem:
+    return Problem(
+        413,
+        "Body too large",
+        Msg("problems.detail.body-at-least", {"size": size, "limit": limit}),
+        "body-too-large",
+        max_bytes=limit,
+    )
+
+
+def refused(e: FootprintInputError) -> Problem:
+    return Problem(422, "Input refused", str(e), "input-refused", problems=e.problems[:100])
+
+
+def _problem(text: str) -> dict[str, object]:
+    return {"description": text, "content": {MEDIA_TYPE: {"schema": {"type": "object"}}}}
+
+
+CONFLICT_RESPONSE: dict[int | str, dict[str, object]] = {
+    409: _problem("Already recorded (a lot id, a factor version)")
+}
+TOO_LARGE_RESPONSE: dict[int | str, dict[str, object]] = {413: _problem("Body too large")}
