@@ -287,6 +287,16 @@ def test_ambiguous_local_hour_needs_its_offset(tmp_path: Path) -> None:
     (tmp_path / "ppa.csv").write_text("hour,kwh\n2023-10-29T02:00,1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"happens twice .* give its offset"):
         load_plant(path)
+    # With its offset it is one hour (the first 02:00, still summer time) ...
+    ppa = PPA | {"kwh": 1, "generation": {"start": "2023-10-29", "end": "2023-10-29"}}
+    path = write_plant(tmp_path, instruments=[ppa], timezone="Europe/Berlin")
+    (tmp_path / "ppa.csv").write_text("hour,kwh\n2023-10-29T02:00+02:00,1\n", encoding="utf-8")
+    (h,) = load_plant(path).instruments[0].hourly or []
+    assert h.hour.isoformat() == "2023-10-29T00:00:00+00:00"
+    # ... and 2023-03-26T02:00 never happened in Berlin (clocks went from 02:00 to 03:00).
+    (tmp_path / "ppa.csv").write_text("hour,kwh\n2023-03-26T02:00,1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="does not exist in Europe/Berlin"):
+        load_plant(path)
 
 
 def test_from_to_in_plant_time_with_or_without_offset(tmp_path: Path) -> None:
