@@ -39,7 +39,7 @@ _EPOCH = r"^\s*-?\d+(\.\d+)?\s*$"
 _OFFSET = r"(?i)(z|[+-]\d\d(:?\d\d)?)\s*$"
 _MAX_REPORTED = 20
 _MAX_NAMED_LINES = 5  # lines named in a clock-change error
-BLOCK_BYTES = 16 << 20  # decompressed CSV bytes parsed at once: the memory bound's unit
+BLOCK_BYTES = 4 << 20  # decompressed CSV bytes parsed at once: the memory bound's unit
 PARQUET_ROWS = 500_000  # Parquet rows per streamed batch
 DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\t": "\t"}
 _GZIP, _ZSTD, _PARQUET = b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"PAR1"
@@ -321,6 +321,32 @@ def _local_ns(naive: pl.Expr, zone: ZoneInfo, ambiguous: str) -> pl.Expr:
     )
 
 
+def _with_local(parsed: pl.DataFrame, df: pl.DataFrame, zone: ZoneInfo) -> pl.DataFrame:
+    """Times without an offset read as plant-local, and those the clock shows twice or
+    never marked. Only the rows that need it are converted: a time-zone conversion of
+    every row would cost more than the rest of the parse."""
+    ts = pl.col("ts").str.strip_chars()
+    local = parsed["ts_ns"].is_null() & df.select(
+        ~ts.str.contains(_EPOCH) & ~ts.str.contains(_OFFSET)
+    ).to_series().fill_null(value=False)
+    idx = np.flatnonzero(local.to_numpy())
+    if not len(idx):
+        return parsed
+    naive = _naive(ts)
+    sub = df[idx].select(
+        _local_ns(naive, zone, "null").alias("ns"),
+        naive.is_not_null().alias("parsed"),
+        # "earliest" resolves a time shown twice, never one the clock skipped
+        _local_ns(naive, zone, "earliest").is_not_null().alias("earliest"),
+    )
+    shown = sub["parsed"] & sub["ns"].is_null()
+    return parsed.with_columns(
+        parsed["ts_ns"].scatter(idx, sub["ns"]),
+        parsed["_ambiguous"].scatter(idx, shown & sub["earliest"]),
+        parsed["_missing"].scatter(idx, shown & ~sub["earliest"]),
+    )
+
+
 def _parse(
     df: pl.DataFrame, meter_ids: list[str], where: str, zone: ZoneInfo | None
 ) -> tuple[ReadingBatch, BadRows, tuple[pl.Series, pl.Series]]:
@@ -344,35 +370,22 @@ def _parse(
         ts.str.to_datetime("%+", time_zone="UTC", time_unit="us", strict=False).dt.epoch("us")
         * 1000
     )
-    local = ~ts.str.contains(_EPOCH) & ~ts.str.contains(_OFFSET)
-    naive = _naive(ts)
-    no = pl.lit(value=False)
+    is_epoch = ts.str.contains(_EPOCH)
     if exported:
-        ts_ns, ambiguous, missing_t = ts.cast(pl.Int64, strict=False), no, no
-    elif zone is None:
-        ts_ns = pl.when(ts.str.contains(_EPOCH)).then(epoch_ns).otherwise(iso_ns)
-        ambiguous, missing_t = no, no
+        ts_ns = ts.cast(pl.Int64, strict=False)
     else:
-        ts_ns = (
-            pl.when(ts.str.contains(_EPOCH))
-            .then(epoch_ns)
-            .when(local)
-            .then(_local_ns(naive, zone, "null"))
-            .otherwise(iso_ns)
-        )
-        shown = local & naive.is_not_null() & _local_ns(naive, zone, "null").is_null()
-        # "earliest" resolves a time shown twice, never one the clock skipped
-        ambiguous = shown & _local_ns(naive, zone, "earliest").is_not_null()
-        missing_t = shown & _local_ns(naive, zone, "earliest").is_null()
+        ts_ns = pl.when(is_epoch).then(epoch_ns).otherwise(iso_ns)
     parsed = df.select(
         "line",
         pl.col("meter").str.strip_chars().alias("meter"),
         ts_ns.alias("ts_ns"),
         pl.col("value").str.strip_chars().cast(pl.Float64, strict=False).alias("value"),
         pl.col("quality").str.strip_chars().cast(pl.UInt8, strict=False).alias("quality"),
-        ambiguous.fill_null(value=False).alias("_ambiguous"),
-        missing_t.fill_null(value=False).alias("_missing"),
+        pl.lit(value=False).alias("_ambiguous"),
+        pl.lit(value=False).alias("_missing"),
     )
+    if zone is not None and not exported:
+        parsed = _with_local(parsed, df, zone)
     if exported:
         parsed = parsed.with_columns(
             pl.when(pl.col("value").is_null() & (pl.col("quality") != 0))
