@@ -114,7 +114,19 @@ def test_signed_disclosure_verifies_with_openssl(api: Api, tmp_path: Path) -> No
     assert castings["kgco2e_per_unit_market"] == pytest.approx(
         fp["parts"]["kgco2e_per_unit_market"], rel=1e-12
     )
-    assert doc["year_total"]["energy_tce"] is None and "not available yet" in doc["energy_note"]
+    # Energy in tce is the energy module's account of the same months (GET /v1/energy).
+    energy = c.get(
+        "/v1/energy",
+        params={"month": "2026-11", "bucket": "month", "by": "plant"},
+        headers=api.headers("viewer"),
+    ).json()
+    assert doc["months"][0]["energy_tce"] == pytest.approx(
+        energy["totals"]["plant"]["total_tce"], rel=1e-9
+    )
+    assert doc["year_total"]["energy_tce"] == pytest.approx(
+        energy["totals"]["plant"]["total_tce"], rel=1e-9
+    )
+    assert "GB/T 2589" in doc["energy_note"]
     # The page shows the same document, in Chinese by default and in English on request.
     zh = c.get(BASE, params={"year": 2026})
     assert zh.status_code == 200 and "碳信息公开披露" in zh.text and "CCER2025000001" in zh.text
@@ -231,6 +243,6 @@ def test_self_evaluation_indicators_follow_the_account(api: Api) -> None:
     assert ind["residual"]["value"] == pytest.approx(gross - 10, rel=1e-9)
     assert ind["offsets"]["value"] == {"CCER": 10.0}
     assert ind["offsets"]["share_of_gross"] == pytest.approx(10 / gross, rel=1e-9)
-    assert ind["energy"]["value"] is None and "tce" in ind["energy"]["note"]
+    assert ind["energy"]["value"] > 0 and ind["energy"]["unit"].startswith("tce")
     assert ind["disclosure"]["met"] is True
     assert set(ind["green"]["name"]) == {"zh", "en"}

@@ -176,9 +176,14 @@ def test_scope3_block_is_separate_and_hand_checked(writable: Api, computed: dict
         * sum(meters[m]["co2e_t"] for m in ("assembly-grid", "foundry-grid", "warehouse-power"))
     )
     assert cats[3]["tco2e"] == pytest.approx(want, rel=1e-9)
-    # The inventory's net is untouched by Scope 3.
+    # The inventory carries the same block beside Scope 1 and 2; its net is untouched.
     inv = get(api, "/v1/inventory", **DAYS)
-    assert "scope3" not in inv or inv["scope3"]["in_net"] is False
+    assert inv["scope3"]["total_t"] == pytest.approx(block["total_t"], rel=1e-12)
+    assert inv["scope3"]["in_net"] is False and inv["scope3"]["net_with_scope3_t"] is None
+    assert inv["net"]["net_t"] == pytest.approx(
+        inv["totals"]["scope1_t"] + inv["totals"]["scope2_market_t"] - inv["net"]["offsets_t"],
+        rel=1e-9,
+    )
 
 
 def test_inputs_are_refused_with_reasons(writable: Api) -> None:

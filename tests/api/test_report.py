@@ -281,3 +281,14 @@ def test_chinese_sources_always_print_in_the_font_the_package_installs(example: 
     assert "omitted" not in text
     # Noto Sans SC from the pylopdf-fonts-zh-cn wheel, embedded as a subset (no system font).
     assert b"NotoSansSC" in data and b"/FontFile" in data
+
+
+def test_a_declared_fuel_reads_by_its_chinese_name() -> None:
+    from carbonstream.i18n.locale import Locale
+    from carbonstream.monthly.pdf import _Text
+
+    zh = _Text(Locale.ZH_CN, {"fuel-tyre_chips": "轮胎衍生燃料"})
+    assert zh.fuel("tyre_chips") == "轮胎衍生燃料"
+    assert zh.fuel("coke_oven_gas") == "焦炉煤气"  # built-in: the catalogue's word
+    assert zh.fuel("no_name_given") == "no_name_given"
+    assert _Text(Locale.EN, {"fuel-tyre_chips": "轮胎衍生燃料"}).fuel("tyre_chips") == "tyre_chips"

@@ -145,3 +145,18 @@ def test_declaration_has_boundary_unit_allocation_quality_exclusions_and_renders
     text = "".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
     assert "Declared unit" in text and "Allocation" in text and "Exclusions" in text
     assert f"{d['result']['kgco2e_per_declared_unit']['market_based_electricity']:,.2f}" in text
+
+
+def test_scope3_counts_in_the_net_only_when_the_plant_says_so() -> None:
+    import datetime as dt_
+
+    from carbonstream.footprint.scope3 import Scope3Block, with_net
+
+    t = dt_.datetime(2026, 11, 1, tzinfo=dt_.UTC)
+    off = Scope3Block(start=t, end=t, categories=[], total_t=3.0, in_net=False, note="")
+    assert with_net(off, 5.0) == off  # no figure with Scope 3 in the net
+    on = off.model_copy(update={"in_net": True})
+    # net 5 + Scope 3 3 = 8: not zero-carbon; net -5 + 3 = -2: zero-carbon.
+    assert with_net(on, 5.0).net_with_scope3_t == 8.0
+    assert with_net(on, 5.0).zero_carbon_with_scope3 is False
+    assert with_net(on, -5.0).zero_carbon_with_scope3 is True

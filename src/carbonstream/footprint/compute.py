@@ -170,6 +170,46 @@ def _lot(
         meters=list(series.meters),
         lineage_ids=list(series.lineage_ids),
     )
+    materials, transport, bom = upstream_parts(library, lot, product, boms, day, exclusions)
+    exclusions.append(
+        "other (process emissions, refrigerants, waste treatment): none metered on the line"
+    )
+    totals = make_totals(
+        materials_t=sum(m.tco2e for m in materials),
+        energy=energy,
+        transport_t=sum(t.tco2e for t in transport),
+        other_t=0.0,
+        quantity=lot.quantity,
+    )
+    return LotFootprint(
+        lot=lot.id,
+        product=lot.product,
+        line=lot.line,
+        site=series.site,
+        start=lot.start,
+        end=lot.end,
+        quantity=lot.quantity,
+        declared_unit=lot.declared_unit,
+        allocation=trace,
+        energy=energy,
+        materials=materials,
+        transport=transport,
+        bom_version=bom.version if bom else None,
+        totals=totals,
+        exclusions=exclusions,
+    )
+
+
+def upstream_parts(
+    library: UpstreamLibrary,
+    lot: Lot,
+    product: Product,
+    boms: Mapping[str, Sequence[Bom]],
+    day: dt.date,
+    exclusions: list[str],
+) -> tuple[list[MaterialPart], list[TransportPart], Bom | None]:
+    """Materials (category 1) and inbound transport (category 4) of a lot from the bill of
+    materials valid on ``day``; what cannot be counted is appended to ``exclusions``."""
     materials: list[MaterialPart] = []
     transport: list[TransportPart] = []
     bom = bom_for(boms.get(product.id, ()), day)
@@ -209,33 +249,7 @@ def _lot(
                         factor=ref(tf),
                     )
                 )
-    exclusions.append(
-        "other (process emissions, refrigerants, waste treatment): none metered on the line"
-    )
-    totals = make_totals(
-        materials_t=sum(m.tco2e for m in materials),
-        energy=energy,
-        transport_t=sum(t.tco2e for t in transport),
-        other_t=0.0,
-        quantity=lot.quantity,
-    )
-    return LotFootprint(
-        lot=lot.id,
-        product=lot.product,
-        line=lot.line,
-        site=series.site,
-        start=lot.start,
-        end=lot.end,
-        quantity=lot.quantity,
-        declared_unit=lot.declared_unit,
-        allocation=trace,
-        energy=energy,
-        materials=materials,
-        transport=transport,
-        bom_version=bom.version if bom else None,
-        totals=totals,
-        exclusions=exclusions,
-    )
+    return materials, transport, bom
 
 
 def _regional(

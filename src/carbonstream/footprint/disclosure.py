@@ -1,7 +1,7 @@
 """The public disclosure of a plant for a year: aggregates only, nothing per meter.
 
 What it holds (issue 12): monthly and annual Scope 1 and 2 on both bases; energy in tce
-(a marked hook until the energy issue lands); the green electricity share; offsets
+(the energy module's GB/T 2589 account, equivalent value); the green electricity share; offsets
 retired with their serials; zero-carbon status; the product footprints the plant
 publishes; the methodology; the head of the readings evidence chain. It is built from
 figures, never from a row of a meter, so nothing meter-level can reach it; the test
@@ -14,11 +14,15 @@ import datetime as dt
 from typing import Any
 
 from carbonstream.config.plant import Plant
+from carbonstream.core.energy import EnergyParams
+from carbonstream.energy.stored import energy_account
+from carbonstream.energy.tce import Grouping
 from carbonstream.footprint import service
 from carbonstream.footprint.scope3 import scope3
 from carbonstream.store import footprint as q
 from carbonstream.store import ledger
 from carbonstream.store.db import AsyncConn
+from carbonstream.store.queries.series import Bucket
 
 METHODOLOGY = [
     "Scope 1: metered fuel x GB/T 32150 / NDRC method (or IPCC 2006 where configured), "
@@ -37,11 +41,17 @@ METHODOLOGY = [
 ]
 
 
-def energy_tce_hook(months: list[str]) -> tuple[dict[str, float | None], str]:
-    """Energy in tce per month. HOOK (issue: energy in tce by GB/T 2589): not landed when
-    the disclosure was written; returns nulls and says so. Replace with the energy
-    domain's monthly tce once it exists."""
-    return dict.fromkeys(months), "energy in tce: not available yet (pending the energy module)"
+async def energy_tce(
+    conn: AsyncConn, ep: EnergyParams | None, start: dt.datetime, end: dt.datetime
+) -> tuple[dict[str, float], float | None, str]:
+    """Comprehensive energy consumption per local month and for the period, in tce
+    (GB/T 2589 equivalent value, the energy module's account of the stored quantities)."""
+    if ep is None:
+        return {}, None, "energy in tce: not available (no energy parameters)"
+    acc = await energy_account(conn, ep, start, end, Bucket.MONTH, Grouping.PLANT)
+    months = {str(r["start"])[:7]: float(r["total_tce"]) for r in acc["buckets"]}
+    total = float(acc["totals"]["plant"]["total_tce"]) if months else None
+    return months, total, "energy: " + acc["method"]
 
 
 def _green_share(grid: float, covered: float, generation: float, export: float) -> float | None:
@@ -51,19 +61,21 @@ def _green_share(grid: float, covered: float, generation: float, export: float) 
     return (covered + max(generation - export, 0.0)) / consumption
 
 
-async def disclosure(conn: AsyncConn, plant: Plant, year: int) -> dict[str, Any]:
+async def disclosure(
+    conn: AsyncConn, plant: Plant, year: int, ep: EnergyParams | None = None
+) -> dict[str, Any]:
     zone = plant.zone
     start = dt.datetime(year, 1, 1, tzinfo=zone)
     end = dt.datetime(year + 1, 1, 1, tzinfo=zone)
     sums = await q.monthly_sums(conn, plant.timezone, start, end)
-    tce, tce_note = energy_tce_hook([m.month for m in sums])
+    tce, tce_total, tce_note = await energy_tce(conn, ep, start, end)
     months = [
         {
             "month": m.month,
             "scope1_t": m.scope1_t,
             "scope2_location_t": m.scope2_location_t,
             "scope2_market_t": m.scope2_market_t,
-            "energy_tce": tce[m.month],
+            "energy_tce": tce.get(m.month),
             "green_electricity_share": _green_share(
                 m.grid_import_mwh, m.covered_mwh, m.generation_mwh, m.grid_export_mwh
             ),
@@ -134,7 +146,7 @@ async def disclosure(conn: AsyncConn, plant: Plant, year: int) -> dict[str, Any]
             "scope1_t": s1,
             "scope2_location_t": s2l,
             "scope2_market_t": s2m,
-            "energy_tce": None,
+            "energy_tce": tce_total,
             "green_electricity_share": green,
         },
         "energy_note": tce_note,

@@ -16,10 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from carbonstream.config.plant import MeterKind, Plant
 from carbonstream.core.upstream import Kind, UpstreamFactor, UpstreamLibrary
-from carbonstream.footprint.compute import ref
-from carbonstream.footprint.model import FactorRef, LotFootprint
-from carbonstream.footprint.service import library
-from carbonstream.footprint.service import product_period as _product_period
+from carbonstream.footprint.compute import ref, upstream_parts
+from carbonstream.footprint.model import FactorRef, MaterialPart, TransportPart
+from carbonstream.footprint.service import library, lots_ending
 from carbonstream.store import footprint as q
 from carbonstream.store.db import AsyncConn
 
@@ -44,6 +43,22 @@ class Scope3Block(BaseModel):
     total_t: float
     in_net: bool = Field(description="Whether the zero-carbon net counts this block.")
     note: str
+    net_with_scope3_t: float | None = Field(
+        default=None,
+        description="Only with footprint.scope3_in_net: the inventory's net plus this block.",
+    )
+    zero_carbon_with_scope3: bool | None = None
+
+
+def with_net(block: Scope3Block, net_t: float) -> Scope3Block:
+    """The block with the net that counts it, when the plant file says Scope 3 is in the net;
+    unchanged (no such figure) otherwise."""
+    if not block.in_net:
+        return block
+    total = net_t + block.total_t
+    return block.model_copy(
+        update={"net_with_scope3_t": total, "zero_carbon_with_scope3": total <= 0}
+    )
 
 
 def _regional(lib: UpstreamLibrary, kind: Kind, region: str, day: dt.date) -> UpstreamFactor | None:
@@ -55,27 +70,37 @@ async def scope3(
 ) -> Scope3Block:
     lib = await library(conn, plant)
     day = end.astimezone(plant.zone).date() - dt.timedelta(days=1)
-    lots: list[LotFootprint] = []
-    for p in plant.footprint.products:
-        lots += (await _product_period(conn, plant, p.id, start, end)).lots
-    # Categories 1 and 4 from the lots.
-    c1_factors = {(m.factor.id, m.factor.version): m.factor for x in lots for m in x.materials}
-    c4_factors = {(t.factor.id, t.factor.version): t.factor for x in lots for t in x.transport}
-    no_bom = sorted({x.product for x in lots if x.bom_version is None})
+    # Categories 1 and 4 from the lots finished in the period and their bills of materials
+    # (no energy allocation needed: quantity x BOM x factor).
+    products = {p.id: p for p in plant.footprint.products}
+    lots = await lots_ending(conn, plant, list(products), start, end)
+    boms = await q.boms(conn, list(products))
+    mats: list[MaterialPart] = []
+    legs: list[TransportPart] = []
+    no_bom: set[str] = set()
+    for lot in lots:
+        lot_day = lot.start.astimezone(plant.zone).date()
+        lot_mats, lot_legs, bom = upstream_parts(lib, lot, products[lot.product], boms, lot_day, [])
+        mats += lot_mats
+        legs += lot_legs
+        if bom is None:
+            no_bom.add(lot.product)
+    c1_factors = {(x.factor.id, x.factor.version): x.factor for x in mats}
+    c4_factors = {(x.factor.id, x.factor.version): x.factor for x in legs}
     c1 = Category(
         category=1,
         name="Purchased goods (materials of the lots finished in the period)",
-        tco2e=sum(m.tco2e for x in lots for m in x.materials),
+        tco2e=sum(x.tco2e for x in mats),
         method="lot quantity x bill of materials x cradle-to-gate material factor "
         "(supplier-specific where given, else average data); materials consumed, not bought",
         factors=list(c1_factors.values()),
-        exclusions=[f"product {p}: no bill of materials" for p in no_bom]
+        exclusions=[f"product {p}: no bill of materials" for p in sorted(no_bom)]
         + (["no lot finished in the period"] if not lots else []),
     )
     c4 = Category(
         category=4,
         name="Upstream transport (inbound, distance-based)",
-        tco2e=sum(t.tco2e for x in lots for t in x.transport),
+        tco2e=sum(x.tco2e for x in legs),
         method="material t x km x mode factor per t·km",
         factors=list(c4_factors.values()),
         exclusions=["bill-of-materials lines without a transport leg"],

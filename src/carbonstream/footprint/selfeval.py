@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from carbonstream.config.plant import Plant
+from carbonstream.core.energy import EnergyParams
 from carbonstream.footprint.disclosure import disclosure
 from carbonstream.footprint.text import t
 from carbonstream.store import ledger
@@ -29,8 +30,10 @@ def _ind(
     }
 
 
-async def self_evaluation(conn: AsyncConn, plant: Plant, year: int) -> dict[str, Any]:
-    d = await disclosure(conn, plant, year)
+async def self_evaluation(
+    conn: AsyncConn, plant: Plant, year: int, ep: EnergyParams | None = None
+) -> dict[str, Any]:
+    d = await disclosure(conn, plant, year, ep)
     y = d["year_total"]
     zc = d["zero_carbon"]
     share = y["green_electricity_share"]
@@ -52,12 +55,13 @@ async def self_evaluation(conn: AsyncConn, plant: Plant, year: int) -> dict[str,
         ),
         _ind(
             "ind_energy",
-            None,
-            "tce per unit of product",
+            y["energy_tce"],
+            "tce (GB/T 2589, equivalent value), the year",
             "product energy at the quota standard's advanced value or benchmark level "
             "(Jiangsu/SIP notice 2026-03 [V]); values of the quota not in our sources",
             None,
-            note="not available: needs energy in tce (energy module pending)",
+            note="tce per unit of product per line and site: GET /v1/energy?by=line; the "
+            "quota's advanced and benchmark values are not in our sources",
         ),
         _ind(
             "ind_intensity",

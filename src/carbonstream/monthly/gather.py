@@ -304,6 +304,7 @@ async def gather(
         plant_zh=plant.name_zh,
         locale=plant.locale,
         names_zh={s.id: s.name_zh for s in plant.sites if s.name_zh}
+        | {f"fuel-{f.id}": f.name_zh for f in plant.fuels if f.name_zh}
         | {m.id: m.name_zh for m in plant.meters if m.name_zh},
         energy=await gather_energy(conn, plant, params, start, end),
     )

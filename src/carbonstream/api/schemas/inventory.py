@@ -13,6 +13,7 @@ from carbonstream.api.schemas.green import (
     VersionPublic,
     ZeroCarbonStatus,
 )
+from carbonstream.footprint.scope3 import Scope3Block
 
 INVENTORY_SCHEMA = "carbonstream.inventory/v1"
 
@@ -314,5 +315,10 @@ class Inventory(BaseModel):
     zero_carbon: ZeroCarbonPart
     intensity: IntensityPart
     notes: list[str]
+    scope3: Scope3Block | None = Field(
+        default=None,
+        description="Scope 3 categories 1, 3 and 4, a separate block (docs/footprint.md); "
+        "in the net only with footprint.scope3_in_net. Not for restatements.",
+    )
 
     model_config = {"populate_by_name": True}

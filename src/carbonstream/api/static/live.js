@@ -281,7 +281,7 @@ function alertItem(a) {
   const where = [a.site, a.meter].filter(Boolean).join(" / ");
   const text = T("alert-text", {
     rule: a.rule, where: where ? " · " + where : "", value: fmt(a.value),
-    threshold: fmt(a.threshold), status: a.status ? " · " + a.status : "",
+    threshold: fmt(a.threshold), status: a.status ? " · " + T("alert-" + a.status) : "",
     since: since ? T("alert-since", { time: since }) : "",
   });
   return el("li", { class: "sev-" + (a.severity || "info"), "data-rule": a.rule }, text);
@@ -491,7 +491,10 @@ async function pollForecasts() {
           { headers: { "X-API-Key": state.key }, cache: "no-store" });
         const body = res.ok ? await res.json() : null;
         if (body && body.status === "ok") state.forecasts[id] = { ok: body };
-        else if (body) state.forecasts[id] = { problem: body.detail || body.status };
+        else if (body && body.status === "insufficient_history") {
+          state.forecasts[id] = { problem: T("forecast-needs-history",
+            { needed: body.needed_days, have: fmt(body.history_days) }) };
+        } else if (body) state.forecasts[id] = { problem: body.detail || body.status };
         else if (res.status === 404) state.forecasts[id] = { absent: true };
         else state.forecasts[id] = { problem: await problemDetail(res) };
       } catch (e) {
@@ -571,7 +574,7 @@ function forecastBox(id) {
     projectionRow(T("month"), per.month),
     per.year.budget_t ? projectionRow(T("year"), per.year) : null,
     el("div", { class: "muted" }, T("next-24h"),
-      el("span", { "data-field": "forecast-next" }, fmtT(b.next_t)), T("t-scope", { scope: b.scope })),
+      el("span", { "data-field": "forecast-next" }, fmtT(b.next_t)), T("t-scope", { scope: T("measure-" + b.scope) })),
   ];
 }
 
