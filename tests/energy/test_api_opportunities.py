@@ -196,7 +196,7 @@ def test_monthly_report_has_the_energy_page(stored: Api) -> None:
 
 def test_baselines_bad_ranges_are_problems_in_both_languages(stored: Api) -> None:
     h = stored.headers("viewer")
-    r = stored.client.get("/v1/baselines", params={"start": "1932-01-26T04:16:29-06:45"}, headers=h)
+    r = stored.client.get("/v1/baselines", params={"start": "1990-01-01T00:00"}, headers=h)
     assert r.status_code == 422 and "reporting period" in r.json()["detail"]
     r = stored.client.get(
         "/v1/baselines",
