@@ -11,6 +11,7 @@ is a :class:`~carbonstream.i18n.Msg`. ``type`` never changes with the language.
 
 from __future__ import annotations
 
+import csv
 import logging
 from typing import Any
 
@@ -150,6 +151,22 @@ def install(app: FastAPI) -> None:
                 Msg("problems.detail.invalid-value"),
                 "invalid-value",
                 sqlstate=exc.sqlstate,
+            ),
+            request.url.path,
+            request_locale(request),
+        )
+
+    @app.exception_handler(csv.Error)
+    async def _csv(request: Request, exc: csv.Error) -> JSONResponse:
+        # Only a body we parse raises it here (a NUL, a lone CR, a field past the module's
+        # limit): the client's CSV, not our bug. We write CSV with csv.writer, which does
+        # not raise on our own rows.
+        return response(
+            Problem(
+                422,
+                "Invalid request",
+                Msg("problems.detail.csv-unreadable", {"reason": str(exc)}),
+                "invalid-request",
             ),
             request.url.path,
             request_locale(request),
