@@ -345,3 +345,16 @@ def test_declaration_and_cbam_of_the_example_castings(example: Api) -> None:
         "/v1/products/castings/battery", params=DAYS, headers=example.headers("viewer")
     )
     assert r.status_code == 404 and "not declared a battery" in r.json()["detail"]
+
+
+def test_a_footprint_too_large_for_one_request_is_a_422(
+    example: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carbonstream.core import allocation
+
+    monkeypatch.setattr(allocation, "MAX_CELLS", 100)  # a shift is 480 lot-minutes
+    r = example.client.get(
+        "/v1/lots/castings-20261123-0800/footprint", headers=example.headers("viewer")
+    )
+    assert r.status_code == 422, r.text
+    assert "exceed the bound of 100" in r.json()["detail"]

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from carbonstream import __version__
 from carbonstream.alerts.rules import bind
 from carbonstream.alerts.service import AlertService
-from carbonstream.api import docs, problems
+from carbonstream.api import docs, footprint_common, problems
 from carbonstream.api.catalog import Catalog
 from carbonstream.api.db import make_pool
 from carbonstream.api.live import LiveHub
@@ -119,6 +119,7 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
     app.state.live = LiveHub(plant, lambda: app.state.pool)
     app.state.forecaster = Forecaster(plant)
     problems.install(app)
+    footprint_common.install(app)
     app.add_middleware(_CountRequests, metrics=app.state.metrics)
     for module in (
         health,
