@@ -240,6 +240,25 @@ def test_holdings_are_held_once(tmp_path: Path) -> None:
         load_plant(write_plant(tmp_path, offsets=[CCER, twice]))
 
 
+def test_certificates_serials_match_and_are_claimed_once(tmp_path: Path) -> None:
+    gec = {
+        "id": "GEC-1",
+        "type": "gec",
+        "site": "s1",
+        "mwh": 3,
+        "serials": "GEC10-GEC12",
+        "generation": {"start": DAY, "end": DAY},
+    }
+    load_plant(write_plant(tmp_path, instruments=[gec]))
+    with pytest.raises(ConfigError, match="are 3 certificates but mwh is 4"):
+        load_plant(write_plant(tmp_path, instruments=[gec | {"mwh": 4}]))
+    again = gec | {"id": "GEC-2", "serials": "GEC12-GEC13", "mwh": 2}
+    with pytest.raises(ConfigError, match=r"share serials .* claimed once"):
+        load_plant(write_plant(tmp_path, instruments=[gec, again]))
+    with pytest.raises(ConfigError, match="kwh is for ppa and green_power_trade"):
+        load_plant(write_plant(tmp_path, instruments=[gec | {"mwh": None, "kwh": 3000}]))
+
+
 @pytest.mark.parametrize(
     ("profile", "expected"),
     [
@@ -267,6 +286,16 @@ def test_ambiguous_local_hour_needs_its_offset(tmp_path: Path) -> None:
     path = write_plant(tmp_path, instruments=[PPA], timezone="Europe/Berlin")
     (tmp_path / "ppa.csv").write_text("hour,kwh\n2023-10-29T02:00,1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"happens twice .* give its offset"):
+        load_plant(path)
+    # With its offset it is one hour (the first 02:00, still summer time) ...
+    ppa = PPA | {"kwh": 1, "generation": {"start": "2023-10-29", "end": "2023-10-29"}}
+    path = write_plant(tmp_path, instruments=[ppa], timezone="Europe/Berlin")
+    (tmp_path / "ppa.csv").write_text("hour,kwh\n2023-10-29T02:00+02:00,1\n", encoding="utf-8")
+    (h,) = load_plant(path).instruments[0].hourly or []
+    assert h.hour.isoformat() == "2023-10-29T00:00:00+00:00"
+    # ... and 2023-03-26T02:00 never happened in Berlin (clocks went from 02:00 to 03:00).
+    (tmp_path / "ppa.csv").write_text("hour,kwh\n2023-03-26T02:00,1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="does not exist in Europe/Berlin"):
         load_plant(path)
 
 
@@ -313,3 +342,32 @@ def test_cli_from_to_and_inventory_csv(tmp_path: Path, capsys: pytest.CaptureFix
     # is not wholly inside, so they do not count.
     assert main([*args, "--format", "inventory-csv"]) == 0
     assert "zero carbon,(all),zero_carbon,False" in capsys.readouterr().out.splitlines()
+
+
+def test_the_example_plant_shows_the_whole_inventory(capsys: pytest.CaptureFixture[str]) -> None:
+    """`carbonstream compute` on the example: certificates, the PPA with its hourly profile,
+    CCER and an international credit, credits surrendered for the ETS refused, and the
+    zero-carbon status."""
+    root = Path(__file__).resolve().parents[1]
+    args = ["compute", "--config", str(root / "config/plant.example.yaml")]
+    args += ["--readings", str(root / "config/readings.example.csv"), "--bucket", "day"]
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    for text in (
+        "GEC-2026-0001",
+        "GPT-2026-11",
+        "PPA-2026-SOLAR",
+        "counted in annual and hourly matching (hourly profile of the plant file)",
+        "CCER-2025-RUDONG",
+        "VCS-2023-KALIMANTAN",
+        "REFUSED: credits of CCER-2024-ETS were surrendered for national ETS compliance",
+        "zero-carbon status (market-based):",
+    ):
+        assert text in table, text
+    assert main([*args, "--format", "json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    ppa = next(i for i in rep["instruments"] if i["id"] == "PPA-2026-SOLAR")
+    assert ppa["kwh"] == 3775.0 and ppa["hourly_hours"] == 27
+    kinds = [c["kind"] for c in rep["offsetting"]["market"]["credits"]]
+    assert kinds == ["ccer", "international"]
+    assert isinstance(rep["offsetting"]["zero_carbon"], bool)

@@ -4,7 +4,9 @@ CSV and XLSX renderings carry the same figures."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+from collections import Counter
 from typing import Any
 
 import openpyxl
@@ -87,6 +89,21 @@ def test_activity_coverage_and_instruments_equal_compute(
         assert close(allocated[i["id"]], i["allocated_mwh"]), i["id"]
     units = {(x["kind"], x["unit"]) for x in inventory["activity_totals"]}
     assert {("grid_import", "MWh"), ("fuel", "Nm3"), ("heat_import", "GJ")} <= units
+
+
+def test_unsigned_readings_are_counted_per_meter(inventory: dict[str, Any]) -> None:
+    """The example went in as unsigned v1 batches (accepted by the test settings): each
+    meter's stored readings of the period are all marked unsigned in its data quality."""
+    ex = h.example()
+    lo = int(dt.datetime.fromisoformat(PERIOD["start"]).timestamp()) * 10**9
+    hi = int(dt.datetime.fromisoformat(PERIOD["end"]).timestamp()) * 10**9
+    in_period = (ex.batch.ts >= lo) & (ex.batch.ts < hi)
+    want = Counter(ex.ids[i] for i in ex.batch.meter[in_period].tolist())
+    got = {a["meter"]: a for a in inventory["activity"]}
+    for meter, a in got.items():
+        assert a["readings"] == want[meter] > 0, meter
+        assert a["unsigned_readings"] == a["readings"], meter
+        assert a["unsigned_share_pct"] == 100.0, meter
 
 
 def test_every_factor_used_with_source_and_version(

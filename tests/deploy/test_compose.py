@@ -36,7 +36,11 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("pyproject.toml", "README.md", "src"):
         (repo / name).symlink_to(ROOT / name)
     shutil.copy(ROOT / "config" / "plant.example.yaml", repo / "deploy/carbonstream/plant.yaml")
-    shutil.copy(ROOT / "config" / "factors.example.csv", repo / "deploy/carbonstream")
+    # ... and every file it names (factor files, hourly profiles, lot and material files):
+    # the example plant names only CSV files beside it; readings are not among them.
+    for named in (ROOT / "config").glob("*.csv"):
+        if named.name != "readings.example.csv":
+            shutil.copy(named, repo / "deploy/carbonstream")
     p = subprocess.run(
         [str(repo / "deploy" / "make-secrets.sh")], capture_output=True, text=True, timeout=60
     )

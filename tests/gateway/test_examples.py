@@ -65,6 +65,15 @@ def _broken(path: Path, tmp_path: Path, edit: Any) -> Path:
             "is at site 'foundry'",
         ),
         (lambda d: d["devices"][1].update(link="nowhere"), "unknown link 'nowhere'"),
+        (  # the plant's gateways: section binds gw-assembly to site assembly
+            lambda d: d.update(site="foundry"),
+            "site: 'foundry' is not 'assembly', the site the plant binds gateway 'gw-assembly' to",
+        ),
+        (  # ... and assembly's meters to gw-assembly, not gw-foundry
+            lambda d: d.update(id="gw-foundry", site="foundry"),
+            "devices[0] (id 'assembly-incomer').points[0] (meter 'assembly-grid'): the plant "
+            "does not bind meter 'assembly-grid' to gateway 'gw-foundry'",
+        ),
         (
             lambda d: d["broker"].update(password_env="CARBONSTREAM_TEST_UNSET_SECRET"),
             "broker.password_env",

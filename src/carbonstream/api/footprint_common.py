@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from carbonstream.api.deps import PlantDep, SettingsDep, check_range, local
 from carbonstream.api.problems import MEDIA_TYPE, Problem, response
 from carbonstream.errors import FootprintError, FootprintInputError
+from carbonstream.i18n import Msg
 
 _MONTH = r"^20\d{2}-(0[1-9]|1[0-2])$"
 
@@ -32,7 +33,7 @@ async def _period(
         raise Problem(
             422,
             "Invalid period",
-            "give the period as start and end, or month=YYYY-MM, or year=YYYY (one of them)",
+            Msg("problems.detail.give-period"),
             "invalid-period",
         )
     if month is not None:
@@ -70,7 +71,7 @@ def too_large(size: int, limit: int) -> Problem:
     return Problem(
         413,
         "Body too large",
-        f"the body has at least {size} bytes; at most {limit}: split it",
+        Msg("problems.detail.body-at-least", {"size": size, "limit": limit}),
         "body-too-large",
         max_bytes=limit,
     )

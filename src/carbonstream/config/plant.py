@@ -584,6 +584,7 @@ class Plant(_Model):
                     "Quality Criterion 5)"
                 )
         check_holdings(self.offsets, site_ids)
+        _serials_once(self.instruments)
         zone = ZoneInfo(self.timezone)
         for k, i in enumerate(self.instruments):
             where = f"instruments[{k}] (id {i.id!r}).hourly"
@@ -707,3 +708,19 @@ def _unique(what: str, ids: list[str]) -> None:
     dupes = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
     if dupes:
         raise ValueError(f"duplicate {what} id(s): {', '.join(dupes)}")
+
+
+def _serials_once(instruments: list[Instrument]) -> None:
+    """A certificate is claimed once: no two instruments of the file share a serial."""
+    held: list[tuple[SerialRange, str]] = []
+    for i in instruments:
+        if not i.serials:
+            continue
+        r = SerialRange.parse(i.serials)  # checked per instrument already
+        for other, oid in held:
+            if other.overlaps(r):
+                raise ValueError(
+                    f"instruments {oid!r} and {i.id!r} share serials ({other} and {r}): a "
+                    "certificate is claimed once"
+                )
+        held.append((r, i.id))

@@ -332,6 +332,32 @@ def load_gateway(path: str | Path) -> Gateway:
     return gateway
 
 
+def _binding_problems(gw: GatewayFile, plant: Plant | None) -> list[str]:
+    """A gateway the plant's gateways: section names must read only its bound meters, on
+    its bound site: anything else ingest would refuse, so it fails here, at start."""
+    bound = next((g for g in plant.gateways if g.id == gw.id), None) if plant else None
+    if bound is None:
+        return []
+    problems = []
+    if gw.site != bound.site:
+        problems.append(
+            f"site: {gw.site!r} is not {bound.site!r}, the site the plant binds gateway "
+            f"{gw.id!r} to (gateways: section)"
+        )
+    mine = set(bound.meters)
+    for i, device in enumerate(gw.devices):
+        for j, point in enumerate(device.points):
+            assert isinstance(point, ModbusPoint | OpcuaPoint)
+            if point.meter not in mine:
+                problems.append(
+                    f"devices[{i}] (id {device.id!r}).points[{j}] (meter {point.meter!r}): "
+                    f"the plant does not bind meter {point.meter!r} to gateway {gw.id!r}; "
+                    "ingest would refuse its readings: add it to the gateway's meters in the "
+                    "plant's gateways: section, or remove the point"
+                )
+    return problems
+
+
 def check(gateway: Gateway) -> list[str]:
     """Checks that need the plant and the profiles; each problem names its field."""
     from carbonstream.gateway.points import resolve_device
@@ -349,6 +375,7 @@ def check(gateway: Gateway) -> list[str]:
             gateway.signer()
         except ConfigError as e:
             problems.extend(e.problems)
+    problems += _binding_problems(gw, plant)
     for i, device in enumerate(gw.devices):
         where = f"devices[{i}] (id {device.id!r})"
         env = getattr(device, "password_env", None)
