@@ -20,6 +20,7 @@ from carbonstream.api.footprint_common import (
     bounded_body,
     refused,
 )
+from carbonstream.api.guards import UPLOAD
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.config.products import Product
 from carbonstream.core.lots import (
@@ -156,6 +157,7 @@ async def _store_lots(conn: Connection, lots: list[Lot], who: str) -> LotsCreate
     summary="Record production lots (operator)",
     status_code=201,
     response_model=LotsCreated,
+    openapi_extra=UPLOAD,  # up to MAX_LOTS_PER_REQUEST lots: more than ApiLimits.body_bytes
 )
 async def create_lots(
     body: Annotated[list[LotIn], Body(max_length=MAX_LOTS_PER_REQUEST)],
@@ -175,7 +177,7 @@ async def create_lots(
     summary="Record production lots from a lot CSV (operator)",
     status_code=201,
     response_model=LotsCreated,
-    openapi_extra=CSV_BODY,
+    openapi_extra={**CSV_BODY, **UPLOAD},  # bounded_body below sets the size
     responses={**CONFLICT_RESPONSE, **TOO_LARGE_RESPONSE},
 )
 async def import_lots(
@@ -276,6 +278,7 @@ async def _save_bom(
     "/products/{product_id}/bom",
     summary="A new version of a product's bill of materials (operator)",
     status_code=201,
+    openapi_extra=UPLOAD,  # up to MAX_ROWS lines: more than ApiLimits.body_bytes
 )
 async def create_bom(
     product_id: str, body: BomCreate, who: Operator, conn: Connection, plant: PlantDep
@@ -287,7 +290,7 @@ async def create_bom(
     "/products/{product_id}/bom/import",
     summary="A new version of a product's bill of materials from CSV (operator)",
     status_code=201,
-    openapi_extra=CSV_BODY,
+    openapi_extra={**CSV_BODY, **UPLOAD},  # bounded_body below sets the size
     responses=TOO_LARGE_RESPONSE,
 )
 async def import_bom(
@@ -352,6 +355,7 @@ async def _save_factors(
     summary="Add upstream factor versions: materials, fuels, grid losses, transport (admin)",
     status_code=201,
     responses=CONFLICT_RESPONSE,
+    openapi_extra=UPLOAD,  # up to MAX_ROWS factors: more than ApiLimits.body_bytes
 )
 async def create_factors(
     body: Annotated[list[UpstreamFactor], Body(max_length=MAX_ROWS)],
@@ -366,7 +370,7 @@ async def create_factors(
     "/upstream-factors/import",
     summary="Add upstream factor versions from CSV (admin)",
     status_code=201,
-    openapi_extra=CSV_BODY,
+    openapi_extra={**CSV_BODY, **UPLOAD},  # bounded_body below sets the size
     responses={**CONFLICT_RESPONSE, **TOO_LARGE_RESPONSE},
 )
 async def import_factors(
