@@ -134,10 +134,10 @@ async def baselines(
         s = dt.datetime(after.year, after.month, after.day, tzinfo=zone)
     else:
         s = e - dt.timedelta(days=30)
-    check_range(s, e, settings, "reporting period")
+    check_range(s, e, settings, "reporting-period")
     if cfg is not None:
         span = dt.datetime(cfg.start.year, cfg.start.month, cfg.start.day, tzinfo=zone)
-        check_range(span, e, settings, "baseline start to reporting end")
+        check_range(span, e, settings, "baseline-span")
     async with timed(metrics, "baselines"):
         uses = await stored_baselines(conn, ep, s, e)
     return BaselineReport(
