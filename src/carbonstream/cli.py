@@ -53,7 +53,12 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("compute", help="batch accounting of a readings file")
     c.add_argument("--config", required=True, type=Path, help="plant file (YAML or TOML)")
-    c.add_argument("--readings", required=True, type=Path, help="CSV or Parquet readings")
+    c.add_argument(
+        "--readings",
+        required=True,
+        type=Path,
+        help="CSV (plain, gzip or zstd) or Parquet readings",
+    )
     c.add_argument(
         "--bucket",
         default="hour",
@@ -74,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--to", dest="period_to", help="report until this time (exclusive), as --from")
     c.add_argument("--skip-bad", action="store_true", help="count and skip bad rows")
+    c.add_argument(
+        "--delimiter",
+        choices=[",", ";", "tab"],
+        help="CSV separator (default: detected from the header)",
+    )
+    c.add_argument("--no-progress", action="store_true", help="no progress bar on standard error")
     c.add_argument("--output", type=Path, help="write here instead of standard output")
     c.set_defaults(func=_compute)
 
@@ -408,9 +419,18 @@ def _migrate(args: argparse.Namespace) -> int:
 def _compute(args: argparse.Namespace) -> int:
     from carbonstream import report
     from carbonstream.compute import compute_file, period_ns, window
+    from carbonstream.progress import byte_progress
 
     base_s = 60 if args.bucket == "minute" else 900
-    acc = compute_file(args.config, args.readings, skip_bad=args.skip_bad, base_s=base_s)
+    with byte_progress(f"reading {args.readings.name}", enabled=not args.no_progress) as bar:
+        acc = compute_file(
+            args.config,
+            args.readings,
+            skip_bad=args.skip_bad,
+            base_s=base_s,
+            delimiter=args.delimiter,
+            progress=bar,
+        )
     lo, hi = period_ns(acc.plant.zone, args.period_from, args.period_to, base_s)
     rep = report.build(window(acc, lo, hi), args.bucket)
     render = {

@@ -8,7 +8,7 @@ reference the live pipeline is checked against.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TypeVar
@@ -24,9 +24,9 @@ from carbonstream.core.batch import NS_PER_S, ReadingBatch
 from carbonstream.core.engine import SITE_COLUMNS, BatchResult, Engine
 from carbonstream.core.intervals import Counts
 from carbonstream.core.library import FactorLibrary
-from carbonstream.core.state import EngineState
+from carbonstream.core.state import NO_TIME, EngineState
 from carbonstream.errors import ReadingsError
-from carbonstream.readings_file import BadRows, load_readings
+from carbonstream.readings_file import BLOCK_BYTES, BadRows, ReadingsReader, load_readings
 
 CHUNK = 100_000
 S = TypeVar("S", bound=np.generic)
@@ -72,6 +72,7 @@ class Account:
     window_ns: tuple[int, int] | None = None
 
     implausible: dict[str, int] = field(default_factory=dict)  # marked readings by kind
+    streamed: bool = True  # False: the file was out of time order, read whole and sorted
 
     @property
     def plant(self) -> Plant:
@@ -135,16 +136,102 @@ def compute_file(
     readings_path: str | Path,
     skip_bad: bool = False,
     base_s: int = 60,
+    delimiter: str | None = None,
+    progress: Callable[[ReadingsReader], None] | None = None,
+    block_bytes: int = BLOCK_BYTES,
 ) -> Account:
+    """The account of a readings file, streamed block by block when the file is in time
+    order (memory bounded by the block size), else read whole and sorted (see docs)."""
     plant = load_plant(plant_path)
     library = FactorLibrary.load(plant.factor_files)
     engine = Engine(plant, library, base_s=base_s)
-    loaded = load_readings(readings_path, engine.params.ids, skip_bad=skip_bad)
+    reader = ReadingsReader(
+        readings_path,
+        engine.params.ids,
+        skip_bad=skip_bad,
+        zone=plant.zone,
+        delimiter=delimiter,
+        block_bytes=block_bytes,
+    )
+    try:
+        return stream(engine, reader, progress)
+    except _OutOfOrderError:
+        pass
+    loaded = load_readings(
+        readings_path, engine.params.ids, skip_bad=skip_bad, zone=plant.zone, delimiter=delimiter
+    )
     batch, implausible = mark_implausible(engine, loaded.batch)
     acc = run(engine, batch)
     acc.bad = loaded.bad
     acc.implausible = implausible
+    acc.streamed = False
     return acc
+
+
+class _OutOfOrderError(Exception):
+    """A block starts before the previous one ends: the file is not in time order."""
+
+
+def stream(
+    engine: Engine,
+    reader: ReadingsReader,
+    progress: Callable[[ReadingsReader], None] | None = None,
+    chunk: int = CHUNK,
+) -> Account:
+    """The account of a file in time order, block by block: each block sorted by time and
+    marked as ingest marks it (the previous plausible reading carried per meter), so the
+    result equals ``run`` on the whole file."""
+    state = engine.new_state()
+    acc = Account(engine, state)
+    n = len(engine.params.ids)
+    prev_t = np.full(n, NO_TIME, dtype=np.int64)
+    prev_v = np.zeros(n, dtype=np.float64)
+    implausible = dict.fromkeys(plausible.QUALITY_NAMES.values(), 0)
+    for raw in reader.batches():
+        if progress is not None:
+            progress(reader)
+        if not len(raw):
+            continue
+        batch = raw.take(np.argsort(raw.ts, kind="stable"))
+        if acc.last_ns is not None and int(batch.ts[0]) < acc.last_ns:
+            raise _OutOfOrderError
+        if acc.first_ns is None:
+            acc.first_ns = int(batch.ts[0])
+        acc.last_ns = int(batch.ts[-1])
+        q = _mark_block(engine, batch, prev_t, prev_v)
+        for code, name in plausible.QUALITY_NAMES.items():
+            implausible[name] += int((q == code).sum())
+        batch = ReadingBatch(batch.meter, batch.ts, batch.value, q)
+        for lo in range(0, len(batch), chunk):
+            acc.add(engine.process(batch.take(slice(lo, lo + chunk)), state))
+    acc.bad = reader.bad
+    acc.implausible = implausible
+    return acc
+
+
+def _mark_block(
+    engine: Engine,
+    batch: ReadingBatch,
+    prev_t: NDArray[np.int64],
+    prev_v: NDArray[np.float64],
+) -> NDArray[np.uint8]:
+    """``mark_batch`` of one block, the jump check continuing from the previous blocks'
+    last plausible reading per meter (updated in place)."""
+    m, t, v = batch.meter, batch.ts, batch.value
+    order = np.lexsort((v, t, m))
+    mo = m[order]
+    marked, cand = plausible.mark(
+        mo, t[order], v[order], batch.quality[order], engine.params, prev_t[mo], prev_v[mo]
+    )
+    chain = np.flatnonzero(cand & engine.params.is_counter[mo])
+    if len(chain):
+        cm = mo[chain]
+        last = chain[np.r_[cm[1:] != cm[:-1], True]]
+        prev_t[mo[last]] = t[order][last]
+        prev_v[mo[last]] = v[order][last]
+    out = np.empty_like(batch.quality)
+    out[order] = marked
+    return out
 
 
 def mark_implausible(engine: Engine, batch: ReadingBatch) -> tuple[ReadingBatch, dict[str, int]]:

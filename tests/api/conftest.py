@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from carbonstream.api import ApiSettings, create_app
+from carbonstream.api.settings import ApiLimits
 from carbonstream.store import keys
 from carbonstream.store.db import connect
 from carbonstream.store.migrate import migrate
@@ -44,6 +45,13 @@ def serve(db_url: str, plant: Path = PLANT, **settings: object) -> Iterator[Api]
     app = create_app(ApiSettings(plant=str(plant), **settings), db_url)
     with TestClient(app) as client:
         yield Api(client, db_url, tokens)
+
+
+@pytest.fixture
+def live_limits() -> ApiLimits:
+    """Limits of the live server (fix_live.py). One viewer key opens 50 streams in
+    test_fifty_clients_on_a_small_pool; a module that tests the limits overrides this."""
+    return ApiLimits(streams_per_key=50)
 
 
 @pytest.fixture

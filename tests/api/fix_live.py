@@ -19,6 +19,7 @@ import pytest
 
 from carbonstream.api import ApiSettings, create_app, server
 from carbonstream.api.live import SETTLE_S, LiveHub
+from carbonstream.api.settings import ApiLimits
 from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
 from carbonstream.store import keys
@@ -115,8 +116,9 @@ class Server:
 
 
 @pytest.fixture
-def live_server(live_plant: LivePlant) -> Iterator[Server]:
-    app = create_app(ApiSettings(plant=str(PLANT), pool_size=4), live_plant.url)
+def live_server(live_plant: LivePlant, live_limits: ApiLimits) -> Iterator[Server]:
+    settings = ApiSettings(plant=str(PLANT), pool_size=4, limits=live_limits)
+    app = create_app(settings, live_plant.url)
     port = free_port()
     api = server.ApiServer(app, server.config(app, "127.0.0.1", port, "warning"), own_signals=False)
     loop = asyncio.new_event_loop()

@@ -143,7 +143,7 @@ def test_stream_events_and_heartbeat(
     with httpx.stream("GET", url, headers=headers, timeout=10) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
-        assert r.headers["cache-control"] == "no-cache"
+        assert r.headers["cache-control"] == "no-store"  # keyed data (issue 10)
         seen: list[tuple[str, dict[str, str]]] = []
         for kind, fields in _events(r):
             seen.append((kind, fields))

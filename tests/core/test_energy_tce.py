@@ -200,3 +200,10 @@ def test_energy_section_names_are_checked_at_load() -> None:
 
     with pytest.raises(ConfigError, match="unknown meter 'nope'"):
         plant([meter("g")], energy={"coefficients": {"nope": "gbt2589.diesel"}})
+
+
+def test_opportunity_reference_must_fit_in_the_window() -> None:
+    from carbonstream.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="reference_days"):
+        plant([meter("g")], energy={"opportunities": {"window_days": 14, "reference_days": 14}})

@@ -192,3 +192,19 @@ def test_monthly_report_has_the_energy_page(stored: Api) -> None:
         page = next(t for t in texts if title in t)
         assert finding in page and "compressor" in page
         assert f"{body['totals']['plant']['total_tce']:,.3f}" in page
+
+
+def test_baselines_bad_ranges_are_problems_in_both_languages(stored: Api) -> None:
+    h = stored.headers("viewer")
+    r = stored.client.get("/v1/baselines", params={"start": "1990-01-01T00:00"}, headers=h)
+    assert r.status_code == 422 and "reporting period" in r.json()["detail"]
+    r = stored.client.get(
+        "/v1/baselines",
+        params={"start": "2027-10-01", "end": "2027-11-15"},  # 406 days from the baseline
+        headers=h | {"Accept-Language": "zh-CN"},
+    )
+    assert r.status_code == 422 and "基准期" in r.json()["detail"]
+    r = stored.client.get(
+        "/v1/baselines", params={"start": "2026-10-20", "end": "2026-10-19"}, headers=h
+    )
+    assert r.status_code == 422

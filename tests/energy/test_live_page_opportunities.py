@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 from selenium import webdriver
 from selenium.webdriver.common.by import By
@@ -86,6 +87,15 @@ def test_page_lists_the_top_opportunities(
     )
     bars = browser.find_elements(By.CSS_SELECTOR, '#opp-list li[data-kind="idle_load"] svg rect')
     assert len(bars) >= (DAYS - 1) * 24
+    # This month's comprehensive energy, as GET /v1/energy gives it.
+    shown = browser.find_element(By.CSS_SELECTOR, '[data-field="energy-month-tce"]')
+    total = float(shown.get_attribute("data-value") or "nan")
+    r = requests.get(
+        f"{base}/v1/energy", params={"by": "plant", "bucket": "month"},
+        headers={"X-API-Key": token}, timeout=10,
+    )  # fmt: skip
+    assert total > 0 and total == pytest.approx(r.json()["totals"]["plant"]["total_tce"])
+    assert "tce at equivalent value" in browser.find_element(By.ID, "energy-month").text
     browser.find_element(By.ID, "lang").click()
     wait.until(lambda d: "节能减排机会" in d.find_element(By.ID, "opportunities").text)
     assert "非生产时段空载能耗" in browser.find_element(By.ID, "opp-list").text

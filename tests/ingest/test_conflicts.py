@@ -15,12 +15,16 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from carbonstream.cli import main
+from carbonstream.config.loader import load_plant
 from carbonstream.core.batch import ReadingBatch
 from carbonstream.transport.payload import Reading, ReadingsMessage, encode_readings
 from tests.api.conftest import serve
 from tests.ingest import helpers as h
-from tests.services import Mosquitto
+from tests.ingest import signed as s
+from tests.services import Mosquitto, unique
 
 T = 1_795_305_000_000  # 2026-11-22T20:30:00Z, ms
 TOPIC = "carbonstream/v1/assembly/gw-assembly/readings"
@@ -137,3 +141,43 @@ def test_conflicts_and_implausible_readings_are_recorded_and_shown(
         assert inv.status_code == 200, inv.text
         line = next(a for a in inv.json()["activity"] if a["meter"] == "assembly-grid")
         assert (line["readings"], line["implausible_readings"]) == (7, 3)
+
+
+def test_a_signed_implausible_reading_still_verifies(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The gateway signed the reading good; ingest stored it marked implausible. The
+    evidence still checks against the signed bytes (the mark is ingest's, not a change)."""
+    gw, key = unique("gw-assembly"), Ed25519PrivateKey.generate()
+    base = load_plant(h.PLANT_FILE)
+    meters = [m.id for m in base.meters if m.site == "assembly"]
+    plant = s.bound(base, [s.gateway(gw, "assembly", meters, s.registered(key))])
+    rs = [
+        Reading(m="assembly-grid", t=T + sec * 1000, v=v, u="kWh")
+        for sec, v in ((0, 2000.1), (60, -5.0), (120, 2000.2))
+    ]
+    msg = ReadingsMessage(v=1, gateway=gw, stream="s", seq=1, readings=rs)
+    topic = f"carbonstream/v2/assembly/{gw}/readings"
+    run = h.Running(
+        h.settings(
+            db_url,
+            gw,
+            mqtt={"topics": [topic]},
+            signatures={"required": True},
+            gateway_binding="required",
+        ),
+        db_url,
+        plant,
+    )
+    try:
+        h.publish([(topic, s.sign(key, s.body(msg)))])
+        h.wait_until(lambda: run.service.totals.messages >= 1, 30, "the batch")
+    finally:
+        run.stop()
+    assert (run.service.totals.stored, run.service.totals.implausible) == (3, 1)
+    ev = ["--from", "2026-11-22", "--to", "2026-11-24"]
+    assert main(["seal", "--db-url", db_url, "--until", "2026-11-25"]) == 0
+    assert main(["export-evidence", "--db-url", db_url, *ev, "--out", str(tmp_path / "a")]) == 0
+    capsys.readouterr()
+    assert main(["verify", "--require-signed", str(tmp_path / "a")]) == 0
+    assert "verified: every check passed" in capsys.readouterr().out

@@ -11,12 +11,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from carbonstream import __version__
+from carbonstream import __version__, logsafe
 from carbonstream.alerts.rules import bind
 from carbonstream.alerts.service import AlertService
-from carbonstream.api import docs, problems
+from carbonstream.api import docs, footprint_common, problems
+from carbonstream.api.admission import Gate
 from carbonstream.api.catalog import Catalog
 from carbonstream.api.db import make_pool
+from carbonstream.api.guards import RequestGuard, SecurityHeaders
 from carbonstream.api.live import LiveHub
 from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.routes import (
@@ -50,6 +52,8 @@ from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import build_params
 from carbonstream.core.upstream import load_library
 from carbonstream.forecast.service import Forecaster
+from carbonstream.i18n import Msg
+from carbonstream.ledger.bounds import Bounds
 from carbonstream.store.db import connect
 from carbonstream.store.plant import sync_plant
 
@@ -66,6 +70,7 @@ def _sync_plant(db_url: str, plant: Plant) -> None:
 
 
 def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
+    logsafe.install()  # input never reaches a log line with raw control characters
     plant = load_plant(settings.plant)
     library = FactorLibrary.load(plant.factor_files)
     load_library(plant.footprint.factor_files)  # a bad upstream factor file fails at start
@@ -116,10 +121,30 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
     app.state.energy = energy_params(plant, app.state.params.canonical_unit)
     app.state.metrics = ApiMetrics(alerts=settings.alerts is not None)
     app.state.catalog = Catalog()
+    app.state.bounds = Bounds.of(plant)
     app.state.live = LiveHub(plant, lambda: app.state.pool)
     app.state.forecaster = Forecaster(plant)
+    limits = settings.limits
+    app.state.streams = Gate(
+        "live streams",
+        Msg("problems.noun.live-streams"),
+        limits.streams_per_key,
+        limits.streams_total,
+        limits.retry_after_s,
+    )
+    app.state.renders = Gate(
+        "report renders",
+        Msg("problems.noun.report-renders"),
+        limits.renders_per_key,
+        limits.renders_total,
+        limits.retry_after_s,
+    )
     problems.install(app)
+    footprint_common.install(app)
+    # Outermost last: headers on every answer, then counting, then the guard before routing.
+    app.add_middleware(RequestGuard, limits=limits, openapi=app.openapi)
     app.add_middleware(_CountRequests, metrics=app.state.metrics)
+    app.add_middleware(SecurityHeaders)
     for module in (
         health,
         me,

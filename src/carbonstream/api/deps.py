@@ -22,6 +22,7 @@ from carbonstream.api.problems import Problem
 from carbonstream.api.settings import ApiSettings
 from carbonstream.config.plant import Plant
 from carbonstream.i18n import Msg
+from carbonstream.ledger.bounds import Bounds
 
 
 async def _plant(request: Request) -> Plant:
@@ -32,6 +33,11 @@ async def _plant(request: Request) -> Plant:
 async def _settings(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
+
+
+async def _bounds(request: Request) -> Bounds:
+    bounds: Bounds = request.app.state.bounds
+    return bounds
 
 
 async def _catalog(request: Request) -> Catalog:
@@ -48,6 +54,7 @@ PlantDep = Annotated[Plant, Depends(_plant)]
 SettingsDep = Annotated[ApiSettings, Depends(_settings)]
 MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]
 CatalogDep = Annotated[Catalog, Depends(_catalog)]
+BoundsDep = Annotated[Bounds, Depends(_bounds)]
 
 
 @asynccontextmanager

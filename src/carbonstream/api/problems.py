@@ -11,9 +11,11 @@ is a :class:`~carbonstream.i18n.Msg`. ``type`` never changes with the language.
 
 from __future__ import annotations
 
+import csv
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -44,6 +46,31 @@ class Problem(CarbonstreamError):  # noqa: N818 - RFC 9457 names it a "problem"
         self.extra = extra
 
 
+def implausible(detail: Msg, bound: float) -> Problem:
+    """A quantity beyond the plant's plausible bound (carbonstream.ledger.bounds)."""
+    return Problem(422, "Implausible quantity", detail, "implausible-quantity", bound=bound)
+
+
+# Data exceptions (SQLSTATE class 22) that only a value from the request can cause: text
+# PostgreSQL cannot store (NUL), a number or date out of its type's range. The routes' types
+# refuse these first; this is the net under them. Others of the class (division by zero,
+# ...) are our bugs and stay 500s.
+_CLIENT_DATA_ERRORS = (
+    psycopg.errors.UntranslatableCharacter,  # 22P05: NUL in text
+    psycopg.errors.CharacterNotInRepertoire,  # 22021
+    psycopg.errors.NumericValueOutOfRange,  # 22003
+    psycopg.errors.DatetimeFieldOverflow,  # 22008
+    psycopg.errors.StringDataRightTruncation,  # 22001
+    psycopg.errors.InvalidTextRepresentation,  # 22P02
+)
+
+
+def client_data_error(exc: psycopg.DataError) -> bool:
+    """Also a DataError without a SQLSTATE: psycopg raised it adapting a parameter (text
+    with a NUL) before anything reached the server."""
+    return isinstance(exc, _CLIENT_DATA_ERRORS) or exc.sqlstate is None
+
+
 def request_locale(request: Request) -> Locale:
     """The reader's locale: Accept-Language, else the plant's configured locale."""
     plant = getattr(request.app.state, "plant", None)
@@ -68,7 +95,13 @@ def response(p: Problem, instance: str, locale: Locale = DEFAULT_LOCALE) -> JSON
         body["detail"] = detail
     body["instance"] = instance
     body.update(p.extra)
-    headers = {**p.headers, "Content-Language": str(locale)}
+    # The security headers here too: a 500 is sent from outside every middleware.
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+        **p.headers,
+        "Content-Language": str(locale),
+    }
     return JSONResponse(body, status_code=p.status, media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -102,9 +135,47 @@ def install(app: FastAPI) -> None:
             request_locale(request),
         )
 
+    @app.exception_handler(psycopg.DataError)
+    async def _data(request: Request, exc: psycopg.DataError) -> JSONResponse:
+        if not client_data_error(exc):
+            return await _bug(request, exc)
+        log.warning(
+            "refused a value the database cannot hold on %s %r: %s",
+            request.method,
+            request.url.path,
+            exc.sqlstate,
+        )
+        return response(
+            Problem(
+                422,
+                "Invalid value",
+                Msg("problems.detail.invalid-value"),
+                "invalid-value",
+                sqlstate=exc.sqlstate,
+            ),
+            request.url.path,
+            request_locale(request),
+        )
+
+    @app.exception_handler(csv.Error)
+    async def _csv(request: Request, exc: csv.Error) -> JSONResponse:
+        # Only a body we parse raises it here (a NUL, a lone CR, a field past the module's
+        # limit): the client's CSV, not our bug. We write CSV with csv.writer, which does
+        # not raise on our own rows.
+        return response(
+            Problem(
+                422,
+                "Invalid request",
+                Msg("problems.detail.csv-unreadable", {"reason": str(exc)}),
+                "invalid-request",
+            ),
+            request.url.path,
+            request_locale(request),
+        )
+
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %r", request.method, request.url.path)
         return response(
             Problem(500, "Internal error", Msg("problems.detail.internal"), "internal"),
             request.url.path,
@@ -118,6 +189,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (401, "No valid API key"),
         (403, "The key's role may not do this"),
         (404, "No such resource (site, meter, contract, ...)"),
+        (413, "The body is larger than the route takes"),
         (422, "Invalid request"),
         (503, "The database is unavailable"),
     )

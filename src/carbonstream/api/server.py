@@ -50,6 +50,7 @@ def config(app: FastAPI, host: str, port: int, log_level: str = "info") -> uvico
         log_level=log_level.lower(),
         timeout_graceful_shutdown=GRACEFUL_S,
         lifespan="on",
+        server_header=False,  # no "server: uvicorn": the stack is nobody's business
     )
 
 

@@ -39,7 +39,7 @@ RETRY_MS = 3000
 HEARTBEAT_S = 15.0
 RECHECK_S = 60.0
 MEDIA_TYPE = "text/event-stream"
-HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
 def event(name: str, data: str, event_id: str | None = None) -> str:

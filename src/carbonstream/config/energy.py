@@ -180,6 +180,15 @@ class OpportunityRules(_Model):
     )
     min_tco2e_per_year: float = Field(default=0.5, ge=0, description="Smaller ones are dropped.")
 
+    @model_validator(mode="after")
+    def _reference_inside_window(self) -> OpportunityRules:
+        if self.reference_days >= self.window_days:
+            raise ValueError(
+                f"reference_days ({self.reference_days}) must be shorter than window_days "
+                f"({self.window_days}): drift is looked for after the reference days"
+            )
+        return self
+
 
 class EnergyConfig(_Model):
     equal_value_region: str = Field(

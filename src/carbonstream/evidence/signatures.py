@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from carbonstream.config.gateway_keys import KeyRing, plant_keys
 from carbonstream.config.plant import Plant
+from carbonstream.core import plausible
 from carbonstream.transport import signing
 from carbonstream.transport.payload import QUALITY_CODE, PayloadError, decode_readings
 
@@ -138,7 +139,10 @@ def _readings(
         got = content.get((r.meter_ids[r.meter[i]], t_ms))
         v, q = float(r.value[i]), int(r.quality[i])
         stored = None if v != v else v
-        if got is not None and got == (stored, q):
+        # Ingest marks a physically impossible reading after verifying it (core.plausible):
+        # the gateway signed it good, with the value kept as stored.
+        signed_q = 0 if q in plausible.IMPLAUSIBLE else q
+        if got is not None and got == (stored, signed_q):
             continue
         bad += 1
         if named < MAX_NAMED:

@@ -12,8 +12,9 @@ import matplotlib as mpl
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
+from carbonstream.fonts import cjk_font as _cjk_font
+from carbonstream.fonts import quiet_font_lookup as _quiet_font_lookup
 from carbonstream.footprint.text import both
-from carbonstream.monthly.pdf import _cjk_font, _quiet_font_lookup
 
 A4 = (8.27, 11.69)
 LINES_PER_PAGE = 58

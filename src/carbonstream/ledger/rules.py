@@ -24,6 +24,9 @@ from dataclasses import dataclass
 
 from carbonstream.errors import CarbonstreamError
 
+# Serial numbers are stored as int8 and ranges as int8range(start, end + 1): with 18
+# digits at most, end + 1 always fits (2^63 - 1 has 19).
+MAX_SERIAL = 10**18 - 1
 _SERIALS = re.compile(r"^(?P<prefix>[A-Za-z0-9_-]*?)(?P<start>\d+)-(?P=prefix)(?P<end>\d+)$")
 
 
@@ -48,6 +51,10 @@ class SerialRange:
         r = cls(m["prefix"], int(m["start"]), int(m["end"]))
         if r.end < r.start:
             raise LedgerError(f"serial range {text!r} ends before it starts")
+        if r.end > MAX_SERIAL:
+            raise LedgerError(
+                f"serial numbers above {MAX_SERIAL} (18 digits) are not supported (got {r.end})"
+            )
         return r
 
     @property

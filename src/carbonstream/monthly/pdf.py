@@ -8,28 +8,24 @@ and rendering is serialised by a lock because rcParams are process-wide.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import functools
 import io
-import logging
 import re
 import textwrap
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
 import matplotlib as mpl
 import numpy as np
-from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.table import Table
-from pylopdf_fonts_zh_cn import sans_path
 
+from carbonstream.fonts import cjk_font, quiet_font_lookup
 from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg, catalogue, localized, t
 from carbonstream.monthly.gather import PLANT, MonthlyReport
 
@@ -48,14 +44,9 @@ _TOKENS = re.compile(
 )
 
 
-@functools.cache
-def _cjk_font() -> str:
-    """Noto Sans SC from the pylopdf-fonts-zh-cn wheel (a dependency, OFL-1.1): the same
-    Chinese font on every machine, no system package. Added to matplotlib once per process;
-    embedded in the PDF as a TrueType subset (text stays searchable)."""
-    path = sans_path()
-    font_manager.fontManager.addfont(str(path))
-    return str(font_manager.FontProperties(fname=path).get_name())
+# Kept under these names for the modules that import them from here.
+_cjk_font = cjk_font
+_quiet_font_lookup = quiet_font_lookup
 
 
 class _Text:
@@ -159,19 +150,6 @@ def render_pdf(report: MonthlyReport, locale: Locale = DEFAULT_LOCALE) -> bytes:
                 _frame(fig, report, i, len(pages), text)
                 pdf.savefig(fig)
         return buf.getvalue()
-
-
-@contextlib.contextmanager
-def _quiet_font_lookup() -> Iterator[None]:
-    """A CJK font without a bold face is used regular in bold text: not worth a log line
-    per lookup."""
-    log = logging.getLogger("matplotlib.font_manager")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        log.setLevel(level)
 
 
 def _title(r: MonthlyReport, text: _Text) -> str:

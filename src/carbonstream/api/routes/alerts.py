@@ -13,6 +13,7 @@ from carbonstream.alerts.signals import UNITS
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
 from carbonstream.api.problems import PROBLEM_RESPONSES
+from carbonstream.api.schemas.values import Instant
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"], responses=PROBLEM_RESPONSES)
 
@@ -102,8 +103,8 @@ async def history(
     rule: Annotated[str | None, Query(pattern=IDENTIFIER)] = None,
     site: Annotated[str | None, Query(pattern=IDENTIFIER)] = None,
     status: Literal["firing", "resolved"] | None = None,
-    since: Annotated[dt.datetime | None, Query(description="at >= since")] = None,
-    until: Annotated[dt.datetime | None, Query(description="at < until")] = None,
+    since: Annotated[Instant | None, Query(description="at >= since")] = None,
+    until: Annotated[Instant | None, Query(description="at < until")] = None,
 ) -> HistoryPage:
     rows = await (
         await conn.execute(

@@ -19,8 +19,8 @@ from fastapi import APIRouter, Response
 
 from carbonstream.api.auth import Admin, Operator, Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import PlantDep
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
+from carbonstream.api.deps import BoundsDep, PlantDep
+from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, implausible
 from carbonstream.api.routes.sites import not_found
 from carbonstream.api.schemas.ledger import (
     AllocationCreate,
@@ -52,22 +52,11 @@ def today(plant: Plant) -> dt.date:
     return dt.datetime.now(plant.zone).date()
 
 
-_MAX_SERIAL = 2**63 - 1
-
-
 def parse_serials(text: str) -> SerialRange:
     try:
-        r = SerialRange.parse(text)
+        return SerialRange.parse(text)
     except LedgerError as e:
         raise Problem(422, "Invalid serials", str(e), "invalid-serials") from None
-    if r.end > _MAX_SERIAL:
-        raise Problem(
-            422,
-            "Invalid serials",
-            Msg("problems.detail.serial-too-large", {"max": _MAX_SERIAL, "end": r.end}),
-            "invalid-serials",
-        )
-    return r
 
 
 def conflict(detail: str | Msg) -> Problem:
@@ -145,7 +134,7 @@ async def get_contract(contract_id: str, _: Viewer, conn: Connection) -> Contrac
     responses=CONFLICT,
 )
 async def create_contract(
-    body: ContractCreate, who: Operator, conn: Connection, plant: PlantDep
+    body: ContractCreate, who: Operator, conn: Connection, plant: PlantDep, bounds: BoundsDep
 ) -> ContractPublic:
     serials = parse_serials(body.serials)
     if body.mwh is not None and body.mwh != serials.count:
@@ -161,6 +150,24 @@ async def create_contract(
             "Invalid contract",
             Msg("problems.detail.generation-order"),
             "invalid-contract",
+        )
+    valid_until = Certificate(
+        body.id, serials, body.generation.start, body.generation.end
+    ).valid_until
+    most = bounds.contract_mwh(body.generation.start, valid_until)
+    if serials.count > most:
+        raise implausible(
+            Msg(
+                "problems.detail.implausible-contract",
+                {
+                    "mwh": serials.count,
+                    "bound": f"{most:.6g}",
+                    "grid_mw": f"{bounds.grid_mw:.6g}",
+                    "start": body.generation.start,
+                    "until": valid_until,
+                },
+            ),
+            most,
         )
     market_ = body.market or plant_market(plant)
     if market_ != plant_market(plant):

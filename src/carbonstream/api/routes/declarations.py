@@ -14,6 +14,7 @@ from carbonstream.api.footprint_common import PeriodDep
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.config.products import Product
 from carbonstream.footprint import cbam, declaration, pdf, service
+from carbonstream.i18n import Msg
 
 router = APIRouter(prefix="/v1", tags=["footprints"], responses=PROBLEM_RESPONSES)
 PDF_MEDIA = "application/pdf"
@@ -22,7 +23,15 @@ PDF_MEDIA = "application/pdf"
 def _product(plant: PlantDep, product_id: str) -> Product:
     p = plant.footprint.product(product_id)
     if p is None:
-        raise Problem(404, "Not found", f"no product {product_id!r}", "not-found")
+        raise Problem(
+            404,
+            "Not found",
+            Msg(
+                "problems.detail.no-such",
+                {"what": Msg("problems.noun.product"), "name": product_id},
+            ),
+            "not-found",
+        )
     return p
 
 
@@ -64,7 +73,7 @@ async def get_battery(
         raise Problem(
             404,
             "Not found",
-            f"product {product_id!r} is not declared a battery (no 'battery' section)",
+            Msg("problems.detail.not-battery", {"id": product_id}),
             "not-found",
         )
     r = await service.product_period(conn, plant, product_id, period[0], period[1])
@@ -84,7 +93,7 @@ async def get_cbam(
         raise Problem(
             404,
             "Not found",
-            f"product {product_id!r} is not declared a CBAM good (no 'cbam' section)",
+            Msg("problems.detail.not-cbam", {"id": product_id}),
             "not-found",
         )
     r = await service.product_period(conn, plant, product_id, period[0], period[1])

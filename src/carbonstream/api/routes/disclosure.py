@@ -27,6 +27,7 @@ from carbonstream.config.plant import Plant
 from carbonstream.errors import SigningKeyError
 from carbonstream.footprint import disclosure
 from carbonstream.footprint.signing import Signer, canonical, load_signer
+from carbonstream.i18n import Msg
 
 router = APIRouter(tags=["disclosure"], responses=PROBLEM_RESPONSES)
 CACHE_S = 60.0
@@ -45,7 +46,15 @@ YearQuery = Annotated[
 def _enabled(plant: Plant, slug: str) -> None:
     d = plant.footprint.disclosure
     if not d.enabled or slug != d.slug:
-        raise Problem(404, "Not found", f"no public disclosure {slug!r}", "not-found")
+        raise Problem(
+            404,
+            "Not found",
+            Msg(
+                "problems.detail.no-such",
+                {"what": Msg("problems.noun.public-disclosure"), "name": slug},
+            ),
+            "not-found",
+        )
 
 
 def _signer(request: Request, plant: Plant) -> Signer:

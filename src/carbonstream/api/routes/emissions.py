@@ -33,6 +33,7 @@ from carbonstream.api.schemas.emissions import (
     Scope,
     SiteSeries,
 )
+from carbonstream.api.schemas.values import Instant
 from carbonstream.api.settings import ApiSettings
 from carbonstream.core.flags import describe
 from carbonstream.i18n import Msg
@@ -45,10 +46,10 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The series"}
 }
 StartQuery = Annotated[
-    dt.datetime | None,
+    Instant | None,
     Query(description="Range start (default: end - 24 h); a time without offset is plant-local."),
 ]
-EndQuery = Annotated[dt.datetime | None, Query(description="Range end, exclusive (default: now).")]
+EndQuery = Annotated[Instant | None, Query(description="Range end, exclusive (default: now).")]
 BucketQuery = Annotated[Bucket, Query(description="Calendar bucket in the plant's time zone.")]
 
 

@@ -9,9 +9,17 @@ from fastapi import APIRouter, Query, Request
 
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import MetricsDep, PlantDep, SettingsDep, check_range, local, timed
+from carbonstream.api.deps import (
+    MetricsDep,
+    PlantDep,
+    SettingsDep,
+    check_range,
+    local,
+    timed,
+)
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.schemas.energy import BaselineReport, EnergyReport
+from carbonstream.api.schemas.values import Instant
 from carbonstream.core.energy import EnergyParams
 from carbonstream.energy.baselines import METHOD as BASELINE_METHOD
 from carbonstream.energy.stored import energy_account, stored_baselines
@@ -68,9 +76,9 @@ async def energy(
     settings: SettingsDep,
     metrics: MetricsDep,
     start: Annotated[
-        dt.datetime | None, Query(description="Start (plant-local without offset).")
+        Instant | None, Query(description="Start (plant-local without offset).")
     ] = None,
-    end: Annotated[dt.datetime | None, Query(description="End, exclusive (default now).")] = None,
+    end: Annotated[Instant | None, Query(description="End, exclusive (default now).")] = None,
     month: MonthQuery = None,
     bucket: Annotated[Bucket, Query(description="Calendar bucket, plant time.")] = Bucket.DAY,
     by: Annotated[Grouping, Query(description="Rows per meter, line, site or plant.")] = (
@@ -110,10 +118,10 @@ async def baselines(
     settings: SettingsDep,
     metrics: MetricsDep,
     start: Annotated[
-        dt.datetime | None,
+        Instant | None,
         Query(description="Reporting period start (default: the day after the baseline)."),
     ] = None,
-    end: Annotated[dt.datetime | None, Query(description="End, exclusive (default now).")] = None,
+    end: Annotated[Instant | None, Query(description="End, exclusive (default now).")] = None,
 ) -> BaselineReport:
     ep = energy_params(request)
     zone = plant.zone
@@ -126,10 +134,10 @@ async def baselines(
         s = dt.datetime(after.year, after.month, after.day, tzinfo=zone)
     else:
         s = e - dt.timedelta(days=30)
-    check_range(s, e, settings, "reporting period")
+    check_range(s, e, settings, "reporting-period")
     if cfg is not None:
         span = dt.datetime(cfg.start.year, cfg.start.month, cfg.start.day, tzinfo=zone)
-        check_range(span, e, settings, "baseline start to reporting end")
+        check_range(span, e, settings, "baseline-span")
     async with timed(metrics, "baselines"):
         uses = await stored_baselines(conn, ep, s, e)
     return BaselineReport(

@@ -20,6 +20,7 @@ from carbonstream.api.footprint_common import (
     bounded_body,
     refused,
 )
+from carbonstream.api.guards import UPLOAD
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.config.products import Product
 from carbonstream.core.lots import (
@@ -45,6 +46,7 @@ from carbonstream.errors import FootprintInputError
 from carbonstream.footprint import scope3 as s3
 from carbonstream.footprint import selfeval, service
 from carbonstream.footprint.model import LineBalance, LotFootprint, ProductFootprint
+from carbonstream.i18n import Msg, catalogue
 from carbonstream.store import footprint as q
 
 router = APIRouter(prefix="/v1", tags=["footprints"], responses=PROBLEM_RESPONSES)
@@ -54,7 +56,11 @@ CSV_BODY = {
 
 
 def _not_found(what: str, name: str) -> Problem:
-    return Problem(404, "Not found", f"no {what} {name!r}", "not-found")
+    noun = f"problems.noun.{what}"
+    thing: str | Msg = Msg(noun) if noun in catalogue().entries else what
+    return Problem(
+        404, "Not found", Msg("problems.detail.no-such", {"what": thing, "name": name}), "not-found"
+    )
 
 
 def _product(plant: PlantDep, product_id: str) -> Product:
@@ -139,7 +145,7 @@ async def _store_lots(conn: Connection, lots: list[Lot], who: str) -> LotsCreate
         raise Problem(
             409,
             "Lot exists",
-            f"lot(s) {known} are recorded already: a lot id is given once",
+            Msg("problems.detail.lots-exist", {"known": known}),
             "lot-exists",
             lots=known,
         ) from None
@@ -151,6 +157,7 @@ async def _store_lots(conn: Connection, lots: list[Lot], who: str) -> LotsCreate
     summary="Record production lots (operator)",
     status_code=201,
     response_model=LotsCreated,
+    openapi_extra=UPLOAD,  # up to MAX_LOTS_PER_REQUEST lots: more than ApiLimits.body_bytes
 )
 async def create_lots(
     body: Annotated[list[LotIn], Body(max_length=MAX_LOTS_PER_REQUEST)],
@@ -170,7 +177,7 @@ async def create_lots(
     summary="Record production lots from a lot CSV (operator)",
     status_code=201,
     response_model=LotsCreated,
-    openapi_extra=CSV_BODY,
+    openapi_extra={**CSV_BODY, **UPLOAD},  # bounded_body below sets the size
     responses={**CONFLICT_RESPONSE, **TOO_LARGE_RESPONSE},
 )
 async def import_lots(
@@ -271,6 +278,7 @@ async def _save_bom(
     "/products/{product_id}/bom",
     summary="A new version of a product's bill of materials (operator)",
     status_code=201,
+    openapi_extra=UPLOAD,  # up to MAX_ROWS lines: more than ApiLimits.body_bytes
 )
 async def create_bom(
     product_id: str, body: BomCreate, who: Operator, conn: Connection, plant: PlantDep
@@ -282,7 +290,7 @@ async def create_bom(
     "/products/{product_id}/bom/import",
     summary="A new version of a product's bill of materials from CSV (operator)",
     status_code=201,
-    openapi_extra=CSV_BODY,
+    openapi_extra={**CSV_BODY, **UPLOAD},  # bounded_body below sets the size
     responses=TOO_LARGE_RESPONSE,
 )
 async def import_bom(
@@ -328,8 +336,8 @@ async def _save_factors(
     if clash:
         raise Problem(
             409,
-            "Factor version exists",
-            f"{clash} exist: a factor version is never edited; add a higher version",
+            "Version exists",
+            Msg("problems.detail.factor-version-clash", {"clash": clash}),
             "factor-version-exists",
         )
     try:
@@ -337,7 +345,7 @@ async def _save_factors(
             await q.insert_factors(conn, rows, who)
     except psycopg.errors.UniqueViolation:
         raise Problem(
-            409, "Factor version exists", "added meanwhile", "factor-version-exists"
+            409, "Version exists", Msg("problems.detail.added-meanwhile"), "factor-version-exists"
         ) from None
     return FactorsCreated(created=len(rows), factors=rows)
 
@@ -347,6 +355,7 @@ async def _save_factors(
     summary="Add upstream factor versions: materials, fuels, grid losses, transport (admin)",
     status_code=201,
     responses=CONFLICT_RESPONSE,
+    openapi_extra=UPLOAD,  # up to MAX_ROWS factors: more than ApiLimits.body_bytes
 )
 async def create_factors(
     body: Annotated[list[UpstreamFactor], Body(max_length=MAX_ROWS)],
@@ -361,7 +370,7 @@ async def create_factors(
     "/upstream-factors/import",
     summary="Add upstream factor versions from CSV (admin)",
     status_code=201,
-    openapi_extra=CSV_BODY,
+    openapi_extra={**CSV_BODY, **UPLOAD},  # bounded_body below sets the size
     responses={**CONFLICT_RESPONSE, **TOO_LARGE_RESPONSE},
 )
 async def import_factors(

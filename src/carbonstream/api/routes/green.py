@@ -10,7 +10,14 @@ from fastapi import APIRouter, Path, Query
 from carbonstream.api import green
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import CatalogDep, MetricsDep, PlantDep, SettingsDep, check_range, timed
+from carbonstream.api.deps import (
+    CatalogDep,
+    MetricsDep,
+    PlantDep,
+    SettingsDep,
+    check_range,
+    timed,
+)
 from carbonstream.api.problems import PROBLEM_RESPONSES
 from carbonstream.api.routes.inventory import period_of
 from carbonstream.api.routes.sites import not_found
@@ -21,6 +28,7 @@ from carbonstream.api.schemas.green import (
     RestatementPublic,
     ZeroCarbonReport,
 )
+from carbonstream.api.schemas.values import Instant
 from carbonstream.config.plant import Plant
 from carbonstream.ledger.offsets import whole_days
 from carbonstream.store import green as q
@@ -30,9 +38,9 @@ router = APIRouter(
 )
 
 StartQuery = Annotated[
-    dt.datetime | None, Query(description="Period start (plant-local without an offset).")
+    Instant | None, Query(description="Period start (plant-local without an offset).")
 ]
-EndQuery = Annotated[dt.datetime | None, Query(description="Period end, exclusive.")]
+EndQuery = Annotated[Instant | None, Query(description="Period end, exclusive.")]
 MonthQuery = Annotated[
     str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM, plant time.")
 ]

@@ -27,6 +27,7 @@ from carbonstream.api.deps import (
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.routes.sites import not_found
 from carbonstream.api.schemas.inventory import Inventory
+from carbonstream.api.schemas.values import Instant
 from carbonstream.footprint import scope3
 from carbonstream.i18n import Msg
 from carbonstream.ledger.offsets import whole_days
@@ -89,9 +90,9 @@ async def get_inventory(
     metrics: MetricsDep,
     catalog: CatalogDep,
     start: Annotated[
-        dt.datetime | None, Query(description="Period start (plant-local without an offset).")
+        Instant | None, Query(description="Period start (plant-local without an offset).")
     ] = None,
-    end: Annotated[dt.datetime | None, Query(description="Period end, exclusive.")] = None,
+    end: Annotated[Instant | None, Query(description="Period end, exclusive.")] = None,
     month: Annotated[str | None, Query(pattern=_MONTH, description="YYYY-MM, plant time.")] = None,
     year: Annotated[int | None, Query(ge=2000, le=2100, description="Calendar year.")] = None,
     site: Annotated[list[str] | None, Query(description="Site ids (default: all).")] = None,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import psycopg
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from starlette.types import Receive, Scope, Send
 
 from carbonstream.api import sse
+from carbonstream.api.admission import TOO_MANY, Gate, Slot
 from carbonstream.api.auth import Principal, require
 from carbonstream.api.db import AsyncConn, unavailable
 from carbonstream.api.live import LiveHub, LiveSnapshot
@@ -53,6 +55,21 @@ _authenticate.role = Role.VIEWER  # type: ignore[attr-defined]  # read by the ro
 ViewerReleased = Annotated[Principal, Depends(_authenticate)]
 
 
+class _HeldStream(StreamingResponse):
+    """Gives its admission slot back however the stream ends, even when the client left
+    before the first event (a generator never started runs no ``finally``)."""
+
+    def __init__(self, slot: Slot, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slot.release()
+
+
 @router.get(
     "/live",
     summary="Live rates by scope, today's and this month's totals against budget, meters",
@@ -67,11 +84,11 @@ async def live(request: Request, _: ViewerReleased) -> LiveSnapshot:
     summary="The live snapshot as server-sent events (text/event-stream)",
     description=(sse.__doc__ or "").strip(),
     response_class=StreamingResponse,
-    responses={200: {"content": {sse.MEDIA_TYPE: {"schema": _SSE_EVENT}}}},
+    responses={200: {"content": {sse.MEDIA_TYPE: {"schema": _SSE_EVENT}}}, **TOO_MANY},
 )
 async def live_stream(
     request: Request,
-    _: ViewerReleased,
+    who: ViewerReleased,
     interval: Annotated[
         float, Query(ge=1, le=60, description="Seconds between checks for a new snapshot.")
     ] = 2.0,
@@ -79,7 +96,9 @@ async def live_stream(
     async def recheck() -> None:
         await _authenticate(request)
 
-    return StreamingResponse(
+    gate: Gate = request.app.state.streams
+    return _HeldStream(
+        gate.admit(who.key_id),
         sse.stream(_hub(request), recheck, interval),
         media_type=sse.MEDIA_TYPE,
         headers=sse.HEADERS,

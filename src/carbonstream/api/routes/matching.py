@@ -23,8 +23,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from carbonstream.api.auth import Admin, Operator, Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import CatalogDep, PlantDep, SettingsDep, check_range
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
+from carbonstream.api.deps import BoundsDep, CatalogDep, PlantDep, SettingsDep, check_range
+from carbonstream.api.guards import UPLOAD
+from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, implausible
 from carbonstream.api.routes.contracts import CONFLICT
 from carbonstream.api.routes.inventory import period_of
 from carbonstream.api.routes.sites import not_found
@@ -41,6 +42,7 @@ from carbonstream.api.schemas.green import (
     StoredAccount,
 )
 from carbonstream.api.schemas.ledger import DateRange
+from carbonstream.api.schemas.values import Instant
 from carbonstream.config.plant import Plant
 from carbonstream.core.resolve import Resolver
 from carbonstream.i18n import Msg
@@ -56,7 +58,6 @@ from carbonstream.store import ledger
 
 router = APIRouter(prefix="/v1", tags=["green electricity"], responses=PROBLEM_RESPONSES)
 
-_MAX_BODY = 4 * 1024 * 1024
 _MAX_ROWS = 20_000
 _ROWS = TypeAdapter(HourlyLoad)
 
@@ -117,9 +118,7 @@ def _parse_csv(text: str) -> list[tuple[str, str]]:
 
 
 async def _rows(request: Request) -> HourlyLoad:
-    body = await request.body()
-    if len(body) > _MAX_BODY:
-        raise _invalid(Msg("problems.detail.body-too-large", {"max": _MAX_BODY}))
+    body = await request.body()  # bounded by ApiLimits.upload_bytes before it is read (UPLOAD)
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     try:
         if ctype == "text/csv":
@@ -177,10 +176,15 @@ def _hour_public(h: dt.datetime, plant: Plant) -> dt.datetime:
         **CONFLICT,
         415: {"description": "Not JSON or CSV", "content": {"application/problem+json": {}}},
     },
-    openapi_extra=_BODY,
+    openapi_extra={**_BODY, **UPLOAD},
 )
 async def load_hourly(
-    contract_id: str, request: Request, who: Operator, conn: Connection, plant: PlantDep
+    contract_id: str,
+    request: Request,
+    who: Operator,
+    conn: Connection,
+    plant: PlantDep,
+    bounds: BoundsDep,
 ) -> HourlyLoaded:
     body = await _rows(request)
     zone = plant.zone
@@ -193,6 +197,18 @@ async def load_hourly(
             )
         if not math.isfinite(r.mwh):
             raise _invalid(Msg("problems.detail.mwh-finite"))
+        if r.mwh > bounds.hour_mwh:
+            raise implausible(
+                Msg(
+                    "problems.detail.implausible-hour",
+                    {
+                        "hour": h.astimezone(zone).isoformat(),
+                        "mwh": f"{r.mwh:.6g}",
+                        "bound": f"{bounds.hour_mwh:.6g}",
+                    },
+                ),
+                bounds.hour_mwh,
+            )
         hours[h] = r.mwh
     async with conn.transaction():
         found = await ledger.contracts(conn, contract_id, lock=True)
@@ -337,10 +353,10 @@ async def matching(
     catalog: CatalogDep,
     site: Annotated[str, Query(description="Site id.", max_length=64)],
     start: Annotated[
-        dt.datetime | None,
+        Instant | None,
         Query(description="Period start, a local hour (no offset: plant-local)."),
     ] = None,
-    end: Annotated[dt.datetime | None, Query(description="Period end, exclusive.")] = None,
+    end: Annotated[Instant | None, Query(description="Period end, exclusive.")] = None,
     month: Annotated[
         str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM, plant time.")
     ] = None,

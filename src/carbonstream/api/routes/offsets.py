@@ -20,9 +20,14 @@ from fastapi import APIRouter
 
 from carbonstream.api.auth import Operator, Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import PlantDep
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
-from carbonstream.api.routes.contracts import CONFLICT, conflict, parse_serials, today
+from carbonstream.api.deps import BoundsDep, PlantDep
+from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, implausible
+from carbonstream.api.routes.contracts import (
+    CONFLICT,
+    conflict,
+    parse_serials,
+    today,
+)
 from carbonstream.api.routes.sites import not_found
 from carbonstream.api.schemas.ledger import (
     DateRange,
@@ -119,8 +124,18 @@ async def get_offset(offset_id: str, _: Viewer, conn: Connection) -> OffsetPubli
     status_code=201,
     responses=CONFLICT,
 )
-async def create_offset(body: OffsetCreate, who: Operator, conn: Connection) -> OffsetPublic:
+async def create_offset(
+    body: OffsetCreate, who: Operator, conn: Connection, bounds: BoundsDep
+) -> OffsetPublic:
     serials = parse_serials(body.serials)
+    if serials.count > bounds.max_offset_t:
+        raise implausible(
+            Msg(
+                "problems.detail.implausible-offset",
+                {"t": serials.count, "bound": bounds.max_offset_t},
+            ),
+            bounds.max_offset_t,
+        )
     site = None
     if body.site is not None:
         site = await ledger.site_key(conn, body.site)

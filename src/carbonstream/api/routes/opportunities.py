@@ -12,6 +12,7 @@ from carbonstream.api.db import Connection
 from carbonstream.api.deps import MetricsDep, PlantDep, local, timed
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.schemas.energy import FlexibleSlot, Opportunity, OpportunityList
+from carbonstream.api.schemas.values import Instant
 from carbonstream.core import opportunities as det
 from carbonstream.core.energy import EnergyParams
 from carbonstream.energy.flexible import tomorrow
@@ -34,7 +35,7 @@ async def opportunities(
     plant: PlantDep,
     metrics: MetricsDep,
     end: Annotated[
-        dt.datetime | None,
+        Instant | None,
         Query(description="End of the window (default: now), rounded down to the hour."),
     ] = None,
     site: Annotated[str | None, Query(max_length=64, description="Only this site.")] = None,

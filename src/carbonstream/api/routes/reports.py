@@ -12,11 +12,15 @@ from fastapi.responses import Response
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from carbonstream import monthly
+from carbonstream.api.admission import TOO_MANY, Gate
+from carbonstream.api.catalog import Catalog
 from carbonstream.api.db import unavailable
 from carbonstream.api.deps import XLSX_MEDIA, CatalogDep, MetricsDep, PlantDep, timed
+from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, request_locale
 from carbonstream.api.routes.live import ViewerReleased
 from carbonstream.api.routes.sites import not_found
+from carbonstream.config.plant import Plant
 from carbonstream.evidence.export import code_version
 from carbonstream.store.db import AsyncConn
 
@@ -38,12 +42,13 @@ _version = functools.cache(code_version)
                 PDF_MEDIA: {"schema": {"type": "string", "format": "binary"}},
                 XLSX_MEDIA: {"schema": {"type": "string", "format": "binary"}},
             },
-        }
+        },
+        **TOO_MANY,
     },
 )
 async def monthly_report(
     request: Request,
-    _: ViewerReleased,
+    who: ViewerReleased,
     plant: PlantDep,
     catalog: CatalogDep,
     metrics: MetricsDep,
@@ -53,6 +58,21 @@ async def monthly_report(
         Literal["market", "location"], Query(description="Scope 2 basis of the net figure.")
     ] = "market",
     format: Annotated[Literal["pdf", "xlsx"], Query(description="File format.")] = "pdf",
+) -> Response:
+    gate: Gate = request.app.state.renders
+    with gate.slot(who.key_id):  # gathering and rendering: seconds of a core
+        return await _render(request, plant, catalog, metrics, month, site, scope2_basis, format)
+
+
+async def _render(
+    request: Request,
+    plant: Plant,
+    catalog: Catalog,
+    metrics: ApiMetrics,
+    month: str,
+    site: list[str] | None,
+    scope2_basis: Literal["market", "location"],
+    format: Literal["pdf", "xlsx"],
 ) -> Response:
     # A pooled connection only while the figures are read: rendering takes a second or two.
     pool: AsyncConnectionPool[AsyncConn] = request.app.state.pool

@@ -7,6 +7,8 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from carbonstream.api.schemas.values import Line, Text
+
 FactorId = str
 
 
@@ -42,18 +44,18 @@ class FactorCreate(BaseModel):
     version: int | None = Field(
         default=None, ge=1, le=10_000, description="Default: the next version of this id."
     )
-    series: str = Field(default="", max_length=128, description="e.g. cn.grid.avg")
-    region: str = Field(default="global", max_length=64)
+    series: Line = Field(default="", max_length=128, description="e.g. cn.grid.avg")
+    region: Line = Field(default="global", max_length=64)
     value: float = Field(ge=0)
-    unit: str = Field(max_length=32, examples=["tCO2/MWh"])
-    gas: str = Field(default="", max_length=16)
+    unit: Line = Field(max_length=32, examples=["tCO2/MWh"])
+    gas: Line = Field(default="", max_length=16)
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
     data_year: int | None = Field(default=None, ge=1990, le=2100)
-    source: str = Field(min_length=3, max_length=2000, description="Document, table, URL.")
-    table: str = Field(default="", max_length=200)
+    source: Line = Field(min_length=3, max_length=2000, description="Document, table, URL.")
+    table: Line = Field(default="", max_length=200)
     verified: str = Field(default="unknown", pattern=r"^(yes|no|unknown)$")
-    description: str = Field(default="", max_length=2000)
+    description: Text = Field(default="", max_length=2000)
 
     @field_validator("value")
     @classmethod

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from carbonstream.api.schemas.ledger import DateRange
+from carbonstream.api.schemas.values import Instant
 
 Basis = Literal["market", "location"]
 
@@ -17,7 +18,7 @@ Basis = Literal["market", "location"]
 class HourlyRow(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    hour: dt.datetime = Field(
+    hour: Instant = Field(
         description="Start of a local hour of the plant (no offset: plant-local; give the "
         "offset to tell the two hours of a fall-back night apart)."
     )

@@ -8,7 +8,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from carbonstream.api.schemas.values import Line, Text
 from carbonstream.ledger.offsets import CorrespondingAdjustment, Standard
+from carbonstream.ledger.rules import MAX_SERIAL
 
 SERIALS_PATTERN = r"^[A-Za-z0-9_-]*?\d{1,18}-[A-Za-z0-9_-]*?\d{1,18}$"
 # Contract and offset ids (no ':': an allocation's instrument id is <contract>:<n>).
@@ -51,15 +53,18 @@ class ContractCreate(BaseModel):
     type: ContractType
     serials: Serials
     mwh: int | None = Field(
-        default=None, ge=1, description="Optional check: must equal the number of serials."
+        default=None,
+        ge=1,
+        le=MAX_SERIAL,
+        description="Optional check: must equal the number of serials.",
     )
     generation: DateRange = Field(description="When the electricity was generated.")
-    market: str | None = Field(
+    market: Line | None = Field(
         default=None, max_length=16, description="Market boundary (default: the plant's)."
     )
     emission_factor_t_per_mwh: float = Field(default=0.0, ge=0, lt=3)
-    project: str = Field(default="", max_length=500)
-    source: str = Field(default="", max_length=500, description="Technology, place, registry.")
+    project: Line = Field(default="", max_length=500)
+    source: Line = Field(default="", max_length=500, description="Technology, place, registry.")
 
 
 class AllocationCreate(BaseModel):
@@ -130,11 +135,11 @@ class OffsetCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: Ident
-    project: str = Field(min_length=1, max_length=500)
+    project: Line = Field(min_length=1, max_length=500)
     standard: Standard = Field(
         default=Standard.CCER, description="Programme: ccer, vcs, gold_standard, cdm, article_6_4."
     )
-    registry: str | None = Field(
+    registry: Line | None = Field(
         default=None,
         min_length=1,
         max_length=100,
@@ -152,7 +157,7 @@ class OffsetCreate(BaseModel):
         description="Surrendered for national ETS compliance: such credits are never retired.",
     )
     site: SiteId | None = None
-    note: str = Field(default="", max_length=2000)
+    note: Text = Field(default="", max_length=2000)
 
     @model_validator(mode="after")
     def _international(self) -> OffsetCreate:
@@ -176,7 +181,7 @@ class RetirementCreate(BaseModel):
 
     serials: Serials | None = Field(default=None, description="Credits to retire; or give tco2e.")
     tco2e: int | None = Field(default=None, ge=1, le=100_000_000)
-    purpose: str = Field(min_length=1, max_length=500, examples=["2026 zero-carbon claim"])
+    purpose: Text = Field(min_length=1, max_length=500, examples=["2026 zero-carbon claim"])
     period: DateRange = Field(description="The emissions this retirement offsets.")
     site: SiteId | None = None
     retired_on: dt.date | None = Field(default=None, description="Default: today (plant time).")

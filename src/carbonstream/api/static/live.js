@@ -15,6 +15,7 @@ const ALERTS = "/v1/alerts/active";
 const FORECAST = "/v1/forecast";
 const FORECAST_EVERY_MS = 60000; // the forecast moves once a quarter-hour
 const OPPORTUNITIES = "/v1/opportunities?limit=5";
+const ENERGY = "/v1/energy?by=plant&bucket=month"; // month to date, GB/T 2589 tce
 const OPPORTUNITIES_EVERY_MS = 300000; // hourly data: every 5 minutes is plenty
 const STALL_MS = 45000; // no byte (event or heartbeat) for this long: reconnect
 
@@ -30,6 +31,7 @@ const state = {
   alertsError: null,
   forecasts: {}, // site id -> {ok: body} | {problem: detail} (GET /v1/forecast)
   opportunities: null, // {ok: body} | {problem: detail} (GET /v1/opportunities)
+  energy: null, // GET /v1/energy body (month to date), or null
   evidence: {}, // opportunity rank -> hourly points of its meter (GET of its evidence link)
   locale: "en",
   locales: ["zh-CN", "en"],
@@ -279,7 +281,7 @@ function alertItem(a) {
   const where = [a.site, a.meter].filter(Boolean).join(" / ");
   const text = T("alert-text", {
     rule: a.rule, where: where ? " · " + where : "", value: fmt(a.value),
-    threshold: fmt(a.threshold), status: a.status ? " · " + a.status : "",
+    threshold: fmt(a.threshold), status: a.status ? " · " + T("alert-" + a.status) : "",
     since: since ? T("alert-since", { time: since }) : "",
   });
   return el("li", { class: "sev-" + (a.severity || "info"), "data-rule": a.rule }, text);
@@ -489,7 +491,10 @@ async function pollForecasts() {
           { headers: { "X-API-Key": state.key }, cache: "no-store" });
         const body = res.ok ? await res.json() : null;
         if (body && body.status === "ok") state.forecasts[id] = { ok: body };
-        else if (body) state.forecasts[id] = { problem: body.detail || body.status };
+        else if (body && body.status === "insufficient_history") {
+          state.forecasts[id] = { problem: T("forecast-needs-history",
+            { needed: body.needed_days, have: fmt(body.history_days) }) };
+        } else if (body) state.forecasts[id] = { problem: body.detail || body.status };
         else if (res.status === 404) state.forecasts[id] = { absent: true };
         else state.forecasts[id] = { problem: await problemDetail(res) };
       } catch (e) {
@@ -569,7 +574,7 @@ function forecastBox(id) {
     projectionRow(T("month"), per.month),
     per.year.budget_t ? projectionRow(T("year"), per.year) : null,
     el("div", { class: "muted" }, T("next-24h"),
-      el("span", { "data-field": "forecast-next" }, fmtT(b.next_t)), T("t-scope", { scope: b.scope })),
+      el("span", { "data-field": "forecast-next" }, fmtT(b.next_t)), T("t-scope", { scope: T("measure-" + b.scope) })),
   ];
 }
 
@@ -586,6 +591,8 @@ async function pollOpportunities() {
     try {
       const res = await fetch(OPPORTUNITIES, { headers: { "X-API-Key": state.key }, cache: "no-store" });
       state.opportunities = res.ok ? { ok: await res.json() } : { problem: await problemDetail(res) };
+      const en = await fetch(ENERGY, { headers: { "X-API-Key": state.key }, cache: "no-store" });
+      state.energy = en.ok ? await en.json() : null;
     } catch (e) {
       state.opportunities = { problem: T("opp-unavailable") };
     }
@@ -638,7 +645,21 @@ function opportunityItem(o) {
     ev ? (ev.problem ? el("div", { class: "muted" }, ev.problem) : evidenceSvg(ev, o.energy_unit)) : null);
 }
 
+function renderEnergy() {
+  const e = state.energy;
+  const box = $("energy-month");
+  if (!e) {
+    box.replaceChildren();
+    return;
+  }
+  const t = e.totals.plant;
+  box.replaceChildren(T("energy-month-pre"),
+    el("span", { "data-field": "energy-month-tce", "data-value": t.total_tce }, fmt(t.total_tce)),
+    T("energy-month-post", { equal: fmt(t.total_equal_tce), onsite: fmt(t.onsite_renewable_tce) }));
+}
+
 function renderOpportunities() {
+  renderEnergy();
   const o = state.opportunities;
   const list = o && o.ok ? o.ok.opportunities : [];
   $("opp-list").replaceChildren(...list.map(opportunityItem));

@@ -1,0 +1,72 @@
+"""Response headers on every route of the OpenAPI schema, from a real uvicorn (issue 10):
+``X-Content-Type-Options: nosniff`` everywhere, ``Cache-Control: no-store`` on keyed data,
+and no ``server`` header naming the stack."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from .fix_live import LivePlant, Server, live_plant, live_server
+
+__all__ = ["live_plant", "live_server"]  # fixtures
+
+# A value for every path parameter of the schema (a missing one fails the test).
+PARAMS = {
+    "site_id": "assembly",
+    "meter_id": "assembly-grid",
+    "contract_id": "nosuch",
+    "offset_id": "nosuch",
+    "factor_id": "nosuch",
+    "restatement_id": "1",
+    "line": "casting-1",
+    "lot_id": "nosuch",
+    "product_id": "nosuch",
+    "slug": "nosuch",
+}
+
+
+def _check(r: httpx.Response, what: str) -> None:
+    assert r.headers.get("x-content-type-options") == "nosniff", what
+    assert r.headers.get("cache-control") == "no-store", what
+    assert "server" not in r.headers, (what, r.headers.get("server"))
+
+
+def _call(client: httpx.Client, method: str, url: str, headers: dict[str, str]) -> None:
+    body: dict[str, Any] | None = {} if method in ("POST", "PUT", "PATCH") else None
+    with client.stream(method, url, headers=headers, json=body) as r:
+        _check(r, f"{method} {url} -> {r.status_code}")  # streams: the headers suffice
+
+
+def test_every_route_has_the_security_headers(live_plant: LivePlant, live_server: Server) -> None:
+    base = live_server.base
+    with httpx.Client(base_url=base, timeout=60) as client:
+        spec = client.get("/openapi.json").json()
+        operations = 0
+        for path, ops in spec["paths"].items():
+            names = re.findall(r"{(\w+)}", path)
+            missing = set(names) - set(PARAMS)
+            assert not missing, f"no test value for {missing} in {path}"
+            url = re.sub(r"{(\w+)}", lambda m: PARAMS[m.group(1)], path)
+            for method in ops:
+                operations += 1
+                admin = {"X-API-Key": live_plant.tokens["admin"]}
+                _call(client, method.upper(), url, admin)  # keyed: 2xx, 404 or 422
+                _call(client, method.upper(), url, {})  # no key: 401 (or public)
+        assert operations >= 30
+        for path in ("/", "/static/live.js", "/nosuch", "/openapi.json"):
+            r = client.get(path)
+            assert r.headers.get("x-content-type-options") == "nosniff", path
+            assert "server" not in r.headers, path
+
+
+@pytest.mark.parametrize("path", ["/static/live.js", "/static/live.css"])
+def test_static_files_of_the_page_may_be_cached(
+    live_plant: LivePlant, live_server: Server, path: str
+) -> None:
+    r = httpx.get(live_server.base + path)
+    assert r.status_code == 200
+    assert r.headers.get("cache-control") != "no-store"  # no data, no key: cacheable
