@@ -198,3 +198,22 @@ def test_serial_limit_is_18_digits() -> None:
 def test_a_time_outside_1970_to_2199_is_422(client: TestClient, query: str) -> None:
     body = _problem(client.get(query), 422)
     assert "a time from 1970 to 2199" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    "csv_body",
+    [
+        "hour,mwh\n2026-11-02T11:00,1\r\x00",  # a lone CR inside a field: csv.Error, was a 500
+        "hour,mwh\n" + "0" * 200_000,  # a field past the csv module's limit: was a 500
+    ],
+)
+def test_an_unreadable_csv_is_422(client: TestClient, csv_body: str) -> None:
+    contract = {**CONTRACT, "id": "GEC-CSV", "serials": "V1-V20"}
+    client.post("/v1/contracts", json=contract)
+    r = client.post(
+        "/v1/contracts/GEC-CSV/hourly",
+        content=csv_body.encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    body = _problem(r, 422)
+    assert body["detail"].startswith("the CSV cannot be read")

@@ -308,3 +308,53 @@ async def test_a_running_shift_is_a_provisional_lot_so_far(example: Api) -> None
     running = both[1]
     assert running.end == dt.datetime(2026, 11, 23, 10, 30, 20, tzinfo=ZONE_OFFSET)
     assert "open shift" in running.source
+
+
+def test_declaration_and_cbam_of_the_example_castings(example: Api) -> None:
+    fp = get(example, "/v1/products/castings/footprint", **DAYS)["footprint"]
+    d = get(example, "/v1/products/castings/declaration", **DAYS)
+    assert d["declared_unit"] == "1 t" and d["product"]["cn_code"] == "7616 99"
+    assert d["result"]["kgco2e_per_declared_unit"]["market_based_electricity"] == pytest.approx(
+        fp["parts"]["kgco2e_per_unit_market"], rel=1e-12
+    )
+    assert d["allocation"]["lines"] == [
+        {
+            "line": "casting-1",
+            "method": "mass",
+            "justification": "physical relationship: output mass or units of each lot",
+        }
+    ]
+    assert sorted(d["data_quality"]["meters"]) == ["foundry-gas", "foundry-grid", "foundry-steam"]
+    r = example.client.get(
+        "/v1/products/castings/declaration",
+        params={**DAYS, "format": "pdf"},
+        headers=example.headers("viewer"),
+    )
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    # CBAM: aluminium castings, direct = gas + purchased steam of the lots, per tonne made.
+    c = get(example, "/v1/products/castings/cbam", **DAYS)
+    lots = get(example, "/v1/lines/casting-1/allocation", **DAYS)["lots"]
+    direct = sum(x["energy"]["scope1_t"] + x["energy"]["heat_t"] for x in lots)
+    made = sum(x["quantity"] for x in lots)
+    assert c["activity_level_t"] == pytest.approx(made, rel=1e-9)
+    assert c["see_direct_t_per_t"] == pytest.approx(direct / made, rel=1e-9)
+    assert c["indirect_counted"] is False
+    assert c["see_total_t_per_t"] == pytest.approx(c["see_direct_t_per_t"], rel=1e-12)
+    # Castings are not a battery: said, not an empty template.
+    r = example.client.get(
+        "/v1/products/castings/battery", params=DAYS, headers=example.headers("viewer")
+    )
+    assert r.status_code == 404 and "not declared a battery" in r.json()["detail"]
+
+
+def test_a_footprint_too_large_for_one_request_is_a_422(
+    example: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carbonstream.core import allocation
+
+    monkeypatch.setattr(allocation, "MAX_CELLS", 100)  # a shift is 480 lot-minutes
+    r = example.client.get(
+        "/v1/lots/castings-20261123-0800/footprint", headers=example.headers("viewer")
+    )
+    assert r.status_code == 422, r.text
+    assert "exceed the bound of 100" in r.json()["detail"]

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from carbonstream import __version__, logsafe
 from carbonstream.alerts.rules import bind
 from carbonstream.alerts.service import AlertService
-from carbonstream.api import docs, problems
+from carbonstream.api import docs, footprint_common, problems
 from carbonstream.api.admission import Gate
 from carbonstream.api.catalog import Catalog
 from carbonstream.api.db import make_pool
@@ -140,6 +140,7 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
         limits.retry_after_s,
     )
     problems.install(app)
+    footprint_common.install(app)
     # Outermost last: headers on every answer, then counting, then the guard before routing.
     app.add_middleware(RequestGuard, limits=limits, openapi=app.openapi)
     app.add_middleware(_CountRequests, metrics=app.state.metrics)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
 
 from carbonstream.api.deps import PlantDep, SettingsDep, check_range, local
-from carbonstream.api.problems import MEDIA_TYPE, Problem
-from carbonstream.errors import FootprintInputError
+from carbonstream.api.problems import MEDIA_TYPE, Problem, response
+from carbonstream.errors import FootprintError, FootprintInputError
 from carbonstream.i18n import Msg
 
 _MONTH = r"^20\d{2}-(0[1-9]|1[0-2])$"
@@ -88,3 +89,16 @@ CONFLICT_RESPONSE: dict[int | str, dict[str, object]] = {
     409: _problem("Already recorded (a lot id, a factor version)")
 }
 TOO_LARGE_RESPONSE: dict[int | str, dict[str, object]] = {413: _problem("Body too large")}
+
+
+def install(app: FastAPI) -> None:
+    """A footprint that cannot be computed as asked (too many lot-minutes for one request,
+    an unknown factor a stored BOM names) is the client's 422, never a 500."""
+
+    async def _footprint(request: Request, exc: Exception) -> JSONResponse:
+        return response(
+            Problem(422, "Footprint not computable", str(exc), "footprint-not-computable"),
+            request.url.path,
+        )
+
+    app.add_exception_handler(FootprintError, _footprint)

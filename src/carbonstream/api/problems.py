@@ -11,6 +11,7 @@ is a :class:`~carbonstream.i18n.Msg`. ``type`` never changes with the language.
 
 from __future__ import annotations
 
+import csv
 import logging
 from typing import Any
 
@@ -20,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from carbonstream.errors import CarbonstreamError
 from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg, catalogue, negotiate
 
 log = logging.getLogger(__name__)
@@ -27,7 +29,7 @@ MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://carbonstream.dev/problems/"
 
 
-class Problem(Exception):  # noqa: N818 - RFC 9457 names it a "problem"
+class Problem(CarbonstreamError):  # noqa: N818 - RFC 9457 names it a "problem"
     def __init__(
         self,
         status: int,
@@ -150,6 +152,22 @@ def install(app: FastAPI) -> None:
                 Msg("problems.detail.invalid-value"),
                 "invalid-value",
                 sqlstate=exc.sqlstate,
+            ),
+            request.url.path,
+            request_locale(request),
+        )
+
+    @app.exception_handler(csv.Error)
+    async def _csv(request: Request, exc: csv.Error) -> JSONResponse:
+        # Only a body we parse raises it here (a NUL, a lone CR, a field past the module's
+        # limit): the client's CSV, not our bug. We write CSV with csv.writer, which does
+        # not raise on our own rows.
+        return response(
+            Problem(
+                422,
+                "Invalid request",
+                Msg("problems.detail.csv-unreadable", {"reason": str(exc)}),
+                "invalid-request",
             ),
             request.url.path,
             request_locale(request),

@@ -605,8 +605,12 @@ class Plant(_Model):
                 raise ValueError(f"replacement names unknown meter {r.meter!r}")
             if meter.measures is not Measures.COUNTER:
                 raise ValueError(f"replacement of {r.meter!r}: only counters are replaced")
+        line_sites: dict[str, set[str]] = {}
+        for m in self.meters:
+            if m.line is not None:
+                line_sites.setdefault(m.line, set()).add(m.site)
         self.footprint.check(
-            {m.line for m in self.meters if m.line is not None},
+            line_sites,
             {
                 m.id: (m.line, m.scale().canonical)
                 for m in self.meters

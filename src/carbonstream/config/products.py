@@ -174,9 +174,12 @@ class Footprint(_Model):
     def product(self, product_id: str) -> Product | None:
         return next((p for p in self.products if p.id == product_id), None)
 
-    def check(self, known_lines: set[str], production: dict[str, tuple[str | None, str]]) -> None:
+    def check(
+        self, line_sites: dict[str, set[str]], production: dict[str, tuple[str | None, str]]
+    ) -> None:
         """Cross-checks against the plant's meters (``production``: meter id -> (line,
         canonical unit) of its production meters); raises ValueError naming the field."""
+        known_lines = set(line_sites)
         _unique("footprint.lines", [ln.id for ln in self.lines])
         _unique("footprint.products", [p.id for p in self.products])
         for i, ln in enumerate(self.lines):
@@ -209,6 +212,11 @@ class Footprint(_Model):
                 if sorted(set(p.shifts)) != p.shifts:
                     raise ValueError(f"footprint.products[{i}].shifts: give them sorted, once")
         for line_id in sorted({x for p in self.products for x in p.lines}):
+            if len(line_sites[line_id]) > 1:
+                raise ValueError(
+                    f"line {line_id!r} has meters on sites {sorted(line_sites[line_id])}: a "
+                    "line's market-based Scope 2 is its site's, so a product line is on one site"
+                )
             self._check_line(line_id)
 
     def _check_line(self, line_id: str) -> None:

@@ -18,12 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from carbonstream.errors import FootprintError
+
 BUCKET_S = 60
 # A dense (lot x minute) grid would be large; the ragged cells are bounded instead.
 MAX_CELLS = 20_000_000
 
 
-class AllocationError(ValueError):
+class AllocationError(FootprintError):
     """Lots or minute series that cannot be allocated as given."""
 
 
