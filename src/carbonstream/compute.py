@@ -25,7 +25,7 @@ from carbonstream.core.engine import SITE_COLUMNS, BatchResult, Engine
 from carbonstream.core.intervals import Counts
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.state import NO_TIME, EngineState
-from carbonstream.errors import ReadingsError
+from carbonstream.errors import CarbonstreamError, ReadingsError
 from carbonstream.readings_file import BLOCK_BYTES, BadRows, ReadingsReader, load_readings
 
 CHUNK = 100_000
@@ -168,7 +168,7 @@ def compute_file(
     return acc
 
 
-class _OutOfOrderError(Exception):
+class _OutOfOrderError(CarbonstreamError):
     """A block starts before the previous one ends: the file is not in time order."""
 
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from carbonstream.errors import CarbonstreamError
+
 # Physical definitions of the normal cubic metre (0 °C, 101.325 kPa): not factors.
 ZERO_CELSIUS_K = 273.15
 STANDARD_PRESSURE_KPA = 101.325
@@ -42,7 +44,7 @@ LIQUID_VOLUME_RATE_L = {"L/h": 1.0, "m3/h": 1e3}
 COUNTED = ("pcs", "m2", "m3", "unit")
 
 
-class UnitError(ValueError):
+class UnitError(CarbonstreamError, ValueError):
     """The unit does not fit the meter (kind, counter or rate, medium)."""
 
 

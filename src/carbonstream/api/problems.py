@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from carbonstream.errors import CarbonstreamError
 from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg, catalogue, negotiate
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://carbonstream.dev/problems/"
 
 
-class Problem(Exception):  # noqa: N818 - RFC 9457 names it a "problem"
+class Problem(CarbonstreamError):  # noqa: N818 - RFC 9457 names it a "problem"
     def __init__(
         self,
         status: int,

@@ -22,13 +22,15 @@ import math
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from carbonstream.errors import CarbonstreamError
+
 MAX_PROFILE_BYTES = 2 * 1024 * 1024
 MAX_PROFILE_ROWS = 20_000  # two years of hours
 MAX_KWH_PER_HOUR = 10_000_000.0  # 10 GWh in one hour: no contract delivers more
 _UNITS = {"kwh": 1.0, "mwh": 1000.0}
 
 
-class ProfileError(ValueError):
+class ProfileError(CarbonstreamError, ValueError):
     """A bad hourly profile: the message names the file and row."""
 
 

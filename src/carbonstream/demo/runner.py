@@ -464,7 +464,7 @@ class Demo:
         return out
 
 
-class _InterruptedError(Exception):
+class _InterruptedError(CarbonstreamError):
     pass
 
 

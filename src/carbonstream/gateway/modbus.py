@@ -29,6 +29,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ExceptionResponse
 
+from carbonstream.errors import CarbonstreamError
 from carbonstream.gateway.config import Link
 from carbonstream.gateway.decode import BlockDecoder, DecodeError
 from carbonstream.gateway.grouping import Request, Table, group
@@ -38,7 +39,7 @@ from carbonstream.transport.payload import Quality, Reading
 log = logging.getLogger("carbonstream.gateway")
 
 
-class ReadError(Exception):
+class ReadError(CarbonstreamError):
     """A request that brought no registers; ``quality`` says why (timeout, exception, ...)."""
 
     def __init__(self, quality: Quality, detail: str) -> None:

@@ -33,6 +33,7 @@ from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
 from carbonstream.core.engine import Engine
 from carbonstream.core.library import FactorLibrary
+from carbonstream.errors import CarbonstreamError
 from carbonstream.ingest.authorise import Bindings, UnauthorisedError, check_start
 from carbonstream.ingest.commit import Committer, Meta, Outcome, Part
 from carbonstream.ingest.decode import Decoded, Limits, Validator
@@ -60,12 +61,12 @@ COMPACT_CHUNK = 50
 CommitHook = Callable[[list[Decoded], float], None]
 
 
-class StoreRejectedError(Exception):
+class StoreRejectedError(CarbonstreamError):
     """The database refused a batch for a reason retrying will not fix (its messages are
     dead-lettered so ingest never stalls on them)."""
 
 
-class StoppingError(Exception):
+class StoppingError(CarbonstreamError):
     """Shutdown was requested while a write was still retrying: nothing is acknowledged."""
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from carbonstream.config.plant import Plant
+from carbonstream.errors import CarbonstreamError
 from carbonstream.ingest.authorise import Refusal, UnauthorisedError, named, sparkplug_nodes
 from carbonstream.ingest.decode import MAX_REASONS, NS_PER_MS, Decoded, Validator
 from carbonstream.ingest.settings import SparkplugSettings
@@ -51,7 +52,7 @@ class Metric:
     value: float | None = None
 
 
-class WireError(ValueError):
+class WireError(CarbonstreamError, ValueError):
     pass
 
 

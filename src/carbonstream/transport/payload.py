@@ -28,6 +28,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
+from carbonstream.errors import CarbonstreamError
+
 PAYLOAD_VERSION = 1
 MAX_READINGS = 10_000  # per message; larger batches are split by the sender
 
@@ -87,7 +89,7 @@ _status_decoder = msgspec.json.Decoder(StatusMessage)
 _encoder = msgspec.json.Encoder()
 
 
-class PayloadError(ValueError):
+class PayloadError(CarbonstreamError, ValueError):
     """A payload that does not decode or validate; the text is the dead-letter reason."""
 
 
