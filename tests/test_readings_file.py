@@ -6,9 +6,11 @@ at once and sorted (compute.run), on the example readings, for every bucket."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import math
 import shutil
+import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -24,6 +26,7 @@ from carbonstream.config.loader import load_plant
 from carbonstream.core.engine import Engine
 from carbonstream.core.library import FactorLibrary
 from carbonstream.errors import ReadingsError
+from carbonstream.progress import ByteProgress
 from carbonstream.readings_file import ReadingsReader, detect_delimiter, load_readings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,3 +205,28 @@ def test_cli_semicolon_gzip_local(capsys: pytest.CaptureFixture[str], tmp_path: 
     out = capsys.readouterr()
     assert "reading" not in out.err  # no progress bar when standard error is not a terminal
     _close(ref["totals"], json.loads(out.out)["totals"])
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class _Work:
+    bytes_done = 50
+    bytes_total = 100
+
+
+def test_progress_bar_only_on_a_terminal_after_its_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    err = _Tty()
+    monkeypatch.setattr(sys, "stderr", err)
+    late = ByteProgress("reading late.csv", show_after_s=60)
+    late(_Work())
+    late.close()
+    assert err.getvalue() == ""  # a short run draws nothing
+    bar = ByteProgress("reading big.csv", show_after_s=0)
+    bar(_Work())
+    bar.close()
+    assert "reading big.csv" in err.getvalue()
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal: never
+    assert not ByteProgress("x", show_after_s=0).enabled
