@@ -54,6 +54,7 @@ from tests.services import Mosquitto, unique, url_with_db  # noqa: E402
 from carbonstream.config.gateway_keys import GatewayKey  # noqa: E402
 from carbonstream.config.loader import load_plant  # noqa: E402
 from carbonstream.config.plant import Plant  # noqa: E402
+from carbonstream.gateway.config import Publish  # noqa: E402
 from carbonstream.ingest.decode import Decoded  # noqa: E402
 from carbonstream.ingest.service import Service  # noqa: E402
 from carbonstream.ingest.settings import IngestSettings  # noqa: E402
@@ -67,7 +68,8 @@ from carbonstream.transport.payload import Reading, ReadingsMessage, encode_read
 ADMIN_URL = os.environ.get(
     "CARBONSTREAM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-PER_MSG = 100
+# Readings per message: the gateway's default batch size, whatever it is today.
+PER_MSG: int = Publish.model_fields["batch_max_readings"].default
 
 
 def emit(**fields: Any) -> None:

@@ -252,6 +252,8 @@ def unprepared(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(psycopg.Connection, "connect", classmethod(connect))
     monkeypatch.setattr(psycopg.AsyncConnection, "connect", classmethod(aconnect))
+    # psycopg.connect is the class method bound at import: rebind it to the patched one.
+    monkeypatch.setattr(psycopg, "connect", psycopg.Connection.connect)
 
 
 @pytest.mark.usefixtures("unprepared")

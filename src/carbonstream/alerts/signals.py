@@ -40,7 +40,7 @@ scope2_market.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, assert_never
+from typing import Any, Literal, assert_never
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -60,6 +60,8 @@ from carbonstream.forecast.projection import NotEnoughHistoryError
 from carbonstream.forecast.service import Forecaster
 
 AsyncConn = psycopg.AsyncConnection[TupleRow]
+# What a memo key computes: a name not listed here fails (assert_never), never coverage.
+SignalKind = Literal["rate", "total", "forecast", "silence", "coverage"]
 
 MEASURE_SQL: dict[Measure, str] = {
     Measure.SCOPE1: "scope1_t",
@@ -187,61 +189,65 @@ class Signals:
         return self._findings[1]
 
     async def _compute(self, conn: AsyncConn, key: tuple[Any, ...], now: float) -> float | None:
-        what = key[0]
-        if what == "rate":
-            _, site, measure, window_s = key
-            start, end = window_bounds(now, window_s, self.config.settle_s)
-            q = sql.SQL(
-                "SELECT count(*), coalesce(sum({m}), 0) FROM site_minute"
-                " WHERE bucket >= %s AND bucket < %s{site}"
-            ).format(m=sql.SQL(MEASURE_SQL[measure]), site=_site_filter(site))
-            row = await (await conn.execute(q, (start, end))).fetchone()
-            assert row is not None
-            if int(row[0]) == 0:
-                return None
-            return float(row[1]) * 3600.0 / float(window_s)
-        if what == "total":
-            _, site, measure, period = key
-            start, _ = period_bounds(now, self.zone, period)
-            q = sql.SQL(
-                "SELECT coalesce(sum({m}), 0) FROM site_minute"
-                " WHERE bucket >= %s AND bucket < %s{site}"
-            ).format(m=sql.SQL(MEASURE_SQL[measure]), site=_site_filter(site))
-            row = await (await conn.execute(q, (start, utc(now)))).fetchone()
-            assert row is not None
-            return float(row[0])
-        if what == "forecast":
-            _, site, measure, period = key
-            try:
-                p = await self.forecaster.project(
-                    conn, site, measure.value, now, horizon=1, periods=(period,)
-                )
-            except NotEnoughHistoryError:
-                return None
-            return p.periods[period].projected_t
-        if what == "silence":
-            row = await (
-                await conn.execute(
-                    "SELECT s.last_ts_ns FROM meter_state s JOIN meters m ON m.key = s.meter"
-                    " WHERE m.id = %s",
-                    (key[1],),
-                )
-            ).fetchone()
-            last = self.started if row is None or row[0] is None else int(row[0]) / 1e9
-            return max(0.0, now - last)
-        _, site, window_s = key
-        meters = self.site_meters.get(site, [])
-        if not meters:
-            return None
-        start, end = window_bounds(now, window_s, self.config.settle_s)
-        row = await (
-            await conn.execute(
-                "SELECT coalesce(sum(least(c, %s)), 0) FROM ("
-                " SELECT sum(e.covered_s) AS c FROM emission_lines e"
-                " WHERE e.meter IN (SELECT key FROM meters WHERE id = ANY(%s))"
-                " AND e.bucket >= %s AND e.bucket < %s GROUP BY e.meter) AS per_meter",
-                (float(window_s), meters, start, end),
-            )
-        ).fetchone()
-        assert row is not None
-        return 100.0 * float(row[0]) / (len(meters) * float(window_s))
+        what: SignalKind = key[0]
+        match what:
+            case "rate":
+                _, site, measure, window_s = key
+                start, end = window_bounds(now, window_s, self.config.settle_s)
+                q = sql.SQL(
+                    "SELECT count(*), coalesce(sum({m}), 0) FROM site_minute"
+                    " WHERE bucket >= %s AND bucket < %s{site}"
+                ).format(m=sql.SQL(MEASURE_SQL[measure]), site=_site_filter(site))
+                row = await (await conn.execute(q, (start, end))).fetchone()
+                assert row is not None
+                if int(row[0]) == 0:
+                    return None
+                return float(row[1]) * 3600.0 / float(window_s)
+            case "total":
+                _, site, measure, period = key
+                start, _ = period_bounds(now, self.zone, period)
+                q = sql.SQL(
+                    "SELECT coalesce(sum({m}), 0) FROM site_minute"
+                    " WHERE bucket >= %s AND bucket < %s{site}"
+                ).format(m=sql.SQL(MEASURE_SQL[measure]), site=_site_filter(site))
+                row = await (await conn.execute(q, (start, utc(now)))).fetchone()
+                assert row is not None
+                return float(row[0])
+            case "forecast":
+                _, site, measure, period = key
+                try:
+                    p = await self.forecaster.project(
+                        conn, site, measure.value, now, horizon=1, periods=(period,)
+                    )
+                except NotEnoughHistoryError:
+                    return None
+                return p.periods[period].projected_t
+            case "silence":
+                row = await (
+                    await conn.execute(
+                        "SELECT s.last_ts_ns FROM meter_state s JOIN meters m ON m.key = s.meter"
+                        " WHERE m.id = %s",
+                        (key[1],),
+                    )
+                ).fetchone()
+                last = self.started if row is None or row[0] is None else int(row[0]) / 1e9
+                return max(0.0, now - last)
+            case "coverage":
+                _, site, window_s = key
+                meters = self.site_meters.get(site, [])
+                if not meters:
+                    return None
+                start, end = window_bounds(now, window_s, self.config.settle_s)
+                row = await (
+                    await conn.execute(
+                        "SELECT coalesce(sum(least(c, %s)), 0) FROM ("
+                        " SELECT sum(e.covered_s) AS c FROM emission_lines e"
+                        " WHERE e.meter IN (SELECT key FROM meters WHERE id = ANY(%s))"
+                        " AND e.bucket >= %s AND e.bucket < %s GROUP BY e.meter) AS per_meter",
+                        (float(window_s), meters, start, end),
+                    )
+                ).fetchone()
+                assert row is not None
+                return 100.0 * float(row[0]) / (len(meters) * float(window_s))
+            case _:
+                assert_never(what)

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import assert_never
 
 import numpy as np
 from numpy.typing import NDArray
@@ -148,15 +149,19 @@ def _tce_scale(f: Factor, canonical: str) -> float:
 
 
 def default_coefficient(plant: Plant, kind: MeterKind, fuel: str | None) -> str | None:
-    if kind in ELECTRIC:
-        return ELECTRICITY_EQUIVALENT
-    if kind in (MeterKind.HEAT_IMPORT, MeterKind.HEAT_EXPORT):
-        return HEAT
-    if kind is MeterKind.FUEL:
-        if fuel == Fuel.NATURAL_GAS:
-            return f"gbt2589.natural_gas.{plant.energy.natural_gas}"
-        return _FUEL_COEFFICIENT.get(fuel) if fuel is not None else None
-    return None
+    match kind:
+        case MeterKind.GRID_IMPORT | MeterKind.GRID_EXPORT | MeterKind.ONSITE_GENERATION:
+            return ELECTRICITY_EQUIVALENT
+        case MeterKind.HEAT_IMPORT | MeterKind.HEAT_EXPORT:
+            return HEAT
+        case MeterKind.FUEL:
+            if fuel == Fuel.NATURAL_GAS:
+                return f"gbt2589.natural_gas.{plant.energy.natural_gas}"
+            return _FUEL_COEFFICIENT.get(fuel) if fuel is not None else None
+        case MeterKind.PRODUCTION:
+            return None  # a product count is not energy
+        case _:
+            assert_never(kind)
 
 
 def build(plant: Plant, canonical_units: list[str], library: FactorLibrary) -> EnergyParams:

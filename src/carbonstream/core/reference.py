@@ -15,6 +15,7 @@ import datetime as dt
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import assert_never
 from zoneinfo import ZoneInfo
 
 from carbonstream.config.plant import InstrumentType, Measures, Meter, MeterKind, Plant
@@ -84,29 +85,32 @@ def account(
         lineage = resolver.lineages[int(month.lineage[position[meter_id]])]
         co2, ch4, n2o, co2e = _emission_factors(lineage.factors, lineage.method, q)
         row = result.sites[(meter.site, bucket)]
-        if meter.kind is MeterKind.FUEL:
-            row["scope1_t"] += co2e
-            row["scope1_co2_t"] += co2
-            row["scope1_ch4_t"] += ch4
-            row["scope1_n2o_t"] += n2o
-        elif meter.kind is MeterKind.GRID_IMPORT:
-            row["scope2_location_t"] += co2e
-            row["grid_import_mwh"] += q
-            grid[(meter.site, bucket)] += q
-        elif meter.kind is MeterKind.HEAT_IMPORT:
-            row["scope2_location_t"] += co2e
-            row["scope2_heat_t"] += co2e
-            row["heat_import_gj"] += q
-        elif meter.kind is MeterKind.GRID_EXPORT:
-            row["grid_export_mwh"] += q
-            row["export_deduction_t"] += co2e
-        elif meter.kind is MeterKind.HEAT_EXPORT:
-            row["heat_export_gj"] += q
-            row["export_deduction_t"] += co2e
-        elif meter.kind is MeterKind.ONSITE_GENERATION:
-            row["generation_mwh"] += q
-        elif meter.kind is MeterKind.PRODUCTION:
-            row["production"] += q
+        match meter.kind:
+            case MeterKind.FUEL:
+                row["scope1_t"] += co2e
+                row["scope1_co2_t"] += co2
+                row["scope1_ch4_t"] += ch4
+                row["scope1_n2o_t"] += n2o
+            case MeterKind.GRID_IMPORT:
+                row["scope2_location_t"] += co2e
+                row["grid_import_mwh"] += q
+                grid[(meter.site, bucket)] += q
+            case MeterKind.HEAT_IMPORT:
+                row["scope2_location_t"] += co2e
+                row["scope2_heat_t"] += co2e
+                row["heat_import_gj"] += q
+            case MeterKind.GRID_EXPORT:
+                row["grid_export_mwh"] += q
+                row["export_deduction_t"] += co2e
+            case MeterKind.HEAT_EXPORT:
+                row["heat_export_gj"] += q
+                row["export_deduction_t"] += co2e
+            case MeterKind.ONSITE_GENERATION:
+                row["generation_mwh"] += q
+            case MeterKind.PRODUCTION:
+                row["production"] += q
+            case _:
+                assert_never(meter.kind)
 
     _market(plant, resolver, grid, result, zone)
     return result

@@ -184,7 +184,11 @@ Device = Annotated[
 
 
 class Publish(_Model):
-    batch_max_readings: int = Field(default=100, ge=1, le=10_000)
+    # 500: each batch carries one Ed25519 signature, which ingest verifies in about
+    # 140 µs of CPU; at 500 readings that is 0.3 µs a reading (about 6 % of ingest's
+    # cost per reading), at 100 it was 1.4 µs (about 25 %). A batch of 500 is about
+    # 40 KB, far below the payload limits, and batch_interval_s still bounds latency.
+    batch_max_readings: int = Field(default=500, ge=1, le=10_000)
     batch_interval_s: float = Field(default=1.0, gt=0, le=3600)
     max_inflight: int = Field(default=20, ge=1, le=1000)
 
