@@ -230,3 +230,16 @@ def test_progress_bar_only_on_a_terminal_after_its_delay(monkeypatch: pytest.Mon
     assert "reading big.csv" in err.getvalue()
     monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal: never
     assert not ByteProgress("x", show_after_s=0).enabled
+
+
+def test_parquet_naive_datetimes_are_plant_local(tmp_path: Path) -> None:
+    df = pl.read_csv(READINGS, infer_schema=False)
+    utc = df["ts"].str.to_datetime("%+", time_zone="UTC")
+    naive = df.with_columns(
+        utc.dt.convert_time_zone("Asia/Shanghai").dt.replace_time_zone(None).alias("ts")
+    )
+    f = tmp_path / "local.parquet"
+    naive.write_parquet(f)
+    _same_batch(READINGS, f, zone=ZoneInfo("Asia/Shanghai"))
+    with pytest.raises(ReadingsError, match=r"line 1: ts.*time zone is not known"):
+        load_readings(f, _ids())

@@ -6,7 +6,8 @@ CSV columns: ``ts,meter,value[,quality]``, separated by comma, semicolon or tab
 without an offset (``2026-11-23 08:00:00``) when the plant's time zone is known;
 a local time the clock shows twice (DST fall-back) or never (spring-forward) is an
 error naming its lines. ``quality`` is 0 for good (default) or a non-zero reason
-code. Parquet: the same columns, ``ts`` may also be a datetime column.
+code. Parquet: the same columns, ``ts`` may also be a datetime column (without a
+time zone: plant-local).
 
 The file may be plain, gzip or zstd compressed: the kind is read from the first
 bytes, not from the name. It is read in blocks of about ``BLOCK_BYTES`` with
@@ -272,11 +273,11 @@ def _parquet(path: Path) -> Iterator[pl.DataFrame]:
         schema = lf.collect_schema()
         ts = schema.get("ts")
         if isinstance(ts, pl.Datetime):
-            if ts.time_zone is None:
-                raise ReadingsError(f"{path}: column ts has no time zone; store it as UTC")
-            lf = lf.with_columns(
-                pl.col("ts").dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.f%:z")
-            )
+            # a zone-less column holds plant-local times: as text without an offset it
+            # takes the same path as a CSV's (clock-change rows named, no zone: bad rows)
+            fmt = "%Y-%m-%dT%H:%M:%S%.f" if ts.time_zone is None else "%Y-%m-%dT%H:%M:%S%.f%:z"
+            col = pl.col("ts") if ts.time_zone is None else pl.col("ts").dt.convert_time_zone("UTC")
+            lf = lf.with_columns(col.dt.strftime(fmt))
         lf = lf.select(pl.all().cast(pl.String)).with_row_index("line", offset=1)
         for df in lf.collect_batches(chunk_size=PARQUET_ROWS, engine="streaming"):
             yield df.with_columns(pl.col("line").cast(pl.Int64))
