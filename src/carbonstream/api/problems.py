@@ -194,3 +194,11 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (503, "The database is unavailable"),
     )
 }
+
+
+def not_found(what: str, name: str) -> Problem:
+    noun = f"problems.noun.{what}"
+    thing: str | Msg = Msg(noun) if noun in catalogue().entries else what
+    return Problem(
+        404, "Not found", Msg("problems.detail.no-such", {"what": thing, "name": name}), "not-found"
+    )

@@ -20,8 +20,7 @@ from fastapi import APIRouter, Response
 from carbonstream.api.auth import Admin, Operator, Viewer
 from carbonstream.api.db import Connection
 from carbonstream.api.deps import BoundsDep, PlantDep
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, implausible
-from carbonstream.api.routes.sites import not_found
+from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, implausible, not_found
 from carbonstream.api.schemas.ledger import (
     AllocationCreate,
     AllocationPublic,

@@ -17,9 +17,8 @@ from carbonstream.api.catalog import Catalog
 from carbonstream.api.db import unavailable
 from carbonstream.api.deps import XLSX_MEDIA, CatalogDep, MetricsDep, PlantDep, timed
 from carbonstream.api.metrics import ApiMetrics
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, request_locale
+from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, not_found, request_locale
 from carbonstream.api.routes.live import ViewerReleased
-from carbonstream.api.routes.sites import not_found
 from carbonstream.config.plant import Plant
 from carbonstream.evidence.export import code_version
 from carbonstream.store.db import AsyncConn

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
 from carbonstream.api.deps import CatalogDep, MetricsDep, PlantDep, SettingsDep, timed
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
+from carbonstream.api.problems import PROBLEM_RESPONSES, not_found
 from carbonstream.api.schemas.sites import (
     BudgetPublic,
     ConflictPublic,
@@ -22,7 +22,6 @@ from carbonstream.api.schemas.sites import (
 )
 from carbonstream.config.plant import Meter, Plant
 from carbonstream.core import plausible
-from carbonstream.i18n import Msg, catalogue
 from carbonstream.store.queries import status
 from carbonstream.transport.payload import Quality
 
@@ -39,14 +38,6 @@ def meter_config(plant: Plant) -> dict[str, Meter]:
     if hit is None or hit[0] is not plant:
         hit = _METERS[id(plant)] = (plant, {m.id: m for m in plant.meters})
     return hit[1]
-
-
-def not_found(what: str, name: str) -> Problem:
-    noun = f"problems.noun.{what}"
-    thing: str | Msg = Msg(noun) if noun in catalogue().entries else what
-    return Problem(
-        404, "Not found", Msg("problems.detail.no-such", {"what": thing, "name": name}), "not-found"
-    )
 
 
 def meter_public(
