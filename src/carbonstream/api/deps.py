@@ -21,8 +21,9 @@ from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.problems import Problem
 from carbonstream.api.schemas.values import Instant
 from carbonstream.api.settings import ApiSettings
-from carbonstream.config.plant import Plant
+from carbonstream.config.plant import Meter, Plant
 from carbonstream.i18n import Msg
+from carbonstream.ledger import LedgerError, SerialRange
 from carbonstream.ledger.bounds import Bounds
 
 
@@ -175,3 +176,25 @@ def period_of(
         )
     assert start is not None and end is not None
     return local(start, plant_zone), local(end, plant_zone)
+
+
+def today(plant: Plant) -> dt.date:
+    return dt.datetime.now(plant.zone).date()
+
+
+def parse_serials(text: str) -> SerialRange:
+    try:
+        return SerialRange.parse(text)
+    except LedgerError as e:
+        raise Problem(422, "Invalid serials", str(e), "invalid-serials") from None
+
+
+_METERS: dict[int, tuple[Plant, dict[str, Meter]]] = {}
+
+
+def meter_config(plant: Plant) -> dict[str, Meter]:
+    """Meters by id (a plant of 10 000 meters must not be searched per row)."""
+    hit = _METERS.get(id(plant))
+    if hit is None or hit[0] is not plant:
+        hit = _METERS[id(plant)] = (plant, {m.id: m for m in plant.meters})
+    return hit[1]

@@ -202,3 +202,12 @@ def not_found(what: str, name: str) -> Problem:
     return Problem(
         404, "Not found", Msg("problems.detail.no-such", {"what": thing, "name": name}), "not-found"
     )
+
+
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Claimed or held already", "content": {"application/problem+json": {}}}
+}
+
+
+def conflict(detail: str | Msg) -> Problem:
+    return Problem(409, "Already claimed", detail, "already-claimed")

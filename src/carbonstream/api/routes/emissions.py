@@ -23,12 +23,12 @@ from carbonstream.api.deps import (
     StartQuery,
     check_range,
     local,
+    meter_config,
     timed,
     wanted_format,
 )
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, not_found
 from carbonstream.api.render import csv_response
-from carbonstream.api.routes.sites import meter_config
 from carbonstream.api.schemas.emissions import (
     MeterPointPublic,
     MeterSeries,

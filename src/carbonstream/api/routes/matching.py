@@ -32,8 +32,7 @@ from carbonstream.api.deps import (
     period_of,
 )
 from carbonstream.api.guards import UPLOAD
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, implausible, not_found
-from carbonstream.api.routes.contracts import CONFLICT
+from carbonstream.api.problems import CONFLICT, PROBLEM_RESPONSES, Problem, implausible, not_found
 from carbonstream.api.schemas.green import (
     HourlyLoad,
     HourlyLoaded,
