@@ -12,9 +12,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
+import psycopg
 from fastapi import Depends, Request
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from carbonstream.api.db import Connection
+from carbonstream.api.db import AsyncConn, Connection, unavailable
 from carbonstream.api.problems import Problem
 from carbonstream.i18n import Msg
 from carbonstream.store import keys
@@ -95,3 +97,20 @@ async def require_unless_public(request: Request, conn: Connection) -> Principal
 Viewer = Annotated[Principal, Depends(_viewer)]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+
+
+async def viewer_released(request: Request) -> Principal:
+    """The viewer check of every route, on a connection held only for the check: a stream
+    must not keep a pooled connection for its life, and a snapshot request must not hold
+    one while it waits for the shared snapshot (which needs one: with the pool's every
+    connection held by waiting requests, it would starve)."""
+    pool: AsyncConnectionPool[AsyncConn] = request.app.state.pool
+    try:
+        async with pool.connection(timeout=10) as conn:
+            return await require(Role.VIEWER)(request, conn)
+    except (psycopg.OperationalError, PoolTimeout) as e:
+        raise unavailable(e) from None
+
+
+viewer_released.role = Role.VIEWER  # type: ignore[attr-defined]  # read by the route audit test
+ViewerReleased = Annotated[Principal, Depends(viewer_released)]

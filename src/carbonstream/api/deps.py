@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query, Request
@@ -19,9 +19,11 @@ from fastapi import Depends, Query, Request
 from carbonstream.api.catalog import Catalog
 from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.problems import Problem
+from carbonstream.api.schemas.values import Instant
 from carbonstream.api.settings import ApiSettings
-from carbonstream.config.plant import Plant
+from carbonstream.config.plant import Meter, Plant
 from carbonstream.i18n import Msg
+from carbonstream.ledger import LedgerError, SerialRange
 from carbonstream.ledger.bounds import Bounds
 
 
@@ -136,3 +138,63 @@ def check_range(
             "range-too-large",
             max_range_days=settings.max_range_days,
         )
+
+
+StartQuery = Annotated[
+    Instant | None,
+    Query(
+        description="Start, inclusive; a time without an offset is plant-local"
+        " (emissions default: end - 24 h)."
+    ),
+]
+EndQuery = Annotated[Instant | None, Query(description="End, exclusive (emissions default: now).")]
+
+
+def period_of(
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    month: str | None,
+    year: int | None,
+    plant_zone: Any,
+) -> tuple[dt.datetime, dt.datetime]:
+    given = sum(x is not None for x in (month, year)) + (start is not None or end is not None)
+    if given != 1 or (start is None) != (end is None):
+        raise Problem(
+            422,
+            "Invalid period",
+            Msg("problems.detail.give-period"),
+            "invalid-period",
+        )
+    if month is not None:
+        y, m = (int(x) for x in month.split("-"))
+        s = dt.datetime(y, m, 1, tzinfo=plant_zone)
+        e = dt.datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=plant_zone)
+        return s, e
+    if year is not None:
+        return dt.datetime(year, 1, 1, tzinfo=plant_zone), dt.datetime(
+            year + 1, 1, 1, tzinfo=plant_zone
+        )
+    assert start is not None and end is not None
+    return local(start, plant_zone), local(end, plant_zone)
+
+
+def today(plant: Plant) -> dt.date:
+    return dt.datetime.now(plant.zone).date()
+
+
+def parse_serials(text: str) -> SerialRange:
+    try:
+        return SerialRange.parse(text)
+    except LedgerError as e:
+        raise Problem(422, "Invalid serials", str(e), "invalid-serials") from None
+
+
+_METERS: dict[int, tuple[Plant, dict[str, Meter]]] = {}
+
+
+def meter_config(plant: Plant) -> dict[str, Meter]:
+    """Meters by id (a plant of 10 000 meters must not be searched per row)."""
+    hit = _METERS.get(id(plant))
+    if hit is None or hit[0] is not plant:
+        hit = _METERS[id(plant)] = (plant, {m.id: m for m in plant.meters})
+    return hit[1]

@@ -14,8 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-from carbonstream.api.problems import Problem
-from carbonstream.api.routes.sites import not_found
+from carbonstream.api.problems import Problem, not_found
 from carbonstream.api.schemas.green import (
     Basis,
     LineIntensity,

@@ -194,3 +194,20 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (503, "The database is unavailable"),
     )
 }
+
+
+def not_found(what: str, name: str) -> Problem:
+    noun = f"problems.noun.{what}"
+    thing: str | Msg = Msg(noun) if noun in catalogue().entries else what
+    return Problem(
+        404, "Not found", Msg("problems.detail.no-such", {"what": thing, "name": name}), "not-found"
+    )
+
+
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Claimed or held already", "content": {"application/problem+json": {}}}
+}
+
+
+def conflict(detail: str | Msg) -> Problem:
+    return Problem(409, "Already claimed", detail, "already-claimed")

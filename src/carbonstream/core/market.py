@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import assert_never
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -118,11 +119,14 @@ def allocate(
         # Rows fully covered take exactly what they need (no float dust left behind).
         take = np.where(need <= avail, remaining[rows], np.diff(cum, prepend=0.0))
         remaining[rows] -= take
-        if spec.type is InstrumentType.SUPPLIER_FACTOR:
-            supplier[rows] += take
-        else:
-            covered[rows] += take
-            used_mwh[spec.id] = used_mwh.get(spec.id, 0.0) + float(cum[-1])
+        match spec.type:
+            case InstrumentType.SUPPLIER_FACTOR:
+                supplier[rows] += take
+            case InstrumentType.GEC | InstrumentType.GREEN_POWER_TRADE | InstrumentType.PPA:
+                covered[rows] += take
+                used_mwh[spec.id] = used_mwh.get(spec.id, 0.0) + float(cum[-1])
+            case _:
+                assert_never(spec.type)
         covered_t[rows] += take * spec.ef
         nz = take > 0
         parts.append((k, rows[nz], take[nz]))

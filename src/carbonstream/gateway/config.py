@@ -19,7 +19,7 @@ from carbonstream.config.loader import load_model, load_plant
 from carbonstream.config.plant import Identifier, Plant
 from carbonstream.errors import ConfigError
 from carbonstream.gateway.decode import DataType, Order
-from carbonstream.gateway.grouping import Table
+from carbonstream.gateway.grouping import MAX_READ_REGISTERS, Table
 from carbonstream.transport import signing
 from carbonstream.transport.settings import BrokerSettings
 from carbonstream.transport.signing import Signer
@@ -60,7 +60,7 @@ class ModbusPoint(_Model):
 class Grouping(_Model):
     enabled: bool = True
     max_gap: int | None = Field(default=None, ge=0, description="Default: the profile's.")
-    max_registers: int | None = Field(default=None, ge=1, le=125)
+    max_registers: int | None = Field(default=None, ge=1, le=MAX_READ_REGISTERS)
 
 
 class Polling(_Model):

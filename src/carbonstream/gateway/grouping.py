@@ -15,6 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+# The protocol's limits per read request (Modbus Application Protocol v1.1b3, FC 1-4),
+# and how many undefined registers a request reads across by default.
+MAX_READ_REGISTERS = 125
+MAX_READ_BITS = 2000
+DEFAULT_MAX_GAP = 10
+
 
 class Table(StrEnum):
     """The four Modbus data tables and the function code that reads each."""
@@ -30,7 +36,7 @@ class Table(StrEnum):
 
     @property
     def protocol_limit(self) -> int:
-        return 2000 if self in (Table.COIL, Table.DISCRETE) else 125
+        return MAX_READ_BITS if self in (Table.COIL, Table.DISCRETE) else MAX_READ_REGISTERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +64,8 @@ def group(
     spans: Sequence[Span],
     *,
     enabled: bool = True,
-    max_gap: int = 10,
-    max_registers: int = 125,
+    max_gap: int = DEFAULT_MAX_GAP,
+    max_registers: int = MAX_READ_REGISTERS,
 ) -> list[Request]:
     """Requests covering every span; each span lies wholly inside one request."""
     order = sorted(range(len(spans)), key=lambda i: (spans[i].table.value, spans[i].address))

@@ -20,7 +20,7 @@ from carbonstream import units
 from carbonstream.config.loader import load_model
 from carbonstream.errors import ConfigError
 from carbonstream.gateway.decode import REGISTERS, DataType, Order
-from carbonstream.gateway.grouping import Table
+from carbonstream.gateway.grouping import DEFAULT_MAX_GAP, MAX_READ_REGISTERS, Table
 
 ProfileId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 
@@ -59,9 +59,14 @@ class Profile(_Model):
     verified: str = Field(min_length=1, description="What was checked, against what.")
     defaults: Defaults = Defaults()
     max_registers: int = Field(
-        default=125, ge=1, le=125, description="Largest read the device accepts."
+        default=MAX_READ_REGISTERS,
+        ge=1,
+        le=MAX_READ_REGISTERS,
+        description="Largest read the device accepts.",
     )
-    max_gap: int = Field(default=10, ge=0, description="Largest gap read across in one request.")
+    max_gap: int = Field(
+        default=DEFAULT_MAX_GAP, ge=0, description="Largest gap read across in one request."
+    )
     quantities: dict[str, Quantity] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -29,6 +29,7 @@ from typing import Any, Literal, TypeVar
 
 from carbonstream.gateway.buffer import AsyncQueue, Queue
 from carbonstream.gateway.config import Gateway, Link, ModbusDevice
+from carbonstream.gateway.grouping import DEFAULT_MAX_GAP, MAX_READ_REGISTERS
 from carbonstream.gateway.metrics import GatewayMetrics
 from carbonstream.gateway.modbus import ModbusDevicePoll, ModbusLink
 from carbonstream.gateway.opcua import OpcuaRunner
@@ -125,9 +126,9 @@ class GatewayService:
                     grouping=device.grouping.enabled,
                     max_gap=device.grouping.max_gap
                     if device.grouping.max_gap is not None
-                    else (profile.max_gap if profile else 10),
+                    else (profile.max_gap if profile else DEFAULT_MAX_GAP),
                     max_registers=device.grouping.max_registers
-                    or (profile.max_registers if profile else 125),
+                    or (profile.max_registers if profile else MAX_READ_REGISTERS),
                 )
                 self.pollers.append(
                     Poller(

@@ -12,16 +12,21 @@ Scope 2) in the same transaction and ingest uses it from its next batch.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import psycopg
 from fastapi import APIRouter, Response
 
 from carbonstream.api.auth import Admin, Operator, Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import BoundsDep, PlantDep
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, implausible
-from carbonstream.api.routes.sites import not_found
+from carbonstream.api.deps import BoundsDep, PlantDep, parse_serials, today
+from carbonstream.api.problems import (
+    CONFLICT,
+    PROBLEM_RESPONSES,
+    Problem,
+    conflict,
+    implausible,
+    not_found,
+)
 from carbonstream.api.schemas.ledger import (
     AllocationCreate,
     AllocationPublic,
@@ -34,33 +39,15 @@ from carbonstream.api.schemas.ledger import (
 )
 from carbonstream.config.plant import Plant
 from carbonstream.i18n import Msg
-from carbonstream.ledger import Allocation, Certificate, LedgerError, SerialRange, check_allocation
+from carbonstream.ledger import Allocation, Certificate, LedgerError, check_allocation
 from carbonstream.store import ledger, reallocate
 
 router = APIRouter(prefix="/v1", tags=["contracts"], responses=PROBLEM_RESPONSES)
-CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"description": "Claimed or held already", "content": {"application/problem+json": {}}}
-}
 _RETRY = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
 
 def plant_market(plant: Plant) -> str:
     return plant.grid_region.split("-")[0]
-
-
-def today(plant: Plant) -> dt.date:
-    return dt.datetime.now(plant.zone).date()
-
-
-def parse_serials(text: str) -> SerialRange:
-    try:
-        return SerialRange.parse(text)
-    except LedgerError as e:
-        raise Problem(422, "Invalid serials", str(e), "invalid-serials") from None
-
-
-def conflict(detail: str | Msg) -> Problem:
-    return Problem(409, "Already claimed", detail, "already-claimed")
 
 
 def _allocation(a: ledger.AllocationRow) -> AllocationPublic:

@@ -14,26 +14,27 @@ from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
 from carbonstream.api.deps import (
     CatalogDep,
+    EndQuery,
     Format,
     FormatQuery,
     MetricsDep,
     PlantDep,
     SettingsDep,
+    StartQuery,
     check_range,
     local,
+    meter_config,
     timed,
     wanted_format,
 )
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
+from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, not_found
 from carbonstream.api.render import csv_response
-from carbonstream.api.routes.sites import meter_config, not_found
 from carbonstream.api.schemas.emissions import (
     MeterPointPublic,
     MeterSeries,
     Scope,
     SiteSeries,
 )
-from carbonstream.api.schemas.values import Instant
 from carbonstream.api.settings import ApiSettings
 from carbonstream.core.flags import describe
 from carbonstream.i18n import Msg
@@ -45,11 +46,6 @@ router = APIRouter(prefix="/v1", tags=["emissions"], responses=PROBLEM_RESPONSES
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The series"}
 }
-StartQuery = Annotated[
-    Instant | None,
-    Query(description="Range start (default: end - 24 h); a time without offset is plant-local."),
-]
-EndQuery = Annotated[Instant | None, Query(description="Range end, exclusive (default: now).")]
 BucketQuery = Annotated[Bucket, Query(description="Calendar bucket in the plant's time zone.")]
 
 

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Query, Request
 
 from carbonstream.api.auth import Admin, Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
-from carbonstream.api.routes.sites import not_found
+from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, not_found
 from carbonstream.api.schemas.factors import FactorCreate, FactorPublic
 from carbonstream.core.library import Factor, FactorLibrary, canonical_unit, known_unit
 from carbonstream.errors import FactorOverlapError

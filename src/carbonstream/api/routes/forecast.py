@@ -11,8 +11,7 @@ from carbonstream.alerts.rules import Measure
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
 from carbonstream.api.deps import MetricsDep, PlantDep, timed
-from carbonstream.api.problems import PROBLEM_RESPONSES
-from carbonstream.api.routes.sites import not_found
+from carbonstream.api.problems import PROBLEM_RESPONSES, not_found
 from carbonstream.api.schemas.forecast import (
     ForecastMethod,
     ForecastPoint,

@@ -12,15 +12,16 @@ from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
 from carbonstream.api.deps import (
     CatalogDep,
+    EndQuery,
     MetricsDep,
     PlantDep,
     SettingsDep,
+    StartQuery,
     check_range,
+    period_of,
     timed,
 )
-from carbonstream.api.problems import PROBLEM_RESPONSES
-from carbonstream.api.routes.inventory import period_of
-from carbonstream.api.routes.sites import not_found
+from carbonstream.api.problems import PROBLEM_RESPONSES, not_found
 from carbonstream.api.schemas.green import (
     Basis,
     IntensityReport,
@@ -28,7 +29,6 @@ from carbonstream.api.schemas.green import (
     RestatementPublic,
     ZeroCarbonReport,
 )
-from carbonstream.api.schemas.values import Instant
 from carbonstream.config.plant import Plant
 from carbonstream.ledger.offsets import whole_days
 from carbonstream.store import green as q
@@ -37,10 +37,6 @@ router = APIRouter(
     prefix="/v1", tags=["zero carbon, intensity, restatements"], responses=PROBLEM_RESPONSES
 )
 
-StartQuery = Annotated[
-    Instant | None, Query(description="Period start (plant-local without an offset).")
-]
-EndQuery = Annotated[Instant | None, Query(description="Period end, exclusive.")]
 MonthQuery = Annotated[
     str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM, plant time.")
 ]

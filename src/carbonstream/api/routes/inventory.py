@@ -20,16 +20,14 @@ from carbonstream.api.deps import (
     PlantDep,
     SettingsDep,
     check_range,
-    local,
+    period_of,
     timed,
     wanted_format,
 )
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
-from carbonstream.api.routes.sites import not_found
+from carbonstream.api.problems import PROBLEM_RESPONSES, not_found
 from carbonstream.api.schemas.inventory import Inventory
 from carbonstream.api.schemas.values import Instant
 from carbonstream.footprint import scope3
-from carbonstream.i18n import Msg
 from carbonstream.ledger.offsets import whole_days
 from carbonstream.store import green as gq
 from carbonstream.store.queries import inventory as q
@@ -37,34 +35,6 @@ from carbonstream.store.queries import inventory as q
 router = APIRouter(prefix="/v1", tags=["inventory"], responses=PROBLEM_RESPONSES)
 
 _MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
-
-
-def period_of(
-    start: dt.datetime | None,
-    end: dt.datetime | None,
-    month: str | None,
-    year: int | None,
-    plant_zone: Any,
-) -> tuple[dt.datetime, dt.datetime]:
-    given = sum(x is not None for x in (month, year)) + (start is not None or end is not None)
-    if given != 1 or (start is None) != (end is None):
-        raise Problem(
-            422,
-            "Invalid period",
-            Msg("problems.detail.give-period"),
-            "invalid-period",
-        )
-    if month is not None:
-        y, m = (int(x) for x in month.split("-"))
-        s = dt.datetime(y, m, 1, tzinfo=plant_zone)
-        e = dt.datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=plant_zone)
-        return s, e
-    if year is not None:
-        return dt.datetime(year, 1, 1, tzinfo=plant_zone), dt.datetime(
-            year + 1, 1, 1, tzinfo=plant_zone
-        )
-    assert start is not None and end is not None
-    return local(start, plant_zone), local(end, plant_zone)
 
 
 @router.get(

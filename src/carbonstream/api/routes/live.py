@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import psycopg
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.types import Receive, Scope, Send
 
 from carbonstream.api import sse
 from carbonstream.api.admission import TOO_MANY, Gate, Slot
-from carbonstream.api.auth import Principal, require
-from carbonstream.api.db import AsyncConn, unavailable
+from carbonstream.api.auth import ViewerReleased, viewer_released
 from carbonstream.api.live import LiveHub, LiveSnapshot
 from carbonstream.api.problems import PROBLEM_RESPONSES
-from carbonstream.store.keys import Role
 
 router = APIRouter(prefix="/v1", tags=["live"], responses=PROBLEM_RESPONSES)
 
@@ -36,23 +32,6 @@ _SSE_EVENT = {
 def _hub(request: Request) -> LiveHub:
     hub: LiveHub = request.app.state.live
     return hub
-
-
-async def _authenticate(request: Request) -> Principal:
-    """The viewer check of every route, on a connection held only for the check: a stream
-    must not keep a pooled connection for its life, and a snapshot request must not hold
-    one while it waits for the shared snapshot (which needs one: with the pool's every
-    connection held by waiting requests, it would starve)."""
-    pool: AsyncConnectionPool[AsyncConn] = request.app.state.pool
-    try:
-        async with pool.connection(timeout=10) as conn:
-            return await require(Role.VIEWER)(request, conn)
-    except (psycopg.OperationalError, PoolTimeout) as e:
-        raise unavailable(e) from None
-
-
-_authenticate.role = Role.VIEWER  # type: ignore[attr-defined]  # read by the route audit test
-ViewerReleased = Annotated[Principal, Depends(_authenticate)]
 
 
 class _HeldStream(StreamingResponse):
@@ -94,7 +73,7 @@ async def live_stream(
     ] = 2.0,
 ) -> StreamingResponse:
     async def recheck() -> None:
-        await _authenticate(request)
+        await viewer_released(request)
 
     gate: Gate = request.app.state.streams
     return _HeldStream(

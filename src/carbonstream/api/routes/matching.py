@@ -23,12 +23,16 @@ from pydantic import TypeAdapter, ValidationError
 
 from carbonstream.api.auth import Admin, Operator, Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import BoundsDep, CatalogDep, PlantDep, SettingsDep, check_range
+from carbonstream.api.deps import (
+    BoundsDep,
+    CatalogDep,
+    PlantDep,
+    SettingsDep,
+    check_range,
+    period_of,
+)
 from carbonstream.api.guards import UPLOAD
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, implausible
-from carbonstream.api.routes.contracts import CONFLICT
-from carbonstream.api.routes.inventory import period_of
-from carbonstream.api.routes.sites import not_found
+from carbonstream.api.problems import CONFLICT, PROBLEM_RESPONSES, Problem, implausible, not_found
 from carbonstream.api.schemas.green import (
     HourlyLoad,
     HourlyLoaded,

@@ -20,15 +20,15 @@ from fastapi import APIRouter
 
 from carbonstream.api.auth import Operator, Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import BoundsDep, PlantDep
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, implausible
-from carbonstream.api.routes.contracts import (
+from carbonstream.api.deps import BoundsDep, PlantDep, parse_serials, today
+from carbonstream.api.problems import (
     CONFLICT,
+    PROBLEM_RESPONSES,
+    Problem,
     conflict,
-    parse_serials,
-    today,
+    implausible,
+    not_found,
 )
-from carbonstream.api.routes.sites import not_found
 from carbonstream.api.schemas.ledger import (
     DateRange,
     OffsetCreate,

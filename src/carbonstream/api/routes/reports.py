@@ -13,13 +13,12 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from carbonstream import monthly
 from carbonstream.api.admission import TOO_MANY, Gate
+from carbonstream.api.auth import ViewerReleased
 from carbonstream.api.catalog import Catalog
 from carbonstream.api.db import unavailable
 from carbonstream.api.deps import XLSX_MEDIA, CatalogDep, MetricsDep, PlantDep, timed
 from carbonstream.api.metrics import ApiMetrics
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, request_locale
-from carbonstream.api.routes.live import ViewerReleased
-from carbonstream.api.routes.sites import not_found
+from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, not_found, request_locale
 from carbonstream.config.plant import Plant
 from carbonstream.evidence.export import code_version
 from carbonstream.store.db import AsyncConn

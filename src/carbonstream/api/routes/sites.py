@@ -8,8 +8,8 @@ from fastapi import APIRouter
 
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import CatalogDep, MetricsDep, PlantDep, SettingsDep, timed
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
+from carbonstream.api.deps import CatalogDep, MetricsDep, PlantDep, SettingsDep, meter_config, timed
+from carbonstream.api.problems import PROBLEM_RESPONSES, not_found
 from carbonstream.api.schemas.sites import (
     BudgetPublic,
     ConflictPublic,
@@ -20,33 +20,13 @@ from carbonstream.api.schemas.sites import (
     SiteDetail,
     SitePublic,
 )
-from carbonstream.config.plant import Meter, Plant
+from carbonstream.config.plant import Plant
 from carbonstream.core import plausible
-from carbonstream.i18n import Msg, catalogue
 from carbonstream.store.queries import status
 from carbonstream.transport.payload import Quality
 
 router = APIRouter(prefix="/v1", tags=["sites and meters"], responses=PROBLEM_RESPONSES)
 _QUALITIES = list(Quality)
-
-
-_METERS: dict[int, tuple[Plant, dict[str, Meter]]] = {}
-
-
-def meter_config(plant: Plant) -> dict[str, Meter]:
-    """Meters by id (a plant of 10 000 meters must not be searched per row)."""
-    hit = _METERS.get(id(plant))
-    if hit is None or hit[0] is not plant:
-        hit = _METERS[id(plant)] = (plant, {m.id: m for m in plant.meters})
-    return hit[1]
-
-
-def not_found(what: str, name: str) -> Problem:
-    noun = f"problems.noun.{what}"
-    thing: str | Msg = Msg(noun) if noun in catalogue().entries else what
-    return Problem(
-        404, "Not found", Msg("problems.detail.no-such", {"what": thing, "name": name}), "not-found"
-    )
 
 
 def meter_public(
