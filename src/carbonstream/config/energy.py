@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-if TYPE_CHECKING:
-    from carbonstream.config.plant import Plant
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$|^24:00$")
@@ -212,25 +210,25 @@ class EnergyConfig(_Model):
     flexible_loads: list[FlexibleLoad] = Field(default_factory=list)
     opportunities: OpportunityRules = Field(default_factory=OpportunityRules)
 
-    def check(self, plant: Plant) -> None:
-        """Names used here exist in the plant (ValueError naming the field otherwise)."""
-        meters = {m.id: m for m in plant.meters}
-        sites = {s.id for s in plant.sites}
+    def check(self, meter_kinds: Mapping[str, str], sites: set[str]) -> None:
+        """Names used here exist in the plant: its meters (id -> kind) and site ids
+        (ValueError naming the field otherwise). Plain values, not the Plant, so this
+        module does not import the model that imports it."""
         for mid in self.coefficients:
-            if mid not in meters:
+            if mid not in meter_kinds:
                 raise ValueError(f"energy.coefficients names unknown meter {mid!r}")
         for i, u in enumerate(self.significant_uses):
             where = f"energy.significant_uses[{i}] ({u.id})"
             if u.site not in sites:
                 raise ValueError(f"{where}: unknown site {u.site!r}")
             for mid in [*u.meters, *(u.production_meters or [])]:
-                if mid not in meters:
+                if mid not in meter_kinds:
                     raise ValueError(f"{where}: unknown meter {mid!r}")
             for mid in u.meters:
-                if meters[mid].kind.value in ("production", "grid_export", "heat_export"):
+                if meter_kinds[mid] in ("production", "grid_export", "heat_export"):
                     raise ValueError(f"{where}: {mid!r} is not an energy input meter")
             for mid in u.production_meters or []:
-                if meters[mid].kind.value != "production":
+                if meter_kinds[mid] != "production":
                     raise ValueError(f"{where}: {mid!r} is not a production meter")
         seen: set[str] = set()
         for i, u in enumerate(self.significant_uses):
@@ -240,5 +238,5 @@ class EnergyConfig(_Model):
         for i, f in enumerate(self.flexible_loads):
             if f.site not in sites:
                 raise ValueError(f"energy.flexible_loads[{i}] ({f.id}): unknown site {f.site!r}")
-            if f.meter is not None and f.meter not in meters:
+            if f.meter is not None and f.meter not in meter_kinds:
                 raise ValueError(f"energy.flexible_loads[{i}] ({f.id}): unknown meter {f.meter!r}")

@@ -617,7 +617,7 @@ class Plant(_Model):
                 if m.kind is MeterKind.PRODUCTION
             },
         )
-        self.energy.check(self)
+        self.energy.check({m.id: m.kind.value for m in self.meters}, {s.id for s in self.sites})
         problems = binding_problems(self.gateways, site_ids, {m.id: m.site for m in self.meters})
         problems += key_problems(self.gateways)
         if problems:
