@@ -172,3 +172,29 @@ def test_good_readings_of_a_partly_bad_payload_go_through(db_url: str) -> None:
     assert "2 of 5 readings rejected" in reason
     assert "readings[2]: unknown meter 'no-such-meter'" in reason
     assert "readings[4]: unit 'MWh'" in reason
+
+
+def test_control_characters_are_dead_lettered_and_the_rest_of_the_batch_is_stored(
+    db_url: str,
+) -> None:
+    """A NUL in a stream id or a meter id used to reach PostgreSQL (which refuses NUL in
+    text) and the store then refused the whole batch, dead-lettering the good messages
+    that shared it. Both are refused on their own now, with a reason, and the reason is
+    stored with its control characters escaped."""
+    run = h.Running(h.settings(db_url, GW), db_url)
+    good = _json(_msg([_reading(t=T0, v=100.0), _reading(t=T0 + 60_000, v=101.0)], stream="good"))
+    nul_stream = _json(_msg([_reading(t=T0 + 120_000, v=102.0)], stream="s\x00"))
+    nul_meter = _json(_msg([_reading(m="assembly-grid\x00", t=T0 + 180_000)]))
+    try:
+        h.publish([(TOPIC, nul_stream), (TOPIC, nul_meter), (TOPIC, good)])
+        h.wait_until(lambda: run.service.totals.messages >= 3, 30, "the messages")
+        assert run.thread.is_alive()
+    finally:
+        run.stop()
+    assert h.count(db_url, "readings") == 2
+    with psycopg.connect(db_url) as c:
+        reasons = [str(r[0]) for r in c.execute("SELECT reason FROM dead_letters").fetchall()]
+    assert len(reasons) == 2
+    assert not any("store rejected" in r for r in reasons), reasons
+    assert not any("\x00" in r for r in reasons)
+    assert any("stream" in r for r in reasons), reasons

@@ -26,6 +26,7 @@ from carbonstream.transport.payload import (
     MAX_READINGS,
     PAYLOAD_VERSION,
     QUALITY_CODE,
+    STREAM_PATTERN,
     PayloadError,
 )
 
@@ -79,7 +80,7 @@ class _Reading(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False
 class _Message(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
     v: int
     gateway: Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
-    stream: Annotated[str, Meta(min_length=1, max_length=64)]
+    stream: Annotated[str, Meta(pattern=STREAM_PATTERN)]
     seq: Annotated[int, Meta(ge=1)]
     readings: Annotated[list[_Reading], Meta(max_length=MAX_READINGS)]
 

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from carbonstream.logsafe import escape
 from carbonstream.store.common import Cur
 
 # --- dead letters and stream positions ----------------------------------------
@@ -46,7 +47,8 @@ def add_dead_letters(cur: Cur, letters: Sequence[DeadLetter]) -> None:
             [d.received_at for d in rows],
             [d.topic for d in rows],
             [d.payload for d in rows],
-            [d.reason for d in rows],
+            # A reason quotes what it refuses; the store keeps text without control characters.
+            [escape(d.reason) for d in rows],
             [d.digest for d in rows],
             [d.whole()[0] for d in rows],
             [d.whole()[1] for d in rows],

@@ -34,6 +34,11 @@ PAYLOAD_VERSION = 1
 MAX_READINGS = 10_000  # per message; larger batches are split by the sender
 
 
+# A stream id is stored as text: no control characters (PostgreSQL refuses NUL in
+# text, and a refused write would take the other messages of its batch with it).
+STREAM_PATTERN = r"^[^\x00-\x1f\x7f]{1,64}$"
+
+
 class Quality(StrEnum):
     GOOD = "good"
     TIMEOUT = "timeout"
@@ -71,7 +76,11 @@ class ReadingsMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     v: Annotated[int, Meta(description="payload version (1)")]
     gateway: Annotated[Id, Meta(description="gateway id")]
     stream: Annotated[
-        str, Meta(min_length=1, max_length=64, description="id of the gateway's send queue")
+        str,
+        Meta(
+            pattern=STREAM_PATTERN,
+            description="id of the gateway's send queue (1-64 characters, no control characters)",
+        ),
     ]
     seq: Annotated[int, Meta(ge=1, description="message number in the stream, gap-free")]
     readings: Annotated[list[Reading], Meta(max_length=MAX_READINGS)]
