@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
-from carbonstream.api.deps import PlantDep, SettingsDep, check_range, local
+from carbonstream.api.deps import PlantDep, SettingsDep, check_range, period_of
 from carbonstream.api.problems import MEDIA_TYPE, Problem, response
 from carbonstream.errors import FootprintError, FootprintInputError
 from carbonstream.i18n import Msg
@@ -27,24 +27,7 @@ async def _period(
     month: Annotated[str | None, Query(pattern=_MONTH, description="YYYY-MM, plant time.")] = None,
     year: Annotated[int | None, Query(ge=2000, le=2100, description="Calendar year.")] = None,
 ) -> tuple[dt.datetime, dt.datetime]:
-    zone = plant.zone
-    given = (month is not None) + (year is not None) + (start is not None or end is not None)
-    if given != 1 or (start is None) != (end is None):
-        raise Problem(
-            422,
-            "Invalid period",
-            Msg("problems.detail.give-period"),
-            "invalid-period",
-        )
-    if month is not None:
-        y, m = (int(x) for x in month.split("-"))
-        s = dt.datetime(y, m, 1, tzinfo=zone)
-        e = dt.datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=zone)
-    elif year is not None:
-        s, e = dt.datetime(year, 1, 1, tzinfo=zone), dt.datetime(year + 1, 1, 1, tzinfo=zone)
-    else:
-        assert start is not None and end is not None
-        s, e = local(start, zone), local(end, zone)
+    s, e = period_of(start, end, month, year, plant.zone)
     check_range(s, e, settings, "period")
     return s, e
 
