@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
         default="table",
         choices=["table", "json", "csv", "inventory-csv"],
         help="csv: one row per bucket and site; inventory-csv: totals, matching, offsets, net "
-        "and zero-carbon status as section,item,field,value",
+        "and zero-carbon status as a tidy table: section,item,field,value,unit",
     )
     c.add_argument(
         "--from",

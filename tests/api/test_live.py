@@ -76,15 +76,15 @@ def test_snapshot_figures(live_plant: LivePlant, live_server: Server) -> None:
     assert a["basis"] == "market"
     for rate in a["rates"]:
         assert rate["covered_s"] == rate["window_s"]
-        assert rate["scope1"] == pytest.approx(0.6)
-        assert rate["scope2_location"] == pytest.approx(1.8)
-        assert rate["scope2_market"] == pytest.approx(1.2)
-        assert rate["total"] == pytest.approx(1.8)  # scope 1 + market-based scope 2
+        assert rate["scope1_tco2e_per_h"] == pytest.approx(0.6)
+        assert rate["scope2_location_tco2e_per_h"] == pytest.approx(1.8)
+        assert rate["scope2_market_tco2e_per_h"] == pytest.approx(1.2)
+        assert rate["total_tco2e_per_h"] == pytest.approx(1.8)  # scope 1 + market-based scope 2
     assert a["trend"]["total_t_per_h"] == [pytest.approx(1.8)] * 60
 
     for rate in f["rates"]:  # over the 30 s covered, not diluted over the window
         assert rate["covered_s"] == 30
-        assert rate["total"] == pytest.approx(0.005 * 3600 / 30)
+        assert rate["total_tco2e_per_h"] == pytest.approx(0.005 * 3600 / 30)
 
     zone = p.plant.zone
     local = now.astimezone(zone)

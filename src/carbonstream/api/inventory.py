@@ -17,7 +17,7 @@ from typing import Any, Literal
 from fastapi.responses import Response
 
 from carbonstream.api import green
-from carbonstream.api.render import csv_response, xlsx_response
+from carbonstream.api.render import cell_text, csv_response, tidy_rows, xlsx_response
 from carbonstream.api.schemas.inventory import (
     ActivityLine,
     ActivityTotal,
@@ -154,10 +154,16 @@ def build(
             SiteTotals(
                 site=site,
                 minutes_with_data=stored.site_minutes.get(site, 0),
+                production_unit=green.production_unit(plant, site),
                 **with_derived(dict(sums), gwp),
             )
         )
-    totals = Totals(**with_derived(plant_sum, gwp))
+    # The plant's production has a unit only when every producing site counts in the same.
+    units = {s.production_unit for s in site_totals if s.production_unit is not None}
+    totals = Totals(
+        production_unit=units.pop() if len(units) == 1 else None,
+        **with_derived(plant_sum, gwp),
+    )
 
     activity = []
     act_totals: dict[tuple[str, str], float] = defaultdict(float)
@@ -460,7 +466,6 @@ _SUMMARY = [
     ("heat_export_gj", "GJ"),
     ("export_deduction_t", "tCO2e"),
     ("generation_mwh", "MWh"),
-    ("production", "site's production unit"),
 ]
 
 
@@ -468,13 +473,20 @@ def _summary_rows(inv: Inventory) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [
         {"item": "version", "value": inv.version.label, "unit": ""},
         {"item": "plant", "value": inv.plant, "unit": ""},
-        {"item": "period_start", "value": inv.period.start.isoformat(), "unit": inv.timezone},
-        {"item": "period_end", "value": inv.period.end.isoformat(), "unit": "exclusive"},
+        {"item": "period_start", "value": inv.period.start, "unit": inv.timezone},
+        {"item": "period_end", "value": inv.period.end, "unit": f"{inv.timezone}, exclusive"},
         {"item": "sites", "value": ", ".join(inv.sites), "unit": ""},
         {"item": "gwp", "value": inv.gwp, "unit": ""},
     ]
     t = inv.totals.model_dump()
     rows += [{"item": k, "value": t[k], "unit": u} for k, u in _SUMMARY]
+    rows.append(
+        {
+            "item": "production",
+            "value": t["production"],
+            "unit": t["production_unit"] or "(sites differ: see Sites)",
+        }
+    )
     net = inv.net
     rows += [
         {"item": "coverage_pct", "value": inv.coverage_pct, "unit": "%"},
@@ -509,6 +521,7 @@ def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]
         "ghg_total_location_t",
         "ghg_total_market_t",
         "cn_total_t",
+        "production_unit",
     ]
     return [
         ("Summary", ["item", "value", "unit"], _summary_rows(inv)),
@@ -698,16 +711,23 @@ def to_xlsx(inv: Inventory, filename: str) -> Response:
 
 
 def to_csv(inv: Inventory, filename: str) -> Response:
-    """One long table: section, then each section's own columns as name=value pairs."""
-    rows: list[dict[str, Any]] = []
-    for title, cols, items in _sections(inv):
-        for it in items:
-            key = next(str(it[c]) for c in cols if it.get(c) not in (None, ""))
-            for c in cols:
-                if c == cols[0] or it.get(c) is None:
-                    continue
-                rows.append({"section": title, "item": key, "field": c, "value": it[c]})
-    return csv_response(["section", "item", "field", "value"], rows, filename)
+    """Tidy: one row per observation (section, item, field, value, unit); the summary's
+    rows are the plant's, every other row is keyed by its section's first column."""
+    sections = _sections(inv)
+    out = [
+        ["Summary", "plant", r["item"], cell_text(r["value"]), r["unit"]] for r in sections[0][2]
+    ]
+    for title, cols, items in sections[1:]:
+        keyed = [
+            {
+                **it,
+                "section": title,
+                "item": next(str(it[c]) for c in cols if it.get(c) not in (None, "")),
+            }
+            for it in items
+        ]
+        out += tidy_rows(["section", "item"], cols[1:], keyed)
+    return csv_response(["section", "item"], [], [], filename, lead=out)
 
 
 def _signed_counts(counts: tuple[int, int, int]) -> dict[str, int | float | None]:

@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from carbonstream.api.db import AsyncConn
 from carbonstream.api.live_green import GreenLive, LiveIntensity, LiveZeroCarbon
+from carbonstream.api.schemas.values import LocalTime
 from carbonstream.config.plant import Plant, Site
 from carbonstream.core.batch import NS_PER_S
 from carbonstream.core.calendar import ROLLING_WINDOWS_S, rolling_rates
@@ -47,14 +48,14 @@ Status = Literal["ok", "bad_quality", "silent", "no_data"]
 class Rate(BaseModel):
     window_s: int = Field(description="Trailing window: 60, 900 or 3600 s.")
     covered_s: int = Field(description="Seconds of the window with data (less at the start).")
-    scope1: float | None = Field(description="Scope 1, tCO2e/h (null: no data yet).")
-    scope2_location: float | None = Field(description="Scope 2 location-based, tCO2e/h.")
-    scope2_market: float | None = Field(description="Scope 2 market-based, tCO2e/h.")
-    total: float | None = Field(description="Scope 1 + Scope 2 on the budget's basis, tCO2e/h.")
+    scope1_tco2e_per_h: float | None = Field(description="Scope 1 (null: no data yet).")
+    scope2_location_tco2e_per_h: float | None = Field(description="Scope 2 location-based.")
+    scope2_market_tco2e_per_h: float | None = Field(description="Scope 2 market-based.")
+    total_tco2e_per_h: float | None = Field(description="Scope 1 + Scope 2 on the budget's basis.")
 
 
 class Period(BaseModel):
-    start: dt.datetime = Field(description="Local day or month start, as a UTC instant.")
+    start: LocalTime = Field(description="Local day or month start.")
     scope1_t: float
     scope2_location_t: float
     scope2_market_t: float
@@ -73,9 +74,9 @@ class MeterStatus(BaseModel):
     name_zh: str = Field(default="", description="Its Chinese name (zh-CN), if configured.")
     kind: str
     unit: str
-    last_reading_at: dt.datetime | None = Field(description="Newest reading, any quality.")
+    last_reading_at: LocalTime | None = Field(description="Newest reading, any quality.")
     quality: str | None = Field(description="Quality of the newest reading.")
-    last_good_at: dt.datetime | None = Field(description="Newest good reading in the account.")
+    last_good_at: LocalTime | None = Field(description="Newest good reading in the account.")
     silent_s: float | None = Field(description="Seconds since the newest reading.")
     status: Status = Field(
         description=f"ok; silent (no reading for {SILENT_AFTER_S:.0f} s); bad_quality (the "
@@ -85,7 +86,7 @@ class MeterStatus(BaseModel):
 
 
 class Trend(BaseModel):
-    start: dt.datetime
+    start: LocalTime
     step_s: int = 60
     total_t_per_h: list[float | None] = Field(
         description="Per complete minute, the budget-basis total as a rate (null: no data)."
@@ -111,11 +112,11 @@ class SiteLive(BaseModel):
 
 
 class LiveSnapshot(BaseModel):
-    generated_at: dt.datetime
+    generated_at: LocalTime
     plant: str
     plant_zh: str = Field(default="", description="The plant's Chinese name (zh-CN), if any.")
     timezone: str
-    rates_until: dt.datetime = Field(description="End of the last complete minute in the rates.")
+    rates_until: LocalTime = Field(description="End of the last complete minute in the rates.")
     sites: list[SiteLive]
 
     def change_key(self) -> str:
@@ -280,10 +281,10 @@ class LiveHub:
                     Rate(
                         window_s=w,
                         covered_s=0,
-                        scope1=None,
-                        scope2_location=None,
-                        scope2_market=None,
-                        total=None,
+                        scope1_tco2e_per_h=None,
+                        scope2_location_tco2e_per_h=None,
+                        scope2_market_tco2e_per_h=None,
+                        total_tco2e_per_h=None,
                     )
                 )
                 continue
@@ -295,13 +296,15 @@ class LiveHub:
                 Rate(
                     window_s=w,
                     covered_s=round(covered),
-                    scope1=_r(per[0]),
-                    scope2_location=_r(per[1]),
-                    scope2_market=_r(per[2]),
-                    total=_r(per[3]),
+                    scope1_tco2e_per_h=_r(per[0]),
+                    scope2_location_tco2e_per_h=_r(per[1]),
+                    scope2_market_tco2e_per_h=_r(per[2]),
+                    total_tco2e_per_h=_r(per[3]),
                 )
             )
-        hourly = next((r.total for r in reversed(rates) if r.total is not None), None)
+        hourly = next(
+            (r.total_tco2e_per_h for r in reversed(rates) if r.total_tco2e_per_h is not None), None
+        )
         day, next_day, month, next_month = bounds
         trend: list[float | None] = [None] * TREND_MINUTES
         lo_ns = int(lo.timestamp()) * NS_PER_S
@@ -352,7 +355,7 @@ def _period(
     if rate_t_per_h is not None:
         projected = total + rate_t_per_h * max(0.0, (end - now).total_seconds()) / 3600
     return Period(
-        start=start.astimezone(_UTC),
+        start=start,
         scope1_t=_r(float(sums[0])),
         scope2_location_t=_r(float(sums[1])),
         scope2_market_t=_r(float(sums[2])),

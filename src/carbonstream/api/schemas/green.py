@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from carbonstream.api.schemas.ledger import DateRange
-from carbonstream.api.schemas.values import Instant
+from carbonstream.api.schemas.values import Instant, LocalTime
 
 Basis = Literal["market", "location"]
 
@@ -43,7 +43,7 @@ class HourlyLoaded(BaseModel):
 
 
 class HourPublic(BaseModel):
-    hour: dt.datetime
+    hour: LocalTime
     mwh: float
 
 
@@ -54,8 +54,8 @@ class HourlyPublic(BaseModel):
     hours: int
     hourly_mwh: float
     hourly_pct: float = Field(description="Hourly MWh as % of the contract's certificates.")
-    first: dt.datetime | None
-    last: dt.datetime | None
+    first: LocalTime | None
+    last: LocalTime | None
     rows: list[HourPublic]
 
 
@@ -63,8 +63,8 @@ class HourlyPublic(BaseModel):
 
 
 class PeriodOut(BaseModel):
-    start: dt.datetime
-    end: dt.datetime = Field(description="Exclusive.")
+    start: LocalTime
+    end: LocalTime = Field(description="Exclusive.")
     hours: float
 
 
@@ -104,7 +104,7 @@ class StoredAccount(BaseModel):
 
 
 class MatchingHour(BaseModel):
-    hour: dt.datetime
+    hour: LocalTime
     consumption_mwh: float
     instruments_mwh: float
     covered_mwh: float
@@ -203,7 +203,7 @@ class RestatementPublic(BaseModel):
     label: str
     first_day: dt.date
     last_day: dt.date
-    created_at: dt.datetime
+    created_at: LocalTime
     code_version: str
     factor_files: list[dict[str, str]]
     factors: list[dict[str, str | int | float]] = Field(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
+
+from carbonstream.api.schemas.values import LocalTime
 
 
 class MeterState(StrEnum):
@@ -18,15 +19,15 @@ class MeterState(StrEnum):
 class ConflictPublic(BaseModel):
     """A reading that arrived for a stored (meter, time) with another value: not stored."""
 
-    at: dt.datetime = Field(description="The reading's source time, plant time zone.")
+    at: LocalTime = Field(description="The reading's source time, plant time zone.")
     stored_value: float | None = Field(description="The value kept (null: a bad reading).")
     value: float | None = Field(description="The other value that arrived (null: bad).")
-    seen_at: dt.datetime = Field(description="When it last arrived, plant time zone.")
+    seen_at: LocalTime = Field(description="When it last arrived, plant time zone.")
 
 
 class MeterStatus(BaseModel):
     state: MeterState
-    last_reading_at: dt.datetime | None = Field(
+    last_reading_at: LocalTime | None = Field(
         description="Source time of the newest reading (any quality), plant time zone."
     )
     last_value: float | None = Field(description="Its raw value (null when not good).")
@@ -34,11 +35,11 @@ class MeterStatus(BaseModel):
         description="Its quality: good, timeout, stale, ..., implausible_negative, "
         "implausible_high, implausible_jump"
     )
-    last_good_at: dt.datetime | None = Field(description="The newest good reading's time.")
+    last_good_at: LocalTime | None = Field(description="The newest good reading's time.")
     seconds_silent: float | None = Field(
         description="Seconds since the newest reading (0 when it is in the future)."
     )
-    silent_since: dt.datetime | None = Field(
+    silent_since: LocalTime | None = Field(
         description="Set when the meter is silent: the time of its newest reading."
     )
     conflicts: int = Field(
@@ -74,8 +75,8 @@ class Rates(BaseModel):
     scope1_t_per_h: float
     scope2_location_t_per_h: float
     scope2_market_t_per_h: float
-    window_start: dt.datetime
-    window_end: dt.datetime
+    window_start: LocalTime
+    window_end: LocalTime
 
 
 class BudgetPublic(BaseModel):
@@ -93,7 +94,7 @@ class SitePublic(BaseModel):
     meters: int = Field(description="Number of meters.")
     meters_silent: int
     meters_bad_quality: int
-    last_reading_at: dt.datetime | None
+    last_reading_at: LocalTime | None
     rates: Rates
 
 
