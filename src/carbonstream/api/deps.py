@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Query, Request
 
 from carbonstream.api.catalog import Catalog
+from carbonstream.api.live import LiveHub
 from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.problems import Problem
 from carbonstream.api.schemas.values import Instant
@@ -52,7 +53,13 @@ async def _metrics(request: Request) -> ApiMetrics:
     return metrics
 
 
+async def _live(request: Request) -> LiveHub:
+    hub: LiveHub = request.app.state.live
+    return hub
+
+
 PlantDep = Annotated[Plant, Depends(_plant)]
+LiveDep = Annotated[LiveHub, Depends(_live)]
 SettingsDep = Annotated[ApiSettings, Depends(_settings)]
 MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]
 CatalogDep = Annotated[Catalog, Depends(_catalog)]
