@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from carbonstream.api.live import Rate
 from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.routes.metrics import PlantSnapshot
+from carbonstream.domain.live import Rate
 from carbonstream.gateway.metrics import GatewayMetrics
 from carbonstream.ingest.metrics import Metrics
 

@@ -17,12 +17,12 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Query, Request
 
 from carbonstream.api.catalog import Catalog
-from carbonstream.api.live import LiveHub
 from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.problems import Problem
 from carbonstream.api.schemas.values import Instant
 from carbonstream.api.settings import ApiSettings
 from carbonstream.config.plant import Meter, Plant
+from carbonstream.domain.live import LiveHub
 from carbonstream.i18n import Msg
 from carbonstream.ledger import LedgerError, SerialRange
 from carbonstream.ledger.bounds import Bounds

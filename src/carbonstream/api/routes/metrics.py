@@ -21,8 +21,8 @@ from prometheus_client.registry import Collector
 from carbonstream.api.auth import require_unless_public
 from carbonstream.api.db import Connection
 from carbonstream.api.deps import LiveDep, MetricsDep, timed
-from carbonstream.api.live import Rate
 from carbonstream.api.problems import PROBLEM_RESPONSES
+from carbonstream.domain.live import Rate
 
 router = APIRouter(tags=["metrics"], responses=PROBLEM_RESPONSES)
 

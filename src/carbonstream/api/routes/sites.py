@@ -17,7 +17,6 @@ from carbonstream.api.deps import (
     meter_config,
     timed,
 )
-from carbonstream.api.live import LiveSnapshot
 from carbonstream.api.problems import PROBLEM_RESPONSES, not_found
 from carbonstream.api.schemas.sites import (
     BudgetPublic,
@@ -29,6 +28,7 @@ from carbonstream.api.schemas.sites import (
 )
 from carbonstream.config.plant import Plant
 from carbonstream.core.health import MeterState, meter_health, quality_name
+from carbonstream.domain.live import LiveSnapshot
 from carbonstream.store.queries import status
 
 router = APIRouter(prefix="/v1", tags=["sites and meters"], responses=PROBLEM_RESPONSES)

@@ -6,8 +6,8 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 
-from carbonstream.api.live import Rate
 from carbonstream.core.health import MeterState
+from carbonstream.domain.live import Rate
 
 __all__ = ["MeterState", "Rate"]
 

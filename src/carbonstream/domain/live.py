@@ -27,8 +27,6 @@ import numpy as np
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 
-from carbonstream.api.db import AsyncConn
-from carbonstream.api.live_green import GreenLive, LiveIntensity, LiveZeroCarbon
 from carbonstream.config.plant import Plant, Site
 from carbonstream.core.batch import NS_PER_S
 from carbonstream.core.budget import (
@@ -39,7 +37,9 @@ from carbonstream.core.budget import (
 )
 from carbonstream.core.health import MeterState, meter_health
 from carbonstream.core.rates import SETTLE_S, rates_until, rolling_rates
+from carbonstream.domain.live_green import GreenLive, LiveIntensity, LiveZeroCarbon
 from carbonstream.store import live as q
+from carbonstream.store.db import AsyncConn
 
 __all__ = ["SETTLE_S", "LiveHub", "LiveSnapshot", "Rate", "SiteLive"]
 
