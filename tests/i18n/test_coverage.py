@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import get_args
 
 from carbonstream.alerts.rules import Measure
-from carbonstream.api.live import Status
 from carbonstream.api.routes.alerts import ActiveAlert
 from carbonstream.config.fuels import Fuel
+from carbonstream.domain.live import Status
 from carbonstream.i18n import LOCALES, catalogue
 from carbonstream.monthly.gather import FLAG_NOTES
 from carbonstream.transport.payload import Quality

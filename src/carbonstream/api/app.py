@@ -19,7 +19,6 @@ from carbonstream.api.admission import Gate
 from carbonstream.api.catalog import Catalog
 from carbonstream.api.db import make_pool
 from carbonstream.api.guards import RequestGuard, SecurityHeaders
-from carbonstream.api.live import LiveHub
 from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.routes import (
     alerts,
@@ -51,6 +50,7 @@ from carbonstream.core.energy import for_plant as energy_params
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import build_params
 from carbonstream.core.upstream import load_library
+from carbonstream.domain.live import LiveHub
 from carbonstream.forecast.service import Forecaster
 from carbonstream.i18n import Msg
 from carbonstream.ledger.bounds import Bounds

@@ -26,12 +26,12 @@ import numpy as np
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 
-from carbonstream.api.db import AsyncConn
-from carbonstream.api.live_green import GreenLive, LiveIntensity, LiveZeroCarbon
 from carbonstream.config.plant import Plant, Site
 from carbonstream.core.batch import NS_PER_S
 from carbonstream.core.calendar import ROLLING_WINDOWS_S, rolling_rates
+from carbonstream.domain.live_green import GreenLive, LiveIntensity, LiveZeroCarbon
 from carbonstream.store import live as q
+from carbonstream.store.db import AsyncConn
 from carbonstream.transport.payload import Quality
 
 SETTLE_S = 10  # a minute counts for rates this long after it closed
