@@ -22,6 +22,7 @@ from carbonstream.api.problems import Problem
 from carbonstream.api.schemas.values import Instant, set_zone
 from carbonstream.api.settings import ApiSettings
 from carbonstream.config.plant import Meter, Plant
+from carbonstream.domain.live import LiveHub
 from carbonstream.i18n import Msg
 from carbonstream.ledger import LedgerError, SerialRange
 from carbonstream.ledger.bounds import Bounds
@@ -58,7 +59,13 @@ async def plant_times(request: Request) -> None:
     set_zone(request.app.state.plant.zone)
 
 
+async def _live(request: Request) -> LiveHub:
+    hub: LiveHub = request.app.state.live
+    return hub
+
+
 PlantDep = Annotated[Plant, Depends(_plant)]
+LiveDep = Annotated[LiveHub, Depends(_live)]
 SettingsDep = Annotated[ApiSettings, Depends(_settings)]
 MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]
 CatalogDep = Annotated[Catalog, Depends(_catalog)]

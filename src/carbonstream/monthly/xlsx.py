@@ -24,7 +24,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
-from carbonstream.api.inventory import _sections, _summary_rows
+from carbonstream.domain.inventory import _sections, _summary_rows
 from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg, catalogue, t
 from carbonstream.localtime import (
     EXCEL_DATE_FORMAT,

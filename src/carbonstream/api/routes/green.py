@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from carbonstream.api import green
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
 from carbonstream.api.deps import (
@@ -30,6 +29,7 @@ from carbonstream.api.schemas.green import (
     ZeroCarbonReport,
 )
 from carbonstream.config.plant import Plant
+from carbonstream.domain import green
 from carbonstream.ledger.offsets import whole_days
 from carbonstream.store import green as q
 

@@ -7,8 +7,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from carbonstream.api import green
-from carbonstream.api import inventory as build
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
 from carbonstream.api.deps import (
@@ -27,6 +25,8 @@ from carbonstream.api.deps import (
 from carbonstream.api.problems import PROBLEM_RESPONSES, not_found
 from carbonstream.api.schemas.inventory import Inventory
 from carbonstream.api.schemas.values import Instant
+from carbonstream.domain import green
+from carbonstream.domain import inventory as build
 from carbonstream.footprint import scope3
 from carbonstream.ledger.offsets import whole_days
 from carbonstream.store import green as gq

@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 from fastapi.responses import Response
 
-from carbonstream.api import green
 from carbonstream.api.render import cell_text, csv_response, tidy_rows, xlsx_response
 from carbonstream.api.schemas.inventory import (
     ActivityLine,
@@ -44,6 +43,7 @@ from carbonstream.core.engine import SITE_COLUMNS
 from carbonstream.core.flags import describe
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import MeterParams
+from carbonstream.domain import green
 from carbonstream.errors import FactorError
 from carbonstream.ledger import net_emissions
 from carbonstream.ledger.offsets import Retired, SiteGross, Standard, kind, net_inventory
