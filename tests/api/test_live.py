@@ -69,7 +69,9 @@ def test_snapshot_figures(live_plant: LivePlant, live_server: Server) -> None:
     r = httpx.get(f"{live_server.base}/v1/live", headers={"X-API-Key": p.tokens["viewer"]})
     assert r.status_code == 200, r.text
     snap = r.json()
-    assert snap["rates_until"].startswith(end.strftime("%Y-%m-%dT%H:%M"))
+    # Plant-local with its offset, the instant the end of the last complete minute.
+    until = dt.datetime.fromisoformat(snap["rates_until"])
+    assert until == end and until.utcoffset() == end.astimezone(p.plant.zone).utcoffset()
     sites = {s["id"]: s for s in snap["sites"]}
     a, f = sites["assembly"], sites["foundry"]
 
