@@ -171,14 +171,17 @@ def floor_bucket(t: dt.datetime, bucket: Bucket, zone: ZoneInfo) -> dt.datetime:
 
 
 def next_bucket(start: dt.datetime, bucket: Bucket, zone: ZoneInfo) -> dt.datetime:
-    """The end of the plant-local bucket starting at ``start`` (an aware instant)."""
+    """The end of the plant-local bucket starting at ``start`` (an aware instant). Fixed
+    sizes are added in UTC: aware arithmetic in a zone is wall-clock arithmetic, which
+    would skip the repeated hour of a fall-back night."""
+    utc = start.astimezone(dt.UTC)
     match bucket:
         case Bucket.MINUTE:
-            return start + dt.timedelta(minutes=1)
+            return utc + dt.timedelta(minutes=1)
         case Bucket.QUARTER:
-            return start + dt.timedelta(minutes=15)
+            return utc + dt.timedelta(minutes=15)
         case Bucket.HOUR:
-            return start + dt.timedelta(hours=1)
+            return utc + dt.timedelta(hours=1)
         case Bucket.DAY:
             d = start.astimezone(zone).date() + dt.timedelta(days=1)
             return dt.datetime(d.year, d.month, d.day, tzinfo=zone)
