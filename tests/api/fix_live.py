@@ -24,7 +24,6 @@ from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
 from carbonstream.store import keys
 from carbonstream.store.db import connect
-from carbonstream.store.migrate import migrate
 from carbonstream.store.plant import Keys, sync_plant
 from tests.services import free_port
 
@@ -82,11 +81,10 @@ class LivePlant:
 
 
 @pytest.fixture
-def live_plant(db_url: str) -> LivePlant:
+def live_plant(migrated_url: str) -> LivePlant:
     plant = load_plant(PLANT)
     tokens, ids = {}, {}
-    with connect(db_url) as conn:
-        migrate(conn)
+    with connect(migrated_url) as conn:
         conn.autocommit = False
         k = sync_plant(conn, plant)
         conn.execute(
@@ -96,7 +94,7 @@ def live_plant(db_url: str) -> LivePlant:
         for role in keys.Role:
             key, tokens[role.name.lower()] = keys.create(conn, f"live {role.name}", role)
             ids[role.name.lower()] = key.id
-    return LivePlant(db_url, plant, k, tokens, ids)
+    return LivePlant(migrated_url, plant, k, tokens, ids)
 
 
 @dataclass
