@@ -16,6 +16,8 @@ INTEGRATION=(tests/ingest tests/gateway tests/store tests/alerts tests/evidence
     tests/api/test_live.py tests/api/test_admission.py tests/api/test_body_limit.py)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${INTEGRATION[@]}"); fi
 PYTEST=${PYTEST:-.venv/bin/pytest}
+# Order and timing are what a soak shakes; the property tests' depth is not (CI has it).
+export HYPOTHESIS_PROFILE=${HYPOTHESIS_PROFILE:-dev}
 LOGS=${SOAK_LOGS:-$(mktemp -d -t carbonstream-soak-XXXX)}
 mkdir -p "$LOGS"
 
@@ -29,7 +31,7 @@ for run in $(seq 1 "$RUNS"); do
     seed=$(( (RANDOM << 15) | RANDOM ))
     log="$LOGS/run-$run-seed-$seed.log"
     start=$(date +%s)
-    "$PYTEST" -q -p no:cacheprovider -x \
+    "$PYTEST" -q -p no:cacheprovider -x --durations=20 \
         --random-order-bucket=module --random-order-seed="$seed" "${TESTS[@]}" >"$log" 2>&1
     rc=$?
     took=$(( $(date +%s) - start ))

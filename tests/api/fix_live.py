@@ -30,6 +30,9 @@ from tests.services import free_port
 ROOT = Path(__file__).resolve().parents[2]
 PLANT = ROOT / "config" / "plant.example.yaml"
 UTC = dt.UTC
+# A hang detector, not a speed check: on a busy machine (CI, the soak's burner) the server
+# thread can wait seconds for the CPU, and httpx's default of 5 s then fails a good test.
+HTTP_TIMEOUT_S = 30.0
 
 
 @dataclass
