@@ -26,8 +26,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from carbonstream.gateway.buffer import Stats
-from carbonstream.gateway.modbus import PollResult
 from carbonstream.gateway.poller import PollObserver
+from carbonstream.gateway.source import PollResult
 from carbonstream.transport.payload import Quality, Reading
 
 _LATENCY = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
