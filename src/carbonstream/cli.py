@@ -686,19 +686,16 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 
 def _seal(args: argparse.Namespace) -> int:
-    from carbonstream.config.plant import Plant
     from carbonstream.store import evidence
     from carbonstream.store.db import connect
     from carbonstream.store.migrate import migrate
+    from carbonstream.store.plant import stored_plant
 
     db = _Database(args)
     try:
         with connect(db.url) as conn:
             migrate(conn)
-            row = conn.execute("SELECT config FROM plant").fetchone()
-            if row is None:
-                raise CarbonstreamError("the database holds no plant yet: run ingest first")
-            zone = Plant.model_validate(row[0]).zone
+            zone = stored_plant(conn).zone
             until = (
                 dt.date.fromisoformat(args.until)
                 if args.until
@@ -770,9 +767,9 @@ def _restate(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    from carbonstream.config.plant import Plant
     from carbonstream.forecast import report
     from carbonstream.store.db import connect
+    from carbonstream.store.plant import stored_plant
 
     if args.weeks < 3:
         raise CarbonstreamError("--weeks: at least 3 (two to start from, one to score)")
@@ -785,10 +782,7 @@ def _backtest(args: argparse.Namespace) -> int:
 
                 plant = load_plant(load_api_settings(args.config).plant)
             else:
-                row = conn.execute("SELECT config FROM plant").fetchone()
-                if row is None:
-                    raise CarbonstreamError("the database holds no plant yet: run ingest first")
-                plant = Plant.model_validate(row[0])
+                plant = stored_plant(conn)
             sites = [str(r[0]) for r in conn.execute("SELECT id FROM sites ORDER BY id")]
             if args.site not in sites:
                 raise CarbonstreamError(
