@@ -193,8 +193,7 @@ async def sequential(n: int, seconds: float, tmp: Path) -> dict[str, float]:
         done += 1
         i += 1
     rate = done / (time.perf_counter() - t0)
-    for link in service.links.values():
-        link.close()
+    await service.close_sources()
     return {"polls_per_s": rate}
 
 

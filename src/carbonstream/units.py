@@ -42,6 +42,10 @@ MASS_RATE = {"t/h": 1.0, "kg/h": 1e-3}
 LIQUID_VOLUME_L = {"L": 1.0, "m3": 1e3}  # litres per unit
 LIQUID_VOLUME_RATE_L = {"L/h": 1.0, "m3/h": 1e3}
 COUNTED = ("pcs", "m2", "m3", "unit")
+# A temperature is instantaneous: integrated like a rate, its bucket sum in degree-hours
+# divided by the hours covered is the bucket's time-weighted mean (degree days, baselines).
+TEMPERATURE = ("degC", "°C")
+DEGREE_HOURS = "degC*h"
 
 
 class UnitError(CarbonstreamError, ValueError):
@@ -67,7 +71,7 @@ class HeatConstants:
 
 
 # Rate units integrate to these quantity units.
-_INTEGRATED = {"W": "Wh", "kW": "kWh", "MW": "MWh"}
+_INTEGRATED = {"W": "Wh", "kW": "kWh", "MW": "MWh", "degC": DEGREE_HOURS, "°C": DEGREE_HOURS}
 
 
 def own_quantity_unit(unit: str, rate: bool) -> str:
@@ -242,6 +246,17 @@ def counted(unit: str, rate: bool) -> Scale:
     if base in COUNTED:
         return _scale(base, 1.0, unit, rate)
     raise UnitError(f"unit {unit!r} is not a production unit; use t, kg or one of {COUNTED}")
+
+
+def temperature(unit: str, rate: bool) -> Scale:
+    if not rate:
+        raise UnitError(
+            "a temperature meter reads an instantaneous value: give it measures: rate "
+            "(it is averaged per bucket, never summed)"
+        )
+    if unit not in TEMPERATURE:
+        raise UnitError(f"unit {unit!r} is not a temperature unit; use one of {TEMPERATURE}")
+    return _scale(DEGREE_HOURS, 1.0, unit, rate)
 
 
 def with_multiplier(s: Scale, multiplier: float) -> Scale:

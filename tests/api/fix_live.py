@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from carbonstream.api import ApiSettings, create_app, server
-from carbonstream.api.live import SETTLE_S, LiveHub
 from carbonstream.api.settings import ApiLimits
 from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
+from carbonstream.domain.live import SETTLE_S, LiveHub
 from carbonstream.store import keys
 from carbonstream.store.db import connect
 from carbonstream.store.plant import Keys, sync_plant

@@ -17,9 +17,10 @@ from carbonstream.config.plant import Plant
 from carbonstream.core import Engine, FactorLibrary, ReadingBatch
 from carbonstream.core.calendar import to_calendar
 from carbonstream.core.energy import for_plant
+from carbonstream.energy.baselines import Temperatures, temperatures
 from carbonstream.energy.opportunities import Window, window_from_lines
 from carbonstream.energy.tce import Lines
-from carbonstream.sim.patterns import Pattern
+from carbonstream.sim.patterns import Pattern, WeatherLoad
 from carbonstream.sim.readings import SimOptions, simulate
 
 START = dt.datetime(2026, 10, 5, tzinfo=dt.timezone(dt.timedelta(hours=8)))  # a Monday
@@ -27,6 +28,10 @@ DAYS = 28
 COMPRESSOR_WEEKEND_KW = 40.0
 CHILLER_DRIFT = 0.20  # +20 % of its load
 DRIFT_START_DAY = 16
+# The weather variant: an HVAC load of 40 kW per °C the outdoor air is above 18 °C.
+HVAC_KW_PER_DEGC = 40.0
+COOLING_BASE_C = 18.0
+WEATHER = (WeatherLoad("hvac", kw_per_degc=HVAC_KW_PER_DEGC, base_c=COOLING_BASE_C),)
 
 
 def patterns(start: dt.datetime) -> tuple[Pattern, ...]:
@@ -46,11 +51,14 @@ def patterns(start: dt.datetime) -> tuple[Pattern, ...]:
 PATTERNS = patterns(START)
 
 
-def plant_data() -> dict[str, Any]:
+def plant_data(weather: bool = False) -> dict[str, Any]:
+    """The sim plant; ``weather`` adds an outdoor temperature meter, an HVAC load that
+    follows it, and cooling degree days as a baseline driver of the site."""
+
     def m(id: str, kind: str = "grid_import", **kw: Any) -> dict[str, Any]:
         return {"id": id, "site": "hall", "kind": kind, "measures": "counter", "unit": "kWh"} | kw
 
-    return {
+    data: dict[str, Any] = {
         "name": "sim plant",
         "timezone": "Asia/Shanghai",
         "grid_region": "CN",
@@ -77,6 +85,15 @@ def plant_data() -> dict[str, Any]:
             "baseline": {"start": "2026-10-05", "end": "2026-10-18", "interval": "hour"},
         },
     }  # fmt: skip
+    if weather:
+        data["meters"] += [
+            m("hvac", rating=1000),
+            m("outdoor", "temperature", measures="rate", unit="degC", rating=60),
+        ]
+        data["energy"]["baseline"]["degree_days"] = [
+            {"site": "hall", "meter": "outdoor", "cooling_base_c": COOLING_BASE_C}
+        ]
+    return data
 
 
 @dataclass
@@ -101,14 +118,15 @@ def sim_batch(
     days: int = DAYS,
     step_s: int = 300,
     start: dt.datetime = START,
+    weather: bool = False,
 ) -> tuple[Plant, ReadingBatch]:
     """The plant and its simulated readings, in time order."""
-    plant = validate(plant_data(), Plant, "sim plant")
+    plant = validate(plant_data(weather), Plant, "sim plant")
     df = simulate(
         plant,
         SimOptions(start=start, hours=days * 24, step_s=step_s, seed=seed,
                    patterns=patterns(start),
-                   clean=clean),
+                   clean=clean, weather=WEATHER if weather else ()),
     )  # fmt: skip
     index = {m.id: i for i, m in enumerate(plant.meters)}
     batch = ReadingBatch.of(
@@ -120,8 +138,10 @@ def sim_batch(
 
 
 @lru_cache(maxsize=8)  # deterministic; shared by the test modules of one run
-def run_sim(clean: bool, seed: int = 11, days: int = DAYS, step_s: int = 300) -> Sim:
-    plant, batch = sim_batch(clean, seed, days, step_s)
+def run_sim(
+    clean: bool, seed: int = 11, days: int = DAYS, step_s: int = 300, weather: bool = False
+) -> Sim:
+    plant, batch = sim_batch(clean, seed, days, step_s, weather=weather)
     engine = Engine(plant, FactorLibrary.load())
     acc = run(engine, batch)
     window = window_from_lines(
@@ -135,6 +155,20 @@ def run_sim(clean: bool, seed: int = 11, days: int = DAYS, step_s: int = 300) ->
     )
     for_plant(plant, engine.params.canonical_unit)  # the energy section is valid
     return Sim(plant, acc, window)
+
+
+def hourly_temperatures(s: Sim) -> Temperatures:
+    """Mean °C per local hour of the run's temperature meters, from their lines."""
+    acc = s.acc
+    m = concat_parts(acc.line_meter, np.int32).astype(np.intp)
+    hot = np.isin(m, [i for i, x in enumerate(s.plant.meters) if x.kind == "temperature"])
+    b = to_calendar(concat_parts(acc.line_bucket, np.int64)[hot], "hour", s.plant.zone)
+    q = concat_parts(acc.line_qty, np.float64)[hot]
+    c = concat_parts(acc.line_covered, np.int64)[hot].astype(np.float64)
+    pairs, inv = np.unique(np.column_stack([b, m[hot]]), axis=0, return_inverse=True)
+    inv = inv.ravel()
+    deg_h, covered = (np.bincount(inv, w).astype(np.float64) for w in (q, c))
+    return temperatures(pairs[:, 1].astype(np.intp), pairs[:, 0], deg_h, covered, "hour")
 
 
 def hourly_lines(s: Sim) -> tuple[Lines, NDArray[np.float64]]:
@@ -151,7 +185,9 @@ def hourly_lines(s: Sim) -> tuple[Lines, NDArray[np.float64]]:
     return Lines(m, b, q, none, np.empty(0, dtype=np.int64), np.empty(0)), ef
 
 
-def store_sim(url: str, start: dt.datetime = START, step_s: int = 900) -> Plant:
+def store_sim(
+    url: str, start: dt.datetime = START, step_s: int = 900, weather: bool = False
+) -> Plant:
     """A fresh database at ``url`` with the planted simulation stored through ingest's
     commit path (the transactions the ingest service runs)."""
     from carbonstream.ingest.commit import Committer, Part
@@ -159,7 +195,7 @@ def store_sim(url: str, start: dt.datetime = START, step_s: int = 900) -> Plant:
     from carbonstream.store.migrate import migrate
     from carbonstream.store.plant import sync_plant
 
-    plant, batch = sim_batch(clean=False, step_s=step_s, start=start)
+    plant, batch = sim_batch(clean=False, step_s=step_s, start=start, weather=weather)
     with connect(url) as conn:
         migrate(conn)
         conn.autocommit = False

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carbonstream.gateway.config import Link
 from carbonstream.gateway.decode import (
     REGISTERS,
     BlockDecoder,
@@ -24,8 +23,8 @@ from carbonstream.gateway.decode import (
     encode,
 )
 from carbonstream.gateway.grouping import Table
-from carbonstream.gateway.modbus import ModbusDevicePoll, ModbusLink
-from carbonstream.gateway.points import ModbusPoint
+from carbonstream.gateway.links import Link
+from carbonstream.gateway.modbus import ModbusDevicePoll, ModbusLink, ModbusPoint
 from carbonstream.sim.modbus_server import RegisterServer, SimSpec
 from carbonstream.transport.payload import Quality
 from tests.hypothesis_profiles import examples

@@ -7,13 +7,13 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-from carbonstream.gateway.config import Link
 from carbonstream.gateway.decode import Conversion, DataType, Order
 from carbonstream.gateway.grouping import Table
-from carbonstream.gateway.modbus import ModbusDevicePoll, ModbusLink, PollResult
-from carbonstream.gateway.points import ModbusPoint
+from carbonstream.gateway.links import Link
+from carbonstream.gateway.modbus import ModbusDevicePoll, ModbusLink, ModbusPoint
 from carbonstream.gateway.poller import Poller, PollObserver
 from carbonstream.gateway.service import GatewayService
+from carbonstream.gateway.source import PollResult
 from carbonstream.sim.modbus_server import RegisterServer
 from carbonstream.transport.payload import Quality, Reading
 

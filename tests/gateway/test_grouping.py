@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from carbonstream.gateway.config import Link
 from carbonstream.gateway.decode import Conversion, DataType, Order
 from carbonstream.gateway.grouping import Span, Table, group
-from carbonstream.gateway.modbus import ModbusDevicePoll, ModbusLink
-from carbonstream.gateway.points import ModbusPoint
+from carbonstream.gateway.links import Link
+from carbonstream.gateway.modbus import ModbusDevicePoll, ModbusLink, ModbusPoint
 from carbonstream.sim.modbus_server import RegisterServer, SimSpec
 
 from .conftest import free_port

@@ -11,9 +11,9 @@ import pytest
 from asyncua.ua.status_codes import StatusCodes
 
 from carbonstream.config.loader import validate
-from carbonstream.gateway.config import OpcuaDevice, Polling
-from carbonstream.gateway.opcua import OpcuaRunner
-from carbonstream.gateway.points import OpcuaPoint
+from carbonstream.gateway.poller import schedule
+from carbonstream.gateway.protocols.opcua import OpcuaDevice, OpcuaHub
+from carbonstream.gateway.source import Polling, Site
 from carbonstream.sim.opcua_server import VariableServer
 from carbonstream.transport.payload import Quality, Reading
 
@@ -45,14 +45,18 @@ async def test_source_time_and_status(mode: str, tmp_path: Path) -> None:
             "sampling_interval_ms": 100,
             "publishing_interval_ms": 100,
             "max_age_s": 600,
-            "points": [{"meter": n, "node": f"ns=2;s={n}", "unit": "t"} for n in server.names],
+            "points": [
+                {"meter": n, "node": f"ns=2;s={n}", "unit": "t", "scale": 2.0 if n == "good" else 1}
+                for n in server.names
+            ],
         },
         OpcuaDevice,
         "test",
     )
-    points = [OpcuaPoint(n, "t", f"ns=2;s={n}", 2.0 if n == "good" else 1.0) for n in server.names]
     got: list[Reading] = []
-    runner = OpcuaRunner(device, points, Polling(interval_s=0.2, timeout_s=2), got.extend)
+    polling = Polling(interval_s=0.2, timeout_s=2)
+    hub = OpcuaHub(Site(id="s1", plant=None))
+    runner = schedule("scada", hub.source(device, polling), got.extend, polling)
     task = asyncio.create_task(runner.run())
     try:
         for _ in range(100):
@@ -77,4 +81,5 @@ async def test_source_time_and_status(mode: str, tmp_path: Path) -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        await hub.close()
         await server.stop()

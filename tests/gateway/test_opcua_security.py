@@ -5,6 +5,7 @@ variable fails at start with the field and the reason."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,10 @@ import pytest
 
 from carbonstream.config.loader import validate
 from carbonstream.errors import ConfigError
-from carbonstream.gateway.config import Gateway, GatewayFile, OpcuaDevice, Polling, check
-from carbonstream.gateway.opcua import OpcuaRunner
-from carbonstream.gateway.points import OpcuaPoint
+from carbonstream.gateway.config import Gateway, GatewayFile, check
+from carbonstream.gateway.poller import schedule
+from carbonstream.gateway.protocols.opcua import OpcuaDevice, OpcuaHub
+from carbonstream.gateway.source import Polling, Site
 from carbonstream.sim.opcua_server import VariableServer
 from carbonstream.transport.payload import Quality, Reading
 
@@ -68,8 +70,13 @@ async def secure_server(tmp_path: Path) -> Any:
         await server.stop()
 
 
-async def _run(runner: OpcuaRunner, got: list[Reading], until: Any, seconds: float) -> None:
-    task = asyncio.create_task(runner.run())
+async def _run(
+    device: OpcuaDevice, polling: Polling, got: list[Reading], until: Any, seconds: float
+) -> None:
+    hub = OpcuaHub(Site(id="s1", plant=None))
+    task = asyncio.create_task(
+        schedule(device.id, hub.source(device, polling), got.extend, polling).run()
+    )
     try:
         for _ in range(int(seconds * 10)):
             if until():
@@ -78,6 +85,7 @@ async def _run(runner: OpcuaRunner, got: list[Reading], until: Any, seconds: flo
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        await hub.close()
 
 
 async def test_signed_and_encrypted_session_with_login(
@@ -87,13 +95,8 @@ async def test_signed_and_encrypted_session_with_login(
     monkeypatch.setenv(PASSWORD_ENV, "s3cret")
     device = _device(server.endpoint, certs, username="operator", password_env=PASSWORD_ENV)
     got: list[Reading] = []
-    runner = OpcuaRunner(
-        device,
-        [OpcuaPoint("steam", "t", "ns=2;s=steam", 1.0)],
-        Polling(interval_s=0.2, timeout_s=3),
-        got.extend,
-    )
-    await _run(runner, got, lambda: any(r.q is Quality.GOOD for r in got), 15)
+    polling = Polling(interval_s=0.2, timeout_s=3)
+    await _run(device, polling, got, lambda: any(r.q is Quality.GOOD for r in got), 15)
     good = [r for r in got if r.q is Quality.GOOD]
     assert good and good[0].v == 12.5
 
@@ -103,21 +106,26 @@ async def test_signed_and_encrypted_session_with_login(
     [({"username": "operator", "password_env": PASSWORD_ENV}, "wrong password"), ({}, "anonymous")],
 )
 async def test_the_server_refuses_a_bad_login(
-    secure_server: Any, monkeypatch: pytest.MonkeyPatch, login: dict[str, str], why: str
+    secure_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    login: dict[str, str],
+    why: str,
 ) -> None:
     server, certs = secure_server
     monkeypatch.setenv(PASSWORD_ENV, "guess")
     device = _device(server.endpoint, certs, **login)
     got: list[Reading] = []
-    runner = OpcuaRunner(
-        device,
-        [OpcuaPoint("steam", "t", "ns=2;s=steam", 1.0)],
-        Polling(interval_s=0.2, timeout_s=3, backoff_max_s=0.5),
-        got.extend,
-    )
-    await _run(runner, got, lambda: False, 3)  # several attempts (backoff 0.5 s)
+    polling = Polling(interval_s=0.2, timeout_s=3, backoff_max_s=0.5)
+    with caplog.at_level(logging.WARNING, logger="carbonstream.gateway"):
+        await _run(device, polling, got, lambda: False, 3)  # several attempts (backoff 0.5 s)
     assert got, why
     assert all(r.q is Quality.COMM_ERROR and r.v is None for r in got), why
+    # A refused login will not pass by itself: said once, as needing a person, not as a
+    # device that does not answer.
+    said = [r for r in caplog.records if r.name == "carbonstream.gateway"]
+    assert [r.levelno for r in said] == [logging.ERROR], why
+    assert "needs attention" in said[0].getMessage(), why
 
 
 def test_unset_password_variable_fails_at_start(
@@ -137,11 +145,11 @@ def test_unset_password_variable_fails_at_start(
     assert check(gateway) == [
         f"devices[0] (id 'scada').password_env: environment variable {PASSWORD_ENV} is not set"
     ]
-    # The runner refuses too, so a service built without check() cannot start with "".
+    # The source refuses too, so a service built without check() cannot start with "".
     opcua_device = gateway.file.devices[0]
     assert isinstance(opcua_device, OpcuaDevice)
     with pytest.raises(ConfigError, match=f"password_env: environment variable {PASSWORD_ENV}"):
-        OpcuaRunner(opcua_device, [], Polling(), lambda _r: None)
+        OpcuaHub(gateway.site()).source(opcua_device, Polling())
 
 
 def test_password_without_user_is_refused() -> None:

@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from carbonstream.gateway.config import Link
 from carbonstream.gateway.decode import Conversion
 from carbonstream.gateway.grouping import Table
-from carbonstream.gateway.modbus import ModbusDevicePoll, ModbusLink
-from carbonstream.gateway.points import ModbusPoint
+from carbonstream.gateway.links import Link
+from carbonstream.gateway.modbus import ModbusDevicePoll, ModbusLink, ModbusPoint
 from carbonstream.gateway.profiles import available, builtin_dir, load_profile
 from carbonstream.sim.modbus_server import RegisterServer, SimSpec
 from carbonstream.transport.payload import Quality

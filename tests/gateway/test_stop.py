@@ -14,9 +14,9 @@ import sys
 
 import pytest
 
-from carbonstream.gateway.modbus import PollResult
 from carbonstream.gateway.poller import Poller
 from carbonstream.gateway.service import cancel_all
+from carbonstream.gateway.source import PollResult
 from carbonstream.transport.payload import Reading
 
 

@@ -11,11 +11,10 @@ import itertools
 
 from pymodbus import FramerType
 
-from carbonstream.gateway.config import Link
 from carbonstream.gateway.decode import Conversion, DataType, Order, encode
 from carbonstream.gateway.grouping import Table
-from carbonstream.gateway.modbus import ModbusDevicePoll, ModbusLink
-from carbonstream.gateway.points import ModbusPoint
+from carbonstream.gateway.links import Link
+from carbonstream.gateway.modbus import ModbusDevicePoll, ModbusLink, ModbusPoint
 from carbonstream.sim.modbus_server import RegisterServer, SimSpec
 from carbonstream.transport.payload import Quality, Reading
 

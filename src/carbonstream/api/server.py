@@ -1,7 +1,7 @@
 """Running the API under uvicorn so that open live streams end at shutdown.
 
 uvicorn waits for open responses before it stops, and an event stream never
-ends by itself: on the exit signal the app's :class:`~carbonstream.api.live.LiveHub`
+ends by itself: on the exit signal the app's :class:`~carbonstream.domain.live.LiveHub`
 is closed first, every stream sends ``bye`` and returns, and uvicorn stops at
 once. ``timeout_graceful_shutdown`` is the backstop.
 """

@@ -4,7 +4,7 @@ The stream is state, not a log: every event carries the whole snapshot, so a
 client that reconnects (after ``retry`` ms, sending ``Last-Event-ID``) is
 complete with the first event it gets and nothing needs replaying. Events:
 
-- ``snapshot``: a :class:`~carbonstream.api.live.LiveSnapshot` as JSON, sent at
+- ``snapshot``: a :class:`~carbonstream.domain.live.LiveSnapshot` as JSON, sent at
   once and then whenever it changed (checked every ``interval`` seconds); the
   ``id`` is its time in epoch milliseconds.
 - ``problem``: an RFC 9457 problem (database away: the stream stays open and
@@ -30,8 +30,8 @@ from typing import Any
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from carbonstream.api.live import LiveHub
 from carbonstream.api.problems import Problem
+from carbonstream.domain.live import LiveHub
 
 log = logging.getLogger(__name__)
 

@@ -104,6 +104,69 @@ class SignificantUse(_Model):
         default=None, description="Driver: these production meters (default: the site's)."
     )
     name: str = ""
+    degree_days: bool = Field(
+        default=True,
+        description="Use the site's degree days (energy.baseline.degree_days) as drivers, "
+        "when the site has them.",
+    )
+
+
+# Base temperatures people use lie well inside these (heating 15.5-18 °C, cooling
+# 18-24 °C); outside them a base is a typo (a Fahrenheit value, a missing sign).
+HEATING_BASE_C = (0.0, 25.0)
+COOLING_BASE_C = (10.0, 35.0)
+
+
+class DegreeDays(_Model):
+    """Heating and cooling degree days from a temperature meter, as baseline drivers of
+    a site's uses: HDD = max(0, base - mean T), CDD = max(0, mean T - base), per day."""
+
+    site: Identifier
+    meter: Identifier = Field(description="A temperature meter (kind: temperature, °C).")
+    heating_base_c: float | None = Field(
+        default=None, description="Heating base temperature, °C (e.g. 18); none: no HDD."
+    )
+    cooling_base_c: float | None = Field(
+        default=None, description="Cooling base temperature, °C (e.g. 22); none: no CDD."
+    )
+
+    @field_validator("heating_base_c")
+    @classmethod
+    def _heating(cls, v: float | None) -> float | None:
+        lo, hi = HEATING_BASE_C
+        if v is not None and not lo <= v <= hi:
+            raise ValueError(
+                f"{v} °C is not a heating base temperature: give °C between {lo:g} and "
+                f"{hi:g} (usually 15.5-18), the outdoor temperature above which no heating "
+                "is needed"
+            )
+        return v
+
+    @field_validator("cooling_base_c")
+    @classmethod
+    def _cooling(cls, v: float | None) -> float | None:
+        lo, hi = COOLING_BASE_C
+        if v is not None and not lo <= v <= hi:
+            raise ValueError(
+                f"{v} °C is not a cooling base temperature: give °C between {lo:g} and "
+                f"{hi:g} (usually 18-24), the outdoor temperature below which no cooling "
+                "is needed"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _some(self) -> DegreeDays:
+        if self.heating_base_c is None and self.cooling_base_c is None:
+            raise ValueError(
+                "degree days need heating_base_c, cooling_base_c or both (e.g. heating_base_c: 18)"
+            )
+        h, c = self.heating_base_c, self.cooling_base_c
+        if h is not None and c is not None and h > c:
+            raise ValueError(
+                f"heating_base_c {h:g} °C is above cooling_base_c {c:g} °C: a day would count "
+                "as both heating and cooling; swap them or lower the heating base"
+            )
+        return self
 
 
 class BaselineConfig(_Model):
@@ -112,12 +175,18 @@ class BaselineConfig(_Model):
     start: dt.date
     end: dt.date = Field(description="Inclusive last day.")
     interval: Literal["hour", "day", "month"] = "day"
+    degree_days: list[DegreeDays] = Field(
+        default_factory=list, description="Per site: degree days as drivers besides production."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> BaselineConfig:
         if self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
         return self
+
+    def degree_days_of(self, site: str) -> DegreeDays | None:
+        return next((d for d in self.degree_days if d.site == site), None)
 
 
 class FlexibleLoad(_Model):
@@ -225,7 +294,7 @@ class EnergyConfig(_Model):
                 if mid not in meter_kinds:
                     raise ValueError(f"{where}: unknown meter {mid!r}")
             for mid in u.meters:
-                if meter_kinds[mid] in ("production", "grid_export", "heat_export"):
+                if meter_kinds[mid] in ("production", "temperature", "grid_export", "heat_export"):
                     raise ValueError(f"{where}: {mid!r} is not an energy input meter")
             for mid in u.production_meters or []:
                 if meter_kinds[mid] != "production":
@@ -235,8 +304,36 @@ class EnergyConfig(_Model):
             if u.id in seen:
                 raise ValueError(f"energy.significant_uses[{i}]: duplicate id {u.id!r}")
             seen.add(u.id)
+        for mid in self.coefficients:
+            if meter_kinds[mid] in ("production", "temperature"):
+                raise ValueError(
+                    f"energy.coefficients[{mid}]: a {meter_kinds[mid]} meter is not energy; drop it"
+                )
+        if self.baseline is not None:
+            self._check_degree_days(self.baseline, meter_kinds, sites)
         for i, f in enumerate(self.flexible_loads):
             if f.site not in sites:
                 raise ValueError(f"energy.flexible_loads[{i}] ({f.id}): unknown site {f.site!r}")
             if f.meter is not None and f.meter not in meter_kinds:
                 raise ValueError(f"energy.flexible_loads[{i}] ({f.id}): unknown meter {f.meter!r}")
+
+    @staticmethod
+    def _check_degree_days(
+        b: BaselineConfig, meter_kinds: Mapping[str, str], sites: set[str]
+    ) -> None:
+        seen: set[str] = set()
+        for i, d in enumerate(b.degree_days):
+            where = f"energy.baseline.degree_days[{i}]"
+            if d.site not in sites:
+                raise ValueError(f"{where}.site: unknown site {d.site!r}")
+            if d.site in seen:
+                raise ValueError(f"{where}.site: {d.site!r} has degree days already; one per site")
+            seen.add(d.site)
+            kind = meter_kinds.get(d.meter)
+            if kind is None:
+                raise ValueError(f"{where}.meter: unknown meter {d.meter!r}")
+            if kind != "temperature":
+                raise ValueError(
+                    f"{where}.meter: {d.meter!r} is a {kind} meter; name a meter of kind "
+                    "temperature (°C, measures: rate)"
+                )

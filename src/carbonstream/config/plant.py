@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, assert_never
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -52,6 +52,9 @@ class MeterKind(StrEnum):
     HEAT_IMPORT = "heat_import"
     HEAT_EXPORT = "heat_export"
     PRODUCTION = "production"
+    # Instantaneous °C (measures: rate), averaged per bucket: a driver of baselines
+    # (degree days), never energy or emissions.
+    TEMPERATURE = "temperature"
 
 
 class Measures(StrEnum):
@@ -99,6 +102,7 @@ _DEFAULT_SCOPE: dict[MeterKind, int | None] = {
     MeterKind.HEAT_EXPORT: None,
     MeterKind.ONSITE_GENERATION: None,
     MeterKind.PRODUCTION: None,
+    MeterKind.TEMPERATURE: None,
 }
 
 
@@ -140,7 +144,8 @@ class Meter(_Model):
     rating: float = Field(
         gt=0,
         description="Largest physically possible rate, in the meter's unit per hour "
-        "(for a kWh counter: kW; for a kW rate meter: kW), after the multiplier.",
+        "(for a kWh counter: kW; for a kW rate meter: kW), after the multiplier. For a "
+        "temperature meter: the largest magnitude in °C it can read (60: -60 .. 60 °C).",
     )
     counter_range: float | None = Field(
         default=None,
@@ -275,31 +280,46 @@ class Meter(_Model):
         water by mass need the library's heat constants (``check_only`` checks the
         unit without them)."""
         rate = self.measures is Measures.RATE
-        if self.kind in (MeterKind.GRID_IMPORT, MeterKind.GRID_EXPORT, MeterKind.ONSITE_GENERATION):
-            base = units.electricity(self.unit, rate)
-        elif self.kind in (MeterKind.HEAT_IMPORT, MeterKind.HEAT_EXPORT):
-            if heat is None and not check_only and units.is_mass_unit(self.unit, rate):
-                raise units.UnitError("steam or hot water by mass needs the heat constants")
-            base = units.heat(
-                self.unit, rate, self.steam_enthalpy_kj_per_kg, self.hot_water_temperature_c, heat
-            )
-        elif self.kind is MeterKind.PRODUCTION:
-            base = units.counted(self.unit, rate)
-        elif state is FuelState.GAS:
+        match self.kind:
+            case MeterKind.GRID_IMPORT | MeterKind.GRID_EXPORT | MeterKind.ONSITE_GENERATION:
+                base = units.electricity(self.unit, rate)
+            case MeterKind.HEAT_IMPORT | MeterKind.HEAT_EXPORT:
+                if heat is None and not check_only and units.is_mass_unit(self.unit, rate):
+                    raise units.UnitError("steam or hot water by mass needs the heat constants")
+                base = units.heat(
+                    self.unit,
+                    rate,
+                    self.steam_enthalpy_kj_per_kg,
+                    self.hot_water_temperature_c,
+                    heat,
+                )
+            case MeterKind.PRODUCTION:
+                base = units.counted(self.unit, rate)
+            case MeterKind.TEMPERATURE:
+                base = units.temperature(self.unit, rate)
+            case MeterKind.FUEL:
+                base = self._fuel_scale(state, default_density, density_ref)
+            case _:
+                assert_never(self.kind)
+        return units.with_multiplier(base, self.multiplier)
+
+    def _fuel_scale(
+        self, state: FuelState | None, default_density: float | None, density_ref: str
+    ) -> units.Scale:
+        rate = self.measures is Measures.RATE
+        if state is FuelState.GAS:
             rc = self.reference_conditions
-            base = units.gas(
+            return units.gas(
                 self.unit, rate, rc.temperature_c if rc else None, rc.pressure_kpa if rc else None
             )
-        elif state is FuelState.LIQUID:
+        if state is FuelState.LIQUID:
             density = default_density
             if self.density_kg_per_l is not None:
                 density, density_ref = self.density_kg_per_l, "meter density_kg_per_l"
-            base = units.liquid(self.unit, rate, density, density_ref)
-        elif state is FuelState.SOLID:
-            base = units.solid(self.unit, rate)
-        else:
-            raise units.UnitError(f"fuel {self.fuel!r}: its state (gas, liquid, solid) is unknown")
-        return units.with_multiplier(base, self.multiplier)
+            return units.liquid(self.unit, rate, density, density_ref)
+        if state is FuelState.SOLID:
+            return units.solid(self.unit, rate)
+        raise units.UnitError(f"fuel {self.fuel!r}: its state (gas, liquid, solid) is unknown")
 
 
 FACTOR_ROLES = frozenset({"grid", "residual", "heat", *FUEL_ROLES})

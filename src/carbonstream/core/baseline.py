@@ -80,6 +80,30 @@ def fit(drivers: NDArray[np.float64], energy: NDArray[np.float64], interval: str
     )
 
 
+# A temperature bucket (hour, day) counts when the meter covered this share of it;
+# a mean from less would put one part of the day for the whole.
+MIN_TEMPERATURE_COVERAGE = 0.75
+
+
+def mean_temperature(
+    degree_hours: NDArray[np.float64], covered_h: NDArray[np.float64], bucket_h: float
+) -> NDArray[np.float64]:
+    """Time-weighted mean °C of each bucket: its integrated degree-hours over the hours
+    the meter covered; NaN where it covered less than MIN_TEMPERATURE_COVERAGE."""
+    enough = covered_h >= MIN_TEMPERATURE_COVERAGE * bucket_h
+    with np.errstate(all="ignore"):
+        return np.where(enough, degree_hours / covered_h, np.nan)
+
+
+def degree_days(
+    mean_c: NDArray[np.float64], base_c: float, heating: bool, days: float
+) -> NDArray[np.float64]:
+    """Heating (base - T) or cooling (T - base) degree days of buckets ``days`` long with
+    mean temperature ``mean_c`` (°C), never negative; NaN stays NaN."""
+    d = base_c - mean_c if heating else mean_c - base_c
+    return np.where(np.isnan(d), np.nan, np.maximum(d, 0.0) * days)
+
+
 def cusum(actual: NDArray[np.float64], expected: NDArray[np.float64]) -> NDArray[np.float64]:
     """Running sum of actual - expected (rising: more than the baseline expects; the
     change over an interval is the waste, or with a minus sign the saving, in it)."""

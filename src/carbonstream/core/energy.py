@@ -49,6 +49,7 @@ _FUEL_COEFFICIENT: dict[str, str] = {
     Fuel.COKE: "gbt2589.coke",
 }
 ELECTRIC = frozenset({MeterKind.GRID_IMPORT, MeterKind.GRID_EXPORT, MeterKind.ONSITE_GENERATION})
+NOT_ENERGY = frozenset({MeterKind.PRODUCTION, MeterKind.TEMPERATURE})  # no tce coefficient
 
 # Per (group, bucket) figures, all in tce unless the name says otherwise.
 TCE_COLUMNS = (
@@ -158,8 +159,8 @@ def default_coefficient(plant: Plant, kind: MeterKind, fuel: str | None) -> str 
             if fuel == Fuel.NATURAL_GAS:
                 return f"gbt2589.natural_gas.{plant.energy.natural_gas}"
             return _FUEL_COEFFICIENT.get(fuel) if fuel is not None else None
-        case MeterKind.PRODUCTION:
-            return None  # a product count is not energy
+        case MeterKind.PRODUCTION | MeterKind.TEMPERATURE:
+            return None  # a product count or a temperature is not energy
         case _:
             assert_never(kind)
 
@@ -170,7 +171,7 @@ def build(plant: Plant, canonical_units: list[str], library: FactorLibrary) -> E
     for m, unit in zip(plant.meters, canonical_units, strict=True):
         fid = plant.energy.coefficients.get(m.id) or default_coefficient(plant, m.kind, m.fuel)
         if fid is None:
-            if m.kind is MeterKind.PRODUCTION:
+            if m.kind in NOT_ENERGY:
                 coefs.append(None)
                 continue
             raise FactorError(

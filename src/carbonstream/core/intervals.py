@@ -280,8 +280,8 @@ def _rates(
 ) -> None:
     """Trapezoid ½(p0 + p1)·Δt, never across a long gap or from an implausible sample."""
     m, dt_ns, v, pv = m_all[idx], dt_all[idx], v_all[idx], pv_all[idx]
-    res, cap = p.resolution[m], p.cap_per_h[m]
-    plausible = (v >= -res) & (v <= cap) & (pv >= -res) & (pv <= cap)
+    lo, cap = p.floor[m], p.cap_per_h[m]
+    plausible = (v >= lo) & (v <= cap) & (pv >= lo) & (pv <= cap)
     gap = dt_ns > p.max_gap_ns[m]
     ok = plausible & ~gap
     qty[idx] = np.where(ok, 0.5 * (v + pv) * (dt_ns * (1.0 / NS_PER_H)), 0.0)

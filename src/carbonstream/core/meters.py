@@ -30,6 +30,7 @@ class Role(IntEnum):
     HEAT_EXPORT = 4
     GENERATION = 5
     PRODUCTION = 6
+    TEMPERATURE = 7
 
 
 ROLE_OF_KIND = {
@@ -40,6 +41,7 @@ ROLE_OF_KIND = {
     MeterKind.HEAT_EXPORT: Role.HEAT_EXPORT,
     MeterKind.ONSITE_GENERATION: Role.GENERATION,
     MeterKind.PRODUCTION: Role.PRODUCTION,
+    MeterKind.TEMPERATURE: Role.TEMPERATURE,
 }
 
 
@@ -63,6 +65,9 @@ class MeterParams:
     modulus: NDArray[np.float64]  # 0 where the register has no configured range
     cap_per_h: NDArray[np.float64]  # raw units per hour, rating with tolerance
     resolution: NDArray[np.float64]  # raw units
+    # Lowest plausible raw value: -resolution (a register or a rate is never negative),
+    # -rating for a temperature (°C below zero is weather, not a fault).
+    floor: NDArray[np.float64]
     scale: NDArray[np.float64]  # canonical quantity per raw unit (per raw unit-hour for rates)
     canonical_unit: list[str]
     max_gap_ns: NDArray[np.int64]
@@ -155,6 +160,7 @@ def build_params(plant: Plant, library: FactorLibrary) -> MeterParams:
         modulus=np.array([m.counter_range or 0.0 for m in meters], dtype=np.float64),
         cap_per_h=np.array([m.rating / m.multiplier * tol for m in meters], dtype=np.float64),
         resolution=np.array([m.resolution for m in meters], dtype=np.float64),
+        floor=np.array([_floor(m, tol) for m in meters], dtype=np.float64),
         scale=np.array(scales, dtype=np.float64),
         canonical_unit=canon,
         max_gap_ns=np.array(
@@ -169,3 +175,9 @@ def build_params(plant: Plant, library: FactorLibrary) -> MeterParams:
         conversions=conversions,
         _multiplier=np.array([m.multiplier for m in meters], dtype=np.float64),
     )
+
+
+def _floor(m: Meter, tol: float) -> float:
+    if m.kind is MeterKind.TEMPERATURE:
+        return -m.rating / m.multiplier * tol
+    return -m.resolution

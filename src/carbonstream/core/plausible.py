@@ -5,7 +5,7 @@ counted) with a quality that says why, so the operator sees it and the core
 never takes it for a value:
 
 - ``implausible_negative``: a counter register below zero, or a negative rate
-  (beyond the meter's resolution);
+  (beyond the meter's resolution); a temperature below minus its rating;
 - ``implausible_high``: a rate above the meter's rating (with the plant's
   tolerance), or a counter at or above its register range;
 - ``implausible_jump``: a counter that rose faster than its rating allows since
@@ -67,7 +67,7 @@ def mark(
     counter = p.is_counter[m]
     cap = p.cap_per_h[m]
     mod = p.modulus[m]
-    negative = good & (v < -res)
+    negative = good & (v < p.floor[m])
     high = good & ~negative & ((~counter & (v > cap + res)) | (counter & (mod > 0) & (v >= mod)))
     out = q.copy()
     out[negative] = IMPLAUSIBLE_NEGATIVE

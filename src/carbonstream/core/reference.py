@@ -109,6 +109,8 @@ def account(
                 row["generation_mwh"] += q
             case MeterKind.PRODUCTION:
                 row["production"] += q
+            case MeterKind.TEMPERATURE:
+                pass  # degree-hours: a baseline driver, in no column of the account
             case _:
                 assert_never(meter.kind)
 
@@ -123,8 +125,9 @@ def _interval(plant: Plant, meter: Meter, t0: int, v0: float, t1: int, v1: float
     res = meter.resolution
     if meter.measures is Measures.RATE:
         max_gap = (meter.max_gap_s or plant.max_gap_s) * NS
+        floor = -cap_rate if meter.kind is MeterKind.TEMPERATURE else -res
         for p in (v0, v1):
-            if p < -res or p > cap_rate:
+            if p < floor or p > cap_rate:
                 return None
         if t1 - t0 > max_gap:
             return None

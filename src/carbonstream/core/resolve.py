@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import assert_never
 
 import numpy as np
 from numpy.typing import NDArray
@@ -186,25 +187,29 @@ class Resolver:
     def _meter(self, i: int, day: dt.date) -> Lineage:
         meter = self.plant.meters[i]
         role = Role(int(self.params.role[i]))
-        if role is Role.FUEL:
-            return self._fuel(i, day)
-        if role in (Role.GRID_IMPORT, Role.GRID_EXPORT):
-            use = self._grid(
-                meter.factors.get("grid"), self.plant.site_region(meter.site), day, meter.id
-            )
-            return self._record(i, day, "grid electricity", [use], co2=use.value)
-        if role in (Role.HEAT_IMPORT, Role.HEAT_EXPORT):
-            pinned = meter.factors.get("heat")
-            use = self._by_id(
-                "heat",
-                pinned or HEAT_DEFAULT,
-                "t/GJ",
-                day,
-                f"pinned by meter {meter.id} factors.heat:" if pinned else "heat default",
-            )
-            uses = [use, *self._heat_constants(i, day)]
-            return self._record(i, day, "heat", uses, co2=use.value)
-        return self._record(i, day, "activity only (no emissions)", [], co2=0.0)
+        match role:
+            case Role.FUEL:
+                return self._fuel(i, day)
+            case Role.GRID_IMPORT | Role.GRID_EXPORT:
+                use = self._grid(
+                    meter.factors.get("grid"), self.plant.site_region(meter.site), day, meter.id
+                )
+                return self._record(i, day, "grid electricity", [use], co2=use.value)
+            case Role.HEAT_IMPORT | Role.HEAT_EXPORT:
+                pinned = meter.factors.get("heat")
+                use = self._by_id(
+                    "heat",
+                    pinned or HEAT_DEFAULT,
+                    "t/GJ",
+                    day,
+                    f"pinned by meter {meter.id} factors.heat:" if pinned else "heat default",
+                )
+                uses = [use, *self._heat_constants(i, day)]
+                return self._record(i, day, "heat", uses, co2=use.value)
+            case Role.GENERATION | Role.PRODUCTION | Role.TEMPERATURE:
+                return self._record(i, day, "activity only (no emissions)", [], co2=0.0)
+            case _:
+                assert_never(role)
 
     def _heat_constants(self, i: int, day: dt.date) -> list[FactorUse]:
         """The formula constants a steam or hot-water mass conversion used (lineage)."""

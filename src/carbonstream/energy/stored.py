@@ -106,4 +106,27 @@ async def stored_baselines(
         green_bucket=np.empty(0, dtype=np.int64),
         green_mwh=np.empty(0, dtype=np.float64),
     )
-    return baselines.assess(ep, lines, ef, to_ns(start), to_ns(end))
+    return baselines.assess(
+        ep, lines, ef, to_ns(start), to_ns(end), await _temperatures(conn, ep, lo, end)
+    )
+
+
+async def _temperatures(
+    conn: AsyncConn, ep: core.EnergyParams, start: dt.datetime, end: dt.datetime
+) -> baselines.Temperatures | None:
+    """Mean °C of the temperature meters the baseline's degree days name."""
+    plant = ep.plant
+    cfg = plant.energy.baseline
+    if cfg is None or not cfg.degree_days:
+        return None
+    names = sorted({d.meter for d in cfg.degree_days})
+    unit = Bucket(baselines.temperature_bucket(cfg.interval))
+    rows = await q.meter_coverage(conn, names, start, end, unit, plant.timezone)
+    index = {m: i for i, m in enumerate(ep.ids)}
+    return baselines.temperatures(
+        np.array([index[r[1]] for r in rows], dtype=np.intp),
+        np.array([to_ns(r[0]) for r in rows], dtype=np.int64),
+        np.array([r[2] for r in rows], dtype=np.float64),
+        np.array([r[3] * 1e9 for r in rows], dtype=np.float64),
+        cfg.interval,
+    )

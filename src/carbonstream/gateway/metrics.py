@@ -2,9 +2,9 @@
 
 Metrics (prefix carbonstream_gateway_):
 
-- poll_duration_seconds{device} (histogram): time to read all points of a device
+- poll_duration_seconds{device} (histogram): time to read all points of a polled device
 - poll_lateness_seconds (histogram): poll start after its scheduled time
-- requests_per_poll{device} (gauge): Modbus requests in the last poll, retries included
+- requests_per_poll{device} (gauge): requests in the last poll, retries included
 - read_errors_total{device,kind} (counter): failed readings by quality
 - polls_skipped_total{device} (counter): schedule slots missed because a poll overran
 - device_up{device} (gauge): 1 when the device answered its last poll
@@ -26,8 +26,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from carbonstream.gateway.buffer import Stats
-from carbonstream.gateway.modbus import PollResult
 from carbonstream.gateway.poller import PollObserver
+from carbonstream.gateway.source import PollResult
 from carbonstream.transport.payload import Quality, Reading
 
 _LATENCY = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

@@ -1,4 +1,7 @@
-"""Modbus acquisition: links (shared connections with a lock) and one device's poll.
+"""Modbus on the wire: links (shared connections with a lock) and one device's poll.
+
+The device config and its registration as a source live in
+``carbonstream.gateway.protocols.modbus``; this module only talks Modbus.
 
 A *link* is one connection: a serial bus, or a TCP connection to a meter or a
 Modbus gateway. Requests on a link take its lock and wait ``pause_s`` after
@@ -21,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 
 from pymodbus import FramerType
@@ -30,10 +32,17 @@ from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ExceptionResponse
 
 from carbonstream.errors import CarbonstreamError
-from carbonstream.gateway.config import Link
-from carbonstream.gateway.decode import BlockDecoder, DecodeError
-from carbonstream.gateway.grouping import Request, Table, group
-from carbonstream.gateway.points import ModbusPoint
+from carbonstream.gateway.decode import (
+    REGISTERS,
+    BlockDecoder,
+    Conversion,
+    DataType,
+    DecodeError,
+    Order,
+)
+from carbonstream.gateway.grouping import Request, Span, Table, group
+from carbonstream.gateway.links import Link
+from carbonstream.gateway.source import PolledSource, PollResult, failed, now_ms
 from carbonstream.transport.payload import Quality, Reading
 
 log = logging.getLogger("carbonstream.gateway")
@@ -45,6 +54,23 @@ class ReadError(CarbonstreamError):
     def __init__(self, quality: Quality, detail: str) -> None:
         super().__init__(detail)
         self.quality = quality
+
+
+@dataclass(frozen=True, slots=True)
+class ModbusPoint:
+    """A point resolved against its profile and meter: what to read and how to decode it."""
+
+    meter: str
+    unit: str  # the meter's unit: what is published
+    table: Table
+    address: int
+    type: DataType
+    order: Order
+    conversion: Conversion
+
+    @property
+    def span(self) -> Span:
+        return Span(self.table, self.address, REGISTERS[self.type])
 
 
 class ModbusLink:
@@ -147,15 +173,7 @@ class ModbusLink:
             self.close()
 
 
-@dataclass
-class PollResult:
-    readings: list[Reading]
-    ok: bool  # False when the device did not answer at all (timeout, no connection)
-    requests: int
-    detail: str = ""
-
-
-class ModbusDevicePoll:
+class ModbusDevicePoll(PolledSource):
     """Reads every point of one device: grouped requests, retries, decoding, qualities."""
 
     def __init__(
@@ -193,15 +211,14 @@ class ModbusDevicePoll:
             for req in self.requests
         ]
 
-    async def __call__(self) -> PollResult:
+    async def poll(self) -> PollResult:
         out: list[Reading] = []
         sent = 0
         failure: ReadError | None = None
         for req, decoder in zip(self.requests, self._decoders, strict=True):
-            now_ms = time.time_ns() // 1_000_000
             if failure is not None and failure.quality in (Quality.TIMEOUT, Quality.COMM_ERROR):
                 # The device is not answering: asking again now would only add timeouts.
-                out.extend(self._failed(req, failure.quality, now_ms))
+                out.extend(self._failed(req, failure.quality))
                 continue
             regs: list[int] | None = None
             for _attempt in range(self.retries + 1):
@@ -213,20 +230,18 @@ class ModbusDevicePoll:
                     failure = e
                     if e.quality not in (Quality.TIMEOUT, Quality.COMM_ERROR):
                         break  # the device answered "no": asking again gives the same answer
-            now_ms = time.time_ns() // 1_000_000
             if regs is None:
                 assert failure is not None
-                out.extend(self._failed(req, failure.quality, now_ms))
+                out.extend(self._failed(req, failure.quality))
                 continue
-            out.extend(self._decode(req, decoder, regs, now_ms))
+            out.extend(self._decode(req, decoder, regs, now_ms()))
         ok = failure is None or failure.quality not in (Quality.TIMEOUT, Quality.COMM_ERROR)
         return PollResult(out, ok, sent, str(failure) if failure else "")
 
-    def _failed(self, req: Request, q: Quality, t: int) -> list[Reading]:
-        return [
-            Reading(m=self.points[i].meter, t=t, v=None, u=self.points[i].unit, q=q)
-            for i in req.members
-        ]
+    __call__ = poll  # a device poll is also its own update method
+
+    def _failed(self, req: Request, q: Quality) -> list[Reading]:
+        return failed((self.points[i] for i in req.members), q)
 
     def _decode(
         self, req: Request, decoder: BlockDecoder, regs: list[int], t: int

@@ -1,11 +1,14 @@
-"""Wiring: pollers -> disk queue -> sealer -> publisher, plus metrics.
+"""Wiring: sources -> disk queue -> sealer -> publisher, plus metrics.
 
-Readings flow one way. Pollers hand readings to ``_sink`` (no await, no I/O);
-one writer task appends everything that arrived in the last ``WRITE_EVERY_S``
-to the SQLite queue in one transaction (in the queue's thread), so the queue
-keeps up with thousands of devices without blocking the event loop. Batches
-are sealed by count in that same transaction (as soon as
-``batch_max_readings`` are waiting) and by time (every ``batch_interval_s``).
+Each device's protocol (found by the registry) makes its source; a polled
+source runs under a Poller, a subscribed one under a Subscriber; the service
+knows no protocol by name. Readings flow one way. Sources hand readings to
+``_sink`` (no await, no I/O); one writer task appends everything that arrived
+in the last ``WRITE_EVERY_S`` to the SQLite queue in one transaction (in the
+queue's thread), so the queue keeps up with thousands of devices without
+blocking the event loop. Batches are sealed by count in that same transaction
+(as soon as ``batch_max_readings`` are waiting) and by time (every
+``batch_interval_s``).
 
 Once the first polls are done the objects built at start (devices, clients,
 connections: hundreds of thousands at 2000 devices) are moved out of the cyclic
@@ -24,17 +27,16 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections import Counter
 from collections.abc import Coroutine
 from typing import Any, Literal, TypeVar
 
+from carbonstream.gateway import registry
 from carbonstream.gateway.buffer import AsyncQueue, Queue
-from carbonstream.gateway.config import Gateway, Link, ModbusDevice
-from carbonstream.gateway.grouping import DEFAULT_MAX_GAP, MAX_READ_REGISTERS
+from carbonstream.gateway.config import Gateway
 from carbonstream.gateway.metrics import GatewayMetrics
-from carbonstream.gateway.modbus import ModbusDevicePoll, ModbusLink
-from carbonstream.gateway.opcua import OpcuaRunner
-from carbonstream.gateway.points import profile_of, resolve_modbus, resolve_opcua
-from carbonstream.gateway.poller import Poller
+from carbonstream.gateway.poller import Poller, Subscriber, schedule
+from carbonstream.gateway.source import Hub
 from carbonstream.transport.payload import Reading
 from carbonstream.transport.publisher import Publisher
 
@@ -80,8 +82,6 @@ class GatewayService:
             on_connection=lambda up: self.metrics.connected.set(1 if up else 0),
             on_sent=self._sent,
         )
-        self.links: dict[str, ModbusLink] = {}
-        self._link_specs = {link.id: link for link in gw.links}
         self._inbox: list[Reading] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -95,63 +95,38 @@ class GatewayService:
         self.metrics.published_messages.inc()
         self.metrics.published_readings.inc(n)
 
-    def _link(self, device: ModbusDevice) -> ModbusLink:
-        if device.link is not None:
-            key = device.link
-            spec = self._link_specs[device.link]
-        else:
-            assert device.host is not None
-            key = f"{device.transport}://{device.host}:{device.port}"
-            spec = Link(id="inline", transport=device.transport, host=device.host, port=device.port)
-        if key not in self.links:
-            self.links[key] = ModbusLink(spec)
-        return self.links[key]
-
     def _build(self) -> None:
         gw = self.gateway.file
+        site = self.gateway.site()
+        specs = registry.protocols()
+        self.hubs: dict[str, Hub[Any]] = {}
         self.pollers: list[Poller] = []
-        self.opcua: list[OpcuaRunner] = []
+        self.subscribers: list[Subscriber] = []
         n = len(gw.devices)
         for i, device in enumerate(gw.devices):
             polling = gw.polling_of(device)
-            if isinstance(device, ModbusDevice):
-                profile = profile_of(self.gateway, device)
-                poll = ModbusDevicePoll(
-                    device.id,
-                    device.unit,
-                    self._link(device),
-                    resolve_modbus(self.gateway, device),
-                    timeout_s=polling.timeout_s,
-                    retries=polling.retries,
-                    grouping=device.grouping.enabled,
-                    max_gap=device.grouping.max_gap
-                    if device.grouping.max_gap is not None
-                    else (profile.max_gap if profile else DEFAULT_MAX_GAP),
-                    max_registers=device.grouping.max_registers
-                    or (profile.max_registers if profile else MAX_READ_REGISTERS),
-                )
-                self.pollers.append(
-                    Poller(
-                        device.id,
-                        poll,
-                        self._sink_for(device.id),
-                        interval_s=polling.interval_s,
-                        backoff_max_s=polling.backoff_max_s,
-                        # Spread devices over the interval so requests do not all leave at once.
-                        phase_s=polling.interval_s * i / n,
-                        observer=self.metrics,
-                    )
-                )
+            hub = self.hubs.get(device.protocol)
+            if hub is None:
+                hub = self.hubs[device.protocol] = specs[device.protocol].hub(site)
+            runner = schedule(
+                device.id,
+                hub.source(device, polling),
+                self._sink_for(device.id),
+                polling,
+                # Spread devices over the interval so requests do not all leave at once.
+                phase_s=polling.interval_s * i / n,
+                observer=self.metrics,
+            )
+            if isinstance(runner, Poller):
+                self.pollers.append(runner)
             else:
-                self.opcua.append(
-                    OpcuaRunner(
-                        device,
-                        resolve_opcua(self.gateway, device),
-                        polling,
-                        self._sink_for(device.id),
-                        on_state=self.metrics.device_up,
-                    )
-                )
+                self.subscribers.append(runner)
+        self.devices_by_protocol = Counter(d.protocol for d in gw.devices)
+
+    async def close_sources(self) -> None:
+        """Close what the sources share (connections); after they have stopped."""
+        for hub in self.hubs.values():
+            await hub.close()
 
     def _sink_for(self, device: str) -> _Sink:
         return _Sink(self, device)
@@ -203,15 +178,14 @@ class GatewayService:
             self.metrics_port = self.metrics.serve(m.host, m.port)
         self.metrics.observe_buffer(await self.queue.stats())
         log.info(
-            "gateway %s: %d Modbus and %d OPC UA devices, queue %s (stream %s)",
+            "gateway %s: devices %s, queue %s (stream %s)",
             self.gateway.file.id,
-            len(self.pollers),
-            len(self.opcua),
+            ", ".join(f"{p} {k}" for p, k in sorted(self.devices_by_protocol.items())),
             self.gateway.buffer_path,
             self.queue.stream,
         )
         acquisition = [asyncio.create_task(p.run()) for p in self.pollers] + [
-            asyncio.create_task(r.run()) for r in self.opcua
+            asyncio.create_task(r.run()) for r in self.subscribers
         ]
         settle = asyncio.create_task(self._freeze_startup_objects())
         writer = asyncio.create_task(self._writer())
@@ -222,8 +196,7 @@ class GatewayService:
             await self._stopping.wait()
         finally:
             await cancel_all([*acquisition, settle])
-            for link in self.links.values():
-                link.close()
+            await self.close_sources()
             # Everything polled goes to disk and into a batch before we let go: the
             # writer is told to finish, not cancelled, so no append is cut short.
             self._closing = True

@@ -2,7 +2,7 @@
 
 No accounting and no second copy of the inventory queries: the month's totals,
 Scope 1 by fuel and source, Scope 2 both ways, exports, factors, certificates,
-offsets and net are the inventory builder's (``api.inventory.build`` over
+offsets and net are the inventory builder's (``domain.inventory.build`` over
 ``store.queries.inventory.load``), exactly what ``GET /v1/inventory`` serves.
 The daily series are the emission series queries (``store.queries.series``,
 what ``GET /v1/emissions`` and ``/v1/meters/{id}/emissions`` serve) in day
@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from carbonstream.api import inventory as inventory_builder
-from carbonstream.api.schemas.inventory import Inventory
 from carbonstream.config.plant import MeterKind, Plant
 from carbonstream.core.intensity import Intensity, intensity
 from carbonstream.core.meters import MeterParams
+from carbonstream.domain import inventory as inventory_builder
+from carbonstream.domain.inventory_model import Inventory
 from carbonstream.errors import CarbonstreamError
 from carbonstream.footprint import service as footprint_service
 from carbonstream.footprint.model import ProductFootprint

@@ -8,6 +8,10 @@ something for the opportunity detectors to find, with a known answer.
 * ``batch``: a movable batch load of ``kw`` for ``hours`` from ``at_hour`` on
   weekdays (a batch furnace run at the day shift's peak).
 
+``WeatherLoad`` is no waste: a load that follows the outdoor air alone (a chiller
+plant cooling the halls, kW per °C above a base, 1 % standby), for the degree-day
+baselines.
+
 A meter with any pattern follows the *process* profile (load with production,
 a small standby otherwise) instead of the building profile, so the planted part
 is the only waste on it.
@@ -22,6 +26,8 @@ from typing import Literal, assert_never
 import numpy as np
 from numpy.typing import NDArray
 
+from carbonstream.sim.profiles import outdoor_c
+
 PatternKind = Literal["weekend_idle", "drift", "batch"]
 
 
@@ -35,6 +41,22 @@ class Pattern:
     fraction: float = 0.0  # drift: final growth as a fraction of the clean load
     at_hour: float = 10.0  # batch: local start hour
     hours: float = 2.0  # batch: duration
+
+
+@dataclass(frozen=True)
+class WeatherLoad:
+    meter: str
+    kw_per_degc: float  # in the meter's unit per hour, per °C beyond the base
+    base_c: float
+    heating: bool = False  # True: below the base (heating); False: above it (cooling)
+
+
+def weather_rate(
+    w: WeatherLoad, hour: NDArray[np.float64], day_of_year: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    t = outdoor_c(hour, day_of_year)
+    beyond = w.base_c - t if w.heating else t - w.base_c
+    return np.asarray(w.kw_per_degc * np.maximum(beyond, 0.0), dtype=np.float64)
 
 
 def planted_rate(

@@ -1,10 +1,13 @@
-"""Deterministic load profiles for a factory: shifts, weekends, boiler, generator, PV.
+"""Deterministic load profiles for a factory: shifts, weekends, boiler, generator, PV,
+and the outdoor air a temperature meter reads.
 
 Each profile gives a meter's rate as a fraction of its rating at given local
 times; counters integrate it. Seeded noise keeps runs reproducible.
 """
 
 from __future__ import annotations
+
+from typing import assert_never
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,6 +40,13 @@ def process_load(
     return np.asarray(0.03 + 0.8 * np.clip(act - 0.15, 0, None) * noise, dtype=np.float64)
 
 
+def outdoor_c(hour: NDArray[np.float64], day_of_year: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Outdoor air, °C: a day mean between 12 and 28 °C that changes from day to day
+    (golden-angle spread: no weekly pattern) and a ±5 °C daily swing, warmest at 17:00."""
+    day_mean = 20.0 + 8.0 * np.cos(day_of_year * 2.39996)
+    return np.asarray(day_mean + 5.0 * np.sin(2 * np.pi * (hour - 11.0) / 24.0), dtype=np.float64)
+
+
 def fraction_of_rating(
     meter: Meter,
     hour: NDArray[np.float64],
@@ -49,18 +59,26 @@ def fraction_of_rating(
     noise = 1.0 + 0.05 * rng.standard_normal(len(hour))
     if process:
         return process_load(hour, weekday, noise)
-    if meter.kind is MeterKind.ONSITE_GENERATION:
-        return solar(hour, day_of_year)
-    if meter.kind is MeterKind.GRID_EXPORT:
-        # Surplus PV only around noon on weekends, when the halls are quiet.
-        return np.where(weekday >= 5, 0.6 * solar(hour, day_of_year), 0.0)
-    if meter.kind is MeterKind.FUEL and meter.fuel == Fuel.DIESEL:
-        # Back-up generator: weekly one-hour load test, Monday 14:00.
-        return np.where((weekday == 0) & (hour >= 14) & (hour < 15), 0.7, 0.0)
-    if meter.kind is MeterKind.FUEL:
-        return np.clip(0.1 + 0.55 * act * noise, 0, 1)
-    if meter.kind is MeterKind.HEAT_IMPORT:
-        return np.clip(0.1 + 0.45 * act * noise, 0, 1)
-    if meter.kind is MeterKind.PRODUCTION:
-        return np.clip(0.8 * act * noise - 0.1, 0, 1)
-    return np.clip(0.15 + 0.6 * act * noise, 0, 1)
+    match meter.kind:
+        case MeterKind.ONSITE_GENERATION:
+            return solar(hour, day_of_year)
+        case MeterKind.GRID_EXPORT:
+            # Surplus PV only around noon on weekends, when the halls are quiet.
+            return np.where(weekday >= 5, 0.6 * solar(hour, day_of_year), 0.0)
+        case MeterKind.FUEL if meter.fuel == Fuel.DIESEL:
+            # Back-up generator: weekly one-hour load test, Monday 14:00.
+            return np.where((weekday == 0) & (hour >= 14) & (hour < 15), 0.7, 0.0)
+        case MeterKind.FUEL:
+            return np.clip(0.1 + 0.55 * act * noise, 0, 1)
+        case MeterKind.HEAT_IMPORT:
+            return np.clip(0.1 + 0.45 * act * noise, 0, 1)
+        case MeterKind.PRODUCTION:
+            return np.clip(0.8 * act * noise - 0.1, 0, 1)
+        case MeterKind.TEMPERATURE:
+            # The sensor's noise is 0.1 °C; its rating is the largest |°C| it reads.
+            sensed = outdoor_c(hour, day_of_year) + 0.1 * (noise - 1.0) / 0.05
+            return np.asarray(sensed / meter.rating, dtype=np.float64)
+        case MeterKind.GRID_IMPORT | MeterKind.HEAT_EXPORT:
+            return np.clip(0.15 + 0.6 * act * noise, 0, 1)
+        case _:
+            assert_never(meter.kind)

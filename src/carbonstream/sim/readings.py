@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from carbonstream.config.plant import Measures, Plant
-from carbonstream.sim.patterns import Pattern, planted_rate
+from carbonstream.sim.patterns import Pattern, WeatherLoad, planted_rate, weather_rate
 from carbonstream.sim.profiles import fraction_of_rating
 
 
@@ -23,6 +23,7 @@ class SimOptions:
     faults: bool = False  # a rate meter drops out for 30 min and one reading is marked bad
     patterns: tuple[Pattern, ...] = ()  # waste planted on meters (sim.patterns)
     clean: bool = False  # meters named in patterns follow their profile, nothing planted
+    weather: tuple[WeatherLoad, ...] = ()  # loads that follow the outdoor air (always on)
 
 
 BATCH_STANDBY = 0.01  # of rating: a batch furnace idles between batches
@@ -44,10 +45,13 @@ def simulate(plant: Plant, opt: SimOptions) -> pl.DataFrame:
         epoch_s, hour, weekday, doy = _clock(plant, opt, step)
         n = len(epoch_s)
         mine = [p for p in opt.patterns if p.meter == meter.id]
+        weather = [w for w in opt.weather if w.meter == meter.id]
         frac = fraction_of_rating(meter, hour, weekday, doy, rng, process=bool(mine))
-        if any(p.kind == "batch" for p in mine):
-            frac = np.full_like(frac, BATCH_STANDBY)  # the batch is all it does
+        if weather or any(p.kind == "batch" for p in mine):
+            frac = np.full_like(frac, BATCH_STANDBY)  # the batch or the weather is all it does
         rate = meter.rating * frac  # unit/h
+        for w in weather:
+            rate = rate + weather_rate(w, hour, doy)
         clean = rate
         for p in [] if opt.clean else mine:
             rate = rate + planted_rate(p, clean, epoch_s, hour, weekday)

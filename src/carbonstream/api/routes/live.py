@@ -11,8 +11,8 @@ from starlette.types import Receive, Scope, Send
 from carbonstream.api import sse
 from carbonstream.api.admission import TOO_MANY, Gate, Slot
 from carbonstream.api.auth import ViewerReleased, viewer_released
-from carbonstream.api.live import LiveHub, LiveSnapshot
 from carbonstream.api.problems import PROBLEM_RESPONSES
+from carbonstream.domain.live import LiveHub, LiveSnapshot
 
 router = APIRouter(prefix="/v1", tags=["live"], responses=PROBLEM_RESPONSES)
 

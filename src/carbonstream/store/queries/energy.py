@@ -56,6 +56,26 @@ async def meter_quantities(
     return [(r[0], str(r[1]), float(r[2])) for r in await cur.fetchall()]
 
 
+async def meter_coverage(
+    conn: AsyncConn,
+    meters: list[str],
+    start: dt.datetime,
+    end: dt.datetime,
+    bucket: Bucket,
+    zone: str,
+) -> list[tuple[dt.datetime, str, float, float]]:
+    """(bucket start, meter id, quantity, covered seconds) of the named meters, for the
+    few whose bucket value is a mean (temperatures: degree-hours over covered hours)."""
+    q = sql.SQL(
+        "SELECT date_trunc({unit}, e.bucket, %(zone)s) AS b, m.id, sum(e.quantity),"
+        " sum(e.covered_s) FROM emission_lines e JOIN meters m ON m.key = e.meter"
+        " WHERE m.id = ANY(%(meters)s) AND e.bucket >= %(start)s AND e.bucket < %(end)s"
+        " GROUP BY 1, 2 ORDER BY 1, 2"
+    ).format(unit=sql.Literal(bucket.value))
+    cur = await conn.execute(q, {"meters": meters, "start": start, "end": end, "zone": zone})
+    return [(r[0], str(r[1]), float(r[2]), float(r[3])) for r in await cur.fetchall()]
+
+
 async def site_green(
     conn: AsyncConn, start: dt.datetime, end: dt.datetime, bucket: Bucket, zone: str
 ) -> list[tuple[dt.datetime, str, float]]:

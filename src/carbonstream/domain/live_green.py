@@ -1,6 +1,6 @@
 """The live view's zero-carbon status and emission intensity, today and this month.
 
-Kept apart from :mod:`carbonstream.api.live` (which calls :meth:`GreenLive.load`
+Kept apart from :mod:`carbonstream.domain.live` (which calls :meth:`GreenLive.load`
 and :meth:`GreenLive.attach` once per snapshot): per site, net = Scope 1 +
 Scope 2 (the plant's zero-carbon basis) - CCER retired for that site with an
 offset period inside today or this month; intensity = the same emissions per
@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from carbonstream.api import green
-from carbonstream.api.schemas.green import ZeroCarbonStatus
 from carbonstream.config.plant import Plant
 from carbonstream.core.engine import SITE_COLUMNS
+from carbonstream.domain import green
+from carbonstream.domain.green_model import ZeroCarbonStatus
 from carbonstream.store import green as q
 from carbonstream.store.db import AsyncConn
-
-if TYPE_CHECKING:
-    from carbonstream.api.live import SiteLive
 
 MONTH_CACHE_S = 60.0
 Basis = Literal["market", "location"]
@@ -65,6 +63,15 @@ class LiveIntensity(BaseModel):
     today: LiveIntensityFigure
     month: LiveIntensityFigure
     lines: list[LiveLineIntensity]
+
+
+class GreenSite(Protocol):
+    """What :meth:`GreenLive.attach` fills in: a live site (``live.SiteLive``), named
+    structurally so this module does not import the one that imports it."""
+
+    id: str
+    zero_carbon: LiveZeroCarbon | None
+    intensity: LiveIntensity | None
 
 
 @dataclass
@@ -133,7 +140,7 @@ class GreenLive:
             month_retired=await q.retirements_inside(conn, first, last),
         )
 
-    def attach(self, sites: list[SiteLive], data: GreenData) -> None:
+    def attach(self, sites: Sequence[GreenSite], data: GreenData) -> None:
         basis: Basis = self.plant.zero_carbon.scope2_basis
         ids = [s.id for s in sites]
         zc_today = green.zero_carbon_status(data.today, ids, data.today_retired, basis, False)[1]
