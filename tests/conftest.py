@@ -11,6 +11,20 @@ from carbonstream.store.db import connect
 from carbonstream.store.migrate import migrate
 from tests.services import PG_ADMIN_URL, create_db, drop_db, finish_drops, url_with_db
 
+# Fixtures that make every test using them slow (out of `make test-fast`; CI runs all).
+SLOW_FIXTURES = {
+    "example_template": "ingests the example plant through Mosquitto (once per session)",
+    "bare_template": "ingests the example plant through Mosquitto (once per session)",
+    "browser": "drives Chromium",
+    "own_pg": "starts a PostgreSQL cluster of its own",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     finish_drops()
