@@ -29,6 +29,8 @@ from pydantic import BaseModel, Field
 from carbonstream.config.plant import Plant, Site
 from carbonstream.core.batch import NS_PER_S
 from carbonstream.core.calendar import ROLLING_WINDOWS_S, rolling_rates
+from carbonstream.core.energy import EnergyParams
+from carbonstream.domain.live_energy import EnergyLive, LiveEnergy
 from carbonstream.domain.live_green import GreenLive, LiveIntensity, LiveZeroCarbon
 from carbonstream.store import live as q
 from carbonstream.store.db import AsyncConn
@@ -108,6 +110,9 @@ class SiteLive(BaseModel):
     intensity: LiveIntensity | None = Field(
         default=None, description="tCO2e per unit of product today and this month."
     )
+    energy: LiveEnergy | None = Field(
+        default=None, description="Comprehensive energy in tce (GB/T 2589) today and this month."
+    )
 
 
 class LiveSnapshot(BaseModel):
@@ -138,7 +143,12 @@ def _utc(t: dt.datetime | None) -> dt.datetime | None:
 class LiveHub:
     """Builds and shares live snapshots; closing it ends every open stream."""
 
-    def __init__(self, plant: Plant, pool: Callable[[], AsyncConnectionPool[AsyncConn]]) -> None:
+    def __init__(
+        self,
+        plant: Plant,
+        pool: Callable[[], AsyncConnectionPool[AsyncConn]],
+        energy: EnergyParams | None = None,
+    ) -> None:
         self.plant = plant
         self._pool = pool
         self._lock = asyncio.Lock()
@@ -147,6 +157,7 @@ class LiveHub:
         self._month = None
         self._data_start: dict[str, dt.datetime] = {}
         self._green = GreenLive(plant)
+        self._energy = EnergyLive(energy) if energy is not None else None
         self._closing = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.streams = 0  # open streams, for tests and metrics
@@ -195,6 +206,11 @@ class LiveHub:
             before = await self._month_before(conn, month, day)
             meters = await (await conn.execute(q.METERS_SQL)).fetchall()
             green = await self._green.load(conn, day, next_day, month)
+            tce = (
+                await self._energy.load(conn, day, next_day, month)
+                if self._energy is not None
+                else None
+            )
             if any(s.id not in self._data_start for s in self.plant.sites):
                 for sid, t in await (await conn.execute(q.DATA_START_SQL)).fetchall():
                     if t is not None:
@@ -220,6 +236,8 @@ class LiveHub:
             for s in self.plant.sites
         ]
         self._green.attach(sites, green)
+        if self._energy is not None and tce is not None:
+            self._energy.attach(sites, tce)
         return LiveSnapshot(
             generated_at=now,
             plant=self.plant.name,
