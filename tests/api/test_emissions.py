@@ -51,6 +51,7 @@ def test_sites_and_meters_with_status(example: Api) -> None:
     st = m["status"]
     assert m["scope"] == 1 and m["fuel"] == "natural_gas"
     assert st["state"] == "silent" and st["last_quality"] == "good"
+    assert st["quality"] == "stale"  # the meter's data now, derived with its state
     assert st["silent_since"] == st["last_reading_at"] and st["seconds_silent"] > 0
     assert isinstance(st["last_value"], float)
     listed = example.client.get(

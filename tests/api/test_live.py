@@ -64,7 +64,7 @@ def test_snapshot_figures(live_plant: LivePlant, live_server: Server) -> None:
     p.reading("assembly-grid", now - dt.timedelta(seconds=2))
     p.reading("assembly-pv", now - dt.timedelta(seconds=20))
     p.reading("assembly-pv", now - dt.timedelta(seconds=5), quality=2)
-    p.reading("assembly-export", now - dt.timedelta(seconds=200))
+    p.reading("assembly-export", now - dt.timedelta(seconds=400))  # silent_after_s: 300
 
     r = httpx.get(f"{live_server.base}/v1/live", headers={"X-API-Key": p.tokens["viewer"]})
     assert r.status_code == 200, r.text
@@ -76,15 +76,15 @@ def test_snapshot_figures(live_plant: LivePlant, live_server: Server) -> None:
     assert a["basis"] == "market"
     for rate in a["rates"]:
         assert rate["covered_s"] == rate["window_s"]
-        assert rate["scope1"] == pytest.approx(0.6)
-        assert rate["scope2_location"] == pytest.approx(1.8)
-        assert rate["scope2_market"] == pytest.approx(1.2)
-        assert rate["total"] == pytest.approx(1.8)  # scope 1 + market-based scope 2
+        assert rate["scope1_tco2e_per_h"] == pytest.approx(0.6)
+        assert rate["scope2_location_tco2e_per_h"] == pytest.approx(1.8)
+        assert rate["scope2_market_tco2e_per_h"] == pytest.approx(1.2)
+        assert rate["total_tco2e_per_h"] == pytest.approx(1.8)  # scope 1 + market scope 2
     assert a["trend"]["total_t_per_h"] == [pytest.approx(1.8)] * 60
 
     for rate in f["rates"]:  # over the 30 s covered, not diluted over the window
         assert rate["covered_s"] == 30
-        assert rate["total"] == pytest.approx(0.005 * 3600 / 30)
+        assert rate["total_tco2e_per_h"] == pytest.approx(0.005 * 3600 / 30)
 
     zone = p.plant.zone
     local = now.astimezone(zone)
@@ -101,6 +101,16 @@ def test_snapshot_figures(live_plant: LivePlant, live_server: Server) -> None:
     assert a["today"]["projected_t"] == pytest.approx(0.03 * in_day + 1.8 * left_h, rel=1e-3)
     assert a["month"]["total_t"] == pytest.approx(0.03 * in_month)
     assert a["month"]["budget_t"] == 330
+    # assembly's hour is covered: its projections are judged (state from use and projection).
+    for period in (a["today"], a["month"]):
+        assert period["projection_covered_s"] == 3600 and not period["projection_warming_up"]
+        assert period["budget_state"] in {"ok", "warning", "over"}
+    assert a["today"]["budget_state"] == ("warning" if a["today"]["projected_pct"] >= 100 else "ok")
+    # foundry's projection rests on 30 s: warming up, and marked so, whatever it projects.
+    for period in (f["today"], f["month"]):
+        assert period["projection_covered_s"] == 30 and period["projection_warming_up"]
+        assert period["projected_pct"] is not None
+        assert period["budget_state"] == "warming_up"
 
     meters = {m["id"]: m for m in a["meters"]}
     assert meters["assembly-grid"]["status"] == "ok"
@@ -109,8 +119,27 @@ def test_snapshot_figures(live_plant: LivePlant, live_server: Server) -> None:
     assert meters["assembly-pv"]["quality"] == "exception"
     assert meters["assembly-pv"]["last_good_at"] is not None
     assert meters["assembly-export"]["status"] == "silent"
-    assert meters["assembly-export"]["silent_s"] == pytest.approx(200, abs=10)
+    assert meters["assembly-export"]["quality"] == "stale"  # its last reading was good
+    assert meters["assembly-export"]["silent_s"] == pytest.approx(400, abs=10)
     assert meters["assembly-diesel"]["status"] == "no_data"
+    assert meters["assembly-diesel"]["quality"] is None
+
+    # /v1/sites and /v1/meters give the same rates and the same meter health as the stream.
+    h = {"X-API-Key": p.tokens["viewer"]}
+    listed = {s["id"]: s for s in httpx.get(f"{live_server.base}/v1/sites", headers=h).json()}
+    assert listed["foundry"]["rates"][1]["window_s"] == 900
+    if dt.datetime.fromisoformat(listed["foundry"]["rates_until"]) == end:  # same minute
+        for sid, live in sites.items():
+            assert listed[sid]["rates"] == live["rates"]
+        assert listed["foundry"]["rates"][1]["covered_s"] == 30  # its 15 minutes: over 30 s
+    api_meters = httpx.get(f"{live_server.base}/v1/meters?site=assembly", headers=h).json()
+    for m in api_meters:
+        assert (m["status"]["state"], m["status"]["quality"]) == (
+            meters[m["id"]]["status"],
+            meters[m["id"]]["quality"],
+        )
+    export = next(m for m in api_meters if m["id"] == "assembly-export")
+    assert export["status"]["last_quality"] == "good"  # the reading's own, apart
     assert {m["id"] for m in f["meters"]} == {m.id for m in p.plant.meters if m.site == "foundry"}
 
 

@@ -134,3 +134,49 @@ def test_page_asks_for_a_key(
     wait.until(lambda d: d.find_element(By.ID, "conn").get_attribute("data-state") == "live")
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-site="assembly"]'))
     assert not keybox.is_displayed()
+
+
+def _badge(driver: webdriver.Chrome, site: str, period: str) -> tuple[str, str, str] | None:
+    """(state, text, background colour) of a budget's badge, read in one step."""
+    found = driver.execute_script(
+        "const e = document.querySelector(arguments[0]);"
+        "return e ? [e.dataset.value, e.textContent, getComputedStyle(e).backgroundColor]"
+        " : null;",
+        f'[data-site="{site}"] [data-field="{period}-budget-state"]',
+    )
+    return None if found is None else (str(found[0]), str(found[1]), str(found[2]))
+
+
+def test_a_young_projection_is_warming_up_and_budgets_are_coloured_by_state(
+    live_plant: LivePlant, live_server: Server, browser: webdriver.Chrome, tmp_path: Path
+) -> None:
+    p = live_plant
+    now = safe_now()
+    end = rates_end(now)
+    # foundry: data began 372 s before the rates' end, at 3.6 t/h (0.06 t a minute): held
+    # to the month's end that projects far over its 1150 t budget, on six minutes of data.
+    p.reading("foundry-grid", end - dt.timedelta(seconds=372))
+    p.minutes("foundry", end - dt.timedelta(minutes=7), 7, 0.02, 0.04, 0.04)
+    # assembly: two hours of data at 0.006 t/h: well inside its 12 t day and 330 t month.
+    p.reading("assembly-grid", end - dt.timedelta(hours=2))
+    p.minutes("assembly", end - dt.timedelta(minutes=90), 90, 0.00005, 0.0001, 0.00005)
+
+    browser.get(f"{live_server.base}/#key={p.tokens['viewer']}")
+    wait = WebDriverWait(browser, 20, poll_frequency=0.2)
+    wait.until(lambda d: _badge(d, "foundry", "month") is not None)
+    wait.until(lambda d: _badge(d, "assembly", "month") is not None)
+    grey, green = "rgb(125, 135, 144)", "rgb(47, 143, 91)"
+    assert _badge(browser, "foundry", "month") == ("warming_up", "warming up", grey)
+    # 372 s of data; 432 s if the rates' minute moved on while the browser started.
+    covered = int(_field(browser, '[data-site="foundry"] [data-field="covered-3600"]') or 0)
+    assert covered in (372, 432)
+    projection = _field(browser, '[data-site="foundry"] [data-field="month-projection"]', "text")
+    assert projection is not None and f"warming up ({covered // 60} of 60 min" in projection
+    assert "%" not in projection  # no percentage judged on six minutes
+    assert _badge(browser, "assembly", "month") == ("ok", "on track", green)
+    _shot(browser, tmp_path, "live-page-warming-up.png")
+
+    browser.find_element(By.ID, "lang").click()
+    wait.until(lambda d: d.execute_script("return document.documentElement.lang") == "zh-CN")
+    assert _badge(browser, "foundry", "month") == ("warming_up", "预热中", grey)
+    assert _badge(browser, "assembly", "month") == ("ok", "正常", green)

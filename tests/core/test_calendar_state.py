@@ -1,4 +1,4 @@
-"""Calendar buckets, rolling rates, and the engine state as a plain serialisable object."""
+"""Calendar buckets and the engine state as a plain serialisable object."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from carbonstream.compute import run
 from carbonstream.config.loader import load_plant
 from carbonstream.core import Engine, EngineState, FactorLibrary
-from carbonstream.core.calendar import bucket_start, label, rolling_rates, to_calendar
+from carbonstream.core.calendar import bucket_start, label, to_calendar
 from carbonstream.readings_file import load_readings
-from tests.plants import NS, ns
+from tests.plants import ns
 from tests.test_compute_cli import PLANT, READINGS
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -42,21 +42,6 @@ def test_fall_back_hours_are_distinct_buckets() -> None:
     assert a != b
     assert label(int(a), berlin) == "2026-10-25T02:00:00+02:00"
     assert label(int(b), berlin) == "2026-10-25T02:00:00+01:00"
-
-
-def test_rolling_rates() -> None:
-    # 60 one-minute buckets of 0.01 t each, ending at now: 1-min rate 0.6 t/h,
-    # 15-min and 60-min rates 0.6 t/h as well; then a quiet last quarter hour.
-    now = ns("2026-11-23T10:00:00+08:00")
-    buckets = now - np.arange(60, 0, -1, dtype=np.int64) * 60 * NS
-    values = np.full(60, 0.01)
-    assert rolling_rates(buckets, 60, values, now) == pytest.approx({60: 0.6, 900: 0.6, 3600: 0.6})
-    values[-15:] = 0.0
-    r = rolling_rates(buckets, 60, values, now)
-    assert r[60] == 0.0 and r[900] == 0.0
-    assert r[3600] == pytest.approx(0.45)
-    with pytest.raises(ValueError, match="shorter than"):
-        rolling_rates(buckets, 60, values, now, (30,))
 
 
 def test_state_survives_json_and_a_new_engine() -> None:

@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry
 
 from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.routes.metrics import PlantSnapshot
+from carbonstream.domain.live import Rate
 from carbonstream.gateway.metrics import GatewayMetrics
 from carbonstream.ingest.metrics import Metrics
 
@@ -30,8 +31,14 @@ def exposed() -> set[str]:
     exposes them (the API's plant figures from a one-site, one-meter snapshot)."""
     gateway = GatewayMetrics()
     snapshot = CollectorRegistry()
-    snapshot.register(
-        PlantSnapshot({"s": (1.0, 1.0, 1.0)}, {"s": (1.0, 1.0, 1.0)}, [("m", "s", 0.0)], 1.0)
+    rate = Rate(
+        window_s=900,
+        covered_s=900,
+        scope1_tco2e_per_h=1.0,
+        scope2_location_tco2e_per_h=1.0,
+        scope2_market_tco2e_per_h=1.0,
+        total_tco2e_per_h=2.0,
     )
+    snapshot.register(PlantSnapshot({"s": rate}, {"s": (1.0, 1.0, 1.0)}, [("m", "s", 0.0)], 1.0))
     api = ApiMetrics(alerts=True).registry
     return _names(Metrics().registry) | _names(gateway.registry) | _names(api) | _names(snapshot)

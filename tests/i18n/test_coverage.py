@@ -22,7 +22,9 @@ from typing import get_args
 from carbonstream.alerts.rules import Measure
 from carbonstream.api.routes.alerts import ActiveAlert
 from carbonstream.config.fuels import Fuel
-from carbonstream.domain.live import Status
+from carbonstream.core.budget import BudgetState
+from carbonstream.core.health import MeterState
+from carbonstream.core.plausible import QUALITY_NAMES
 from carbonstream.i18n import LOCALES, catalogue
 from carbonstream.monthly.gather import FLAG_NOTES
 from carbonstream.transport.payload import Quality
@@ -92,8 +94,9 @@ def test_every_message_the_live_script_asks_for_is_in_the_catalogue() -> None:
     exact, prefixes = _js_keys()
     assert len(exact) > 50
     expanded = {
-        "st-": {f"st-{s}" for s in get_args(Status)},
-        "q-": {f"q-{q.value}" for q in Quality},
+        "st-": {f"st-{s.value}" for s in MeterState},
+        "bs-": {f"bs-{s.value}" for s in BudgetState},
+        "q-": {f"q-{q.value}" for q in Quality} | {f"q-{q}" for q in QUALITY_NAMES.values()},
         "so-far-forecast-": {"so-far-forecast-month", "so-far-forecast-year"},
         "measure-": {f"measure-{m.value}" for m in Measure},
         "alert-": {f"alert-{s}" for s in get_args(ActiveAlert.model_fields["status"].annotation)},

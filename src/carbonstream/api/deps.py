@@ -22,9 +22,10 @@ from carbonstream.api.problems import Problem
 from carbonstream.api.schemas.values import Instant
 from carbonstream.api.settings import ApiSettings
 from carbonstream.config.plant import Meter, Plant
+from carbonstream.domain.bounds import Bounds
+from carbonstream.domain.live import LiveHub
 from carbonstream.i18n import Msg
 from carbonstream.ledger import LedgerError, SerialRange
-from carbonstream.ledger.bounds import Bounds
 
 
 async def _plant(request: Request) -> Plant:
@@ -52,7 +53,13 @@ async def _metrics(request: Request) -> ApiMetrics:
     return metrics
 
 
+async def _live(request: Request) -> LiveHub:
+    hub: LiveHub = request.app.state.live
+    return hub
+
+
 PlantDep = Annotated[Plant, Depends(_plant)]
+LiveDep = Annotated[LiveHub, Depends(_live)]
 SettingsDep = Annotated[ApiSettings, Depends(_settings)]
 MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]
 CatalogDep = Annotated[Catalog, Depends(_catalog)]

@@ -1,4 +1,4 @@
-"""Calendar buckets in the plant's time zone, and rolling rates.
+"""Calendar buckets in the plant's time zone (rolling rates: :mod:`carbonstream.core.rates`).
 
 Base buckets are UTC-aligned and nest in local calendar buckets, so a calendar
 bucket is found per *distinct* base bucket (a few thousand per batch), never
@@ -17,7 +17,6 @@ from numpy.typing import NDArray
 from carbonstream.core.batch import NS_PER_S
 
 CALENDAR_UNITS = ("minute", "15min", "hour", "day", "month")
-ROLLING_WINDOWS_S = (60, 900, 3600)
 
 _UTC = dt.UTC
 
@@ -86,25 +85,3 @@ def period_span(ts_s: float, zone: ZoneInfo, period: str) -> tuple[dt.datetime, 
 def label(ts_ns: int, zone: ZoneInfo) -> str:
     """ISO-8601 local time with offset, e.g. 2026-03-29T03:00:00+02:00."""
     return dt.datetime.fromtimestamp(ts_ns // NS_PER_S, _UTC).astimezone(zone).isoformat()
-
-
-def rolling_rates(
-    bucket: NDArray[np.int64],
-    bucket_s: int,
-    values: NDArray[np.float64],
-    now_ns: int,
-    windows_s: tuple[int, ...] = ROLLING_WINDOWS_S,
-) -> dict[int, float]:
-    """Emission rate per hour over each trailing window ending at ``now_ns``.
-
-    ``values`` are per-bucket totals (e.g. tCO2e); a bucket counts when it lies
-    inside the window; windows shorter than one bucket are not allowed.
-    """
-    out: dict[int, float] = {}
-    end = bucket + bucket_s * NS_PER_S
-    for w in windows_s:
-        if w < bucket_s:
-            raise ValueError(f"window {w}s is shorter than the {bucket_s}s bucket")
-        inside = (bucket >= now_ns - w * NS_PER_S) & (end <= now_ns)
-        out[w] = float(values[inside].sum()) * 3600.0 / w
-    return out

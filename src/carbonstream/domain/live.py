@@ -3,15 +3,16 @@
 One :class:`LiveHub` per app builds snapshots from the store's rollups and
 shares them: concurrent requests and every open stream within ``max_age_s``
 get the same snapshot from one round of queries, so fifty watchers cost what
-one does.
+one does. ``/v1/sites`` and ``/metrics`` read their rates from the same
+snapshot, so every live rate a person or a scraper sees is one figure.
 
-Rates are tCO2e per hour over the trailing 1, 15 and 60 minutes, from
-complete minutes only, ending at the last minute that closed at least
-:data:`SETTLE_S` ago (readings reach the database a few seconds after their
-source time; a minute still filling would read low). Where a site's data began
-inside a window, the rate is over the covered part (``covered_s``), so a fresh
-plant shows a true rate after its first complete minute instead of a diluted
-one.
+Rates are tCO2e per hour over the trailing 1, 15 and 60 minutes of complete
+minutes, over the seconds of each window the site's data covers
+(:mod:`carbonstream.core.rates`): a fresh plant shows a true rate after its
+first complete minute instead of a diluted one, and ``covered_s`` says how
+much data it rests on. Projections to the end of the day and month hold the
+60-minute rate and are *warming up* until it covers the whole hour
+(:mod:`carbonstream.core.budget`).
 """
 
 from __future__ import annotations
@@ -28,31 +29,39 @@ from pydantic import BaseModel, Field
 
 from carbonstream.config.plant import Plant, Site
 from carbonstream.core.batch import NS_PER_S
-from carbonstream.core.calendar import ROLLING_WINDOWS_S, rolling_rates
+from carbonstream.core.budget import (
+    PROJECTION_MIN_COVERED_S,
+    BudgetState,
+    budget_state,
+    projection_ready,
+)
 from carbonstream.core.energy import EnergyParams
+from carbonstream.core.health import MeterState, meter_health
+from carbonstream.core.rates import SETTLE_S, rates_until, rolling_rates
 from carbonstream.domain.live_energy import EnergyLive, LiveEnergy
 from carbonstream.domain.live_green import GreenLive, LiveIntensity, LiveZeroCarbon
 from carbonstream.store import live as q
 from carbonstream.store.db import AsyncConn
-from carbonstream.transport.payload import Quality
 
-SETTLE_S = 10  # a minute counts for rates this long after it closed
-SILENT_AFTER_S = 60.0  # a meter not heard from for this long is "silent"
+__all__ = ["SETTLE_S", "LiveHub", "LiveSnapshot", "Rate", "SiteLive"]
+
 TREND_MINUTES = 60
 MONTH_CACHE_S = 60.0  # closed days of the month are re-read at most this often
-_QUALITIES = [q_.value for q_ in Quality]
 _UTC = dt.UTC
-
-Status = Literal["ok", "bad_quality", "silent", "no_data"]
 
 
 class Rate(BaseModel):
+    """tCO2e per hour over the ``covered_s`` seconds of the window that have data."""
+
     window_s: int = Field(description="Trailing window: 60, 900 or 3600 s.")
-    covered_s: int = Field(description="Seconds of the window with data (less at the start).")
-    scope1: float | None = Field(description="Scope 1, tCO2e/h (null: no data yet).")
-    scope2_location: float | None = Field(description="Scope 2 location-based, tCO2e/h.")
-    scope2_market: float | None = Field(description="Scope 2 market-based, tCO2e/h.")
-    total: float | None = Field(description="Scope 1 + Scope 2 on the budget's basis, tCO2e/h.")
+    covered_s: int = Field(
+        description="Seconds of the window the site's data covers (less than window_s while "
+        "the data is younger than the window); the rates are over these seconds."
+    )
+    scope1_tco2e_per_h: float | None = Field(description="Scope 1 (null: no data yet).")
+    scope2_location_tco2e_per_h: float | None = Field(description="Scope 2 location-based.")
+    scope2_market_tco2e_per_h: float | None = Field(description="Scope 2 market-based.")
+    total_tco2e_per_h: float | None = Field(description="Scope 1 + Scope 2 on the budget's basis.")
 
 
 class Period(BaseModel):
@@ -64,9 +73,25 @@ class Period(BaseModel):
     budget_t: float | None
     used_pct: float | None = Field(description="total_t as % of budget_t.")
     projected_t: float | None = Field(
-        description="Total at the end of the period if the 60-min rate holds."
+        description="Total at the end of the period if the 60-min rate holds (see "
+        "projection_warming_up)."
     )
     projected_pct: float | None
+    projection_covered_s: int = Field(
+        description="Seconds of data under the 60-min rate the projection holds."
+    )
+    projection_min_covered_s: int = Field(
+        default=PROJECTION_MIN_COVERED_S,
+        description="Seconds of data the projection needs before it is judged (docs/forecast.md).",
+    )
+    projection_warming_up: bool = Field(
+        description="True while projection_covered_s < projection_min_covered_s: the projection "
+        "is shown as warming up, not judged against the budget."
+    )
+    budget_state: BudgetState | None = Field(
+        description="ok; warning (used >= 80 %, or projected >= 100 % once warmed up); over "
+        "(used >= 100 %); warming_up (the projection rests on too little data); null: no budget."
+    )
 
 
 class MeterStatus(BaseModel):
@@ -76,11 +101,14 @@ class MeterStatus(BaseModel):
     kind: str
     unit: str
     last_reading_at: dt.datetime | None = Field(description="Newest reading, any quality.")
-    quality: str | None = Field(description="Quality of the newest reading.")
+    quality: str | None = Field(
+        description="Quality of the meter's data now: good when ok, stale when silent, the "
+        "newest reading's quality when it is unusable, null when never read."
+    )
     last_good_at: dt.datetime | None = Field(description="Newest good reading in the account.")
     silent_s: float | None = Field(description="Seconds since the newest reading.")
-    status: Status = Field(
-        description=f"ok; silent (no reading for {SILENT_AFTER_S:.0f} s); bad_quality (the "
+    status: MeterState = Field(
+        description="ok; silent (no reading for the API's silent_after_s); bad_quality (the "
         "newest reading is unusable: the gateway hears the device, the meter gives no value); "
         "no_data (never read)"
     )
@@ -147,9 +175,11 @@ class LiveHub:
         self,
         plant: Plant,
         pool: Callable[[], AsyncConnectionPool[AsyncConn]],
+        silent_after_s: float,
         energy: EnergyParams | None = None,
     ) -> None:
         self.plant = plant
+        self.silent_after_s = silent_after_s
         self._pool = pool
         self._lock = asyncio.Lock()
         self._cached: tuple[float, LiveSnapshot] | None = None
@@ -193,7 +223,7 @@ class LiveHub:
 
     async def _build(self, now: dt.datetime) -> LiveSnapshot:
         zone = self.plant.zone
-        end = (now - dt.timedelta(seconds=SETTLE_S)).replace(second=0, microsecond=0)
+        end = rates_until(now)
         lo = end - dt.timedelta(minutes=TREND_MINUTES)
         local = now.astimezone(zone)
         day = dt.datetime(local.year, local.month, local.day, tzinfo=zone)
@@ -285,41 +315,14 @@ class LiveHub:
         vals = np.array([[r[2], r[3], r[4]] for r in rows], dtype=np.float64).reshape(-1, 3)
         total = vals[:, 0] + vals[:, col]
         end_ns = int(end.timestamp()) * NS_PER_S
-        start = self._data_start.get(site.id)
-        rates = []
-        for w in ROLLING_WINDOWS_S:
-            covered = 0.0
-            if start is not None:
-                covered = max(
-                    0.0, (end - max(end - dt.timedelta(seconds=w), start)).total_seconds()
-                )
-            if covered < 1:
-                rates.append(
-                    Rate(
-                        window_s=w,
-                        covered_s=0,
-                        scope1=None,
-                        scope2_location=None,
-                        scope2_market=None,
-                        total=None,
-                    )
-                )
-                continue
-            per = [
-                rolling_rates(ns, 60, v, end_ns, (w,))[w] * w / covered
-                for v in (vals[:, 0], vals[:, 1], vals[:, 2], total)
-            ]
-            rates.append(
-                Rate(
-                    window_s=w,
-                    covered_s=round(covered),
-                    scope1=_r(per[0]),
-                    scope2_location=_r(per[1]),
-                    scope2_market=_r(per[2]),
-                    total=_r(per[3]),
-                )
-            )
-        hourly = next((r.total for r in reversed(rates) if r.total is not None), None)
+        data_start = self._data_start.get(site.id)
+        start_ns = None if data_start is None else int(data_start.timestamp() * NS_PER_S)
+        cols = np.column_stack([vals, total])
+        rates = [
+            _rate(r.window_s, r.covered_s, r.tco2e_per_h)
+            for r in rolling_rates(ns, 60, cols, end_ns, start_ns)
+        ]
+        held = max(rates, key=lambda r: r.window_s)  # the projections hold the longest
         day, next_day, month, next_month = bounds
         trend: list[float | None] = [None] * TREND_MINUTES
         lo_ns = int(lo.timestamp()) * NS_PER_S
@@ -334,41 +337,55 @@ class LiveHub:
             basis=basis,
             rates=rates,
             today=_period(
-                day, next_day, now, today, col, budget.daily_t if budget else None, hourly
+                (day, next_day), now, today, col, budget.daily_t if budget else None, held
             ),
             month=_period(
-                month,
-                next_month,
+                (month, next_month),
                 now,
                 before + today,
                 col,
                 budget.monthly_t if budget else None,
-                hourly,
+                held,
             ),
             trend=Trend(start=lo, total_t_per_h=trend),
             meters=[
-                _meter(m.id, m.kind.value, m.unit, meters.get(m.id), now).model_copy(
-                    update={"name": m.name, "name_zh": m.name_zh}
-                )
+                _meter(
+                    m.id, m.kind.value, m.unit, meters.get(m.id), now, self.silent_after_s
+                ).model_copy(update={"name": m.name, "name_zh": m.name_zh})
                 for m in self.plant.meters
                 if m.site == site.id
             ],
         )
 
 
+def _rate(window_s: int, covered_s: int, per_h: tuple[float, ...] | None) -> Rate:
+    r = (None,) * 4 if per_h is None else tuple(_r(x) for x in per_h)
+    return Rate(
+        window_s=window_s,
+        covered_s=covered_s,
+        scope1_tco2e_per_h=r[0],
+        scope2_location_tco2e_per_h=r[1],
+        scope2_market_tco2e_per_h=r[2],
+        total_tco2e_per_h=r[3],
+    )
+
+
 def _period(
-    start: dt.datetime,
-    end: dt.datetime,
+    span: tuple[dt.datetime, dt.datetime],
     now: dt.datetime,
     sums: np.ndarray,
     col: int,
     budget: float | None,
-    rate_t_per_h: float | None,
+    held: Rate,
 ) -> Period:
+    start, end = span
     total = float(sums[0] + sums[col])
+    rate = held.total_tco2e_per_h
     projected = None
-    if rate_t_per_h is not None:
-        projected = total + rate_t_per_h * max(0.0, (end - now).total_seconds()) / 3600
+    if rate is not None:
+        projected = total + rate * max(0.0, (end - now).total_seconds()) / 3600
+    used_pct = 100 * total / budget if budget else None
+    projected_pct = 100 * projected / budget if budget and projected is not None else None
     return Period(
         start=start.astimezone(_UTC),
         scope1_t=_r(float(sums[0])),
@@ -376,34 +393,34 @@ def _period(
         scope2_market_t=_r(float(sums[2])),
         total_t=_r(total),
         budget_t=budget,
-        used_pct=_r(100 * total / budget) if budget else None,
+        used_pct=_r(used_pct) if used_pct is not None else None,
         projected_t=_r(projected) if projected is not None else None,
-        projected_pct=_r(100 * projected / budget) if budget and projected is not None else None,
+        projected_pct=_r(projected_pct) if projected_pct is not None else None,
+        projection_covered_s=held.covered_s,
+        projection_warming_up=not projection_ready(held.covered_s),
+        budget_state=None
+        if used_pct is None
+        else budget_state(used_pct, projected_pct, held.covered_s),
     )
 
 
 def _meter(
-    meter_id: str, kind: str, unit: str, row: tuple[Any, ...] | None, now: dt.datetime
+    meter_id: str,
+    kind: str,
+    unit: str,
+    row: tuple[Any, ...] | None,
+    now: dt.datetime,
+    silent_after_s: float,
 ) -> MeterStatus:
     last, code, good = (_utc(row[2]), row[3], _utc(row[4])) if row else (None, None, None)
-    quality = None if code is None else (_QUALITIES[code] if code < len(_QUALITIES) else "unknown")
-    silent = None if last is None else max(0.0, round((now - last).total_seconds(), 1))
-    status: Status
-    if last is None or silent is None:
-        status = "no_data"
-    elif silent > SILENT_AFTER_S:
-        status = "silent"
-    elif quality != Quality.GOOD.value:
-        status = "bad_quality"
-    else:
-        status = "ok"
+    health = meter_health(last, code, now, silent_after_s)
     return MeterStatus(
         id=meter_id,
         kind=kind,
         unit=unit,
         last_reading_at=last,
-        quality=quality,
+        quality=health.quality,
         last_good_at=good,
-        silent_s=silent,
-        status=status,
+        silent_s=None if health.silent_s is None else round(health.silent_s, 1),
+        status=health.state,
     )

@@ -38,9 +38,10 @@ from carbonstream.api.schemas.ledger import (
     Restatement,
 )
 from carbonstream.config.plant import Plant
+from carbonstream.domain import reallocate
 from carbonstream.i18n import Msg
 from carbonstream.ledger import Allocation, Certificate, LedgerError, check_allocation
-from carbonstream.store import ledger, reallocate
+from carbonstream.store import ledger
 
 router = APIRouter(prefix="/v1", tags=["contracts"], responses=PROBLEM_RESPONSES)
 _RETRY = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)

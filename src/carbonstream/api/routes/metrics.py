@@ -20,14 +20,15 @@ from prometheus_client.registry import Collector
 
 from carbonstream.api.auth import require_unless_public
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import MetricsDep, timed
+from carbonstream.api.deps import LiveDep, MetricsDep, timed
 from carbonstream.api.problems import PROBLEM_RESPONSES
-from carbonstream.store.queries import status
+from carbonstream.domain.live import Rate
 
 router = APIRouter(tags=["metrics"], responses=PROBLEM_RESPONSES)
 
 _TOTALS_TTL_S = 30.0
 _SCOPES = ("scope1", "scope2_location", "scope2_market")
+_RATE_WINDOW_S = 900  # the live rate a scraper gets: its trailing quarter hour
 
 TOTALS_SQL = """
 SELECT s.id, sum(m.scope1_t), sum(m.scope2_location_t), sum(m.scope2_market_t)
@@ -43,7 +44,7 @@ ORDER BY m.id
 class PlantSnapshot(Collector):
     def __init__(
         self,
-        rates: dict[str, tuple[float, float, float]],
+        rates: dict[str, Rate],
         totals: dict[str, tuple[float, float, float]],
         meters: list[tuple[str, str, float | None]],
         now: float,
@@ -53,19 +54,33 @@ class PlantSnapshot(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         rate = GaugeMetricFamily(
             "carbonstream_emission_rate_tco2e_per_hour",
-            "Emission rate over the last 15 complete minutes, tCO2e per hour",
+            "Emission rate over the covered part of the last 15 complete minutes, tCO2e per "
+            "hour (the live page's figure)",
             labels=["site", "scope"],
+        )
+        covered = GaugeMetricFamily(
+            "carbonstream_emission_rate_covered_seconds",
+            "Seconds of the rate's 15-minute window that the site's data covers",
+            labels=["site"],
         )
         total = GaugeMetricFamily(
             "carbonstream_emissions_total_tco2e",
             "Emissions stored so far, tCO2e (market-based may be restated down)",
             labels=["site", "scope"],
         )
-        for site in sorted(set(self.rates) | set(self.totals)):
+        for site, r in sorted(self.rates.items()):
+            covered.add_metric([site], r.covered_s)
+            per_h = (
+                r.scope1_tco2e_per_h,
+                r.scope2_location_tco2e_per_h,
+                r.scope2_market_tco2e_per_h,
+            )
+            for scope, v in zip(_SCOPES, per_h, strict=True):
+                if v is not None:  # no data yet: no sample rather than a false zero
+                    rate.add_metric([site, scope], v)
+        for site in sorted(self.totals):
             for i, scope in enumerate(_SCOPES):
-                rate.add_metric([site, scope], self.rates.get(site, (0.0, 0.0, 0.0))[i])
-                if site in self.totals:
-                    total.add_metric([site, scope], self.totals[site][i])
+                total.add_metric([site, scope], self.totals[site][i])
         stale = GaugeMetricFamily(
             "carbonstream_meter_silent_seconds",
             "Seconds since the meter's newest reading (any quality)",
@@ -81,7 +96,7 @@ class PlantSnapshot(Collector):
                 continue
             stale.add_metric([meter, site], max(0.0, self.now - ts))
             last.add_metric([meter, site], ts)
-        yield from (rate, total, stale, last)
+        yield from (rate, covered, total, stale, last)
 
 
 async def _totals(
@@ -105,10 +120,13 @@ async def _totals(
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
     dependencies=[Depends(require_unless_public)],
 )
-async def prometheus_metrics(request: Request, conn: Connection, metrics: MetricsDep) -> Response:
+async def prometheus_metrics(
+    request: Request, conn: Connection, metrics: MetricsDep, live: LiveDep
+) -> Response:
     now = dt.datetime.now(dt.UTC)
+    snapshot = await live.snapshot()
+    rates = {s.id: next(r for r in s.rates if r.window_s == _RATE_WINDOW_S) for s in snapshot.sites}
     async with timed(metrics, "metrics_live"):
-        rates = await status.rates(conn, now)
         rows = await (await conn.execute(STALENESS_SQL)).fetchall()
     totals = await _totals(request, conn, metrics)
     meters = [(str(r[0]), str(r[1]), None if r[2] is None else int(r[2]) / 1e9) for r in rows]

@@ -8,25 +8,30 @@ from fastapi import APIRouter
 
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import CatalogDep, MetricsDep, PlantDep, SettingsDep, meter_config, timed
+from carbonstream.api.deps import (
+    CatalogDep,
+    LiveDep,
+    MetricsDep,
+    PlantDep,
+    SettingsDep,
+    meter_config,
+    timed,
+)
 from carbonstream.api.problems import PROBLEM_RESPONSES, not_found
 from carbonstream.api.schemas.sites import (
     BudgetPublic,
     ConflictPublic,
     MeterPublic,
-    MeterState,
     MeterStatus,
-    Rates,
     SiteDetail,
     SitePublic,
 )
 from carbonstream.config.plant import Plant
-from carbonstream.core import plausible
+from carbonstream.core.health import MeterState, meter_health, quality_name
+from carbonstream.domain.live import LiveSnapshot
 from carbonstream.store.queries import status
-from carbonstream.transport.payload import Quality
 
 router = APIRouter(prefix="/v1", tags=["sites and meters"], responses=PROBLEM_RESPONSES)
-_QUALITIES = list(Quality)
 
 
 def meter_public(
@@ -35,23 +40,7 @@ def meter_public(
     zone = plant.zone
     conf = meter_config(plant).get(row.id)
     last = row.last_reading_at
-    silent_s = None if last is None else max(0.0, (now - last).total_seconds())
-    if last is None:
-        state = MeterState.NO_DATA
-    elif silent_s is not None and silent_s > silent_after_s:
-        state = MeterState.SILENT
-    elif row.last_quality:
-        state = MeterState.BAD_QUALITY
-    else:
-        state = MeterState.OK
-    quality = None
-    if row.last_quality is not None:
-        q = row.last_quality
-        quality = (
-            _QUALITIES[q].value
-            if 0 <= q < len(_QUALITIES)
-            else plausible.QUALITY_NAMES.get(q, str(q))
-        )
+    health = meter_health(last, row.last_quality, now, silent_after_s)
     return MeterPublic(
         id=row.id,
         site=row.site,
@@ -62,13 +51,16 @@ def meter_public(
         fuel=conf.fuel if conf and conf.fuel else None,
         description=conf.description if conf else "",
         status=MeterStatus(
-            state=state,
+            state=health.state,
+            quality=health.quality,
             last_reading_at=last.astimezone(zone) if last else None,
             last_value=row.last_value,
-            last_quality=quality,
+            last_quality=None if row.last_quality is None else quality_name(row.last_quality),
             last_good_at=row.last_good_at.astimezone(zone) if row.last_good_at else None,
-            seconds_silent=silent_s,
-            silent_since=last.astimezone(zone) if state is MeterState.SILENT and last else None,
+            seconds_silent=health.silent_s,
+            silent_since=last.astimezone(zone)
+            if health.state is MeterState.SILENT and last
+            else None,
             conflicts=row.conflicts,
             last_conflict=_conflict(row.last_conflict, plant),
             implausible_readings=row.implausible,
@@ -89,15 +81,11 @@ def _conflict(c: status.Conflict | None, plant: Plant) -> ConflictPublic | None:
 
 
 def _site(
-    row: status.SiteRow,
-    meters: list[MeterPublic],
-    rates: tuple[float, float, float],
-    plant: Plant,
-    now: dt.datetime,
+    row: status.SiteRow, meters: list[MeterPublic], snap: LiveSnapshot, plant: Plant
 ) -> SitePublic:
     conf = next((s for s in plant.sites if s.id == row.id), None)
     budget = conf.budget if conf else None
-    start, end = status.rate_window(now)
+    live = next((s for s in snap.sites if s.id == row.id), None)
     lasts = [m.status.last_reading_at for m in meters if m.status.last_reading_at]
     return SitePublic(
         id=row.id,
@@ -108,13 +96,8 @@ def _site(
         meters_silent=sum(m.status.state is MeterState.SILENT for m in meters),
         meters_bad_quality=sum(m.status.state is MeterState.BAD_QUALITY for m in meters),
         last_reading_at=max(lasts) if lasts else None,
-        rates=Rates(
-            scope1_t_per_h=rates[0],
-            scope2_location_t_per_h=rates[1],
-            scope2_market_t_per_h=rates[2],
-            window_start=start.astimezone(plant.zone),
-            window_end=end.astimezone(plant.zone),
-        ),
+        rates_until=snap.rates_until.astimezone(plant.zone),
+        rates=live.rates if live else [],
     )
 
 
@@ -128,12 +111,13 @@ async def list_sites(
     settings: SettingsDep,
     metrics: MetricsDep,
     catalog: CatalogDep,
+    live: LiveDep,
 ) -> list[SitePublic]:
     now = dt.datetime.now(dt.UTC)
     async with timed(metrics, "sites"):
         site_rows = await catalog.sites(conn)
         meter_rows = await status.meters(conn)
-        rates = await status.rates(conn, now)
+    snap = await live.snapshot()
     out = []
     for s in site_rows:
         ms = [
@@ -141,7 +125,7 @@ async def list_sites(
             for m in meter_rows
             if m.site == s.id
         ]
-        out.append(_site(s, ms, rates.get(s.id, (0.0, 0.0, 0.0)), plant, now))
+        out.append(_site(s, ms, snap, plant))
     return out
 
 
@@ -156,6 +140,7 @@ async def get_site(
     settings: SettingsDep,
     metrics: MetricsDep,
     catalog: CatalogDep,
+    live: LiveDep,
 ) -> SiteDetail:
     now = dt.datetime.now(dt.UTC)
     async with timed(metrics, "site"):
@@ -163,9 +148,9 @@ async def get_site(
             raise not_found("site", site_id)
         row = next(s for s in await catalog.sites(conn) if s.id == site_id)
         meter_rows = await status.meters(conn, site=site_id)
-        rates = await status.rates(conn, now)
+    snap = await live.snapshot()
     ms = [meter_public(m, plant, now, settings.silent_after_s) for m in meter_rows]
-    base = _site(row, ms, rates.get(site_id, (0.0, 0.0, 0.0)), plant, now)
+    base = _site(row, ms, snap, plant)
     return SiteDetail(**base.model_dump(), meter_status=ms)
 
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from carbonstream.api.schemas.ledger import DateRange
 from carbonstream.api.schemas.values import Instant
-
-Basis = Literal["market", "location"]
+from carbonstream.domain.green_model import PeriodOut as PeriodOut
 
 # --- hourly instrument data -------------------------------------------------------------------
 
@@ -60,12 +58,6 @@ class HourlyPublic(BaseModel):
 
 
 # --- matching ---------------------------------------------------------------------------------
-
-
-class PeriodOut(BaseModel):
-    start: dt.datetime
-    end: dt.datetime = Field(description="Exclusive.")
-    hours: float
 
 
 class MatchedInstrument(BaseModel):
@@ -129,93 +121,3 @@ class MatchingReport(BaseModel):
     stored: StoredAccount
     hours: list[MatchingHour] | None = Field(description="Per hour, with hours=true.")
     notes: list[str]
-
-
-# --- zero-carbon status -----------------------------------------------------------------------
-
-
-class ZeroCarbonStatus(BaseModel):
-    site: str | None = Field(description="Null: the sites asked for together.")
-    scope1_t: float
-    scope2_t: float = Field(description="On the basis of scope2_basis.")
-    gross_t: float = Field(description="Scope 1 + Scope 2: never reduced by offsets.")
-    offsets_t: float = Field(description="CCER retired for this site (or plant-wide) and period.")
-    net_t: float
-    zero_carbon: bool = Field(description="net_t <= 0.")
-    remaining_t: float = Field(description="What is left to reduce or offset; 0 when zero-carbon.")
-    over_offset: bool = Field(description="net_t < 0: more retired than emitted (never clamped).")
-    over_offset_t: float = Field(description="-net_t when over-offset, else 0.")
-    retirements: list[int] = Field(description="Ids of the retirements counted.")
-
-
-class ZeroCarbonReport(BaseModel):
-    period: PeriodOut
-    version: str = Field(description="'live' or the restatement id the figures come from.")
-    scope2_basis: Basis
-    rule: str
-    total: ZeroCarbonStatus
-    sites: list[ZeroCarbonStatus]
-
-
-# --- intensity --------------------------------------------------------------------------------
-
-
-class SiteIntensity(BaseModel):
-    site: str
-    unit: str | None = Field(description="Production unit (null: the site has no production).")
-    production: float
-    scope1_t: float
-    scope2_t: float
-    emissions_t: float
-    t_per_unit: float | None = Field(description="tCO2e per unit; null without production.")
-
-
-class LineIntensity(BaseModel):
-    line: str
-    site: str
-    unit: str | None
-    production: float
-    production_meters: list[str]
-    emission_meters: list[str]
-    scope1_t: float
-    scope2_location_t: float
-    scope2_market_t: float = Field(
-        description="The line's grid MWh at the site's market-based tCO2e per MWh of the "
-        "period, plus its heat."
-    )
-    emissions_t: float = Field(description="Scope 1 + Scope 2 on scope2_basis.")
-    t_per_unit: float | None
-
-
-class IntensityReport(BaseModel):
-    period: PeriodOut
-    scope2_basis: Basis
-    sites: list[SiteIntensity]
-    lines: list[LineIntensity]
-    notes: list[str]
-
-
-# --- restatements -----------------------------------------------------------------------------
-
-
-class RestatementPublic(BaseModel):
-    id: int
-    label: str
-    first_day: dt.date
-    last_day: dt.date
-    created_at: dt.datetime
-    code_version: str
-    factor_files: list[dict[str, str]]
-    factors: list[dict[str, str | int | float]] = Field(
-        description="Factor versions the recomputation used: factor_id, version, value, unit."
-    )
-    note: str
-    site_days: int = Field(description="Stored (site, local day) totals.")
-
-
-class VersionPublic(BaseModel):
-    """Which account a figure comes from: the live one ingest keeps, or a restatement."""
-
-    version: str = Field(description="'live' or the restatement id.")
-    label: str
-    restatement: RestatementPublic | None

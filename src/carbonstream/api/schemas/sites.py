@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from carbonstream.core.health import MeterState
+from carbonstream.domain.live import Rate
 
-class MeterState(StrEnum):
-    OK = "ok"
-    BAD_QUALITY = "bad_quality"  # the newest reading has a non-good quality
-    SILENT = "silent"  # nothing received for longer than silent_after_s
-    NO_DATA = "no_data"  # never read
+__all__ = ["MeterState", "Rate"]
 
 
 class ConflictPublic(BaseModel):
@@ -26,13 +23,18 @@ class ConflictPublic(BaseModel):
 
 class MeterStatus(BaseModel):
     state: MeterState
+    quality: str | None = Field(
+        description="Quality of the meter's data now, derived with state: good when ok, stale "
+        "when silent, the newest reading's quality when it is unusable, null when never read."
+    )
     last_reading_at: dt.datetime | None = Field(
         description="Source time of the newest reading (any quality), plant time zone."
     )
     last_value: float | None = Field(description="Its raw value (null when not good).")
     last_quality: str | None = Field(
-        description="Its quality: good, timeout, stale, ..., implausible_negative, "
-        "implausible_high, implausible_jump"
+        description="The newest reading's own quality: good, timeout, stale, ..., "
+        "implausible_negative, implausible_high, implausible_jump (a silent meter's last "
+        "reading may have been good; its data is stale: see quality)"
     )
     last_good_at: dt.datetime | None = Field(description="The newest good reading's time.")
     seconds_silent: float | None = Field(
@@ -68,16 +70,6 @@ class MeterPublic(BaseModel):
     status: MeterStatus
 
 
-class Rates(BaseModel):
-    """Emission rate over the last 15 complete minutes, tCO2e per hour."""
-
-    scope1_t_per_h: float
-    scope2_location_t_per_h: float
-    scope2_market_t_per_h: float
-    window_start: dt.datetime
-    window_end: dt.datetime
-
-
 class BudgetPublic(BaseModel):
     daily_t: float | None
     monthly_t: float | None
@@ -94,7 +86,13 @@ class SitePublic(BaseModel):
     meters_silent: int
     meters_bad_quality: int
     last_reading_at: dt.datetime | None
-    rates: Rates
+    rates_until: dt.datetime = Field(
+        description="End of the last complete minute in the rates, plant time zone."
+    )
+    rates: list[Rate] = Field(
+        description="tCO2e/h over the trailing 1, 15 and 60 minutes, each over the seconds "
+        "its window has data (covered_s): the figures of the live stream and page."
+    )
 
 
 class SiteDetail(SitePublic):

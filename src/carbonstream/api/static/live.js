@@ -366,19 +366,32 @@ function trendSvg(trend) {
   return svg;
 }
 
+function projectionText(p) {
+  // A projection that rests on less than the whole hour it holds is not judged, only
+  // marked as warming up with the minutes it has (the server decides: budget_state).
+  if (p.projected_pct === null && !p.projection_warming_up) return "";
+  if (p.projection_warming_up) {
+    return T("projection-warming-up", { have: Math.floor(p.projection_covered_s / 60),
+      need: Math.round(p.projection_min_covered_s / 60) });
+  }
+  return T("projected-pct", { pct: fmt(p.projected_pct) });
+}
+
 function periodBox(label, p, key) {
   const pct = p.used_pct;
-  const bar = el("div", { class: "bar" + (pct >= 100 ? " over" : pct >= 80 ? " warn" : "") },
-    el("div", { style: null }));
+  const st = p.budget_state; // ok | warning | over | warming_up | null (no budget)
+  const bar = el("div", { class: "bar" + (st ? " bs-" + st : "") }, el("div", { style: null }));
   bar.firstChild.style.width = Math.min(100, pct || 0) + "%";
-  return el("div", { class: "period", "data-period": key },
-    el("h3", {}, label),
+  return el("div", { class: "period" + (st ? " bs-" + st : ""), "data-period": key },
+    el("h3", {}, label,
+      st ? el("span", { class: "badge bs-" + st, "data-field": key + "-budget-state",
+        "data-value": st }, T("bs-" + st)) : null),
     el("div", { class: "val" }, num(p.total_t, key + "-total"), " t",
       p.budget_t ? el("span", { class: "unit" }, T("of-t", { budget: fmt(p.budget_t) })) : null),
     p.budget_t ? bar : null,
     el("div", { class: "muted" },
       pct !== null ? el("span", {}, num(pct, key + "-used-pct"), T("used-pct")) : T("no-budget"),
-      p.projected_pct !== null ? T("projected-pct", { pct: fmt(p.projected_pct) }) : ""));
+      el("span", { "data-field": key + "-projection" }, projectionText(p))));
 }
 
 // --- zero-carbon status and intensity (sites[].zero_carbon, sites[].intensity of the snapshot) --
@@ -452,6 +465,10 @@ function siteCard(s) {
   const rateRow = (label, sw, field) => el("tr", {},
     el("td", {}, el("span", { class: "sw " + sw }), label),
     ...[60, 900, 3600].map((w) => el("td", {}, num(r[w] ? r[w][field] : null, `rate-${w}-${field}`))));
+  // Each rate is over the seconds its window has data: say so where that is less.
+  const coveredRow = el("tr", { class: "muted" }, el("td", {}, T("covered")),
+    ...[60, 900, 3600].map((w) => el("td", { "data-field": `covered-${w}`,
+      "data-value": r[w] ? r[w].covered_s : "" }, r[w] ? fmtAge(r[w].covered_s) : "—")));
   const covered = r1.covered_s ? "" : T("waiting-first-minute");
   const meters = el("table", { class: "meters" },
     el("tr", {}, el("th", {}, T("meter")), el("th", {}, T("status")), el("th", {}, T("quality")),
@@ -466,16 +483,17 @@ function siteCard(s) {
   return el("section", { class: "site", "data-site": s.id },
     el("h2", {}, nameOf(s.name, s.name_zh, s.id), " ", el("small", {}, s.id)),
     el("div", { class: "now" },
-      num(r1.total, "rate-now", "big"),
+      num(r1.total_tco2e_per_h, "rate-now", "big"),
       el("span", { class: "unit" }, T("rate-now", { basis: basisText(s.basis), covered }))),
     trendSvg(s.trend),
     el("table", { class: "rates" },
       el("tr", {}, el("th", {}, "tCO2e/h"), el("th", {}, T("min-1")), el("th", {}, T("min-15")),
         el("th", {}, T("min-60"))),
-      rateRow(T("scope1"), "sw-s1", "scope1"),
-      rateRow(T("scope2-location"), "sw-s2l", "scope2_location"),
-      rateRow(T("scope2-market"), "sw-s2m", "scope2_market"),
-      rateRow(T("total-basis", { basis: basisText(s.basis) }), "", "total")),
+      rateRow(T("scope1"), "sw-s1", "scope1_tco2e_per_h"),
+      rateRow(T("scope2-location"), "sw-s2l", "scope2_location_tco2e_per_h"),
+      rateRow(T("scope2-market"), "sw-s2m", "scope2_market_tco2e_per_h"),
+      rateRow(T("total-basis", { basis: basisText(s.basis) }), "", "total_tco2e_per_h"),
+      coveredRow),
     el("div", { class: "periods" }, periodBox(T("today"), s.today, "today"),
       periodBox(T("this-month"), s.month, "month")),
     el("div", { class: "forecast", "data-forecast": s.id }),

@@ -1,4 +1,4 @@
-"""Live status of sites and meters: newest reading, quality, silence, and live rates."""
+"""Live status of sites and meters: newest reading, quality, silence (rates: api.live)."""
 
 from __future__ import annotations
 
@@ -32,14 +32,6 @@ LEFT JOIN LATERAL (
 WHERE (%(site)s::text IS NULL OR s.id = %(site)s)
   AND (%(meter)s::text IS NULL OR m.id = %(meter)s)
 ORDER BY m.id
-"""
-
-# Emissions of the last complete minutes, per site and scope (tCO2e).
-RATES_SQL = """
-SELECT s.id, sum(m.scope1_t), sum(m.scope2_location_t), sum(m.scope2_market_t)
-FROM site_minute AS m JOIN sites AS s ON s.key = m.site
-WHERE m.bucket >= %(start)s AND m.bucket < %(end)s
-GROUP BY s.id
 """
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -115,23 +107,3 @@ async def meters(
             )
         )
     return out
-
-
-RATE_WINDOW = dt.timedelta(minutes=15)
-
-
-def rate_window(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    """The last 15 complete minutes before ``now``."""
-    end = now.replace(second=0, microsecond=0)
-    return end - RATE_WINDOW, end
-
-
-async def rates(conn: AsyncConn, now: dt.datetime) -> dict[str, tuple[float, float, float]]:
-    """Per site: (scope 1, scope 2 location, scope 2 market) in tCO2e per hour."""
-    start, end = rate_window(now)
-    rows = await (await conn.execute(RATES_SQL, {"start": start, "end": end})).fetchall()
-    per_h = 3600.0 / RATE_WINDOW.total_seconds()
-    return {
-        str(r[0]): (float(r[1] or 0) * per_h, float(r[2] or 0) * per_h, float(r[3] or 0) * per_h)
-        for r in rows
-    }
