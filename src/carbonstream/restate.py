@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from carbonstream.compute import recompute, site_rows
-from carbonstream.config.plant import Plant
 from carbonstream.core.batch import ReadingBatch
 from carbonstream.core.calendar import to_calendar
 from carbonstream.core.engine import SITE_COLUMNS, Engine
@@ -27,6 +26,7 @@ from carbonstream.core.library import FactorLibrary
 from carbonstream.evidence.export import code_version
 from carbonstream.store import evidence as ev
 from carbonstream.store.db import Conn
+from carbonstream.store.plant import stored_plant
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,7 @@ class Restatement:
 def restate(
     conn: Conn, first: dt.date, last: dt.date, label: str, extra_factor_files: list[Path]
 ) -> Restatement:
-    row = conn.execute("SELECT config FROM plant").fetchone()
-    if row is None:
-        raise ValueError("the database holds no plant: nothing to restate")
-    plant = Plant.model_validate(row[0])
+    plant = stored_plant(conn)
     files = [Path(f) for f in plant.factor_files] + list(extra_factor_files)
     library = FactorLibrary.load(files)
     engine = Engine(plant, library)

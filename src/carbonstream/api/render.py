@@ -64,3 +64,19 @@ def xlsx_response(
         media_type=XLSX_MEDIA,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def sections_csv(
+    sections: Sequence[tuple[str, Sequence[str], Iterable[dict[str, Any]]]], filename: str
+) -> Response:
+    """Sections of differing columns as one long table: section, item (the row's first
+    non-empty column), then each other column as a field=value pair."""
+    rows: list[dict[str, Any]] = []
+    for title, cols, items in sections:
+        for it in items:
+            key = next(str(it[c]) for c in cols if it.get(c) not in (None, ""))
+            for c in cols:
+                if c == cols[0] or it.get(c) is None:
+                    continue
+                rows.append({"section": title, "item": key, "field": c, "value": it[c]})
+    return csv_response(["section", "item", "field", "value"], rows, filename)

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from carbonstream.api.schemas.inventory import Inventory
 from carbonstream.config.plant import MeterKind, Plant
 from carbonstream.core.intensity import Intensity, intensity
 from carbonstream.core.meters import MeterParams
 from carbonstream.domain import inventory as inventory_builder
+from carbonstream.domain.inventory_model import Inventory
 from carbonstream.errors import CarbonstreamError
 from carbonstream.footprint import service as footprint_service
 from carbonstream.footprint.model import ProductFootprint

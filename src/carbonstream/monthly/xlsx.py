@@ -25,7 +25,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
-from carbonstream.domain.inventory import _sections, _summary_rows
+from carbonstream.domain.inventory_tables import sections, summary_rows
 from carbonstream.figures import excel_format
 from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg, catalogue, t
 from carbonstream.monthly.gather import PLANT, MonthlyReport
@@ -63,7 +63,7 @@ def render_xlsx(report: MonthlyReport, locale: Locale = DEFAULT_LOCALE) -> bytes
     _coverage(wb.create_sheet(), wb.create_sheet(), report, tr)
     _quality(wb.create_sheet(), report, locale)
     _evidence(wb.create_sheet(), report, tr)
-    for title, columns, rows in _sections(report.inventory)[1:]:  # the summary is above
+    for title, columns, rows in sections(report.inventory)[1:]:  # the summary is above
         _write(wb.create_sheet(), title, columns, [[r.get(c) for c in columns] for r in rows])
     if report.footprints:
         _footprints(wb.create_sheet(), report)
@@ -145,7 +145,7 @@ def _colour(chart: BarChart | LineChart, colours: Sequence[str]) -> None:
 
 def _summary(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     inv = r.inventory
-    rows: list[list[Any]] = [[x["item"], x["value"], x["unit"]] for x in _summary_rows(inv)]
+    rows: list[list[Any]] = [[x["item"], x["value"], x["unit"]] for x in summary_rows(inv)]
     rows += [
         ["month", r.month, inv.timezone],
         [

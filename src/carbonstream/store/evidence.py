@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from numpy.typing import NDArray
 
-from carbonstream.evidence.chain import GENESIS, DayDigest, day_digest
+from carbonstream.core.chain import GENESIS, DayDigest, day_digest
 from carbonstream.store.db import Conn
 
 
