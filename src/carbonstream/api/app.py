@@ -122,7 +122,9 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
     app.state.metrics = ApiMetrics(alerts=settings.alerts is not None)
     app.state.catalog = Catalog()
     app.state.bounds = Bounds.of(plant)
-    app.state.live = LiveHub(plant, lambda: app.state.pool, settings.silent_after_s)
+    app.state.live = LiveHub(
+        plant, lambda: app.state.pool, settings.silent_after_s, energy=app.state.energy
+    )
     app.state.forecaster = Forecaster(plant)
     limits = settings.limits
     app.state.streams = Gate(
