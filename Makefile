@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo example test test-fast check lint types unit bench clean
+.PHONY: demo example test test-fast soak check lint types unit bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "carbonstream needs Python 3.11 or newer (set PYTHON=python3.11)")'
@@ -27,9 +27,11 @@ example: $(STAMP)
 
 test: $(STAMP) lint types unit
 
+# lint-imports: the layering contracts in pyproject.toml (imports point down, no circles).
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -42,8 +44,14 @@ unit: $(STAMP)
 test-fast: $(STAMP)
 	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -q -m "not slow"
 
+# Flake hunt: the integration tests SOAK_RUNS times, each in a new random order, with one
+# core kept busy; stops at the first failure and prints the seed that replays it.
+SOAK_RUNS ?= 10
+soak: $(STAMP)
+	scripts/soak.sh $(SOAK_RUNS) $(SOAK_TESTS)
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/core.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .import_linter_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +52,33 @@ def test_an_unreachable_database_says_what_to_pass(capsys: pytest.CaptureFixture
     err = capsys.readouterr().err
     assert err.startswith("carbonstream: error: cannot connect to the database: ")
     assert "pass --db-url postgresql://" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["keys", "list"],
+        ["seal"],
+        ["migrate"],
+        ["restate", "--from", "2026-11-01", "--to", "2026-11-30", "--label", "x"],
+    ],
+)
+def test_no_database_and_no_embedded_one_says_what_to_pass(
+    command: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No --db-url, no database.url, no $CARBONSTREAM_DB_URL, and an embedded PostgreSQL
+    that cannot start (its folder would be inside a regular file)."""
+    monkeypatch.delenv("CARBONSTREAM_DB_URL", raising=False)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(f"plant: plant.yaml\ndatabase: {{data_dir: {blocker / 'pg'}}}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main([*command, "--config", str(settings)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("carbonstream: error: no database given, and an embedded PostgreSQL in")
+    assert "pass --db-url postgresql://" in err and "CARBONSTREAM_DB_URL" in err
+    assert "Traceback" not in err

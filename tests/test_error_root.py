@@ -15,7 +15,7 @@ from carbonstream.units import UnitError
 
 
 def _defined_exceptions() -> dict[str, type[BaseException]]:
-    # Walk the files, not pkgutil: some packages (gateway) have no __init__.py and
+    # Walk the files, not pkgutil: a package without an __init__.py (a namespace) and
     # pkgutil.walk_packages would silently skip them.
     root = Path(carbonstream.__file__).parent
     found: dict[str, type[BaseException]] = {}

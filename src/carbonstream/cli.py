@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,8 @@ from carbonstream.cli_help import add_examples
 from carbonstream.errors import CarbonstreamError
 
 if TYPE_CHECKING:
-    from carbonstream.store.db import EmbeddedPostgres
+    from carbonstream.config.settings import ServiceSettings
+    from carbonstream.store.db import Conn, EmbeddedPostgres
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -84,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=[",", ";", "tab"],
         help="CSV separator (default: detected from the header)",
     )
-    c.add_argument("--no-progress", action="store_true", help="no progress bar on standard error")
+    _quiet_args(c)
     c.add_argument("--output", type=Path, help="write here instead of standard output")
     c.set_defaults(func=_compute)
 
@@ -170,6 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument(
         "--until", help="last local day to seal (default: two days ago, past the lateness)"
     )
+    _quiet_args(se)
     se.set_defaults(func=_seal)
 
     ex = sub.add_parser("export-evidence", help="export a period's evidence for a verifier")
@@ -200,6 +203,7 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_argument(
         "--factors", type=Path, action="append", default=[], help="extra factor file (repeat)"
     )
+    _quiet_args(rs)
     rs.set_defaults(func=_restate)
 
     bt = sub.add_parser(
@@ -246,6 +250,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("--pdf", type=Path, help="write the PDF here")
     rp.add_argument("--xlsx", type=Path, help="write the XLSX here")
+    _quiet_args(rp)
     rp.set_defaults(func=_report)
 
     d = sub.add_parser(
@@ -327,6 +332,18 @@ def _deploy_acl(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-q",
+        "--quiet",
+        "--no-progress",
+        dest="quiet",
+        action="store_true",
+        help="no progress bar (one is drawn on standard error, on a terminal, for work "
+        "longer than two seconds)",
+    )
+
+
 def _db_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db-url",
@@ -389,28 +406,11 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from carbonstream.store.db import EmbeddedPostgres, connect
+    from carbonstream.ingest.settings import load_ingest_settings
     from carbonstream.store.migrate import migrate
 
-    configured = None
-    data_dir = ".carbonstream/postgres"
-    if args.config:
-        from carbonstream.ingest.settings import load_ingest_settings
-
-        s = load_ingest_settings(args.config)
-        configured = s.database.url.get_secret_value() if s.database.url else None
-        data_dir = s.database.data_dir
-    url = _db_url(args, configured)
-    embedded = None
-    if url is None:
-        embedded = EmbeddedPostgres(data_dir)
-        url = embedded.url
-    try:
-        with connect(url) as conn:
-            flavour, applied = migrate(conn)
-    finally:
-        if embedded is not None:
-            embedded.stop()
+    with _connection(args, load=load_ingest_settings) as conn:
+        flavour, applied = migrate(conn)
     names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "nothing to do"
     print(f"schema is current ({flavour}): {names}")
     return 0
@@ -422,7 +422,7 @@ def _compute(args: argparse.Namespace) -> int:
     from carbonstream.progress import byte_progress
 
     base_s = 60 if args.bucket == "minute" else 900
-    with byte_progress(f"reading {args.readings.name}", enabled=not args.no_progress) as bar:
+    with byte_progress(f"reading {args.readings.name}", enabled=not args.quiet) as bar:
         acc = compute_file(
             args.config,
             args.readings,
@@ -553,25 +553,49 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Database:
-    """The database a command uses: a URL, or an embedded PostgreSQL it starts and stops."""
+@contextmanager
+def _database(
+    args: argparse.Namespace, load: Callable[[Path], ServiceSettings] | None = None
+) -> Iterator[str]:
+    """The URL of the database a command uses: --db-url, database.url of the --config file
+    (read by ``load``, the API's settings by default), then $CARBONSTREAM_DB_URL; else an
+    embedded PostgreSQL in database.data_dir, started here and stopped when the block ends."""
+    from carbonstream.config.database import DatabaseSettings, resolve_url
 
-    def __init__(self, args: argparse.Namespace) -> None:
-        from carbonstream.config.database import DatabaseSettings, resolve_url
-
-        db = DatabaseSettings()
-        if getattr(args, "config", None):
+    db = DatabaseSettings()
+    if getattr(args, "config", None):
+        if load is None:
             from carbonstream.api.settings import load_api_settings
 
-            db = load_api_settings(args.config).database
-        self.settings = db
-        url = resolve_url(args.db_url, db)
-        self.embedded = None if url else _embedded(db.data_dir)
-        self.url: str = url or self.embedded.url  # type: ignore[union-attr]
+            load = load_api_settings
+        db = load(args.config).database
+    url = resolve_url(args.db_url, db)
+    if url:
+        yield url
+        return
+    embedded = _embedded(db.data_dir)
+    try:
+        yield embedded.url
+    finally:
+        embedded.stop()
 
-    def close(self) -> None:
-        if self.embedded is not None:
-            self.embedded.stop()
+
+@contextmanager
+def _connection(
+    args: argparse.Namespace,
+    *,
+    migrated: bool = False,
+    load: Callable[[Path], ServiceSettings] | None = None,
+) -> Iterator[Conn]:
+    """A connection to the command's database (see ``_database``); ``migrated``: the schema
+    is brought up to date first."""
+    from carbonstream.store.db import connect
+    from carbonstream.store.migrate import migrate
+
+    with _database(args, load) as url, connect(url) as conn:
+        if migrated:
+            migrate(conn)
+        yield conn
 
 
 def _embedded(data_dir: str) -> EmbeddedPostgres:
@@ -599,20 +623,17 @@ def _serve(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = load_api_settings(args.config)
-    db = _Database(args)
-    try:
+    with _database(args) as url:
         if settings.database.migrate_on_start:
-            with connect(db.url) as conn:
+            with connect(url) as conn:
                 migrate(conn)
-        app = create_app(settings, db.url)
+        app = create_app(settings, url)
         server.run(
             app,
             args.host or settings.host,
             args.port if args.port is not None else settings.port,
             args.log_level,
         )
-    finally:
-        db.close()
     return 0
 
 
@@ -636,16 +657,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _keys_create(args: argparse.Namespace) -> int:
     from carbonstream.store import keys
-    from carbonstream.store.db import connect
-    from carbonstream.store.migrate import migrate
 
-    db = _Database(args)
-    try:
-        with connect(db.url) as conn:
-            migrate(conn)
-            key, token = keys.create(conn, args.name, keys.Role.parse(args.role))
-    finally:
-        db.close()
+    with _connection(args, migrated=True) as conn:
+        key, token = keys.create(conn, args.name, keys.Role.parse(args.role))
     print(f"key {key.id} ({key.name}, {key.role.name.lower()}); the token, shown once:")
     print(token)
     return 0
@@ -653,14 +667,9 @@ def _keys_create(args: argparse.Namespace) -> int:
 
 def _keys_revoke(args: argparse.Namespace) -> int:
     from carbonstream.store import keys
-    from carbonstream.store.db import connect
 
-    db = _Database(args)
-    try:
-        with connect(db.url) as conn:
-            done = keys.revoke(conn, args.key_id)
-    finally:
-        db.close()
+    with _connection(args) as conn:
+        done = keys.revoke(conn, args.key_id)
     if not done:
         print(f"carbonstream: no active key {args.key_id}", file=sys.stderr)
         return 1
@@ -670,14 +679,9 @@ def _keys_revoke(args: argparse.Namespace) -> int:
 
 def _keys_list(args: argparse.Namespace) -> int:
     from carbonstream.store import keys
-    from carbonstream.store.db import connect
 
-    db = _Database(args)
-    try:
-        with connect(db.url) as conn:
-            rows = keys.list_keys(conn)
-    finally:
-        db.close()
+    with _connection(args) as conn:
+        rows = keys.list_keys(conn)
     for k in rows:
         state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
         used = f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "never"
@@ -686,27 +690,19 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 
 def _seal(args: argparse.Namespace) -> int:
-    from carbonstream.config.plant import Plant
+    from carbonstream.progress import step_progress
     from carbonstream.store import evidence
-    from carbonstream.store.db import connect
-    from carbonstream.store.migrate import migrate
+    from carbonstream.store.plant import stored_plant
 
-    db = _Database(args)
-    try:
-        with connect(db.url) as conn:
-            migrate(conn)
-            row = conn.execute("SELECT config FROM plant").fetchone()
-            if row is None:
-                raise CarbonstreamError("the database holds no plant yet: run ingest first")
-            zone = Plant.model_validate(row[0]).zone
-            until = (
-                dt.date.fromisoformat(args.until)
-                if args.until
-                else dt.datetime.now(zone).date() - dt.timedelta(days=2)
-            )
-            sealed = evidence.seal(conn, zone, until)
-    finally:
-        db.close()
+    with _connection(args, migrated=True) as conn:
+        zone = stored_plant(conn).zone
+        until = (
+            dt.date.fromisoformat(args.until)
+            if args.until
+            else dt.datetime.now(zone).date() - dt.timedelta(days=2)
+        )
+        with step_progress("sealing", enabled=not args.quiet) as bar:
+            sealed = evidence.seal(conn, zone, until, bar)
     for d in sealed:
         print(f"sealed {d.day}: {d.readings} readings, {d.digest}")
     if not sealed:
@@ -716,16 +712,11 @@ def _seal(args: argparse.Namespace) -> int:
 
 def _export_evidence(args: argparse.Namespace) -> int:
     from carbonstream.evidence.export import export
-    from carbonstream.store.db import connect
 
-    db = _Database(args)
-    try:
-        with connect(db.url) as conn:
-            m = export(
-                conn, dt.date.fromisoformat(args.first), dt.date.fromisoformat(args.last), args.out
-            )
-    finally:
-        db.close()
+    with _connection(args) as conn:
+        m = export(
+            conn, dt.date.fromisoformat(args.first), dt.date.fromisoformat(args.last), args.out
+        )
     print(f"exported {m['readings']} readings and {m['sealed_days']} sealed days to {args.out}")
     return 0
 
@@ -743,23 +734,21 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _restate(args: argparse.Namespace) -> int:
+    from carbonstream.progress import step_progress
     from carbonstream.restate import restate
-    from carbonstream.store.db import connect
-    from carbonstream.store.migrate import migrate
 
-    db = _Database(args)
-    try:
-        with connect(db.url) as conn:
-            migrate(conn)
-            r = restate(
-                conn,
-                dt.date.fromisoformat(args.first),
-                dt.date.fromisoformat(args.last),
-                args.label,
-                args.factors,
-            )
-    finally:
-        db.close()
+    with (
+        _connection(args, migrated=True) as conn,
+        step_progress("restate", enabled=not args.quiet) as bar,
+    ):
+        r = restate(
+            conn,
+            dt.date.fromisoformat(args.first),
+            dt.date.fromisoformat(args.last),
+            args.label,
+            args.factors,
+            bar,
+        )
     print(f"restatement {r.id} ({r.label}), {r.first}..{r.last}; the live account is unchanged")
     for site, t in r.totals.items():
         print(
@@ -770,39 +759,31 @@ def _restate(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    from carbonstream.config.plant import Plant
     from carbonstream.forecast import report
-    from carbonstream.store.db import connect
+    from carbonstream.store.plant import stored_plant
 
     if args.weeks < 3:
         raise CarbonstreamError("--weeks: at least 3 (two to start from, one to score)")
-    db = _Database(args)
-    try:
-        with connect(db.url) as conn:
-            if getattr(args, "config", None):
-                from carbonstream.api.settings import load_api_settings
-                from carbonstream.config.loader import load_plant
+    with _connection(args) as conn:
+        if getattr(args, "config", None):
+            from carbonstream.api.settings import load_api_settings
+            from carbonstream.config.loader import load_plant
 
-                plant = load_plant(load_api_settings(args.config).plant)
-            else:
-                row = conn.execute("SELECT config FROM plant").fetchone()
-                if row is None:
-                    raise CarbonstreamError("the database holds no plant yet: run ingest first")
-                plant = Plant.model_validate(row[0])
-            sites = [str(r[0]) for r in conn.execute("SELECT id FROM sites ORDER BY id")]
-            if args.site not in sites:
-                raise CarbonstreamError(
-                    f"--site: no site {args.site!r} in the database (sites: {', '.join(sites)})"
-                )
-            zone = plant.zone
-            if args.until:
-                until = dt.datetime.fromisoformat(args.until)
-                until = until.replace(tzinfo=zone) if until.tzinfo is None else until
-            else:
-                until = dt.datetime.now(dt.UTC)
-            result = report.run(conn, zone, args.site, args.scope, until, args.weeks)
-    finally:
-        db.close()
+            plant = load_plant(load_api_settings(args.config).plant)
+        else:
+            plant = stored_plant(conn)
+        sites = [str(r[0]) for r in conn.execute("SELECT id FROM sites ORDER BY id")]
+        if args.site not in sites:
+            raise CarbonstreamError(
+                f"--site: no site {args.site!r} in the database (sites: {', '.join(sites)})"
+            )
+        zone = plant.zone
+        if args.until:
+            until = dt.datetime.fromisoformat(args.until)
+            until = until.replace(tzinfo=zone) if until.tzinfo is None else until
+        else:
+            until = dt.datetime.now(dt.UTC)
+        result = report.run(conn, zone, args.site, args.scope, until, args.weeks)
     render = report.to_json if args.format == "json" else report.to_table
     sys.stdout.write(render(result))
     return 0
@@ -821,20 +802,24 @@ def _report(args: argparse.Namespace) -> int:
         from carbonstream.config.loader import load_plant
 
         plant = load_plant(load_api_settings(args.config).plant)
-    db = _Database(args)
-    try:
-        rep = asyncio.run(
-            monthly.from_database(db.url, args.month, args.site, args.scope2_basis, plant)
-        )
-    finally:
-        db.close()
     from carbonstream.i18n import Locale
+    from carbonstream.progress import step_progress
 
-    locale = Locale(args.locale) if args.locale else rep.locale
-    for path, render in ((args.pdf, monthly.render_pdf), (args.xlsx, monthly.render_xlsx)):
-        if path is not None:
+    renders = ((args.pdf, monthly.render_pdf), (args.xlsx, monthly.render_xlsx))
+    parts = [(path, render) for path, render in renders if path is not None]
+    with step_progress(f"report {args.month}", enabled=not args.quiet) as bar:
+        bar.phase(f"report {args.month}: gathering the month's account")
+        with _database(args) as url:
+            rep = asyncio.run(
+                monthly.from_database(url, args.month, args.site, args.scope2_basis, plant)
+            )
+        locale = Locale(args.locale) if args.locale else rep.locale
+        bar.phase(f"report {args.month}: drawing the files", len(parts))
+        for path, render in parts:
             path.write_bytes(render(rep, locale))
-            print(f"wrote {path}")
+            bar.advance()
+    for path, _ in parts:
+        print(f"wrote {path}")
     t, net = rep.inventory.totals, rep.inventory.net
     print(
         f"{rep.title}: Scope 1 {t.scope1_t:.3f} t, Scope 2 location {t.scope2_location_t:.3f} t, "

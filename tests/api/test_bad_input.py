@@ -16,7 +16,7 @@ from carbonstream.api import ApiSettings, create_app
 from carbonstream.api.db import Connection
 from carbonstream.api.problems import MEDIA_TYPE
 from carbonstream.config.loader import load_plant
-from carbonstream.ledger.bounds import MAX_OFFSET_T, Bounds
+from carbonstream.domain.bounds import MAX_OFFSET_T, Bounds
 from carbonstream.ledger.rules import MAX_SERIAL
 from carbonstream.store.db import connect
 from carbonstream.store.migrate import migrate

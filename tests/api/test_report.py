@@ -26,9 +26,9 @@ from carbonstream import report as compute_report
 from carbonstream.cli import main
 from carbonstream.compute import run
 from carbonstream.config.loader import load_plant
+from carbonstream.core.chain import DayDigest
 from carbonstream.core.engine import Engine
 from carbonstream.core.library import FactorLibrary
-from carbonstream.evidence.chain import DayDigest
 from carbonstream.monthly.xlsx import REPORT_SHEETS
 from carbonstream.store import evidence
 from carbonstream.store.db import connect

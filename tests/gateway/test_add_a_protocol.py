@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import carbonstream
-from carbonstream.errors import ConfigError
+from carbonstream.errors import CarbonstreamError, ConfigError
 from carbonstream.gateway import protocols, registry
 from carbonstream.gateway.config import load_gateway
 from carbonstream.gateway.service import GatewayService
@@ -169,3 +169,28 @@ def test_the_guide_shows_the_tested_code() -> None:
     assert len(blocks) >= 5
     for line in (x.strip() for block in blocks for x in block.splitlines()):
         assert line in module, f"the guide shows a line the example does not have: {line!r}"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("X = 1\n", "declares no SOURCE = SourceSpec(...)"),
+        (
+            "from typing import Literal\n"
+            "from carbonstream.gateway.source import DeviceConfig, Hub, SourceSpec\n"
+            "class D(DeviceConfig):\n"
+            "    protocol: Literal['other']\n"
+            "SOURCE = SourceSpec(protocol='mine', device=D, hub=Hub)\n",
+            "D.protocol must be Literal['mine']",
+        ),
+    ],
+)
+def test_a_module_that_does_not_declare_its_protocol_fails_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, source: str, message: str
+) -> None:
+    name = f"broken_{tmp_path.name.replace('-', '_')}"  # a module name of its own per case
+    (tmp_path / f"{name}.py").write_text(source)
+    monkeypatch.setattr(protocols, "__path__", [*protocols.__path__, str(tmp_path)])
+    with pytest.raises(CarbonstreamError, match=re.escape(f"protocols.{name}")) as err:
+        registry.protocols()
+    assert message in str(err.value)

@@ -51,10 +51,10 @@ from carbonstream.core.energy import for_plant as energy_params
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import build_params
 from carbonstream.core.upstream import load_library
+from carbonstream.domain.bounds import Bounds
 from carbonstream.domain.live import LiveHub
 from carbonstream.forecast.service import Forecaster
 from carbonstream.i18n import Msg
-from carbonstream.ledger.bounds import Bounds
 from carbonstream.store.db import connect
 from carbonstream.store.plant import sync_plant
 
@@ -126,7 +126,9 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
     app.state.metrics = ApiMetrics(alerts=settings.alerts is not None)
     app.state.catalog = Catalog()
     app.state.bounds = Bounds.of(plant)
-    app.state.live = LiveHub(plant, lambda: app.state.pool, settings.silent_after_s)
+    app.state.live = LiveHub(
+        plant, lambda: app.state.pool, settings.silent_after_s, energy=app.state.energy
+    )
     app.state.forecaster = Forecaster(plant)
     limits = settings.limits
     app.state.streams = Gate(

@@ -22,10 +22,10 @@ from carbonstream.api.problems import Problem
 from carbonstream.api.schemas.values import Instant, set_zone
 from carbonstream.api.settings import ApiSettings
 from carbonstream.config.plant import Meter, Plant
+from carbonstream.domain.bounds import Bounds
 from carbonstream.domain.live import LiveHub
 from carbonstream.i18n import Msg
 from carbonstream.ledger import LedgerError, SerialRange
-from carbonstream.ledger.bounds import Bounds
 
 
 async def _plant(request: Request) -> Plant:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from typing import Any
+from typing import Any, assert_never
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from carbonstream.domain.errors import NotFoundError, RefusalError
 from carbonstream.errors import CarbonstreamError
 from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg, catalogue, negotiate
 
@@ -47,7 +48,7 @@ class Problem(CarbonstreamError):  # noqa: N818 - RFC 9457 names it a "problem"
 
 
 def implausible(detail: Msg, bound: float) -> Problem:
-    """A quantity beyond the plant's plausible bound (carbonstream.ledger.bounds)."""
+    """A quantity beyond the plant's plausible bound (carbonstream.domain.bounds)."""
     return Problem(422, "Implausible quantity", detail, "implausible-quantity", bound=bound)
 
 
@@ -105,10 +106,33 @@ def response(p: Problem, instance: str, locale: Locale = DEFAULT_LOCALE) -> JSON
     return JSONResponse(body, status_code=p.status, media_type=MEDIA_TYPE, headers=headers)
 
 
+def refused(exc: RefusalError) -> Problem:
+    """The problem a domain refusal is answered with."""
+    if isinstance(exc, NotFoundError):
+        return not_found(exc.what, exc.name)
+    match exc.kind:
+        case "not-found":
+            return Problem(404, "Not found", exc.detail, "not-found")
+        case "invalid-request":
+            return Problem(422, "Invalid request", exc.detail, "invalid-request")
+        case "invalid-period":
+            return Problem(422, "Invalid period", exc.detail, "invalid-period")
+        case "already-claimed":
+            return conflict(exc.detail)
+        case "ledger-rule":
+            return Problem(422, "Refused by the ledger", exc.detail, "ledger-rule")
+        case _:
+            assert_never(exc.kind)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return response(exc, request.url.path, request_locale(request))
+
+    @app.exception_handler(RefusalError)
+    async def _refused(request: Request, exc: RefusalError) -> JSONResponse:
+        return response(refused(exc), request.url.path, request_locale(request))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

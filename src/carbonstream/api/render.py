@@ -102,3 +102,30 @@ def xlsx_response(
         media_type=XLSX_MEDIA,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _key(row: dict[str, Any], cols: Sequence[str]) -> str:
+    return next(str(row[c]) for c in cols if row.get(c) not in (None, ""))
+
+
+def sections_csv(
+    sections: Sequence[tuple[str, Sequence[str], Iterable[dict[str, Any]]]], filename: str
+) -> Response:
+    """Sections of differing columns as one tidy table: section, item (the row's first
+    non-empty column), field, value, unit. A section of (item, value, unit) rows, as the
+    Summary, gives its rows as they are, under item ``plant``."""
+    out: list[list[Any]] = []
+    for title, cols, items in sections:
+        if list(cols) == ["item", "value", "unit"]:
+            out += [[title, "plant", r["item"], cell_text(r["value"]), r["unit"]] for r in items]
+            continue
+        keyed = [
+            {
+                **it,
+                "section": title,
+                "item": next(str(it[c]) for c in cols if it.get(c) not in (None, "")),
+            }
+            for it in items
+        ]
+        out += tidy_rows(["section", "item"], cols[1:], keyed)
+    return csv_response(["section", "item"], [], [], filename, lead=out)

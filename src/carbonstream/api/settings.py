@@ -7,8 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from carbonstream.alerts.rules import AlertsConfig
-from carbonstream.config.database import DatabaseSettings
-from carbonstream.config.loader import load_model
+from carbonstream.config.settings import ServiceSettings, load_settings
 
 
 class ApiLimits(BaseModel):
@@ -54,11 +53,7 @@ class ApiLimits(BaseModel):
     )
 
 
-class ApiSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    plant: str = Field(description="Plant file (YAML or TOML), relative to this file.")
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+class ApiSettings(ServiceSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     public_metrics: bool = Field(
@@ -79,9 +74,4 @@ class ApiSettings(BaseModel):
 
 
 def load_api_settings(path: str | Path) -> ApiSettings:
-    path = Path(path)
-    s = load_model(path, ApiSettings)
-    plant = Path(s.plant)
-    if not plant.is_absolute():
-        plant = (path.parent / plant).resolve()
-    return s.model_copy(update={"plant": str(plant)})
+    return load_settings(path, ApiSettings)

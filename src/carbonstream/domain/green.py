@@ -14,18 +14,22 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-from carbonstream.api.problems import Problem, not_found
-from carbonstream.api.schemas.green import (
+from carbonstream.config.plant import MeterKind, Plant
+from carbonstream.core.intensity import intensity, line_emissions
+from carbonstream.domain.errors import NotFoundError, RefusalError
+from carbonstream.domain.green_model import (
     Basis,
+    IntensityReport,
     LineIntensity,
     RestatementPublic,
     SiteIntensity,
     VersionPublic,
+    ZeroCarbonReport,
     ZeroCarbonStatus,
 )
-from carbonstream.config.plant import MeterKind, Plant
-from carbonstream.core.intensity import intensity, line_emissions
+from carbonstream.domain.selection import Selection, Timer, untimed
 from carbonstream.i18n import Msg
+from carbonstream.ledger.offsets import whole_days
 from carbonstream.ledger.status import Status, zero_carbon
 from carbonstream.store import green as q
 from carbonstream.store.db import AsyncConn
@@ -60,15 +64,12 @@ async def resolve_version(conn: AsyncConn, version: str) -> q.RestatementRow | N
     if version == "live":
         return None
     if not re.match(VERSION_PATTERN, version):
-        raise Problem(
-            422,
-            "Invalid request",
-            Msg("problems.detail.version-unknown", {"version": version}),
-            "invalid-request",
+        raise RefusalError(
+            "invalid-request", Msg("problems.detail.version-unknown", {"version": version})
         )
     found = await q.restatements(conn, int(version))
     if not found:
-        raise not_found("restatement", version)
+        raise NotFoundError("restatement", version)
     return found[0]
 
 
@@ -91,14 +92,12 @@ def restated_days(
         e.year, e.month, e.day, tzinfo=zone
     )
     if not whole or first < r.first_day or last > r.last_day:
-        raise Problem(
-            422,
-            "Invalid period",
+        raise RefusalError(
+            "invalid-period",
             Msg(
                 "problems.detail.restatement-days",
                 {"id": r.id, "label": r.label, "first": r.first_day, "last": r.last_day},
             ),
-            "invalid-period",
         )
     return first, last
 
@@ -152,6 +151,27 @@ def zero_carbon_status(
         gross, ((r.id, r.site, r.tco2e) for r in retirements), basis, plant_wide
     )
     return _status(total), [_status(x) for x in per_site]
+
+
+async def zero_carbon_report(
+    conn: AsyncConn, plant: Plant, sel: Selection, timer: Timer = untimed
+) -> ZeroCarbonReport:
+    """Net and zero-carbon status of the selection, per site and together."""
+    zone = plant.zone
+    r = await resolve_version(conn, sel.version)
+    async with timer("zero_carbon"):
+        sums = await site_sums(conn, r, sel.site_keys, sel.start, sel.end, zone)
+        # Retirements offset whole days: those of the days wholly inside the period count.
+        rets = await q.retirements_inside(conn, *whole_days(sel.start, sel.end, zone))
+    total, per_site = zero_carbon_status(sums, sel.sites, rets, sel.basis, sel.plant_wide)
+    return ZeroCarbonReport(
+        period=sel.period(zone),
+        version=sel.version,
+        scope2_basis=sel.basis,
+        rule=ZERO_CARBON_RULE.format(basis=sel.basis),
+        total=total,
+        sites=per_site,
+    )
 
 
 # --- intensity ---------------------------------------------------------------------------------
@@ -264,3 +284,21 @@ INTENSITY_NOTES = [
     "meters (Scope 2) and production meters. Its market-based Scope 2 takes the site's "
     "market-based tCO2e per grid MWh of the period (instruments cover a site, not a meter).",
 ]
+
+
+async def intensity_report(
+    conn: AsyncConn, plant: Plant, sel: Selection, timer: Timer = untimed
+) -> IntensityReport:
+    """Intensity of the live account per site and production line (``sel.version`` is not
+    read: restatements hold site totals, not the per-line figures)."""
+    async with timer("intensity"):
+        sums = await q.live_sums(conn, sel.site_keys, sel.start, sel.end)
+        meters = await q.line_meter_keys(conn, sel.site_keys)
+        rows = await q.line_sums(conn, meters, sel.start, sel.end)
+    return IntensityReport(
+        period=sel.period(plant.zone),
+        scope2_basis=sel.basis,
+        sites=site_intensity(plant, sums, sel.sites, sel.basis),
+        lines=line_intensity(plant, rows, sums, sel.sites, sel.basis),
+        notes=INTENSITY_NOTES,
+    )

@@ -1,4 +1,4 @@
-"""Assemble an inventory from stored figures, and render it as CSV or XLSX.
+"""Assemble an inventory from stored figures.
 
 No accounting happens here: every tonne was computed by the core when ingest
 committed it. This module groups the stored sums (by fuel, by source, by
@@ -14,10 +14,13 @@ from collections import defaultdict
 from dataclasses import asdict
 from typing import Any, Literal
 
-from fastapi.responses import Response
-
-from carbonstream.api.render import cell_text, csv_response, tidy_rows, xlsx_response
-from carbonstream.api.schemas.inventory import (
+from carbonstream.config.plant import MeterKind, Plant
+from carbonstream.core.engine import SITE_COLUMNS
+from carbonstream.core.flags import describe
+from carbonstream.core.library import FactorLibrary
+from carbonstream.core.meters import MeterParams
+from carbonstream.domain import green
+from carbonstream.domain.inventory_model import (
     ActivityLine,
     ActivityTotal,
     CertificateAllocated,
@@ -38,20 +41,70 @@ from carbonstream.api.schemas.inventory import (
     Totals,
     ZeroCarbonPart,
 )
-from carbonstream.config.plant import MeterKind, Plant
-from carbonstream.core.engine import SITE_COLUMNS
-from carbonstream.core.flags import describe
-from carbonstream.core.library import FactorLibrary
-from carbonstream.core.meters import MeterParams
-from carbonstream.domain import green
+from carbonstream.domain.selection import Selection, Timer, untimed
 from carbonstream.errors import FactorError
+from carbonstream.footprint import scope3
 from carbonstream.ledger import net_emissions
-from carbonstream.ledger.offsets import Retired, SiteGross, Standard, kind, net_inventory
+from carbonstream.ledger.offsets import (
+    Retired,
+    SiteGross,
+    Standard,
+    kind,
+    net_inventory,
+    whole_days,
+)
 from carbonstream.report import gwp_pair, with_derived
 from carbonstream.store import green as gq
+from carbonstream.store.db import AsyncConn
+from carbonstream.store.queries import inventory as q
 from carbonstream.store.queries.inventory import Stored
 
 _IMPORTS = (MeterKind.GRID_IMPORT, MeterKind.HEAT_IMPORT)
+
+
+async def assemble(
+    conn: AsyncConn,
+    plant: Plant,
+    params: MeterParams,
+    library: FactorLibrary,
+    sel: Selection,
+    timer: Timer = untimed,
+) -> Inventory:
+    """The inventory of the selection: the live account or the restatement ``sel.version``
+    names; with Scope 3 (plant-wide, live account only) when no site filter was given."""
+    zone = plant.zone
+    restatement = await green.resolve_version(conn, sel.version)
+    async with timer("inventory"):
+        # Retirements offset whole days: those of the days wholly inside the period count.
+        stored = await q.load(
+            conn,
+            sel.site_keys,
+            sel.plant_wide,
+            sel.start,
+            sel.end,
+            *whole_days(sel.start, sel.end, zone),
+        )
+        if restatement is not None:
+            first, last = green.restated_days(restatement, sel.start, sel.end, zone)
+            stored.site_sums = await gq.restated_sums(
+                conn, restatement.id, sel.site_keys, first, last
+            )
+    inv = build(
+        stored,
+        plant,
+        params,
+        sel.start,
+        sel.end,
+        sel.sites,
+        sel.basis,
+        restatement,
+        library,
+        sel.plant_wide,
+    )
+    if restatement is None and sel.plant_wide:
+        block = await scope3.scope3(conn, plant, sel.start, sel.end)
+        inv = inv.model_copy(update={"scope3": scope3.with_net(block, inv.net.net_t)})
+    return inv
 
 
 def build(
@@ -440,294 +493,6 @@ def _as_published(library: FactorLibrary, factor_id: str, version: int) -> dict[
     except FactorError:
         return {"source_value": None, "source_unit": None}
     return {"source_value": f.value, "source_unit": f.unit}
-
-
-# --- renderings -----------------------------------------------------------------------
-
-_SUMMARY = [
-    ("scope1_t", "tCO2e"),
-    ("scope1_co2_t", "tCO2"),
-    ("scope1_ch4_t", "tCH4 (mass of the gas)"),
-    ("scope1_ch4_co2e_t", "tCO2e (CH4 x GWP)"),
-    ("scope1_n2o_t", "tN2O (mass of the gas)"),
-    ("scope1_n2o_co2e_t", "tCO2e (N2O x GWP)"),
-    ("scope2_location_t", "tCO2e"),
-    ("scope2_market_t", "tCO2e"),
-    ("scope2_heat_t", "tCO2e"),
-    ("ghg_total_location_t", "tCO2e"),
-    ("ghg_total_market_t", "tCO2e"),
-    ("cn_total_t", "tCO2e"),
-    ("grid_import_mwh", "MWh"),
-    ("covered_mwh", "MWh"),
-    ("supplier_mwh", "MWh"),
-    ("residual_mwh", "MWh"),
-    ("heat_import_gj", "GJ"),
-    ("grid_export_mwh", "MWh"),
-    ("heat_export_gj", "GJ"),
-    ("export_deduction_t", "tCO2e"),
-    ("generation_mwh", "MWh"),
-]
-
-
-def _summary_rows(inv: Inventory) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = [
-        {"item": "version", "value": inv.version.label, "unit": ""},
-        {"item": "plant", "value": inv.plant, "unit": ""},
-        {"item": "period_start", "value": inv.period.start, "unit": inv.timezone},
-        {"item": "period_end", "value": inv.period.end, "unit": f"{inv.timezone}, exclusive"},
-        {"item": "sites", "value": ", ".join(inv.sites), "unit": ""},
-        {"item": "gwp", "value": inv.gwp, "unit": ""},
-    ]
-    t = inv.totals.model_dump()
-    rows += [{"item": k, "value": t[k], "unit": u} for k, u in _SUMMARY]
-    rows.append(
-        {
-            "item": "production",
-            "value": t["production"],
-            "unit": t["production_unit"] or "(sites differ: see Sites)",
-        }
-    )
-    net = inv.net
-    rows += [
-        {"item": "coverage_pct", "value": inv.coverage_pct, "unit": "%"},
-        {"item": "offsets_retired_t", "value": net.offsets_t, "unit": "tCO2e"},
-        {"item": f"net_t ({net.scope2_basis}-based)", "value": net.net_t, "unit": "tCO2e"},
-        {"item": "zero_carbon", "value": net.zero_carbon, "unit": ""},
-        {"item": "remaining_t", "value": net.remaining_t, "unit": "tCO2e"},
-    ]
-    return rows
-
-
-def _sections(inv: Inventory) -> list[tuple[str, list[str], list[dict[str, Any]]]]:
-    src_cols = [
-        "meter",
-        "site",
-        "kind",
-        "fuel",
-        "quantity",
-        "unit",
-        "energy_gj",
-        "co2_t",
-        "ch4_t",
-        "ch4_co2e_t",
-        "n2o_t",
-        "n2o_co2e_t",
-        "co2e_t",
-    ]
-    site_cols = [
-        "site",
-        "minutes_with_data",
-        *SITE_COLUMNS,
-        "ghg_total_location_t",
-        "ghg_total_market_t",
-        "cn_total_t",
-        "production_unit",
-    ]
-    return [
-        ("Summary", ["item", "value", "unit"], _summary_rows(inv)),
-        ("Sites", site_cols, [s.model_dump() for s in inv.by_site]),
-        (
-            "Scope 1 by fuel",
-            [
-                "fuel",
-                "quantity",
-                "unit",
-                "energy_gj",
-                "co2_t",
-                "ch4_t",
-                "ch4_co2e_t",
-                "n2o_t",
-                "n2o_co2e_t",
-                "co2e_t",
-                "meters",
-            ],
-            [f.model_dump() for f in inv.scope1.by_fuel],
-        ),
-        ("Scope 1 by source", src_cols, [s.model_dump() for s in inv.scope1.by_source]),
-        ("Scope 2 by source", src_cols, [s.model_dump() for s in inv.scope2.by_source]),
-        (
-            "Activity",
-            [
-                "meter",
-                "site",
-                "kind",
-                "quantity",
-                "unit",
-                "quantity_meter_unit",
-                "meter_unit",
-                "energy_gj",
-                "coverage_pct",
-                "flags",
-            ],
-            [a.model_dump() for a in inv.activity],
-        ),
-        (
-            "Factors",
-            [
-                "factor_id",
-                "version",
-                "role",
-                "value",
-                "unit",
-                "source_value",
-                "source_unit",
-                "source",
-                "table",
-                "data_year",
-                "verified",
-                "fallback",
-                "used_by",
-                "months",
-            ],
-            [f.model_dump() for f in inv.factors],
-        ),
-        (
-            "Lineage",
-            [
-                "id",
-                "subject",
-                "month",
-                "method",
-                "gwp",
-                "quantity_unit",
-                "ef_co2e_t_per_unit",
-                "factors",
-                "basis",
-                "notes",
-            ],
-            [
-                x.model_dump() | {"basis": [f"{k}: {v}" for k, v in x.basis.items()]}
-                for x in inv.lineage
-            ],
-        ),
-        (
-            "Certificates",
-            [
-                "instrument",
-                "contract",
-                "type",
-                "site",
-                "serials",
-                "claim_start",
-                "claim_end",
-                "instrument_mwh",
-                "allocated_mwh",
-                "emission_factor_t_per_mwh",
-                "source",
-            ],
-            [c.model_dump() for c in inv.certificates],
-        ),
-        (
-            "Offsets",
-            [
-                "retirement",
-                "offset",
-                "project",
-                "kind",
-                "standard",
-                "registry",
-                "vintage",
-                "corresponding_adjustment",
-                "serials",
-                "tco2e",
-                "retired_on",
-                "purpose",
-                "site",
-                "period_start",
-                "period_end",
-            ],
-            [o.model_dump() for o in inv.offsets],
-        ),
-        (
-            "Zero carbon",
-            [
-                "site",
-                "scope1_t",
-                "scope2_t",
-                "gross_t",
-                "offsets_t",
-                "net_t",
-                "zero_carbon",
-                "remaining_t",
-                "over_offset",
-                "over_offset_t",
-            ],
-            [
-                {**z.model_dump(), "site": z.site or "(all)"}
-                for z in [*inv.zero_carbon.sites, inv.zero_carbon.total]
-            ],
-        ),
-        (
-            "Net both bases",
-            [
-                "item",
-                "site",
-                "scope2_basis",
-                "scope1_t",
-                "scope2_t",
-                "gross_t",
-                "ccer_t",
-                "international_t",
-                "offsets_t",
-                "net_t",
-                "zero_carbon",
-                "over_offset",
-                "over_offset_t",
-                "remaining_t",
-            ],
-            [
-                {
-                    **n.model_dump(exclude={"credits"}),
-                    "item": f"{n.site or '(all)'} {n.scope2_basis}",
-                    "site": n.site or "(all)",
-                }
-                for n in [
-                    inv.offsetting.market,
-                    inv.offsetting.location,
-                    *inv.offsetting.sites_market,
-                    *inv.offsetting.sites_location,
-                ]
-            ],
-        ),
-        (
-            "Credits applied",
-            ["id", "kind", "standard", "tco2e", "applied_t", "surplus_t"],
-            [
-                c.model_dump()
-                for c in getattr(inv.offsetting, inv.offsetting.zero_carbon_basis).credits
-            ],
-        ),
-        (
-            "Intensity",
-            ["line", "site", "unit", "production", "emissions_t", "t_per_unit"],
-            [{**x.model_dump(), "line": ""} for x in inv.intensity.sites]
-            + [x.model_dump() for x in inv.intensity.lines],
-        ),
-    ]
-
-
-def to_xlsx(inv: Inventory, filename: str) -> Response:
-    return xlsx_response(_sections(inv), filename)
-
-
-def to_csv(inv: Inventory, filename: str) -> Response:
-    """Tidy: one row per observation (section, item, field, value, unit); the summary's
-    rows are the plant's, every other row is keyed by its section's first column."""
-    sections = _sections(inv)
-    out = [
-        ["Summary", "plant", r["item"], cell_text(r["value"]), r["unit"]] for r in sections[0][2]
-    ]
-    for title, cols, items in sections[1:]:
-        keyed = [
-            {
-                **it,
-                "section": title,
-                "item": next(str(it[c]) for c in cols if it.get(c) not in (None, "")),
-            }
-            for it in items
-        ]
-        out += tidy_rows(["section", "item"], cols[1:], keyed)
-    return csv_response(["section", "item"], [], [], filename, lead=out)
 
 
 def _signed_counts(counts: tuple[int, int, int]) -> dict[str, int | float | None]:

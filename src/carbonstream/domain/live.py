@@ -35,8 +35,10 @@ from carbonstream.core.budget import (
     budget_state,
     projection_ready,
 )
+from carbonstream.core.energy import EnergyParams
 from carbonstream.core.health import MeterState, meter_health
 from carbonstream.core.rates import SETTLE_S, rates_until, rolling_rates
+from carbonstream.domain.live_energy import EnergyLive, LiveEnergy
 from carbonstream.domain.live_green import GreenLive, LiveIntensity, LiveZeroCarbon
 from carbonstream.localtime import LocalTime
 from carbonstream.store import live as q
@@ -137,6 +139,9 @@ class SiteLive(BaseModel):
     intensity: LiveIntensity | None = Field(
         default=None, description="tCO2e per unit of product today and this month."
     )
+    energy: LiveEnergy | None = Field(
+        default=None, description="Comprehensive energy in tce (GB/T 2589) today and this month."
+    )
 
 
 class LiveSnapshot(BaseModel):
@@ -172,6 +177,7 @@ class LiveHub:
         plant: Plant,
         pool: Callable[[], AsyncConnectionPool[AsyncConn]],
         silent_after_s: float,
+        energy: EnergyParams | None = None,
     ) -> None:
         self.plant = plant
         self.silent_after_s = silent_after_s
@@ -182,6 +188,7 @@ class LiveHub:
         self._month = None
         self._data_start: dict[str, dt.datetime] = {}
         self._green = GreenLive(plant)
+        self._energy = EnergyLive(energy) if energy is not None else None
         self._closing = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.streams = 0  # open streams, for tests and metrics
@@ -230,6 +237,11 @@ class LiveHub:
             before = await self._month_before(conn, month, day)
             meters = await (await conn.execute(q.METERS_SQL)).fetchall()
             green = await self._green.load(conn, day, next_day, month)
+            tce = (
+                await self._energy.load(conn, day, next_day, month)
+                if self._energy is not None
+                else None
+            )
             if any(s.id not in self._data_start for s in self.plant.sites):
                 for sid, t in await (await conn.execute(q.DATA_START_SQL)).fetchall():
                     if t is not None:
@@ -255,6 +267,8 @@ class LiveHub:
             for s in self.plant.sites
         ]
         self._green.attach(sites, green)
+        if self._energy is not None and tce is not None:
+            self._energy.attach(sites, tce)
         return LiveSnapshot(
             generated_at=now,
             plant=self.plant.name,

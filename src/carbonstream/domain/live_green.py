@@ -1,6 +1,6 @@
 """The live view's zero-carbon status and emission intensity, today and this month.
 
-Kept apart from :mod:`carbonstream.api.live` (which calls :meth:`GreenLive.load`
+Kept apart from :mod:`carbonstream.domain.live` (which calls :meth:`GreenLive.load`
 and :meth:`GreenLive.attach` once per snapshot): per site, net = Scope 1 +
 Scope 2 (the plant's zero-carbon basis) - CCER retired for that site with an
 offset period inside today or this month; intensity = the same emissions per
@@ -18,10 +18,10 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from carbonstream.api.schemas.green import ZeroCarbonStatus
 from carbonstream.config.plant import Plant
 from carbonstream.core.engine import SITE_COLUMNS
 from carbonstream.domain import green
+from carbonstream.domain.green_model import ZeroCarbonStatus
 from carbonstream.store import green as q
 from carbonstream.store.db import AsyncConn
 

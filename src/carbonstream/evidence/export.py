@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from carbonstream import __version__
-from carbonstream.config.plant import Plant
 from carbonstream.core.engine import SITE_COLUMNS
 from carbonstream.store import evidence as ev
 from carbonstream.store.db import Conn
+from carbonstream.store.plant import stored_plant
 
 SCHEMA = "carbonstream.evidence/v1"
 
@@ -56,10 +56,7 @@ def code_version() -> str:
 
 
 def export(conn: Conn, first: dt.date, last: dt.date, out: Path) -> dict[str, Any]:
-    row = conn.execute("SELECT config FROM plant").fetchone()
-    if row is None:
-        raise ValueError("the database holds no plant: nothing to export")
-    plant = Plant.model_validate(row[0])
+    plant = stored_plant(conn)
     zone = plant.zone
     start, end = ev.local_bounds(first, last, zone)
     out.mkdir(parents=True, exist_ok=True)

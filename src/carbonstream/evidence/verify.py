@@ -28,10 +28,10 @@ from carbonstream.compute import recompute, site_rows
 from carbonstream.config.loader import validate
 from carbonstream.config.plant import Plant
 from carbonstream.core.batch import ReadingBatch
+from carbonstream.core.chain import DayDigest, day_digest, verify_chain
 from carbonstream.core.engine import SITE_COLUMNS, Engine
 from carbonstream.core.library import FactorLibrary
 from carbonstream.errors import FactorError
-from carbonstream.evidence.chain import DayDigest, day_digest, verify_chain
 from carbonstream.evidence.export import SCHEMA
 from carbonstream.evidence.signatures import StoredRows, verify_signatures
 from carbonstream.store.evidence import local_bounds

@@ -2,9 +2,9 @@
 
 Metrics (prefix carbonstream_gateway_):
 
-- poll_duration_seconds{device} (histogram): time to read all points of a device
+- poll_duration_seconds{device} (histogram): time to read all points of a polled device
 - poll_lateness_seconds (histogram): poll start after its scheduled time
-- requests_per_poll{device} (gauge): Modbus requests in the last poll, retries included
+- requests_per_poll{device} (gauge): requests in the last poll, retries included
 - read_errors_total{device,kind} (counter): failed readings by quality
 - polls_skipped_total{device} (counter): schedule slots missed because a poll overran
 - device_up{device} (gauge): 1 when the device answered its last poll

@@ -38,10 +38,6 @@ def protocols() -> Mapping[str, SourceSpec[Any]]:
     return _discover(tuple(_package.__path__))
 
 
-def spec_of(device: DeviceConfig) -> SourceSpec[Any]:
-    return protocols()[device.protocol]
-
-
 def validate_device(value: Any) -> DeviceConfig:
     """One ``devices:`` entry as the config model of its ``protocol``."""
     adapter: TypeAdapter[DeviceConfig] = _adapter(tuple(_package.__path__))

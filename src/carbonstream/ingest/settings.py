@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from carbonstream.config.database import DatabaseSettings
-from carbonstream.config.loader import load_model
-from carbonstream.errors import ConfigError
+from carbonstream.config.settings import ServiceSettings, env_secret, load_settings
 from carbonstream.transport.topics import READINGS_SUBSCRIPTION, SIGNED_READINGS_SUBSCRIPTION
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
@@ -84,12 +81,7 @@ class MqttSettings(_Model):
             return self.password.get_secret_value()
         if self.password_env is None:
             return None
-        value = os.environ.get(self.password_env)
-        if value is None:
-            raise ConfigError(
-                "mqtt.password_env", [f"environment variable {self.password_env} is not set"]
-            )
-        return value
+        return env_secret("mqtt.password_env", self.password_env)
 
 
 class BatchSettings(_Model):
@@ -152,10 +144,8 @@ class SignatureSettings(_Model):
     )
 
 
-class IngestSettings(_Model):
-    plant: str = Field(description="Plant file (YAML or TOML), relative to this file.")
+class IngestSettings(ServiceSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     batch: BatchSettings = Field(default_factory=BatchSettings)
     sparkplug: SparkplugSettings = Field(default_factory=SparkplugSettings)
     gateway_binding: Literal["required", "off"] = Field(
@@ -235,9 +225,4 @@ class IngestSettings(_Model):
 
 def load_ingest_settings(path: str | Path) -> IngestSettings:
     """Load a settings file; a relative plant path is resolved against the file's folder."""
-    path = Path(path)
-    s = load_model(path, IngestSettings)
-    plant = Path(s.plant)
-    if not plant.is_absolute():
-        plant = (path.parent / plant).resolve()
-    return s.model_copy(update={"plant": str(plant)})
+    return load_settings(path, IngestSettings)

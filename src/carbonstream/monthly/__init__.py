@@ -15,6 +15,7 @@ from carbonstream.monthly.gather import MonthlyReport, ReportError, gather, mont
 from carbonstream.monthly.pdf import render_pdf
 from carbonstream.monthly.xlsx import render_xlsx
 from carbonstream.store.errors import DatabaseUnavailableError
+from carbonstream.store.plant import stored_plant_async
 
 __all__ = [
     "MonthlyReport",
@@ -42,9 +43,6 @@ async def from_database(
         raise DatabaseUnavailableError(f"cannot connect to the database: {e}".strip()) from None
     async with conn:
         if plant is None:
-            row = await (await conn.execute("SELECT config FROM plant")).fetchone()
-            if row is None:
-                raise ReportError("the database holds no plant yet: run ingest first")
-            plant = Plant.model_validate(row[0])
+            plant = await stored_plant_async(conn)
         params = build_params(plant, FactorLibrary.load(plant.factor_files))
         return await gather(conn, plant, params, month, sites, basis, code_version())

@@ -3,8 +3,10 @@ Excel charts (openpyxl.chart), followed by the inventory's own sheets (the same 
 ``GET /v1/inventory?format=xlsx`` gives: sites, Scope 1 by fuel and source, Scope 2 by
 source, activity, factors, lineage, certificates, offsets).
 
-Cells hold the figures unrounded (a number format shows three decimals), so a sheet
-can be summed and compared with the API to the last digit.
+Cells hold the figures unrounded (a number format shows three decimals, more where
+a small figure needs them to keep its significant digits: ``figures.excel_format``),
+so a sheet can be summed and compared with the API to the last digit. A chart with
+nothing to draw is a sentence in its place, not empty axes.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
-from carbonstream.domain.inventory import _sections, _summary_rows
+from carbonstream.domain.inventory_tables import sections, summary_rows
+from carbonstream.figures import excel_format
 from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg, catalogue, t
 from carbonstream.localtime import (
     EXCEL_DATE_FORMAT,
@@ -39,7 +42,6 @@ SCOPE1 = "D95F02"
 SCOPE2_MARKET = "1B9E77"
 SCOPE2_LOCATION = "7570B3"
 GREY = "BDBDBD"
-NUMBER = "#,##0.000"
 Tr = Callable[..., str]  # a catalogue key (and its parameters) to text in the report's locale
 REPORT_SHEETS = (
     "Summary",
@@ -71,7 +73,7 @@ def render_xlsx(report: MonthlyReport, locale: Locale = DEFAULT_LOCALE) -> bytes
     _coverage(wb.create_sheet(), wb.create_sheet(), report, tr)
     _quality(wb.create_sheet(), report, locale)
     _evidence(wb.create_sheet(), report, tr)
-    for title, columns, rows in _sections(report.inventory)[1:]:  # the summary is above
+    for title, columns, rows in sections(report.inventory)[1:]:  # the summary is above
         _write(wb.create_sheet(), title, columns, [[r.get(c) for c in columns] for r in rows])
     if report.footprints:
         _footprints(wb.create_sheet(), report)
@@ -126,7 +128,7 @@ def _write(
         for j, v in enumerate(values, start=1):
             cell = ws.cell(i, j, _value(v))
             if isinstance(v, float):
-                cell.number_format = NUMBER
+                cell.number_format = excel_format(v)
             elif isinstance(v, dt.datetime):
                 cell.number_format = EXCEL_TIME_FORMAT
             elif isinstance(v, dt.date):
@@ -145,6 +147,12 @@ def _axes(chart: BarChart | LineChart, reversed_categories: bool = False) -> Non
         chart.y_axis.crosses = "max"
 
 
+def _no_chart(ws: Worksheet, anchor: str, message: str) -> None:
+    """In a chart's place when it would have nothing to draw: the reason, in words."""
+    ws[anchor] = message
+    ws[anchor].font = Font(italic=True, color="555555")
+
+
 def _colour(chart: BarChart | LineChart, colours: Sequence[str]) -> None:
     for s, c in zip(chart.series, colours, strict=False):
         if isinstance(chart, LineChart):
@@ -158,9 +166,14 @@ def _colour(chart: BarChart | LineChart, colours: Sequence[str]) -> None:
 
 def _summary(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     inv = r.inventory
-    rows: list[list[Any]] = [[x["item"], x["value"], x["unit"]] for x in _summary_rows(inv)]
+    rows: list[list[Any]] = [[x["item"], x["value"], x["unit"]] for x in summary_rows(inv)]
     rows += [
         ["month", r.month, inv.timezone],
+        [
+            "period_end",
+            r.until or r.days[-1] + dt.timedelta(days=1),
+            "" if r.until is None else tr("report.in-progress", time=f"{r.until:%Y-%m-%d %H:%M}"),
+        ],
         ["days_with_data", sum(r.has_data), tr("report.cell-of-days", n=len(r.days))],
         ["certificates_allocated_mwh", sum(c.allocated_mwh for c in inv.certificates), "MWh"],
         ["remaining_to_zero_carbon_t", inv.net.remaining_t, "tCO2e"],
@@ -211,6 +224,9 @@ def _daily(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     for i in range(2, len(rows) + 2):
         ws.cell(i, 1).number_format = "yyyy-mm-dd"
     n = len(rows) + 1
+    if not any(r.has_data):
+        _no_chart(ws, f"C{len(rows) + 4}", tr("report.chart-empty"))
+        return
     bar = BarChart()
     bar.type = "col"
     bar.grouping = "stacked"
@@ -245,6 +261,9 @@ def _scope2(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     rows = [[getattr(s, c) for c in cols] for s in r.inventory.by_site]
     _write(ws, "Scope 2", cols, rows)
     n = len(rows) + 1
+    if not any(s.scope2_location_t or s.scope2_market_t for s in r.inventory.by_site):
+        _no_chart(ws, "K2", tr("report.chart-empty"))
+        return
     both = BarChart()
     both.type = "col"
     both.title = tr("report.chart-scope2-both")
@@ -272,6 +291,7 @@ def _sources(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     ]
     _write(ws, "Top sources", ["meter", "site", "kind", "category", "co2e_t", "share_pct"], rows)
     if not rows:
+        _no_chart(ws, "H2", tr("report.chart-empty"))
         return
     n = len(rows) + 1
     chart = BarChart()
@@ -310,6 +330,9 @@ def _intensity(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     end = _write(ws, "Intensity", cols, rows)
     if not rows:
         ws.cell(3, 1, tr("report.cell-no-production"))
+        return
+    if all(i.market.value is None and i.location.value is None for i in r.intensity):
+        _no_chart(ws, "J2", tr("report.chart-empty-intensity"))
         return
     n = len(rows) + 1
     month = BarChart()
@@ -370,6 +393,8 @@ def _coverage(ws: Worksheet, by_day: Worksheet, r: MonthlyReport, tr: Tr) -> Non
         chart.height = 10
         _axes(chart, reversed_categories=True)
         ws.add_chart(chart, "H2")
+    else:
+        _no_chart(ws, "H2", tr("report.chart-empty-coverage"))
 
     days = [d.isoformat() for d in r.days]
     grid = [[a.meter, *r.meter_coverage.get(a.meter, [])] for a in r.inventory.activity]

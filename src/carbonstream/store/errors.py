@@ -15,3 +15,7 @@ class SchemaError(StoreError):
 
 class DatabaseUnavailableError(StoreError):
     """The database cannot be reached: check the URL and that the server is up; ingest retries."""
+
+
+class NoPlantError(StoreError):
+    """The database holds no plant yet: ingest (or the demo) stores it when it starts."""

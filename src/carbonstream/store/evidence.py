@@ -5,13 +5,17 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
 
-from carbonstream.evidence.chain import GENESIS, DayDigest, day_digest
+from carbonstream.core.chain import GENESIS, DayDigest, day_digest
 from carbonstream.store.db import Conn
+
+if TYPE_CHECKING:
+    from carbonstream.progress import Steps
 
 
 @dataclass
@@ -131,8 +135,9 @@ def chain(conn: Conn, first: dt.date | None = None, last: dt.date | None = None)
     return [DayDigest(r[0].isoformat(), int(r[1]), r[2], r[3]) for r in rows]
 
 
-def seal(conn: Conn, zone: ZoneInfo, until: dt.date) -> list[DayDigest]:
-    """Seal every day with readings after the last sealed one, up to ``until`` inclusive.
+def seal(conn: Conn, zone: ZoneInfo, until: dt.date, steps: Steps | None = None) -> list[DayDigest]:
+    """Seal every day with readings after the last sealed one, up to ``until`` inclusive;
+    ``steps`` hears each day.
 
     Call it only for days that can no longer change (past the ingest lateness).
     """
@@ -150,6 +155,8 @@ def seal(conn: Conn, zone: ZoneInfo, until: dt.date) -> list[DayDigest]:
             return []
         day = first_ts[0].astimezone(zone).date()
         sealed: list[DayDigest] = []
+        if steps is not None:
+            steps.phase(f"sealing {day}..{until}", max(0, (until - day).days + 1))
         while day <= until:
             lo, hi = local_bounds(day, day, zone)
             r = readings(conn, lo, hi)
@@ -165,6 +172,8 @@ def seal(conn: Conn, zone: ZoneInfo, until: dt.date) -> list[DayDigest]:
                 sealed.append(DayDigest(day.isoformat(), len(r.ts_ns), d, prev))
                 prev = d
             day += dt.timedelta(days=1)
+            if steps is not None:
+                steps.advance()
         return sealed
 
 

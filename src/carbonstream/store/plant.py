@@ -1,4 +1,5 @@
-"""Sync the plant model into the database: sites, meters, instruments, state rows.
+"""The plant model in the database: synced in (sites, meters, instruments, state rows), and
+read back as the configuration the stored account was computed with.
 
 Rows are matched by their plant ids and never deleted (history refers to
 them); the integer keys the hot tables use are returned as arrays indexed
@@ -13,7 +14,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from carbonstream.config.plant import Plant
-from carbonstream.store.db import Conn
+from carbonstream.store.db import AsyncConn, Conn
+from carbonstream.store.errors import NoPlantError
+
+_SELECT_PLANT = "SELECT config FROM plant"
+_NO_PLANT = "the database holds no plant yet: run ingest first"
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,22 @@ class Keys:
     site: NDArray[np.int32]  # site key by site index
     meter_index: dict[int, int]  # meter key -> dense index
     site_index: dict[int, int]  # site key -> site index
+
+
+def stored_plant(conn: Conn) -> Plant:
+    """The plant stored by ingest; ``NoPlantError`` (saying what to do) when there is none."""
+    return _plant(conn.execute(_SELECT_PLANT).fetchone())
+
+
+async def stored_plant_async(conn: AsyncConn) -> Plant:
+    """``stored_plant`` on an async connection."""
+    return _plant(await (await conn.execute(_SELECT_PLANT)).fetchone())
+
+
+def _plant(row: tuple[object, ...] | None) -> Plant:
+    if row is None:
+        raise NoPlantError(_NO_PLANT)
+    return Plant.model_validate(row[0])
 
 
 def sync_plant(conn: Conn, plant: Plant) -> Keys:

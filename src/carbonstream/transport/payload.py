@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 
 import msgspec
 from msgspec import Meta
@@ -93,7 +93,33 @@ class StatusMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     t: int  # ms since epoch, UTC
 
 
+class ReceivedReading(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
+    """A reading as the receiver decodes it: the fields of ``Reading``, their checks left out.
+
+    The receiver checks each reading itself (against the plant model, see the ingest
+    validator), so that one bad reading (a bad id, an unknown quality, a negative time) is
+    rejected on its own with its reason while the message's other readings are kept."""
+
+    m: str
+    t: int
+    v: float | None
+    u: str
+    q: str = Quality.GOOD.value
+
+
+class ReceivedMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
+    """A ``ReadingsMessage`` as the receiver decodes it: the message's own fields are checked
+    as strictly, its readings are ``ReceivedReading`` (about 3x faster to decode)."""
+
+    v: int
+    gateway: Id
+    stream: Annotated[str, Meta(pattern=STREAM_PATTERN)]
+    seq: Annotated[int, Meta(ge=1)]
+    readings: Annotated[list[ReceivedReading], Meta(max_length=MAX_READINGS)]
+
+
 _readings_decoder = msgspec.json.Decoder(ReadingsMessage)
+_received_decoder = msgspec.json.Decoder(ReceivedMessage)
 _status_decoder = msgspec.json.Decoder(StatusMessage)
 _encoder = msgspec.json.Encoder()
 
@@ -102,14 +128,17 @@ class PayloadError(CarbonstreamError, ValueError):
     """A payload that does not decode or validate; the text is the dead-letter reason."""
 
 
-def encode_readings(msg: ReadingsMessage) -> bytes:
-    return _encoder.encode(msg)
+class _Versioned(Protocol):
+    @property
+    def v(self) -> int: ...
 
 
-def decode_readings(data: bytes, version: int = PAYLOAD_VERSION) -> ReadingsMessage:
-    """A v1 payload, or (version=2) the body of a signed batch: the same fields."""
+_M = TypeVar("_M", bound=_Versioned)
+
+
+def _decode(decoder: msgspec.json.Decoder[_M], data: bytes, version: int) -> _M:
     try:
-        msg = _readings_decoder.decode(data)
+        msg = decoder.decode(data)
     except msgspec.DecodeError as e:
         raise PayloadError(f"not a v{version} readings payload: {e}") from None
     if msg.v != version:
@@ -117,6 +146,23 @@ def decode_readings(data: bytes, version: int = PAYLOAD_VERSION) -> ReadingsMess
             f"payload version {msg.v} is not supported here (this receiver reads v{version})"
         )
     return msg
+
+
+def encode_readings(msg: ReadingsMessage) -> bytes:
+    return _encoder.encode(msg)
+
+
+def decode_readings(data: bytes, version: int = PAYLOAD_VERSION) -> ReadingsMessage:
+    """A v1 payload, or (version=2) the body of a signed batch: the same fields."""
+    return _decode(_readings_decoder, data, version)
+
+
+def decode_received(data: bytes, version: int = PAYLOAD_VERSION) -> ReceivedMessage:
+    """As ``decode_readings``, for a receiver that checks each reading itself.
+
+    What ``decode_readings`` accepts decodes here to the same values; a payload this
+    refuses, ``decode_readings`` refuses too (with the same reason)."""
+    return _decode(_received_decoder, data, version)
 
 
 def encode_status(msg: StatusMessage) -> bytes:

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from carbonstream.api.schemas.values import Line, LocalTime, Text
+from carbonstream.domain.green_model import DateRange as DateRange
 from carbonstream.ledger.offsets import CorrespondingAdjustment, Standard
 from carbonstream.ledger.rules import MAX_SERIAL
 
@@ -31,19 +32,6 @@ class ContractType(StrEnum):
     GEC = "gec"  # unbundled green electricity certificates (1 GEC = 1 MWh)
     GREEN_POWER_TRADE = "green_power_trade"  # energy with GECs transferred at settlement
     PPA = "ppa"  # direct contract, attributes conveyed (with its certificates)
-
-
-class DateRange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    start: dt.date
-    end: dt.date = Field(description="Inclusive last day.")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> DateRange:
-        if self.end < self.start:
-            raise ValueError("end is before start")
-        return self
 
 
 class ContractCreate(BaseModel):

@@ -306,13 +306,19 @@ function renderAlerts() {
 
 // --- rendering ------------------------------------------------------------------------------
 
+// A figure with three significant digits and thousands separators: the rule of the
+// reports' labels (carbonstream.figures.figure; a test runs both on the same values).
+const SIGNIFICANT = 3;
+
+function decimalsOf(x, minDecimals) {
+  if (x === 0 || !Number.isFinite(x)) return minDecimals;
+  return Math.max(minDecimals, SIGNIFICANT - 1 - Math.floor(Math.log10(Math.abs(x))));
+}
+
 function fmt(x) {
   if (x === null || x === undefined || Number.isNaN(x)) return "—";
-  const a = Math.abs(x);
-  if (a >= 100) return x.toFixed(1);
-  if (a >= 1) return x.toFixed(2);
-  if (a === 0) return "0";
-  return x.toPrecision(3);
+  const d = decimalsOf(x, 0);
+  return x.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
 }
 
 function fmtTime(t) {
@@ -439,6 +445,26 @@ function greenBox(s) {
     s.intensity && s.intensity.unit ? intensityTable(s.intensity) : null);
 }
 
+// --- energy in tce per site (sites[].energy of the snapshot, GB/T 2589) ----------------------
+
+function energyTable(e) {
+  // Per unit of product only where the site has production meters (production_unit).
+  const unit = e.production_unit;
+  const cell = (v, field) => (v === null
+    ? el("span", { class: "muted", "data-field": field, "data-value": "" }, T("no-production"))
+    : num(v, field));
+  const row = (label, key) => el("tr", {}, el("td", {}, label),
+    el("td", {}, cell(e.today[key], `energy-today-${key}`)),
+    el("td", {}, cell(e.month[key], `energy-month-${key}`)));
+  return el("table", { class: "intensity energy" },
+    el("tr", {}, el("th", {}, T("energy-site-heading")), el("th", {}, T("today-lc")),
+      el("th", {}, T("this-month-lc"))),
+    row(T("energy-equivalent"), "total_tce"),
+    row(T("energy-equal"), "total_equal_tce"),
+    row(T("energy-onsite"), "onsite_renewable_tce"),
+    unit ? row(T("energy-per-unit", { unit }), "tce_per_unit") : null);
+}
+
 function siteCard(s) {
   const r = Object.fromEntries(s.rates.map((x) => [x.window_s, x]));
   const r1 = r[60] || {};
@@ -478,6 +504,7 @@ function siteCard(s) {
       periodBox(T("this-month"), s.month, "month")),
     el("div", { class: "forecast", "data-forecast": s.id }),
     greenBox(s),
+    s.energy ? energyTable(s.energy) : null,
     el("h4", {}, T("meters")), meters,
     el("h4", {}, T("active-alerts")), el("ul", { class: "alerts", "data-site": s.id }));
 }

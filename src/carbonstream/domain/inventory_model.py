@@ -1,4 +1,8 @@
-"""The inventory of a period: scopes, exports, activity, factors, instruments, offsets, net."""
+"""The inventory of a period: scopes, exports, activity, factors, instruments, offsets, net.
+
+A model of the domain: built by :mod:`carbonstream.domain.inventory`, served as JSON by
+the API and read by the monthly report.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from carbonstream.api.schemas.green import (
+from carbonstream.api.schemas.values import LocalTime
+from carbonstream.domain.green_model import (
     LineIntensity,
     SiteIntensity,
     VersionPublic,
     ZeroCarbonStatus,
 )
-from carbonstream.api.schemas.values import LocalTime
 from carbonstream.footprint.scope3 import Scope3Block
 
 INVENTORY_SCHEMA = "carbonstream.inventory/v1"
