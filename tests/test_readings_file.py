@@ -220,7 +220,10 @@ def test_merge_sort_yields_every_reading_in_time_order_in_bounded_batches(
     got = ReadingBatch.concat(batches)
     want = load_readings(READINGS, _ids()).batch
     # the same readings: compare as sorted (meter, ts, value, quality) rows
-    key = lambda b: np.lexsort((b.quality, b.value, b.ts, b.meter))  # noqa: E731
+
+    def key(b: ReadingBatch) -> np.ndarray:
+        return np.lexsort((b.quality, b.value, b.ts, b.meter))
+
     for name in ("meter", "ts", "value", "quality"):
         np.testing.assert_array_equal(getattr(got, name)[key(got)], getattr(want, name)[key(want)])
 

@@ -46,7 +46,7 @@ _MAX_REPORTED = 20
 _MAX_NAMED_LINES = 5  # lines named in a clock-change error
 BLOCK_BYTES = 4 << 20  # decompressed CSV bytes parsed at once: the memory bound's unit
 PARQUET_ROWS = 500_000  # Parquet rows per streamed batch
-MERGE_ROWS = 1_000_000  # readings held by the merge of an out-of-order file (~21 MB)
+MERGE_ROWS = 250_000  # readings held by the merge of an out-of-order file (~5 MB)
 DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\t": "\t"}
 _GZIP, _ZSTD, _PARQUET = b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"PAR1"
 
