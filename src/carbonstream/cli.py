@@ -675,7 +675,7 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 
 def _seal(args: argparse.Namespace) -> int:
-    from carbonstream.store import evidence
+    from carbonstream.evidence.seal import seal
     from carbonstream.store.plant import stored_plant
 
     with _connection(args, migrated=True) as conn:
@@ -685,7 +685,7 @@ def _seal(args: argparse.Namespace) -> int:
             if args.until
             else dt.datetime.now(zone).date() - dt.timedelta(days=2)
         )
-        sealed = evidence.seal(conn, zone, until)
+        sealed = seal(conn, zone, until)
     for d in sealed:
         print(f"sealed {d.day}: {d.readings} readings, {d.digest}")
     if not sealed:
