@@ -8,15 +8,20 @@ one transaction that holds the chain locked, so two sealers never fork it.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from carbonstream.core.chain import GENESIS, DayDigest, day_digest
 from carbonstream.store import evidence as ev
 from carbonstream.store.db import Conn
 
+if TYPE_CHECKING:
+    from carbonstream.progress import Steps
 
-def seal(conn: Conn, zone: ZoneInfo, until: dt.date) -> list[DayDigest]:
-    """Seal every day with readings after the last sealed one, up to ``until`` inclusive.
+
+def seal(conn: Conn, zone: ZoneInfo, until: dt.date, steps: Steps | None = None) -> list[DayDigest]:
+    """Seal every day with readings after the last sealed one, up to ``until`` inclusive;
+    ``steps`` hears each day.
 
     Call it only for days that can no longer change (past the ingest lateness).
     """
@@ -29,6 +34,8 @@ def seal(conn: Conn, zone: ZoneInfo, until: dt.date) -> list[DayDigest]:
             return []
         day = first.astimezone(zone).date()
         sealed: list[DayDigest] = []
+        if steps is not None:
+            steps.phase(f"sealing {day}..{until}", max(0, (until - day).days + 1))
         while day <= until:
             lo, hi = ev.local_bounds(day, day, zone)
             r = ev.readings(conn, lo, hi)
@@ -40,4 +47,6 @@ def seal(conn: Conn, zone: ZoneInfo, until: dt.date) -> list[DayDigest]:
                 sealed.append(DayDigest(day.isoformat(), len(r.ts_ns), d, prev))
                 prev = d
             day += dt.timedelta(days=1)
+            if steps is not None:
+                steps.advance()
         return sealed

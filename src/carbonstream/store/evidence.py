@@ -1,4 +1,4 @@
-"""Evidence queries: readings of a period, the sealed hash chain, sealing new days."""
+"""Evidence queries: readings of a period, the sealed hash chain, appending sealed days."""
 
 from __future__ import annotations
 
