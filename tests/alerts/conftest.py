@@ -23,7 +23,6 @@ from carbonstream.api.db import AsyncConn, make_pool
 from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
 from carbonstream.store.db import connect
-from carbonstream.store.migrate import migrate
 from carbonstream.store.plant import sync_plant
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,13 +43,12 @@ def plant() -> Plant:
 
 
 @pytest.fixture
-def plant_db(db_url: str, plant: Plant) -> str:
+def plant_db(migrated_url: str, plant: Plant) -> str:
     """A migrated database with the example plant's sites and meters (no readings)."""
-    with connect(db_url) as conn:
-        migrate(conn)
+    with connect(migrated_url) as conn:
         conn.autocommit = False
         sync_plant(conn, plant)
-    return db_url
+    return migrated_url
 
 
 @pytest.fixture
