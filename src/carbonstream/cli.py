@@ -690,8 +690,8 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 
 def _seal(args: argparse.Namespace) -> int:
+    from carbonstream.evidence.seal import seal
     from carbonstream.progress import step_progress
-    from carbonstream.store import evidence
     from carbonstream.store.plant import stored_plant
 
     with _connection(args, migrated=True) as conn:
@@ -702,7 +702,7 @@ def _seal(args: argparse.Namespace) -> int:
             else dt.datetime.now(zone).date() - dt.timedelta(days=2)
         )
         with step_progress("sealing", enabled=not args.quiet) as bar:
-            sealed = evidence.seal(conn, zone, until, bar)
+            sealed = seal(conn, zone, until, bar)
     for d in sealed:
         print(f"sealed {d.day}: {d.readings} readings, {d.digest}")
     if not sealed:

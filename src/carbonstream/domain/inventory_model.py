@@ -11,7 +11,6 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from carbonstream.api.schemas.values import LocalTime
 from carbonstream.domain.green_model import (
     LineIntensity,
     SiteIntensity,
@@ -19,6 +18,7 @@ from carbonstream.domain.green_model import (
     ZeroCarbonStatus,
 )
 from carbonstream.footprint.scope3 import Scope3Block
+from carbonstream.localtime import LocalTime
 
 INVENTORY_SCHEMA = "carbonstream.inventory/v1"
 
