@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         default="table",
         choices=["table", "json", "csv", "inventory-csv"],
         help="csv: one row per bucket and site; inventory-csv: totals, matching, offsets, net "
-        "and zero-carbon status as section,item,field,value",
+        "and zero-carbon status as a tidy table: section,item,field,value,unit",
     )
     c.add_argument(
         "--from",
@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=[",", ";", "tab"],
         help="CSV separator (default: detected from the header)",
     )
-    c.add_argument("--no-progress", action="store_true", help="no progress bar on standard error")
+    _quiet_args(c)
     c.add_argument("--output", type=Path, help="write here instead of standard output")
     c.set_defaults(func=_compute)
 
@@ -172,6 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument(
         "--until", help="last local day to seal (default: two days ago, past the lateness)"
     )
+    _quiet_args(se)
     se.set_defaults(func=_seal)
 
     ex = sub.add_parser("export-evidence", help="export a period's evidence for a verifier")
@@ -202,6 +203,7 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_argument(
         "--factors", type=Path, action="append", default=[], help="extra factor file (repeat)"
     )
+    _quiet_args(rs)
     rs.set_defaults(func=_restate)
 
     bt = sub.add_parser(
@@ -248,6 +250,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("--pdf", type=Path, help="write the PDF here")
     rp.add_argument("--xlsx", type=Path, help="write the XLSX here")
+    _quiet_args(rp)
     rp.set_defaults(func=_report)
 
     d = sub.add_parser(
@@ -336,6 +339,18 @@ def _deploy_acl(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-q",
+        "--quiet",
+        "--no-progress",
+        dest="quiet",
+        action="store_true",
+        help="no progress bar (one is drawn on standard error, on a terminal, for work "
+        "longer than two seconds)",
+    )
+
+
 def _db_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db-url",
@@ -414,7 +429,7 @@ def _compute(args: argparse.Namespace) -> int:
     from carbonstream.progress import byte_progress
 
     base_s = 60 if args.bucket == "minute" else 900
-    with byte_progress(f"reading {args.readings.name}", enabled=not args.no_progress) as bar:
+    with byte_progress(f"reading {args.readings.name}", enabled=not args.quiet) as bar:
         acc = compute_file(
             args.config,
             args.readings,
@@ -683,7 +698,8 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 
 def _seal(args: argparse.Namespace) -> int:
-    from carbonstream.store import evidence
+    from carbonstream.evidence.seal import seal
+    from carbonstream.progress import step_progress
     from carbonstream.store.plant import stored_plant
 
     with _connection(args, migrated=True) as conn:
@@ -693,7 +709,8 @@ def _seal(args: argparse.Namespace) -> int:
             if args.until
             else dt.datetime.now(zone).date() - dt.timedelta(days=2)
         )
-        sealed = evidence.seal(conn, zone, until)
+        with step_progress("sealing", enabled=not args.quiet) as bar:
+            sealed = seal(conn, zone, until, bar)
     for d in sealed:
         print(f"sealed {d.day}: {d.readings} readings, {d.digest}")
     if not sealed:
@@ -725,15 +742,20 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _restate(args: argparse.Namespace) -> int:
+    from carbonstream.progress import step_progress
     from carbonstream.restate import restate
 
-    with _connection(args, migrated=True) as conn:
+    with (
+        _connection(args, migrated=True) as conn,
+        step_progress("restate", enabled=not args.quiet) as bar,
+    ):
         r = restate(
             conn,
             dt.date.fromisoformat(args.first),
             dt.date.fromisoformat(args.last),
             args.label,
             args.factors,
+            bar,
         )
     print(f"restatement {r.id} ({r.label}), {r.first}..{r.last}; the live account is unchanged")
     for site, t in r.totals.items():
@@ -788,17 +810,24 @@ def _report(args: argparse.Namespace) -> int:
         from carbonstream.config.loader import load_plant
 
         plant = load_plant(load_api_settings(args.config).plant)
-    with _database(args) as url:
-        rep = asyncio.run(
-            monthly.from_database(url, args.month, args.site, args.scope2_basis, plant)
-        )
     from carbonstream.i18n import Locale
+    from carbonstream.progress import step_progress
 
-    locale = Locale(args.locale) if args.locale else rep.locale
-    for path, render in ((args.pdf, monthly.render_pdf), (args.xlsx, monthly.render_xlsx)):
-        if path is not None:
+    renders = ((args.pdf, monthly.render_pdf), (args.xlsx, monthly.render_xlsx))
+    parts = [(path, render) for path, render in renders if path is not None]
+    with step_progress(f"report {args.month}", enabled=not args.quiet) as bar:
+        bar.phase(f"report {args.month}: gathering the month's account")
+        with _database(args) as url:
+            rep = asyncio.run(
+                monthly.from_database(url, args.month, args.site, args.scope2_basis, plant)
+            )
+        locale = Locale(args.locale) if args.locale else rep.locale
+        bar.phase(f"report {args.month}: drawing the files", len(parts))
+        for path, render in parts:
             path.write_bytes(render(rep, locale))
-            print(f"wrote {path}")
+            bar.advance()
+    for path, _ in parts:
+        print(f"wrote {path}")
     t, net = rep.inventory.totals, rep.inventory.net
     print(
         f"{rep.title}: Scope 1 {t.scope1_t:.3f} t, Scope 2 location {t.scope2_location_t:.3f} t, "

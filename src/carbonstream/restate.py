@@ -24,6 +24,7 @@ from carbonstream.core.calendar import to_calendar
 from carbonstream.core.engine import SITE_COLUMNS, Engine
 from carbonstream.core.library import FactorLibrary
 from carbonstream.evidence.export import code_version
+from carbonstream.progress import NoSteps, Steps
 from carbonstream.store import evidence as ev
 from carbonstream.store.db import Conn
 from carbonstream.store.plant import stored_plant
@@ -39,15 +40,24 @@ class Restatement:
 
 
 def restate(
-    conn: Conn, first: dt.date, last: dt.date, label: str, extra_factor_files: list[Path]
+    conn: Conn,
+    first: dt.date,
+    last: dt.date,
+    label: str,
+    extra_factor_files: list[Path],
+    steps: Steps | None = None,
 ) -> Restatement:
+    """Recompute and store; ``steps`` hears each phase and each site-day written."""
+    steps = steps or NoSteps()
     plant = stored_plant(conn)
     files = [Path(f) for f in plant.factor_files] + list(extra_factor_files)
     library = FactorLibrary.load(files)
     engine = Engine(plant, library)
     start, end = ev.local_bounds(first, last, plant.zone)
     ids = [m.id for m in plant.meters]
+    steps.phase(f"restate {first}..{last}: reading the stored readings")
     batch = _stored_batch(conn, start, end, ids)
+    steps.phase(f"restate {first}..{last}: computing {len(batch.meter):,} readings")
     acc = recompute(engine, batch, ev.usage_before(conn, start))
     rows = site_rows(acc, int(start.timestamp()) * 10**9, int(end.timestamp()) * 10**9)
     days = to_calendar(rows.bucket, "day", plant.zone) if len(rows.bucket) else rows.bucket
@@ -75,6 +85,8 @@ def restate(
         ).fetchone()
         assert rid is not None
         totals: dict[str, dict[str, float]] = {}
+        n_site_days = sum(len(np.unique(days[rows.site == i])) for i in range(len(plant.sites)))
+        steps.phase(f"restate {first}..{last}: writing site-days", n_site_days)
         for s_idx, site in enumerate(plant.sites):
             for day in np.unique(days[rows.site == s_idx]):
                 sel = (rows.site == s_idx) & (days == day)
@@ -88,6 +100,7 @@ def restate(
                 t = totals.setdefault(site.id, dict.fromkeys(SITE_COLUMNS, 0.0))
                 for k, v in cols.items():
                     t[k] += v
+                steps.advance()
     return Restatement(int(rid[0]), label, first, last, totals)
 
 

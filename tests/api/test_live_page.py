@@ -16,6 +16,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from carbonstream.figures import figure
 from tests.tools import require_tool
 
 from .fix_live import LivePlant, Server, live_plant, live_server, rates_end, safe_now
@@ -180,3 +181,17 @@ def test_a_young_projection_is_warming_up_and_budgets_are_coloured_by_state(
     wait.until(lambda d: d.execute_script("return document.documentElement.lang") == "zh-CN")
     assert _badge(browser, "foundry", "month") == ("warming_up", "预热中", grey)
     assert _badge(browser, "assembly", "month") == ("ok", "正常", green)
+
+
+FIGURES = [0.016, 0.0004, 0.00999, 0.1, 0.2884, 1.0, 4.06, 45.25, 99.96, 176.2, 1150.0, 1190.62]
+FIGURES += [-0.016, -1190.62, 0.0, 123456.789, 0.000123456]
+
+
+def test_the_page_writes_figures_as_the_reports_do(
+    live_plant: LivePlant, live_server: Server, browser: webdriver.Chrome
+) -> None:
+    browser.get(f"{live_server.base}/#key={live_plant.tokens['viewer']}")
+    WebDriverWait(browser, 20).until(lambda d: d.execute_script("return typeof fmt") == "function")
+    shown = browser.execute_script("return arguments[0].map(fmt)", FIGURES)
+    assert shown == [figure(x) for x in FIGURES]
+    assert shown[0] == "0.0160"  # not "0.0"

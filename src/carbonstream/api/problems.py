@@ -117,6 +117,10 @@ def refused(exc: RefusalError) -> Problem:
             return Problem(422, "Invalid request", exc.detail, "invalid-request")
         case "invalid-period":
             return Problem(422, "Invalid period", exc.detail, "invalid-period")
+        case "already-claimed":
+            return conflict(exc.detail)
+        case "ledger-rule":
+            return Problem(422, "Refused by the ledger", exc.detail, "ledger-rule")
         case _:
             assert_never(exc.kind)
 

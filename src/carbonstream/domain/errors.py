@@ -13,13 +13,16 @@ from typing import Literal
 from carbonstream.errors import CarbonstreamError
 from carbonstream.i18n import Msg
 
-RefusalKind = Literal["not-found", "invalid-request", "invalid-period"]
+RefusalKind = Literal[
+    "not-found", "invalid-request", "invalid-period", "already-claimed", "ledger-rule"
+]
 
 
 class RefusalError(CarbonstreamError):
-    """A request the domain cannot answer as asked; ``detail`` says why in both languages."""
+    """A request the domain cannot answer as asked; ``detail`` says why (a catalogue message
+    in both languages, or a ledger rule's own sentence)."""
 
-    def __init__(self, kind: RefusalKind, detail: Msg) -> None:
+    def __init__(self, kind: RefusalKind, detail: Msg | str) -> None:
         super().__init__(str(detail))
         self.kind: RefusalKind = kind
         self.detail = detail

@@ -1,4 +1,4 @@
-"""The figures of zero-carbon status, intensity and account versions.
+"""The figures of matching, zero-carbon status, intensity and account versions.
 
 Models of the domain (built by :mod:`carbonstream.domain.green`, read by the inventory,
 the live view and the monthly report); the API's response schemas embed them.
@@ -9,15 +9,99 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from carbonstream.localtime import LocalTime
 
 Basis = Literal["market", "location"]
 
 
+class DateRange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: dt.date
+    end: dt.date = Field(description="Inclusive last day.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRange:
+        if self.end < self.start:
+            raise ValueError("end is before start")
+        return self
+
+
 class PeriodOut(BaseModel):
-    start: dt.datetime
-    end: dt.datetime = Field(description="Exclusive.")
+    start: LocalTime
+    end: LocalTime = Field(description="Exclusive.")
     hours: float
+
+
+# --- matching ---------------------------------------------------------------------------------
+
+
+class MatchedInstrument(BaseModel):
+    instrument: str
+    contract: str | None = Field(description="Null: an instrument of the plant file.")
+    type: str
+    serials: str
+    claim: DateRange
+    mwh: float = Field(description="Certificates allocated to this site (1 = 1 MWh).")
+    emission_factor_t_per_mwh: float
+    counted: bool = Field(description="Its claim period lies inside the period asked for.")
+    hourly: bool = Field(description="Hourly generation is loaded for its contract.")
+    hourly_mwh: float = Field(
+        description="Its share of the contract's hourly generation inside its claim period."
+    )
+    note: str
+
+
+class MatchingResult(BaseModel):
+    consumption_mwh: float
+    instruments_mwh: float
+    covered_mwh: float
+    uncovered_mwh: float
+    surplus_mwh: float = Field(description="Instrument MWh that found no consumption to cover.")
+    coverage_pct: float
+    market_t: float = Field(
+        description="Market-based Scope 2 of the electricity: uncovered MWh x residual factor "
+        "(+ covered MWh x the instruments' rate, 0 for renewables)."
+    )
+
+
+class StoredAccount(BaseModel):
+    covered_mwh: float = Field(description="As the account stands (the core's allocation).")
+    market_t: float = Field(description="Stored market-based Scope 2 of electricity.")
+    location_t: float = Field(description="Stored location-based Scope 2 of electricity.")
+
+
+class MatchingHour(BaseModel):
+    hour: LocalTime
+    consumption_mwh: float
+    instruments_mwh: float
+    covered_mwh: float
+
+
+class MatchingReport(BaseModel):
+    site: str
+    period: PeriodOut
+    residual_factor_t_per_mwh: float = Field(
+        description="Consumption-weighted residual factor the stored minutes used."
+    )
+    instruments: list[MatchedInstrument]
+    annual: MatchingResult = Field(
+        description="Volume matching (GHG Protocol Scope 2 Guidance 2015): instrument MWh "
+        "against the period's consumption, whatever the hour."
+    )
+    hourly: MatchingResult = Field(
+        description="Hourly matching (2025-27 revision, proposed): each hour's instrument "
+        "generation covers that hour's consumption only."
+    )
+    difference_t: float = Field(description="hourly.market_t - annual.market_t.")
+    stored: StoredAccount
+    hours: list[MatchingHour] | None = Field(description="Per hour, with hours=true.")
+    notes: list[str]
+
+
+# --- zero-carbon status -----------------------------------------------------------------------
 
 
 class ZeroCarbonStatus(BaseModel):
@@ -86,7 +170,7 @@ class RestatementPublic(BaseModel):
     label: str
     first_day: dt.date
     last_day: dt.date
-    created_at: dt.datetime
+    created_at: LocalTime
     code_version: str
     factor_files: list[dict[str, str]]
     factors: list[dict[str, str | int | float]] = Field(

@@ -106,6 +106,14 @@ class MonthlyReport:
     quality_msgs: list[Msg | str] = field(default_factory=list)  # quality, in any locale
     names_zh: dict[str, str] = field(default_factory=dict)  # site or meter id -> name_zh
     energy: EnergySection | None = None  # tce of the month and top opportunities
+    # Set for a month in progress: the report's period ends here (now), not at the month's
+    # end, and says so; the hours after it are not data gaps.
+    until: dt.datetime | None = None
+
+    @property
+    def day_seconds(self) -> list[float]:
+        """Seconds of each day inside the report's period (the last stops at ``until``)."""
+        return day_seconds(self.days, ZoneInfo(self.inventory.timezone), self.until)
 
     @property
     def title(self) -> str:
@@ -135,16 +143,35 @@ def local_days(start: dt.datetime, end: dt.datetime) -> list[dt.date]:
     return out
 
 
-def day_seconds(days: list[dt.date], zone: ZoneInfo) -> list[float]:
-    """Length of each local day (23 or 25 hours on a DST change): converted to UTC first,
-    because aware datetimes of one zone subtract as wall-clock times."""
+def day_seconds(
+    days: list[dt.date], zone: ZoneInfo, until: dt.datetime | None = None
+) -> list[float]:
+    """Length of each local day (23 or 25 hours on a DST change), up to ``until`` when it
+    is given: converted to UTC first, because aware datetimes of one zone subtract as
+    wall-clock times."""
     out = []
     for d in days:
         a = dt.datetime(d.year, d.month, d.day, tzinfo=zone).astimezone(dt.UTC)
         n = d + dt.timedelta(days=1)
         b = dt.datetime(n.year, n.month, n.day, tzinfo=zone).astimezone(dt.UTC)
+        if until is not None:
+            b = max(a, min(b, until.astimezone(dt.UTC)))
         out.append((b - a).total_seconds())
     return out
+
+
+def report_period(
+    month: str, zone: ZoneInfo, now: dt.datetime
+) -> tuple[dt.datetime, dt.datetime, dt.datetime | None]:
+    """Start and end of the report's period, and ``until`` (the end) for a month in
+    progress: a report stops at now, so hours to come are neither data nor gaps."""
+    start, month_end = month_bounds(month, zone)
+    if now <= start:
+        raise ReportError(f"month {month} has not begun (it starts {start.isoformat()})")
+    if now >= month_end:
+        return start, month_end, None
+    until = now.astimezone(zone).replace(microsecond=0)
+    return start, until, until
 
 
 async def sealed_days(
@@ -169,9 +196,12 @@ async def gather(
     sites: list[str] | None = None,
     basis: Literal["market", "location"] = "market",
     code_version: str = "",
+    now: dt.datetime | None = None,
 ) -> MonthlyReport:
+    """The month's figures, up to ``now`` (the clock, unless given) for a month in progress."""
     zone = plant.zone
-    start, end = month_bounds(month, zone)
+    clock = dt.datetime.now(zone) if now is None else now
+    start, end, until = report_period(month, zone, clock)
     keys = await series.site_keys(conn, None)
     wanted = [s.id for s in plant.sites] if sites is None else sites
     unknown = sorted(set(wanted) - {s.id for s in plant.sites} | (set(wanted) - set(keys)))
@@ -199,12 +229,12 @@ async def gather(
     for r in rows:
         i = index[r[0].astimezone(zone).date()]
         has_data[i] = True
-        for c, v in zip(DAILY_COLUMNS, r[2:], strict=True):
+        for c, v in zip(DAILY_COLUMNS, (r[2], r[3], r[4], r[5]), strict=True):
             daily[site_of_key[r[1]]][c][i] += float(v or 0.0)
             daily[PLANT][c][i] += float(v or 0.0)
 
     # --- per meter and day: coverage, and production --------------------------------
-    seconds = day_seconds(days, zone)
+    seconds = day_seconds(days, zone, until)
     meter_rows = await (await conn.execute("SELECT id, key FROM meters")).fetchall()
     meter_keys = {str(r[0]): int(r[1]) for r in meter_rows}
     meters = [m for m in plant.meters if m.site in site_ids]
@@ -294,7 +324,7 @@ async def gather(
         chain=chain,
         quality=[],
         basis=basis,
-        generated_at=dt.datetime.now(zone).replace(microsecond=0),
+        generated_at=clock.astimezone(zone).replace(microsecond=0),
         code_version=code_version,
         budgets={
             s.id: (s.budget.monthly_t, s.budget.basis)
@@ -307,6 +337,7 @@ async def gather(
         | {f"fuel-{f.id}": f.name_zh for f in plant.fuels if f.name_zh}
         | {m.id: m.name_zh for m in plant.meters if m.name_zh},
         energy=await gather_energy(conn, plant, params, start, end),
+        until=until,
     )
     report.footprints = [
         x.footprint for x in await footprint_service.all_products(conn, plant, start, end)
@@ -356,8 +387,7 @@ def quality_messages(r: MonthlyReport) -> list[Msg | str]:
     )
     if missing:
         notes.append(Msg("report.q-no-data", {"n": len(missing), "ranges": _ranges(missing)}))
-    seconds = day_seconds(r.days, ZoneInfo(inv.timezone))
-    hours = sum(s for s, h in zip(seconds, r.has_data, strict=True) if h) / 3600
+    hours = sum(s for s, h in zip(r.day_seconds, r.has_data, strict=True) if h) / 3600
     for a in inv.activity:
         on_days = r.coverage_on_data_days.get(a.meter, 0.0)
         if hours and on_days < 99.95:

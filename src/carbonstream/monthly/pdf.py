@@ -25,6 +25,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.table import Table
 
+from carbonstream.figures import figure
 from carbonstream.fonts import cjk_font, quiet_font_lookup
 from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg, catalogue, localized, t
 from carbonstream.monthly.gather import PLANT, MonthlyReport
@@ -106,7 +107,13 @@ class _Text:
 
 
 def _fmt(v: float, digits: int = 3) -> str:
-    return f"{v:,.{digits}f}"
+    """At least ``digits`` decimals, more where they would hide significant digits."""
+    return figure(v, digits)
+
+
+def _label(digits: int) -> Callable[[float], str]:
+    """A bar label in the same writing (matplotlib's bar_label calls it with the value)."""
+    return partial(figure, min_decimals=digits)
 
 
 def render_pdf(report: MonthlyReport, locale: Locale = DEFAULT_LOCALE) -> bytes:
@@ -157,9 +164,33 @@ def _title(r: MonthlyReport, text: _Text) -> str:
     return text.t("report.title", plant=plant, month=text.month(r.days[0]))
 
 
+def _in_progress(r: MonthlyReport, text: _Text) -> str | None:
+    """For a month in progress: "month in progress, to <time>" (the report stops at now)."""
+    if r.until is None:
+        return None
+    return text.t("report.in-progress", time=f"{r.until:%Y-%m-%d %H:%M}")
+
+
+def _no_data(ax: Axes, message: str) -> None:
+    """Where a chart has nothing to draw: say so, instead of drawing empty axes."""
+    ax.clear()
+    ax.axis("off")
+    ax.text(
+        0.5,
+        0.5,
+        _fill(message, 60),
+        ha="center",
+        va="center",
+        fontsize=10,
+        color="#555555",
+        transform=ax.transAxes,
+    )
+
+
 def _metadata(r: MonthlyReport, text: _Text) -> dict[str, Any]:
+    note = _in_progress(r, text)
     return {
-        "Title": _title(r, text),
+        "Title": _title(r, text) + (f" ({note})" if note else ""),
         "Author": "carbonstream",
         "Subject": text.t("report.subject", month=r.month),
         "Creator": f"carbonstream {r.code_version}".strip(),
@@ -184,6 +215,9 @@ def _frame(fig: Figure, r: MonthlyReport, page: int, pages: int, text: _Text) ->
         va="top",
         color="#555555",
     )
+    note = _in_progress(r, text)
+    if note:  # on every page, under the period: the figures stop at now
+        fig.text(0.97, 0.94, note, fontsize=9, weight="bold", ha="right", va="top", color=SCOPE1)
     foot = text.t("report.footer", version=r.code_version, at=r.generated_at.isoformat())
     fig.text(0.03, 0.02, foot, fontsize=7, color="#777777")
     fig.text(
@@ -387,7 +421,7 @@ def _summary(fig: Figure, r: MonthlyReport, text: _Text) -> None:
             budget, basis = r.budgets[s.site]
             value = s.ghg_total_market_t if basis == "market" else s.ghg_total_location_t
             used = tr(
-                "report.budget-used", budget=_fmt(budget, 0), pct=f"{100 * value / budget:.0f}"
+                "report.budget-used", budget=_fmt(budget, 0), pct=_fmt(100 * value / budget, 0)
             )
             used += tr("report.budget-location") if basis == "location" else ""
         site_rows.append(
@@ -505,6 +539,11 @@ def _day_axis(ax: Axes, r: MonthlyReport, text: _Text) -> np.ndarray[Any, np.dty
 
 def _scope_chart(ax: Axes, r: MonthlyReport, key: str, legend: bool, text: _Text) -> None:
     d = r.daily[key]
+    if not any(r.has_data) or not any(
+        d["scope1_t"] + d["scope2_market_t"] + d["scope2_location_t"]
+    ):
+        _no_data(ax, text.t("report.chart-empty"))
+        return
     x = _day_axis(ax, r, text)
     s1 = np.array(d["scope1_t"])
     s2m = np.array(d["scope2_market_t"])
@@ -563,14 +602,16 @@ def _scope2(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     mkt = [s.scope2_market_t for s in inv.by_site]
     b1 = ax.bar(x - 0.2, loc, 0.4, color=SCOPE2_LOCATION, label=text.basis("location"), zorder=2)
     b2 = ax.bar(x + 0.2, mkt, 0.4, color=SCOPE2_MARKET, label=text.basis("market"), zorder=2)
-    ax.bar_label(b1, fmt="%.2f", fontsize=7.5)
-    ax.bar_label(b2, fmt="%.2f", fontsize=7.5)
+    ax.bar_label(b1, fmt=_label(2), fontsize=7.5)
+    ax.bar_label(b2, fmt=_label(2), fontsize=7.5)
     ax.set_xticks(x, sites)
     ax.set_ylabel("tCO2e")
     ax.set_title(tr("report.scope2-t"), fontsize=10, loc="left")
     ax.legend(fontsize=8, frameon=False)
     ax.grid(axis="y", color="#e0e0e0", zorder=0)
     ax.margins(y=0.15)
+    if not any(loc + mkt):
+        _no_data(ax, tr("report.chart-empty"))
 
     ax = fig.add_axes((0.56, 0.45, 0.4, 0.34))
     covered = np.array([s.covered_mwh for s in inv.by_site])
@@ -602,6 +643,8 @@ def _scope2(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     ax.set_title(tr("report.grid-by-treatment"), fontsize=10, loc="left")
     ax.legend(fontsize=8, frameon=False)
     ax.grid(axis="y", color="#e0e0e0", zorder=0)
+    if not (covered + supplier + residual).any():
+        _no_data(ax, tr("report.chart-empty-grid"))
 
     rows = [
         (
@@ -693,7 +736,7 @@ def _sources(fig: Figure, r: MonthlyReport, text: _Text) -> None:
         bars = ax.barh(
             y, [s.co2e_t for s in top], color=[_category_colour(s.category) for s in top], zorder=2
         )
-        ax.bar_label(bars, fmt="%.2f", fontsize=7.5, padding=2)
+        ax.bar_label(bars, fmt=_label(2), fontsize=7.5, padding=2)
         # A Chinese meter name already says where it is; an id gets its site beside it.
         ax.set_yticks(
             y,
@@ -724,7 +767,7 @@ def _sources(fig: Figure, r: MonthlyReport, text: _Text) -> None:
             text.name(s.meter),
             text.category(s.category),
             _fmt(s.co2e_t),
-            f"{100 * s.co2e_t / total:.1f} %",
+            f"{_fmt(100 * s.co2e_t / total, 1)} %",
         )
         for s in top
     ]
@@ -793,14 +836,16 @@ def _intensity(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     loc = [i.location.value or 0.0 for i in r.intensity]
     b1 = ax.bar(x - 0.2, mkt, 0.4, color=SCOPE2_MARKET, label=text.basis("market"), zorder=2)
     b2 = ax.bar(x + 0.2, loc, 0.4, color=SCOPE2_LOCATION, label=text.basis("location"), zorder=2)
-    ax.bar_label(b1, fmt="%.4f", fontsize=7.5)
-    ax.bar_label(b2, fmt="%.4f", fontsize=7.5)
+    ax.bar_label(b1, fmt=_label(4), fontsize=7.5)
+    ax.bar_label(b2, fmt=_label(4), fontsize=7.5)
     ax.set_xticks(x, [f"{text.name(i.site)}\n(tCO2e/{i.unit})" for i in r.intensity])
     ax.set_xlim(-0.5 - 0.5 / len(x), len(x) - 0.5 + 0.5 / len(x))
     ax.set_title(tr("report.month"), fontsize=10, loc="left")
     ax.legend(fontsize=8, frameon=False)
     ax.grid(axis="y", color="#e0e0e0", zorder=0)
     ax.margins(y=0.15)
+    if all(i.market.value is None and i.location.value is None for i in r.intensity):
+        _no_data(ax, tr("report.chart-empty-intensity"))
 
     ax = fig.add_axes((0.52, 0.45, 0.45, 0.38))
     xs = _day_axis(ax, r, text)
@@ -818,6 +863,8 @@ def _intensity(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     ax.set_title(tr("report.per-day-market"), fontsize=10, loc="left")
     ax.legend(fontsize=8, frameon=False)
     ax.grid(axis="y", color="#e0e0e0", zorder=0)
+    if all(v is None for i in r.intensity for v in i.daily_market):
+        _no_data(ax, tr("report.chart-empty-intensity"))
 
     rows = [
         (
@@ -857,11 +904,20 @@ def _coverage(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     _heading(fig, tr("report.coverage"), tr("report.coverage-sub"))
     acts = inv.activity
     ax = fig.add_axes((0.18, 0.5, 0.5, 0.31))
+    if not acts:
+        _no_data(ax, tr("report.chart-empty-coverage"))
+        _no_data(fig.add_axes((0.18, 0.1, 0.72, 0.32)), tr("report.chart-empty-coverage"))
+        return
     y = np.arange(len(acts))[::-1]
     month = [a.coverage_pct for a in acts]
     data = [r.coverage_on_data_days.get(a.meter, 0.0) for a in acts]
-    ax.barh(y + 0.2, data, 0.4, color=SCOPE2_MARKET, label=tr("report.of-days-with-data"), zorder=2)
-    ax.barh(y - 0.2, month, 0.4, color=SCOPE2_LOCATION, label=tr("report.of-month"), zorder=2)
+    b1 = ax.barh(
+        y + 0.2, data, 0.4, color=SCOPE2_MARKET, label=tr("report.of-days-with-data"), zorder=2
+    )
+    b2 = ax.barh(y - 0.2, month, 0.4, color=SCOPE2_LOCATION, label=tr("report.of-month"), zorder=2)
+    # A bar of 0.1 % is invisible: its figure stands beside it.
+    ax.bar_label(b1, fmt=_label(1), fontsize=6.5, padding=2)
+    ax.bar_label(b2, fmt=_label(1), fontsize=6.5, padding=2)
     ax.set_yticks(y, [text.name(a.meter) for a in acts])
     ax.set_xlim(0, 100)
     ax.set_xlabel(tr("report.pct-covered"))
@@ -874,7 +930,7 @@ def _coverage(fig: Figure, r: MonthlyReport, text: _Text) -> None:
             if f not in ("factor_fallback", "unverified_factor")
         )
         if flags:
-            ax.text(101, yy, flags, fontsize=7, va="center", color="#444444")
+            ax.text(112, yy, flags, fontsize=7, va="center", color="#444444")
 
     ax = fig.add_axes((0.18, 0.1, 0.72, 0.32))
     grid = np.array([r.meter_coverage.get(a.meter, [0.0] * len(r.days)) for a in acts])

@@ -3,8 +3,10 @@ Excel charts (openpyxl.chart), followed by the inventory's own sheets (the same 
 ``GET /v1/inventory?format=xlsx`` gives: sites, Scope 1 by fuel and source, Scope 2 by
 source, activity, factors, lineage, certificates, offsets).
 
-Cells hold the figures unrounded (a number format shows three decimals), so a sheet
-can be summed and compared with the API to the last digit.
+Cells hold the figures unrounded (a number format shows three decimals, more where
+a small figure needs them to keep its significant digits: ``figures.excel_format``),
+so a sheet can be summed and compared with the API to the last digit. A chart with
+nothing to draw is a sentence in its place, not empty axes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import functools
 import io
 from collections.abc import Callable, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
@@ -24,14 +27,21 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from carbonstream.domain.inventory_tables import sections, summary_rows
+from carbonstream.figures import excel_format
 from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg, catalogue, t
+from carbonstream.localtime import (
+    EXCEL_DATE_FORMAT,
+    EXCEL_TIME_FORMAT,
+    excel_time,
+    set_zone,
+    zoned_header,
+)
 from carbonstream.monthly.gather import PLANT, MonthlyReport
 
 SCOPE1 = "D95F02"
 SCOPE2_MARKET = "1B9E77"
 SCOPE2_LOCATION = "7570B3"
 GREY = "BDBDBD"
-NUMBER = "#,##0.000"
 Tr = Callable[..., str]  # a catalogue key (and its parameters) to text in the report's locale
 REPORT_SHEETS = (
     "Summary",
@@ -50,6 +60,8 @@ def render_xlsx(report: MonthlyReport, locale: Locale = DEFAULT_LOCALE) -> bytes
     """The workbook; in zh-CN its sheet names, chart titles and words in cells are Chinese,
     its column names (identifiers with their unit, as in the API) the same in both."""
     tr = functools.partial(_text, locale)
+    # Times are written as the plant's wall-clock time (Excel has no zones).
+    set_zone(ZoneInfo(report.inventory.timezone))
     wb = Workbook()
     ws = wb.active
     assert ws is not None
@@ -80,7 +92,7 @@ def _text(locale: Locale, key: str, **params: object) -> str:
 
 def _value(v: Any) -> Any:
     if isinstance(v, dt.datetime):
-        return v.isoformat()
+        return excel_time(v)  # a date cell in plant time; the header or unit names the zone
     if isinstance(v, list):
         return "|".join(str(x) for x in v)
     return v
@@ -97,8 +109,15 @@ def _write(
         ws.page_setup.fitToWidth = 1
         ws.page_setup.fitToHeight = 0
         ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    cols = [[r[j] if j < len(r) else None for r in rows] for j in range(len(columns))]
+    timed = {
+        j
+        for j, values in enumerate(cols)
+        if any(isinstance(v, dt.datetime) for v in values)
+        and all(v is None or isinstance(v, dt.datetime) for v in values)
+    }
     for j, c in enumerate(columns, start=1):
-        cell = ws.cell(row, j, c)
+        cell = ws.cell(row, j, zoned_header(c) if j - 1 in timed else c)
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="E8EEF4")
         letter = get_column_letter(j)
@@ -109,7 +128,11 @@ def _write(
         for j, v in enumerate(values, start=1):
             cell = ws.cell(i, j, _value(v))
             if isinstance(v, float):
-                cell.number_format = NUMBER
+                cell.number_format = excel_format(v)
+            elif isinstance(v, dt.datetime):
+                cell.number_format = EXCEL_TIME_FORMAT
+            elif isinstance(v, dt.date):
+                cell.number_format = EXCEL_DATE_FORMAT
     return row + 1 + len(rows)
 
 
@@ -122,6 +145,12 @@ def _axes(chart: BarChart | LineChart, reversed_categories: bool = False) -> Non
     if reversed_categories:
         chart.x_axis.scaling.orientation = "maxMin"
         chart.y_axis.crosses = "max"
+
+
+def _no_chart(ws: Worksheet, anchor: str, message: str) -> None:
+    """In a chart's place when it would have nothing to draw: the reason, in words."""
+    ws[anchor] = message
+    ws[anchor].font = Font(italic=True, color="555555")
 
 
 def _colour(chart: BarChart | LineChart, colours: Sequence[str]) -> None:
@@ -140,16 +169,21 @@ def _summary(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     rows: list[list[Any]] = [[x["item"], x["value"], x["unit"]] for x in summary_rows(inv)]
     rows += [
         ["month", r.month, inv.timezone],
+        [
+            "period_end",
+            r.until or r.days[-1] + dt.timedelta(days=1),
+            "" if r.until is None else tr("report.in-progress", time=f"{r.until:%Y-%m-%d %H:%M}"),
+        ],
         ["days_with_data", sum(r.has_data), tr("report.cell-of-days", n=len(r.days))],
         ["certificates_allocated_mwh", sum(c.allocated_mwh for c in inv.certificates), "MWh"],
         ["remaining_to_zero_carbon_t", inv.net.remaining_t, "tCO2e"],
         [
             "evidence_chain_head_day",
-            str(r.chain.day) if r.chain else tr("report.cell-not-sealed"),
+            r.chain.day if r.chain else tr("report.cell-not-sealed"),
             "",
         ],
         ["evidence_chain_head_digest", r.chain.digest if r.chain else "", "SHA-256"],
-        ["generated_at", r.generated_at.isoformat(), ""],
+        ["generated_at", r.generated_at, inv.timezone],
         ["code_version", r.code_version, ""],
     ]
     _write(ws, "Summary", ["item", "value", "unit"], rows)
@@ -190,6 +224,9 @@ def _daily(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     for i in range(2, len(rows) + 2):
         ws.cell(i, 1).number_format = "yyyy-mm-dd"
     n = len(rows) + 1
+    if not any(r.has_data):
+        _no_chart(ws, f"C{len(rows) + 4}", tr("report.chart-empty"))
+        return
     bar = BarChart()
     bar.type = "col"
     bar.grouping = "stacked"
@@ -224,6 +261,9 @@ def _scope2(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     rows = [[getattr(s, c) for c in cols] for s in r.inventory.by_site]
     _write(ws, "Scope 2", cols, rows)
     n = len(rows) + 1
+    if not any(s.scope2_location_t or s.scope2_market_t for s in r.inventory.by_site):
+        _no_chart(ws, "K2", tr("report.chart-empty"))
+        return
     both = BarChart()
     both.type = "col"
     both.title = tr("report.chart-scope2-both")
@@ -251,6 +291,7 @@ def _sources(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     ]
     _write(ws, "Top sources", ["meter", "site", "kind", "category", "co2e_t", "share_pct"], rows)
     if not rows:
+        _no_chart(ws, "H2", tr("report.chart-empty"))
         return
     n = len(rows) + 1
     chart = BarChart()
@@ -289,6 +330,9 @@ def _intensity(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     end = _write(ws, "Intensity", cols, rows)
     if not rows:
         ws.cell(3, 1, tr("report.cell-no-production"))
+        return
+    if all(i.market.value is None and i.location.value is None for i in r.intensity):
+        _no_chart(ws, "J2", tr("report.chart-empty-intensity"))
         return
     n = len(rows) + 1
     month = BarChart()
@@ -349,6 +393,8 @@ def _coverage(ws: Worksheet, by_day: Worksheet, r: MonthlyReport, tr: Tr) -> Non
         chart.height = 10
         _axes(chart, reversed_categories=True)
         ws.add_chart(chart, "H2")
+    else:
+        _no_chart(ws, "H2", tr("report.chart-empty-coverage"))
 
     days = [d.isoformat() for d in r.days]
     grid = [[a.meter, *r.meter_coverage.get(a.meter, [])] for a in r.inventory.activity]
@@ -381,7 +427,7 @@ def _evidence(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     c = r.chain
     rows: list[list[Any]] = [
         ["sealed", tr("report.cell-yes") if c else tr("report.cell-no")],
-        ["head_day", str(c.day) if c else ""],
+        ["head_day", c.day if c else ""],
         ["head_digest_sha256", c.digest if c else ""],
         ["readings_that_day", c.readings if c else ""],
         ["sealed_days_in_month", c.sealed_days if c else 0],

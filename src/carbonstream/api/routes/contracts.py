@@ -1,12 +1,8 @@
 """Contracts (certificates, green-power trades, PPAs) and their allocations to consumption.
 
-An allocation claims serials of a contract for a site and period, once:
-the ledger rules explain a refusal (serials claimed before, outside the
-contract, expired, wrong vintage, more than the consumption not yet
-covered), and exclusion constraints in the database make a double claim
-impossible even between concurrent requests. An allocation is also an
-instrument: the stored minutes it can cover are restated (market-based
-Scope 2) in the same transaction and ingest uses it from its next batch.
+The allocation itself (the ledger rules, the claim, the restatement of the minutes
+it covers) is :mod:`carbonstream.domain.allocation`; here a claim is parsed, a
+deadlock retried, and a concurrent double claim answered with 409.
 """
 
 from __future__ import annotations
@@ -38,9 +34,10 @@ from carbonstream.api.schemas.ledger import (
     Restatement,
 )
 from carbonstream.config.plant import Plant
-from carbonstream.domain import reallocate
+from carbonstream.domain import allocation
+from carbonstream.domain.allocation import Claim
 from carbonstream.i18n import Msg
-from carbonstream.ledger import Allocation, Certificate, LedgerError, check_allocation
+from carbonstream.ledger import Certificate
 from carbonstream.store import ledger
 
 router = APIRouter(prefix="/v1", tags=["contracts"], responses=PROBLEM_RESPONSES)
@@ -66,10 +63,6 @@ def _allocation(a: ledger.AllocationRow) -> AllocationPublic:
     )
 
 
-def _certificate(c: ledger.ContractRow) -> Certificate:
-    return Certificate(c.id, c.serials, c.generation_start, c.generation_end, c.project)
-
-
 def _public(c: ledger.ContractRow, allocs: list[ledger.AllocationRow]) -> ContractPublic:
     mine = [a for a in allocs if a.contract == c.id]
     allocated = float(sum(a.serials.count for a in mine))
@@ -79,7 +72,7 @@ def _public(c: ledger.ContractRow, allocs: list[ledger.AllocationRow]) -> Contra
         serials=str(c.serials),
         mwh=float(c.serials.count),
         generation=DateRange(start=c.generation_start, end=c.generation_end),
-        valid_until=_certificate(c).valid_until,
+        valid_until=allocation.certificate(c).valid_until,
         market=c.market,
         emission_factor_t_per_mwh=c.ef_t_per_mwh,
         project=c.project,
@@ -227,9 +220,18 @@ async def delete_contract(contract_id: str, _: Admin, conn: Connection) -> Respo
 async def allocate(
     contract_id: str, body: AllocationCreate, who: Operator, conn: Connection, plant: PlantDep
 ) -> AllocationResult:
+    claim = Claim(
+        site=body.site,
+        first_day=body.period.start,
+        last_day=body.period.end,
+        serials=None if body.serials is None else parse_serials(body.serials),
+        mwh=body.mwh,
+        allocated_on=body.allocated_on or today(plant),
+    )
     for attempt in range(3):
         try:
-            return await _allocate(contract_id, body, who.label, conn, plant)
+            row, restated = await allocation.allocate(conn, plant, contract_id, claim, who.label)
+            break
         except _RETRY:
             if attempt == 2:
                 raise Problem(
@@ -241,79 +243,9 @@ async def allocate(
                 ) from None
         except psycopg.errors.ExclusionViolation:
             raise conflict(Msg("problems.detail.serials-concurrent")) from None
-    raise AssertionError("unreachable")
-
-
-async def _allocate(
-    contract_id: str, body: AllocationCreate, who: str, conn: Connection, plant: Plant
-) -> AllocationResult:
+    else:
+        raise AssertionError("unreachable: the last attempt returns or raises")
     zone = plant.zone
-    async with conn.transaction():
-        await ledger.lock_ledger(conn)
-        found = await ledger.contracts(conn, contract_id, lock=True)
-        if not found:
-            raise not_found("contract", contract_id)
-        c = found[0]
-        site_key = await ledger.site_key(conn, body.site)
-        if site_key is None or body.site not in {s.id for s in plant.sites}:
-            raise not_found("site", body.site)
-        existing = await ledger.allocations(conn, contract_id)
-        taken = [a.serials for a in existing]
-        if body.serials is not None:
-            serials = parse_serials(body.serials)
-        else:
-            assert body.mwh is not None
-            block = ledger.free_block(c.serials, taken, body.mwh)
-            if block is None:
-                raise conflict(
-                    Msg(
-                        "problems.detail.no-unallocated-run",
-                        {
-                            "id": c.id,
-                            "mwh": body.mwh,
-                            "left": c.serials.count - sum(t.count for t in taken),
-                        },
-                    )
-                )
-            serials = block
-        for a in existing:
-            if a.serials.overlaps(serials):
-                raise conflict(
-                    Msg(
-                        "problems.detail.serials-allocated",
-                        {
-                            "serials": serials,
-                            "other": a.serials,
-                            "site": a.site,
-                            "start": a.period_start,
-                            "end": a.period_end,
-                        },
-                    )
-                )
-        p = body.period
-        start = dt.datetime(p.start.year, p.start.month, p.start.day, tzinfo=zone)
-        nxt = p.end + dt.timedelta(days=1)
-        end = dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=zone)
-        consumption = await ledger.consumption_mwh(conn, site_key, start, end)
-        claimed = await ledger.claimed_mwh(conn, site_key, p.start, p.end)
-        on = body.allocated_on or today(plant)
-        new = Allocation(c.id, serials, body.site, p.start, p.end, on)
-        old = [
-            Allocation(c.id, a.serials, a.site, a.period_start, a.period_end, a.allocated_on)
-            for a in existing
-        ]
-        try:
-            check_allocation(_certificate(c), new, old, consumption, claimed)
-        except LedgerError as e:
-            raise Problem(422, "Refused by the ledger", str(e), "ledger-rule") from None
-        instrument = f"{c.id}:{len(existing) + 1}"
-        await ledger.insert_allocation(
-            conn, c, instrument, serials, site_key, (p.start, p.end), on, who
-        )
-        restated = await reallocate.restate(conn, plant, body.site, site_key, instrument)
-        row = next(
-            a for a in await ledger.allocations(conn, contract_id) if a.instrument == instrument
-        )
     return AllocationResult(
         **_allocation(row).model_dump(),
         restated=Restatement(

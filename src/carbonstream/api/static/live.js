@@ -306,13 +306,19 @@ function renderAlerts() {
 
 // --- rendering ------------------------------------------------------------------------------
 
+// A figure with three significant digits and thousands separators: the rule of the
+// reports' labels (carbonstream.figures.figure; a test runs both on the same values).
+const SIGNIFICANT = 3;
+
+function decimalsOf(x, minDecimals) {
+  if (x === 0 || !Number.isFinite(x)) return minDecimals;
+  return Math.max(minDecimals, SIGNIFICANT - 1 - Math.floor(Math.log10(Math.abs(x))));
+}
+
 function fmt(x) {
   if (x === null || x === undefined || Number.isNaN(x)) return "—";
-  const a = Math.abs(x);
-  if (a >= 100) return x.toFixed(1);
-  if (a >= 1) return x.toFixed(2);
-  if (a === 0) return "0";
-  return x.toPrecision(3);
+  const d = decimalsOf(x, 0);
+  return x.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
 }
 
 function fmtTime(t) {
