@@ -15,6 +15,9 @@ import pytest
 from carbonstream import progress
 from carbonstream.cli import main
 
+# slow: runs the restate and report commands (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
