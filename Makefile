@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo example test test-fast check lint types unit bench clean
+.PHONY: demo example test test-fast soak check lint types unit bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "carbonstream needs Python 3.11 or newer (set PYTHON=python3.11)")'
@@ -43,6 +43,12 @@ unit: $(STAMP)
 # (tests/hypothesis_profiles.py). CI runs `make test` at full depth.
 test-fast: $(STAMP)
 	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -q -m "not slow"
+
+# Flake hunt: the integration tests SOAK_RUNS times, each in a new random order, with one
+# core kept busy; stops at the first failure and prints the seed that replays it.
+SOAK_RUNS ?= 10
+soak: $(STAMP)
+	scripts/soak.sh $(SOAK_RUNS) $(SOAK_TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/core.py

@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         default="table",
         choices=["table", "json", "csv", "inventory-csv"],
         help="csv: one row per bucket and site; inventory-csv: totals, matching, offsets, net "
-        "and zero-carbon status as section,item,field,value",
+        "and zero-carbon status as a tidy table: section,item,field,value,unit",
     )
     c.add_argument(
         "--from",
@@ -691,8 +691,8 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 
 def _seal(args: argparse.Namespace) -> int:
+    from carbonstream.evidence.seal import seal
     from carbonstream.progress import step_progress
-    from carbonstream.store import evidence
     from carbonstream.store.plant import stored_plant
 
     with _connection(args, migrated=True) as conn:
@@ -703,7 +703,7 @@ def _seal(args: argparse.Namespace) -> int:
             else dt.datetime.now(zone).date() - dt.timedelta(days=2)
         )
         with step_progress("sealing", enabled=not args.quiet) as bar:
-            sealed = evidence.seal(conn, zone, until, bar)
+            sealed = seal(conn, zone, until, bar)
     for d in sealed:
         print(f"sealed {d.day}: {d.readings} readings, {d.digest}")
     if not sealed:

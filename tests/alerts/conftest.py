@@ -23,7 +23,6 @@ from carbonstream.api.db import AsyncConn, make_pool
 from carbonstream.config.loader import load_plant
 from carbonstream.config.plant import Plant
 from carbonstream.store.db import connect
-from carbonstream.store.migrate import migrate
 from carbonstream.store.plant import sync_plant
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,13 +43,12 @@ def plant() -> Plant:
 
 
 @pytest.fixture
-def plant_db(db_url: str, plant: Plant) -> str:
+def plant_db(migrated_url: str, plant: Plant) -> str:
     """A migrated database with the example plant's sites and meters (no readings)."""
-    with connect(db_url) as conn:
-        migrate(conn)
+    with connect(migrated_url) as conn:
         conn.autocommit = False
         sync_plant(conn, plant)
-    return db_url
+    return migrated_url
 
 
 @pytest.fixture
@@ -79,9 +77,17 @@ def service(
 
 
 def put_minute(url: str, site: str, minute: dt.datetime, **columns: float) -> None:
-    """Write (or add to) one site minute, as ingest's additive update does."""
+    """Write (or add to) one site minute, as ingest's additive update does, and a reading of
+    one of the site's meters at its start: the site's data begins no later (rates are over
+    the time the data covers, from the site's first reading)."""
     cols = list(columns)
     with connect(url) as conn:
+        conn.execute(
+            "INSERT INTO readings (meter, ts, value, quality)"
+            " SELECT min(m.key), %s, 0, 0 FROM meters m JOIN sites s ON s.key = m.site"
+            " WHERE s.id = %s ON CONFLICT DO NOTHING",
+            (minute, site),
+        )
         conn.execute(
             f"INSERT INTO site_minute (site, bucket, {', '.join(cols)})"
             f" VALUES ((SELECT key FROM sites WHERE id = %s), %s, {', '.join(['%s'] * len(cols))})"

@@ -14,7 +14,6 @@ from carbonstream.api import ApiSettings, create_app
 from carbonstream.api.settings import ApiLimits
 from carbonstream.store import keys
 from carbonstream.store.db import connect
-from carbonstream.store.migrate import migrate
 from tests.api import data
 from tests.services import PG_ADMIN_URL, drop_db, url_with_db
 
@@ -55,10 +54,8 @@ def live_limits() -> ApiLimits:
 
 
 @pytest.fixture
-def migrated_db(db_url: str) -> str:
-    with connect(db_url) as conn:
-        migrate(conn)
-    return db_url
+def migrated_db(migrated_url: str) -> str:
+    return migrated_url
 
 
 @pytest.fixture

@@ -24,13 +24,15 @@ from carbonstream.config.plant import Plant
 from carbonstream.domain.live import SETTLE_S, LiveHub
 from carbonstream.store import keys
 from carbonstream.store.db import connect
-from carbonstream.store.migrate import migrate
 from carbonstream.store.plant import Keys, sync_plant
 from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANT = ROOT / "config" / "plant.example.yaml"
 UTC = dt.UTC
+# A hang detector, not a speed check: on a busy machine (CI, the soak's burner) the server
+# thread can wait seconds for the CPU, and httpx's default of 5 s then fails a good test.
+HTTP_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -82,11 +84,10 @@ class LivePlant:
 
 
 @pytest.fixture
-def live_plant(db_url: str) -> LivePlant:
+def live_plant(migrated_url: str) -> LivePlant:
     plant = load_plant(PLANT)
     tokens, ids = {}, {}
-    with connect(db_url) as conn:
-        migrate(conn)
+    with connect(migrated_url) as conn:
         conn.autocommit = False
         k = sync_plant(conn, plant)
         conn.execute(
@@ -96,7 +97,7 @@ def live_plant(db_url: str) -> LivePlant:
         for role in keys.Role:
             key, tokens[role.name.lower()] = keys.create(conn, f"live {role.name}", role)
             ids[role.name.lower()] = key.id
-    return LivePlant(db_url, plant, k, tokens, ids)
+    return LivePlant(migrated_url, plant, k, tokens, ids)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from carbonstream.api.settings import ApiLimits
 from carbonstream.store import keys
 from tests.api.conftest import Api
 
-from .fix_live import LivePlant, Server, live_plant, live_server
+from .fix_live import HTTP_TIMEOUT_S, LivePlant, Server, live_plant, live_server
 
 __all__ = ["live_plant", "live_server"]  # fixtures
 
@@ -34,7 +34,9 @@ _KEEP: list[Iterator[str]] = []
 
 def _open(stack: ExitStack, base: str, token: str) -> httpx.Response:
     r = stack.enter_context(
-        httpx.stream("GET", f"{base}/v1/live/stream", headers={"X-API-Key": token}, timeout=10)
+        httpx.stream(
+            "GET", f"{base}/v1/live/stream", headers={"X-API-Key": token}, timeout=HTTP_TIMEOUT_S
+        )
     )
     if r.status_code == 200:
         lines = r.iter_lines()

@@ -30,7 +30,6 @@ from carbonstream.core.engine import Engine
 from carbonstream.core.library import FactorLibrary
 from carbonstream.ingest.commit import Committer, Part
 from carbonstream.store.db import connect
-from carbonstream.store.migrate import migrate
 from carbonstream.store.plant import sync_plant
 from tests.api.agree import compare_inventory, compare_matching, register_offsets
 from tests.api.conftest import serve
@@ -179,7 +178,9 @@ def readings(case: dict[str, Any], ids: list[str]) -> ReadingBatch:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(case=plants())
-def test_compute_equals_ingest_and_api_on_random_plants(case: dict[str, Any]) -> None:
+def test_compute_equals_ingest_and_api_on_random_plants(
+    migrated_template: str, case: dict[str, Any]
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = write(Path(tmp), case)
         plant = load_plant(path)
@@ -189,11 +190,10 @@ def test_compute_equals_ingest_and_api_on_random_plants(case: dict[str, Any]) ->
         lo, hi = period_ns(plant.zone, START, END, 60)
         rep = report.build(window(run(Engine(plant, library, base_s=60), batch), lo, hi), "day")
 
-        name = create_db()
+        name = create_db(template=migrated_template)
         url = url_with_db(PG_ADMIN_URL, name)
         try:
             with connect(url) as conn:
-                migrate(conn)
                 conn.autocommit = False
                 keys = sync_plant(conn, plant)
                 part = Part(

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .fix_live import LivePlant, Server, live_plant, live_server
+from .fix_live import HTTP_TIMEOUT_S, LivePlant, Server, live_plant, live_server
 
 __all__ = ["live_plant", "live_server"]  # fixtures
 
@@ -67,6 +67,6 @@ def test_every_route_has_the_security_headers(live_plant: LivePlant, live_server
 def test_static_files_of_the_page_may_be_cached(
     live_plant: LivePlant, live_server: Server, path: str
 ) -> None:
-    r = httpx.get(live_server.base + path)
+    r = httpx.get(live_server.base + path, timeout=HTTP_TIMEOUT_S)
     assert r.status_code == 200
     assert r.headers.get("cache-control") != "no-store"  # no data, no key: cacheable

@@ -21,7 +21,15 @@ from carbonstream.api import sse
 from carbonstream.store import keys
 from carbonstream.store.db import connect
 
-from .fix_live import LivePlant, Server, live_plant, live_server, rates_end, safe_now
+from .fix_live import (
+    HTTP_TIMEOUT_S,
+    LivePlant,
+    Server,
+    live_plant,
+    live_server,
+    rates_end,
+    safe_now,
+)
 
 __all__ = ["live_plant", "live_server"]  # fixtures
 
@@ -66,10 +74,16 @@ def test_snapshot_figures(live_plant: LivePlant, live_server: Server) -> None:
     p.reading("assembly-pv", now - dt.timedelta(seconds=5), quality=2)
     p.reading("assembly-export", now - dt.timedelta(seconds=400))  # silent_after_s: 300
 
-    r = httpx.get(f"{live_server.base}/v1/live", headers={"X-API-Key": p.tokens["viewer"]})
+    r = httpx.get(
+        f"{live_server.base}/v1/live",
+        headers={"X-API-Key": p.tokens["viewer"]},
+        timeout=HTTP_TIMEOUT_S,
+    )
     assert r.status_code == 200, r.text
     snap = r.json()
-    assert snap["rates_until"].startswith(end.strftime("%Y-%m-%dT%H:%M"))
+    # Plant-local with its offset, the instant the end of the last complete minute.
+    until = dt.datetime.fromisoformat(snap["rates_until"])
+    assert until == end and until.utcoffset() == end.astimezone(p.plant.zone).utcoffset()
     sites = {s["id"]: s for s in snap["sites"]}
     a, f = sites["assembly"], sites["foundry"]
 
@@ -152,14 +166,15 @@ def _revoke(p: LivePlant, role: str) -> None:
 def test_auth(live_plant: LivePlant, live_server: Server, path: str) -> None:
     url = live_server.base + path
     for headers in ({}, {"X-API-Key": "nonsense"}, {"X-API-Key": "cs_0123456789ab_" + "x" * 43}):
-        r = httpx.get(url, headers=headers)
+        r = httpx.get(url, headers=headers, timeout=HTTP_TIMEOUT_S)
         assert r.status_code == 401, headers
         assert r.headers["content-type"] == "application/problem+json"
     for role in ("viewer", "operator", "admin"):
-        with httpx.stream("GET", url, headers={"X-API-Key": live_plant.tokens[role]}) as r:
+        token = {"X-API-Key": live_plant.tokens[role]}
+        with httpx.stream("GET", url, headers=token, timeout=HTTP_TIMEOUT_S) as r:
             assert r.status_code == 200
     _revoke(live_plant, "viewer")
-    r = httpx.get(url, headers={"X-API-Key": live_plant.tokens["viewer"]})
+    r = httpx.get(url, headers={"X-API-Key": live_plant.tokens["viewer"]}, timeout=HTTP_TIMEOUT_S)
     assert r.status_code == 401
 
 
@@ -169,7 +184,7 @@ def test_stream_events_and_heartbeat(
     monkeypatch.setattr(sse, "HEARTBEAT_S", 1.0)
     headers = {"X-API-Key": live_plant.tokens["viewer"], "Last-Event-ID": "12345"}
     url = f"{live_server.base}/v1/live/stream?interval=1"
-    with httpx.stream("GET", url, headers=headers, timeout=10) as r:
+    with httpx.stream("GET", url, headers=headers, timeout=HTTP_TIMEOUT_S) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         assert r.headers["cache-control"] == "no-store"  # keyed data (issue 10)
@@ -197,7 +212,8 @@ def test_stream_ends_on_revocation(
     monkeypatch.setattr(sse, "RECHECK_S", 0.5)
     url = f"{live_server.base}/v1/live/stream?interval=1"
     t0 = time.monotonic()
-    with httpx.stream("GET", url, headers={"X-API-Key": live_plant.tokens["viewer"]}) as r:
+    headers = {"X-API-Key": live_plant.tokens["viewer"]}
+    with httpx.stream("GET", url, headers=headers, timeout=HTTP_TIMEOUT_S) as r:
         kinds = []
         for kind, fields in _events(r):
             kinds.append(kind)
@@ -215,7 +231,7 @@ def test_stream_stops_on_disconnect_and_shutdown(
 ) -> None:
     url = f"{live_server.base}/v1/live/stream?interval=1"
     headers = {"X-API-Key": live_plant.tokens["viewer"]}
-    with httpx.stream("GET", url, headers=headers) as r:
+    with httpx.stream("GET", url, headers=headers, timeout=HTTP_TIMEOUT_S) as r:
         for kind, _ in _events(r):
             if kind == "snapshot":
                 assert live_server.hub.streams == 1
@@ -226,7 +242,7 @@ def test_stream_stops_on_disconnect_and_shutdown(
     assert live_server.hub.streams == 0  # the client went: its stream ended
 
     # Shutdown while a client listens: it is told, and the server stops at once.
-    with httpx.stream("GET", url, headers=headers, timeout=10) as r:
+    with httpx.stream("GET", url, headers=headers, timeout=HTTP_TIMEOUT_S) as r:
         kinds = []
         for kind, _ in _events(r):
             kinds.append(kind)

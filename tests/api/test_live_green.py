@@ -22,7 +22,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from carbonstream.store.db import connect
 from tests.api.test_live_page import _field, _shot, browser
 
-from .fix_live import LivePlant, Server, live_plant, live_server
+from .fix_live import HTTP_TIMEOUT_S, LivePlant, Server, live_plant, live_server
 
 __all__ = ["browser", "live_plant", "live_server"]  # fixtures
 
@@ -89,7 +89,7 @@ def test_live_zero_carbon_and_intensity(
     req = urllib.request.Request(
         f"{live_server.base}/v1/live", headers={"X-API-Key": p.tokens["viewer"]}
     )
-    with urllib.request.urlopen(req, timeout=10) as r:
+    with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT_S) as r:
         snap = json.loads(r.read())
     f = next(s for s in snap["sites"] if s["id"] == "foundry")
     z = f["zero_carbon"]

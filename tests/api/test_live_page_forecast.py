@@ -14,7 +14,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.forecast.history import write
 
-from .fix_live import LivePlant, Server, live_plant, live_server
+from .fix_live import HTTP_TIMEOUT_S, LivePlant, Server, live_plant, live_server
 from .test_live_page import _field, _shot, browser
 
 __all__ = ["browser", "live_plant", "live_server"]  # fixtures
@@ -36,7 +36,7 @@ def test_page_shows_the_month_projected_against_the_budget(
     served = requests.get(
         f"{live_server.base}/v1/forecast?site=foundry",
         headers={"X-API-Key": p.tokens["viewer"]},
-        timeout=10,
+        timeout=HTTP_TIMEOUT_S,
     ).json()
     month = next(x for x in served["periods"] if x["period"] == "month")
     # The same figure (approx: a quarter-hour boundary may pass between the two requests).

@@ -37,6 +37,9 @@ from tests.api.conftest import PLANT, make_keys
 from tests.services import PG_ADMIN_URL, drop_db, free_port, url_with_db
 
 EXAMPLES = 15
+# A hang detector, not a speed check (schemathesis waits 10 s by default): a monthly PDF
+# on a busy machine took longer, and the run then called the operation flaky.
+REQUEST_TIMEOUT_S = 120.0
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -88,7 +91,9 @@ def _run(op: Any, mode: GenerationMode, base: str, token: str, checks: list[Any]
     def check(case: Any) -> None:
         with requests.Session() as session:
             session.headers["X-API-Key"] = token
-            case.call_and_validate(base_url=base, session=session, checks=checks)
+            case.call_and_validate(
+                base_url=base, session=session, checks=checks, timeout=REQUEST_TIMEOUT_S
+            )
 
     check()
 
@@ -215,7 +220,7 @@ def _attack_operation(
         what = _attack(case, kind, data)
         with requests.Session() as session:
             session.headers["X-API-Key"] = token
-            r = case.call(base_url=base, session=session)
+            r = case.call(base_url=base, session=session, timeout=REQUEST_TIMEOUT_S)
         statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
         assert r.status_code < 500, f"{what}: {r.status_code} {r.text[:300]}"
         assert r.headers.get("x-content-type-options") == ["nosniff"], what

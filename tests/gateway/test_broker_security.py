@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,6 +46,13 @@ def secure_broker(tmp_path: Path) -> Iterator[tuple[Mosquitto, Path]]:
         yield broker, ca
     finally:
         broker.stop()
+
+
+async def _depth(service: GatewayService) -> int:
+    try:
+        return (await service.queue.stats()).depth
+    except RuntimeError:  # the service has not opened its disk buffer yet
+        return 0
 
 
 def _gateway(tmp_path: Path, port: int, broker: Mosquitto, ca: Path) -> GatewayService:
@@ -99,10 +107,14 @@ async def test_refused_connection_keeps_buffering(
     service = _gateway(tmp_path, port, broker, ca)
     task = asyncio.create_task(service.run())
     try:
-        await asyncio.sleep(2.5)
+        # Polling goes on and the readings wait on disk, never sent: however long the
+        # machine takes to read five of them (a fixed 2.5 s was too short under load).
+        deadline = time.monotonic() + 30
+        while await _depth(service) < 5:
+            assert service.metrics.connected._value.get() == 0
+            assert time.monotonic() < deadline, "the readings did not reach the disk buffer"
+            await asyncio.sleep(0.1)
         assert service.metrics.connected._value.get() == 0
-        stats = await service.queue.stats()
-        assert stats.depth >= 5, "polling goes on and the readings wait on disk"
     finally:
         service.stop()
         await asyncio.wait_for(task, 15)

@@ -144,7 +144,7 @@ class Running:
         self.thread.start()
         assert self.service.ready.wait(30)
         assert self.service.subscriber.wait_connected(10)
-        time.sleep(0.2)  # subscription acknowledged
+        assert self.service.subscriber.wait_subscribed(10)
 
     def _run(self) -> None:
         try:

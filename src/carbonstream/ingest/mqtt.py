@@ -90,6 +90,8 @@ class Subscriber:
         self._room = threading.Condition()
         self.connected = False
         self.connection = 0
+        self._unacked: set[int] = set()  # SUBSCRIBE packet ids of this connection not acked
+        self._subscribed = threading.Event()
         self._logged_down = False
         self._stopping = False
         self.v5 = settings.protocol == "5"
@@ -113,6 +115,7 @@ class Subscriber:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
         c.reconnect_delay_set(min_delay=1, max_delay=10)
         self.client = c
 
@@ -186,6 +189,11 @@ class Subscriber:
             time.sleep(0.02)
         return self.connected
 
+    def wait_subscribed(self, timeout_s: float) -> bool:
+        """Wait until the broker acknowledged every subscription of this connection: from
+        then on a message published to our topics reaches us (or our session)."""
+        return self._subscribed.wait(timeout_s)
+
     # --- paho callbacks (network thread) -------------------------------------------
 
     def _on_connect(
@@ -200,9 +208,13 @@ class Subscriber:
             log.error("MQTT broker refused the connection: %s", reason)
             return
         self.connection += 1
+        self._subscribed.clear()
         # Subscribing again on a resumed session is harmless and covers a lost one.
+        self._unacked = set()
         for t in self.subscriptions():
-            client.subscribe(t, qos=1)
+            _, mid = client.subscribe(t, qos=1)
+            if mid is not None:  # None: not sent (the connection is already gone)
+                self._unacked.add(mid)
         self.connected = True
         if self._logged_down:
             log.info("MQTT connection back (session present: %s)", flags.session_present)
@@ -215,6 +227,21 @@ class Subscriber:
                 self.subscriptions(),
             )
 
+    def _on_subscribe(
+        self,
+        client: paho.Client,
+        userdata: object,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        if any(r.is_failure for r in reason_codes):
+            log.error("MQTT broker refused a subscription: %s", reason_codes)
+            return
+        self._unacked.discard(mid)
+        if not self._unacked:
+            self._subscribed.set()
+
     def _on_disconnect(
         self,
         client: paho.Client,
@@ -224,6 +251,7 @@ class Subscriber:
         properties: Properties | None,
     ) -> None:
         self.connected = False
+        self._subscribed.clear()
         if self._stopping:
             log.info("disconnected from MQTT (stopping)")
         elif not self._logged_down:
