@@ -15,7 +15,7 @@ import pytest
 
 from carbonstream import progress
 from carbonstream.cli import main
-from carbonstream.store import evidence
+from carbonstream.evidence.seal import seal
 from carbonstream.store.db import connect
 from carbonstream.store.plant import stored_plant
 
@@ -85,7 +85,7 @@ def test_seal_counts_every_day_it_walks(filled_db: str) -> None:
     with connect(filled_db) as conn:
         conn.execute("DELETE FROM evidence_chain")
         zone = stored_plant(conn).zone
-        sealed = evidence.seal(conn, zone, dt.date(2026, 11, 25), rec)
+        sealed = seal(conn, zone, dt.date(2026, 11, 25), rec)
         conn.rollback()
     [(label, total)] = rec.phases
     first = dt.date.fromisoformat(label.removeprefix("sealing ").split("..")[0])
