@@ -332,16 +332,18 @@ def test_cli_from_to_and_inventory_csv(tmp_path: Path, capsys: pytest.CaptureFix
     assert rep["period"]["hours"] == 24.0 and rep["offsetting"]["over_offset"] is True
     assert main([*args, "--to", "2023-06-02", "--format", "inventory-csv"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "section,item,field,value"
-    assert "zero carbon,(all),zero_carbon,True" in out
-    assert "zero carbon,(all),over_offset,True" in out
+    assert out[0] == "section,item,field,value,unit"
+    assert "zero carbon,(all),zero_carbon,True," in out
+    assert "zero carbon,(all),over_offset,True," in out
+    # A number and its unit on one row.
+    assert any(x.startswith("totals,plant,scope1_t,") and x.endswith(",tCO2e") for x in out)
     assert main([*args, "--to", "2023-06-02"]) == 0
     table = capsys.readouterr().out
     assert "ZERO-CARBON; OVER-OFFSET" in table and "surplus hours: 1" in table
     # Without --to the report ends at the last reading (14:00): the day the credits offset
     # is not wholly inside, so they do not count.
     assert main([*args, "--format", "inventory-csv"]) == 0
-    assert "zero carbon,(all),zero_carbon,False" in capsys.readouterr().out.splitlines()
+    assert "zero carbon,(all),zero_carbon,False," in capsys.readouterr().out.splitlines()
 
 
 def test_the_example_plant_shows_the_whole_inventory(capsys: pytest.CaptureFixture[str]) -> None:

@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         default="table",
         choices=["table", "json", "csv", "inventory-csv"],
         help="csv: one row per bucket and site; inventory-csv: totals, matching, offsets, net "
-        "and zero-carbon status as section,item,field,value",
+        "and zero-carbon status as a tidy table: section,item,field,value,unit",
     )
     c.add_argument(
         "--from",
@@ -181,6 +181,7 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--from", dest="first", required=True, help="first local day, YYYY-MM-DD")
     ex.add_argument("--to", dest="last", required=True, help="last local day, YYYY-MM-DD")
     ex.add_argument("--out", required=True, type=Path, help="folder to write")
+    _quiet_args(ex)
     ex.set_defaults(func=_export_evidence)
 
     ve = sub.add_parser("verify", help="verify an evidence export (chain and every figure)")
@@ -690,8 +691,8 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 
 def _seal(args: argparse.Namespace) -> int:
+    from carbonstream.evidence.seal import seal
     from carbonstream.progress import step_progress
-    from carbonstream.store import evidence
     from carbonstream.store.plant import stored_plant
 
     with _connection(args, migrated=True) as conn:
@@ -702,7 +703,7 @@ def _seal(args: argparse.Namespace) -> int:
             else dt.datetime.now(zone).date() - dt.timedelta(days=2)
         )
         with step_progress("sealing", enabled=not args.quiet) as bar:
-            sealed = evidence.seal(conn, zone, until, bar)
+            sealed = seal(conn, zone, until, bar)
     for d in sealed:
         print(f"sealed {d.day}: {d.readings} readings, {d.digest}")
     if not sealed:
@@ -712,11 +713,11 @@ def _seal(args: argparse.Namespace) -> int:
 
 def _export_evidence(args: argparse.Namespace) -> int:
     from carbonstream.evidence.export import export
+    from carbonstream.progress import step_progress
 
-    with _connection(args) as conn:
-        m = export(
-            conn, dt.date.fromisoformat(args.first), dt.date.fromisoformat(args.last), args.out
-        )
+    first, last = dt.date.fromisoformat(args.first), dt.date.fromisoformat(args.last)
+    with _connection(args) as conn, step_progress("export", enabled=not args.quiet) as bar:
+        m = export(conn, first, last, args.out, bar)
     print(f"exported {m['readings']} readings and {m['sealed_days']} sealed days to {args.out}")
     return 0
 

@@ -29,6 +29,7 @@ from carbonstream.core.flags import describe
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.resolve import Lineage
 from carbonstream.energy import tce
+from carbonstream.fieldunits import tidy_rows
 
 # v2: CH4 and N2O are given as gas mass and as CO2e side by side; lineage emission
 # factors carry their unit in the name; meters give their own unit, gases and the
@@ -472,33 +473,33 @@ def _ledger_table(report: dict[str, Any]) -> list[str]:
 
 
 def to_inventory_csv(report: dict[str, Any]) -> str:
-    """The whole inventory as one long table: section, item, field, value."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["section", "item", "field", "value"])
+    """The whole inventory as a tidy table: section, item, field, value, unit (one row per
+    observation; a number's unit on its row, from the field beside it or from its name)."""
+    objects: list[tuple[str, str, dict[str, Any]]] = []
     for name, t in [("plant", report["totals"]["plant"]), *report["totals"]["sites"].items()]:
-        for k, v in t.items():
-            w.writerow(["totals", name, k, v])
+        objects.append(("totals", name, t))
     for i in report["instruments"]:
-        for k, v in i.items():
-            if k != "id" and not isinstance(v, dict):
-                w.writerow(["instruments", i["id"], k, v])
+        objects.append(("instruments", i["id"], {k: v for k, v in i.items() if k != "id"}))
     for m in report.get("matching", []):
         for method in ("annual", "hourly"):
-            for k, v in m[method].items():
-                w.writerow([f"matching {method}", m["site"], k, v])
-        w.writerow(["matching", m["site"], "surplus_hours", len(m["surplus_hours"])])
+            objects.append((f"matching {method}", m["site"], m[method]))
+        objects.append(("matching", m["site"], {"surplus_hours": len(m["surplus_hours"])}))
     for r in report.get("retirements", []):
-        for k, v in r.items():
-            if k != "id" and not isinstance(v, dict):
-                w.writerow(["offsets retired", r["id"], k, v])
+        objects.append(("offsets retired", r["id"], {k: v for k, v in r.items() if k != "id"}))
     net = report.get("offsetting")
     if net is not None:
-        for k in ("zero_carbon_basis", "zero_carbon", "over_offset"):
-            w.writerow(["zero carbon", "(all)", k, net[k]])
+        keys = ("zero_carbon_basis", "zero_carbon", "over_offset")
+        objects.append(("zero carbon", "(all)", {k: net[k] for k in keys}))
         for basis in ("market", "location"):
             for n in [net[basis], *net[f"sites_{basis}"]]:
-                for k, v in n.items():
-                    if k not in ("site", "credits"):
-                        w.writerow([f"net {basis}", n["site"] or "(all)", k, v])
+                rest = {k: v for k, v in n.items() if k not in ("site", "credits")}
+                objects.append((f"net {basis}", n["site"] or "(all)", rest))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["section", "item", "field", "value", "unit"])
+    for section, item, obj in objects:
+        fields = [k for k, v in obj.items() if not isinstance(v, dict)]
+        w.writerows(
+            tidy_rows(["section", "item"], fields, [{**obj, "section": section, "item": item}])
+        )
     return buf.getvalue()

@@ -77,9 +77,17 @@ def service(
 
 
 def put_minute(url: str, site: str, minute: dt.datetime, **columns: float) -> None:
-    """Write (or add to) one site minute, as ingest's additive update does."""
+    """Write (or add to) one site minute, as ingest's additive update does, and a reading of
+    one of the site's meters at its start: the site's data begins no later (rates are over
+    the time the data covers, from the site's first reading)."""
     cols = list(columns)
     with connect(url) as conn:
+        conn.execute(
+            "INSERT INTO readings (meter, ts, value, quality)"
+            " SELECT min(m.key), %s, 0, 0 FROM meters m JOIN sites s ON s.key = m.site"
+            " WHERE s.id = %s ON CONFLICT DO NOTHING",
+            (minute, site),
+        )
         conn.execute(
             f"INSERT INTO site_minute (site, bucket, {', '.join(cols)})"
             f" VALUES ((SELECT key FROM sites WHERE id = %s), %s, {', '.join(['%s'] * len(cols))})"

@@ -161,8 +161,10 @@ async def test_signals(plant: Plant, plant_db: str, pool: AsyncConnectionPool[As
     assert v["rate-loc"] == pytest.approx(0.6)
     assert v["plant-rate"] == pytest.approx(3.0 + 1.2)
     assert v["rate-1m"] == pytest.approx((0.05 + 0.01) * 60)
-    # assembly has rows only in the last 15 minutes of its hour window: 0.3 t over 1 h
-    assert v["empty-rate"] == pytest.approx(0.3)
+    # assembly's data began at 10:45 (its first reading), 15 minutes into its hour window:
+    # 0.3 t over the 900 s covered is 1.2 t/h, as the live page shows (0.3 over the hour
+    # would read a young site low)
+    assert v["empty-rate"] == pytest.approx(1.2)
     total = 1.0 + 2.0 + 15 * 0.05 + 7.0  # market basis: scope 1 + scope 2 market
     assert v["day"] == pytest.approx(total)
     hours_left = (B + dt.timedelta(hours=16)).timestamp() - now

@@ -84,16 +84,31 @@ def test_scope_filter_and_csv(example: Api, reference: dict[str, Any]) -> None:
     params = {**SPAN, "bucket": "day", "site": "foundry", "scope": "scope2_market"}
     j = example.client.get("/v1/emissions", params=params, headers=example.headers("viewer"))
     assert j.status_code == 200
-    assert set(j.json()["points"][0]) == {"start", "site", "scope2_market_t", "grid_import_mwh"}
+    assert set(j.json()["points"][0]) == {
+        "start",
+        "site",
+        "scope2_market_t",
+        "grid_import_mwh",
+        "coverage_pct",
+    }
     c = example.client.get(
         "/v1/emissions", params={**params, "format": "csv"}, headers=example.headers("viewer")
     )
     assert c.headers["content-type"].startswith("text/csv")
+    # Tidy: one row per (bucket, site, field), the value and its unit side by side.
     rows = list(csv.DictReader(io.StringIO(c.text)))
-    assert list(rows[0]) == ["start", "site", "scope2_market_t", "grid_import_mwh"]
-    assert len(rows) == 3 and {r["site"] for r in rows} == {"foundry"}
+    assert list(rows[0]) == ["start", "site", "field", "value", "unit"]
+    assert {r["site"] for r in rows} == {"foundry"}
+    assert {(r["field"], r["unit"]) for r in rows} == {
+        ("scope2_market_t", "tCO2e"),
+        ("grid_import_mwh", "MWh"),
+        ("coverage_pct", "%"),
+    }
+    assert len(rows) == 3 * 3
+    assert rows[0]["start"] == j.json()["points"][0]["start"]
     want = reference["day"]["totals"]["sites"]["foundry"]["scope2_market_t"]
-    assert close(sum(float(r["scope2_market_t"]) for r in rows), want)
+    got = sum(float(r["value"]) for r in rows if r["field"] == "scope2_market_t")
+    assert close(got, want)
     # The Accept header works too.
     a = example.client.get(
         "/v1/emissions",

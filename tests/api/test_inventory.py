@@ -165,16 +165,29 @@ def test_csv_and_month_shortcut(example: Api, inventory: dict[str, Any]) -> None
         params=PERIOD,
         headers={**example.headers("viewer"), "Accept": "text/csv"},
     )
+    # Tidy: one row per observation, its value and unit on the same row.
     rows = list(csv.DictReader(io.StringIO(r.text)))
-    scope1 = next(x for x in rows if x["section"] == "Summary" and x["item"] == "scope1_t")
-    assert close(float(scope1["value"]), inventory["totals"]["scope1_t"])
+    assert list(rows[0]) == ["section", "item", "field", "value", "unit"]
+    summary = {x["field"]: x for x in rows if x["section"] == "Summary"}
+    assert summary["scope1_t"]["item"] == "plant"
+    assert close(float(summary["scope1_t"]["value"]), inventory["totals"]["scope1_t"])
+    assert summary["scope1_t"]["unit"] == "tCO2e"
     # A tonne of CH4 is labelled as a tonne of CH4, its CO2e on a line of its own.
-    unit = {
-        x["item"]: x["value"] for x in rows if x["section"] == "Summary" and x["field"] == "unit"
-    }
-    assert unit["scope1_ch4_t"] == "tCH4 (mass of the gas)"
-    assert unit["scope1_ch4_co2e_t"] == "tCO2e (CH4 x GWP)"
-    assert unit["scope1_n2o_t"] == "tN2O (mass of the gas)"
+    assert summary["scope1_ch4_t"]["unit"] == "tCH4 (mass of the gas)"
+    assert summary["scope1_ch4_co2e_t"]["unit"] == "tCO2e (CH4 x GWP)"
+    assert summary["scope1_n2o_t"]["unit"] == "tN2O (mass of the gas)"
+    assert summary["period_start"]["value"] == inventory["period"]["start"]
+    sites = {(x["item"], x["field"]): x for x in rows if x["section"] == "Sites"}
+    assert sites[("foundry", "scope1_ch4_t")]["unit"] == "tCH4"
+    assert sites[("foundry", "grid_import_mwh")]["unit"] == "MWh"
+    # A meter's activity in the meter's own unit, on the row of the number.
+    act = {(x["item"], x["field"]): x for x in rows if x["section"] == "Activity"}
+    gas = next(a for a in inventory["activity"] if a["meter"] == "foundry-gas")
+    assert act[("foundry-gas", "quantity")]["unit"] == gas["unit"]
+    assert close(float(act[("foundry-gas", "quantity")]["value"]), gas["quantity"])
+    assert act[("foundry-gas", "quantity_meter_unit")]["unit"] == gas["meter_unit"]
+    assert ("foundry-gas", "unit") not in act  # the unit is a column, not a row
+    assert all(x["field"] != "unit" or x["unit"] == "" for x in rows)
     assert any(x["section"] == "Factors" for x in rows)
     month = example.client.get(
         "/v1/inventory", params={"month": "2026-11"}, headers=example.headers("viewer")

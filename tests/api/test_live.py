@@ -84,7 +84,9 @@ def test_snapshot_figures(live_plant: LivePlant, live_server: Server) -> None:
     # Ages and projections are judged at the snapshot's own time: on a busy machine the
     # request can take seconds, so "now" in this test is not the server's now.
     made = dt.datetime.fromisoformat(snap["generated_at"])
-    assert snap["rates_until"].startswith(end.strftime("%Y-%m-%dT%H:%M"))
+    # Plant-local with its offset, the instant the end of the last complete minute.
+    until = dt.datetime.fromisoformat(snap["rates_until"])
+    assert until == end and until.utcoffset() == end.astimezone(p.plant.zone).utcoffset()
     sites = {s["id"]: s for s in snap["sites"]}
     a, f = sites["assembly"], sites["foundry"]
 

@@ -29,8 +29,8 @@ from carbonstream.config.loader import load_plant
 from carbonstream.core.chain import DayDigest
 from carbonstream.core.engine import Engine
 from carbonstream.core.library import FactorLibrary
+from carbonstream.evidence.seal import seal
 from carbonstream.monthly.xlsx import REPORT_SHEETS
-from carbonstream.store import evidence
 from carbonstream.store.db import connect
 from tests.api.conftest import PLANT, Api
 from tests.ingest import helpers as h
@@ -80,7 +80,7 @@ def computed() -> dict[str, Any]:
 def made(example: Api, tmp_path_factory: pytest.TempPathFactory) -> Made:
     """Seal the readings' days, then run `carbonstream report` on the module's database."""
     with connect(example.db_url) as conn:
-        sealed = evidence.seal(conn, load_plant(PLANT).zone, dt.date(2026, 11, 30))
+        sealed = seal(conn, load_plant(PLANT).zone, dt.date(2026, 11, 30))
     assert sealed
     out = tmp_path_factory.mktemp("report")
     pdf, xlsx = out / "r.pdf", out / "r.xlsx"

@@ -106,5 +106,12 @@ def write(
             for t, v in zip(ts.tolist(), total.tolist(), strict=True):
                 when = dt.datetime.fromtimestamp(t // NS, dt.UTC)
                 cp.write_row((key[0], when, S1 * v, S2L * v, S2M * v))
+        # The site's data begins at ``start`` (live and alert rates are over the time covered
+        # from the site's first reading).
+        conn.execute(
+            "INSERT INTO readings (meter, ts, value, quality)"
+            " SELECT min(key), %s, 0, 0 FROM meters WHERE site = %s ON CONFLICT DO NOTHING",
+            (start, key[0]),
+        )
         conn.commit()
     return Written(ts, (S1 + S2M) * total)

@@ -5,11 +5,13 @@ database's clock, so a replayed stream with a fake clock gives the same
 answers as live data.
 
 - **rate** (tCO2e/h): the rule's measure summed over ``site_minute`` in the
-  trailing ``window_s`` of *complete* minutes, divided by the window in hours.
-  The window ends at the last minute boundary at least ``settle_s`` before
-  ``now``, so a minute ingest is still filling is not read as a drop. No
-  ``site_minute`` row in the window: no value (the rule keeps its state; a
-  silent meter is the meter_silence and coverage rules' business).
+  trailing ``window_s`` of *complete* minutes, over the seconds of the window
+  the site's data covers (from its first reading): the live page's rate, by the
+  same function (:func:`carbonstream.core.rates.rolling_rates`), so a young
+  site is not read low. The window ends at the last minute boundary at least
+  ``settle_s`` before ``now``, so a minute ingest is still filling is not read
+  as a drop. No ``site_minute`` row in the window: no value (the rule keeps its
+  state; a silent meter is the meter_silence and coverage rules' business).
 - **total** (tCO2e): the measure summed from the start of the day, month or
   year in the plant's time zone up to ``now`` (the current minute included).
 - **projected_total** (tCO2e): total + max(rate, 0) × hours left to the end of
@@ -43,6 +45,7 @@ import datetime as dt
 from typing import Any, Literal, assert_never
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
@@ -50,14 +53,17 @@ from psycopg.rows import TupleRow
 from carbonstream.alerts.engine import projected_total
 from carbonstream.alerts.rules import AlertRule, AlertsConfig, Measure, RuleKind
 from carbonstream.config.plant import Plant
+from carbonstream.core.batch import NS_PER_S
 from carbonstream.core.calendar import period_span
 from carbonstream.core.energy import EnergyParams
 from carbonstream.core.energy import for_plant as energy_params
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import build_params
+from carbonstream.core.rates import rolling_rates
 from carbonstream.energy.stored import stored_opportunities
 from carbonstream.forecast.projection import NotEnoughHistoryError
 from carbonstream.forecast.service import Forecaster
+from carbonstream.store import live as live_queries
 
 AsyncConn = psycopg.AsyncConnection[TupleRow]
 # What a memo key computes: a name not listed here fails (assert_never), never coverage.
@@ -125,6 +131,7 @@ class Signals:
         self.plant = plant
         self._energy: EnergyParams | None = None
         self._findings: tuple[dt.datetime, dict[tuple[str, str], float]] | None = None
+        self._data_start: dict[str, dt.datetime] = {}  # site -> its first reading
 
     async def values(self, conn: AsyncConn, now: float) -> dict[str, float | None]:
         cache: dict[tuple[Any, ...], float | None] = {}
@@ -188,6 +195,16 @@ class Signals:
             )
         return self._findings[1]
 
+    async def _first_reading(self, conn: AsyncConn, site: str | None) -> dt.datetime | None:
+        """When the site's data (the plant's, for None) begins: its meters' first reading."""
+        wanted = list(self.site_meters) if site is None else [site]
+        if any(s not in self._data_start for s in wanted):  # until every site has data
+            for sid, t in await (await conn.execute(live_queries.DATA_START_SQL)).fetchall():
+                if t is not None:
+                    self._data_start[str(sid)] = t
+        known = [self._data_start[s] for s in wanted if s in self._data_start]
+        return min(known) if known else None
+
     async def _compute(self, conn: AsyncConn, key: tuple[Any, ...], now: float) -> float | None:
         what: SignalKind = key[0]
         match what:
@@ -195,14 +212,22 @@ class Signals:
                 _, site, measure, window_s = key
                 start, end = window_bounds(now, window_s, self.config.settle_s)
                 q = sql.SQL(
-                    "SELECT count(*), coalesce(sum({m}), 0) FROM site_minute"
-                    " WHERE bucket >= %s AND bucket < %s{site}"
+                    "SELECT bucket, coalesce(sum({m}), 0) FROM site_minute"
+                    " WHERE bucket >= %s AND bucket < %s{site} GROUP BY bucket"
                 ).format(m=sql.SQL(MEASURE_SQL[measure]), site=_site_filter(site))
-                row = await (await conn.execute(q, (start, end))).fetchone()
-                assert row is not None
-                if int(row[0]) == 0:
+                rows = await (await conn.execute(q, (start, end))).fetchall()
+                if not rows:
                     return None
-                return float(row[1]) * 3600.0 / float(window_s)
+                first = await self._first_reading(conn, site)
+                (rate,) = rolling_rates(
+                    np.array([int(r[0].timestamp()) * NS_PER_S for r in rows], dtype=np.int64),
+                    60,
+                    np.array([float(r[1]) for r in rows]),
+                    int(end.timestamp()) * NS_PER_S,
+                    None if first is None else int(first.timestamp() * NS_PER_S),
+                    (window_s,),
+                )
+                return None if rate.tco2e_per_h is None else rate.tco2e_per_h[0]
             case "total":
                 _, site, measure, period = key
                 start, _ = period_bounds(now, self.zone, period)

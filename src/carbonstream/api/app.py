@@ -8,16 +8,17 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carbonstream import __version__, logsafe
 from carbonstream.alerts.rules import bind
 from carbonstream.alerts.service import AlertService
-from carbonstream.api import docs, footprint_common, problems
+from carbonstream.api import docs, footprint_common, problems, query
 from carbonstream.api.admission import Gate
 from carbonstream.api.catalog import Catalog
 from carbonstream.api.db import make_pool
+from carbonstream.api.deps import plant_times
 from carbonstream.api.guards import RequestGuard, SecurityHeaders
 from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.routes import (
@@ -108,9 +109,12 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
         description=(
             "Every endpoint but /healthz and /readyz (and /metrics when configured public) "
             "needs an API key in the `X-API-Key` header (or `Authorization: Bearer`). "
-            "Errors are RFC 9457 problem details (`application/problem+json`)."
+            "Errors are RFC 9457 problem details (`application/problem+json`). "
+            "Conventions (times, units, unknown parameters, series, CSV, XLSX): docs/api.md."
         ),
         lifespan=lifespan,
+        # Every operation: unknown ?params are 422; times are rendered plant-local.
+        dependencies=[Depends(query.known_query), Depends(plant_times)],
         docs_url=None,  # served by api.docs from local files, not a CDN
         redoc_url=None,
     )

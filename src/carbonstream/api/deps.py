@@ -19,7 +19,7 @@ from fastapi import Depends, Query, Request
 from carbonstream.api.catalog import Catalog
 from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.problems import Problem
-from carbonstream.api.schemas.values import Instant
+from carbonstream.api.schemas.values import Instant, set_zone
 from carbonstream.api.settings import ApiSettings
 from carbonstream.config.plant import Meter, Plant
 from carbonstream.domain.bounds import Bounds
@@ -51,6 +51,12 @@ async def _catalog(request: Request) -> Catalog:
 async def _metrics(request: Request) -> ApiMetrics:
     metrics: ApiMetrics = request.app.state.metrics
     return metrics
+
+
+async def plant_times(request: Request) -> None:
+    """App-level: times in this request's response are rendered in the plant's zone
+    (:data:`~carbonstream.api.schemas.values.LocalTime`)."""
+    set_zone(request.app.state.plant.zone)
 
 
 async def _live(request: Request) -> LiveHub:

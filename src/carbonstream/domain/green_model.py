@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from carbonstream.localtime import LocalTime
+
 Basis = Literal["market", "location"]
 
 
@@ -28,8 +30,8 @@ class DateRange(BaseModel):
 
 
 class PeriodOut(BaseModel):
-    start: dt.datetime
-    end: dt.datetime = Field(description="Exclusive.")
+    start: LocalTime
+    end: LocalTime = Field(description="Exclusive.")
     hours: float
 
 
@@ -72,7 +74,7 @@ class StoredAccount(BaseModel):
 
 
 class MatchingHour(BaseModel):
-    hour: dt.datetime
+    hour: LocalTime
     consumption_mwh: float
     instruments_mwh: float
     covered_mwh: float
@@ -168,7 +170,7 @@ class RestatementPublic(BaseModel):
     label: str
     first_day: dt.date
     last_day: dt.date
-    created_at: dt.datetime
+    created_at: LocalTime
     code_version: str
     factor_files: list[dict[str, str]]
     factors: list[dict[str, str | int | float]] = Field(

@@ -207,10 +207,16 @@ def build(
             SiteTotals(
                 site=site,
                 minutes_with_data=stored.site_minutes.get(site, 0),
+                production_unit=green.production_unit(plant, site),
                 **with_derived(dict(sums), gwp),
             )
         )
-    totals = Totals(**with_derived(plant_sum, gwp))
+    # The plant's production has a unit only when every producing site counts in the same.
+    units = {s.production_unit for s in site_totals if s.production_unit is not None}
+    totals = Totals(
+        production_unit=units.pop() if len(units) == 1 else None,
+        **with_derived(plant_sum, gwp),
+    )
 
     activity = []
     act_totals: dict[tuple[str, str], float] = defaultdict(float)

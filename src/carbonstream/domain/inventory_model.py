@@ -18,13 +18,14 @@ from carbonstream.domain.green_model import (
     ZeroCarbonStatus,
 )
 from carbonstream.footprint.scope3 import Scope3Block
+from carbonstream.localtime import LocalTime
 
 INVENTORY_SCHEMA = "carbonstream.inventory/v1"
 
 
 class PeriodPublic(BaseModel):
-    start: dt.datetime
-    end: dt.datetime = Field(description="Exclusive.")
+    start: LocalTime
+    end: LocalTime = Field(description="Exclusive.")
     hours: float
 
 
@@ -47,7 +48,12 @@ class Totals(BaseModel):
     heat_export_gj: float
     export_deduction_t: float
     generation_mwh: float
-    production: float = Field(description="Output of the production meters, site's unit.")
+    production: float = Field(description="Output of the production meters, in production_unit.")
+    production_unit: str | None = Field(
+        default=None,
+        description="The site's production unit; for the plant, the one unit all producing "
+        "sites share (null: no production, or sites in different units: see by_site).",
+    )
     scope1_ch4_co2e_t: float = Field(description="tCO2e of the CH4 (tCH4 x GWP of the set).")
     scope1_n2o_co2e_t: float = Field(description="tCO2e of the N2O (tN2O x GWP of the set).")
     ghg_total_location_t: float = Field(description="Scope 1 + Scope 2 location-based.")

@@ -36,7 +36,6 @@ _SUMMARY = [
     ("heat_export_gj", "GJ"),
     ("export_deduction_t", "tCO2e"),
     ("generation_mwh", "MWh"),
-    ("production", "site's production unit"),
 ]
 
 
@@ -45,13 +44,20 @@ def summary_rows(inv: Inventory) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [
         {"item": "version", "value": inv.version.label, "unit": ""},
         {"item": "plant", "value": inv.plant, "unit": ""},
-        {"item": "period_start", "value": inv.period.start.isoformat(), "unit": inv.timezone},
-        {"item": "period_end", "value": inv.period.end.isoformat(), "unit": "exclusive"},
+        {"item": "period_start", "value": inv.period.start, "unit": inv.timezone},
+        {"item": "period_end", "value": inv.period.end, "unit": f"{inv.timezone}, exclusive"},
         {"item": "sites", "value": ", ".join(inv.sites), "unit": ""},
         {"item": "gwp", "value": inv.gwp, "unit": ""},
     ]
     t = inv.totals.model_dump()
     rows += [{"item": k, "value": t[k], "unit": u} for k, u in _SUMMARY]
+    rows.append(
+        {
+            "item": "production",
+            "value": t["production"],
+            "unit": t["production_unit"] or "(sites differ: see Sites)",
+        }
+    )
     net = inv.net
     rows += [
         {"item": "coverage_pct", "value": inv.coverage_pct, "unit": "%"},
@@ -87,6 +93,7 @@ def sections(inv: Inventory) -> list[Section]:
         "ghg_total_location_t",
         "ghg_total_market_t",
         "cn_total_t",
+        "production_unit",
     ]
     return [
         ("Summary", ["item", "value", "unit"], summary_rows(inv)),

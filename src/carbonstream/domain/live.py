@@ -40,6 +40,7 @@ from carbonstream.core.health import MeterState, meter_health
 from carbonstream.core.rates import SETTLE_S, rates_until, rolling_rates
 from carbonstream.domain.live_energy import EnergyLive, LiveEnergy
 from carbonstream.domain.live_green import GreenLive, LiveIntensity, LiveZeroCarbon
+from carbonstream.localtime import LocalTime
 from carbonstream.store import live as q
 from carbonstream.store.db import AsyncConn
 
@@ -65,7 +66,7 @@ class Rate(BaseModel):
 
 
 class Period(BaseModel):
-    start: dt.datetime = Field(description="Local day or month start, as a UTC instant.")
+    start: LocalTime = Field(description="Local day or month start.")
     scope1_t: float
     scope2_location_t: float
     scope2_market_t: float
@@ -100,12 +101,12 @@ class MeterStatus(BaseModel):
     name_zh: str = Field(default="", description="Its Chinese name (zh-CN), if configured.")
     kind: str
     unit: str
-    last_reading_at: dt.datetime | None = Field(description="Newest reading, any quality.")
+    last_reading_at: LocalTime | None = Field(description="Newest reading, any quality.")
     quality: str | None = Field(
         description="Quality of the meter's data now: good when ok, stale when silent, the "
         "newest reading's quality when it is unusable, null when never read."
     )
-    last_good_at: dt.datetime | None = Field(description="Newest good reading in the account.")
+    last_good_at: LocalTime | None = Field(description="Newest good reading in the account.")
     silent_s: float | None = Field(description="Seconds since the newest reading.")
     status: MeterState = Field(
         description="ok; silent (no reading for the API's silent_after_s); bad_quality (the "
@@ -115,7 +116,7 @@ class MeterStatus(BaseModel):
 
 
 class Trend(BaseModel):
-    start: dt.datetime
+    start: LocalTime
     step_s: int = 60
     total_t_per_h: list[float | None] = Field(
         description="Per complete minute, the budget-basis total as a rate (null: no data)."
@@ -144,11 +145,11 @@ class SiteLive(BaseModel):
 
 
 class LiveSnapshot(BaseModel):
-    generated_at: dt.datetime
+    generated_at: LocalTime
     plant: str
     plant_zh: str = Field(default="", description="The plant's Chinese name (zh-CN), if any.")
     timezone: str
-    rates_until: dt.datetime = Field(description="End of the last complete minute in the rates.")
+    rates_until: LocalTime = Field(description="End of the last complete minute in the rates.")
     sites: list[SiteLive]
 
     def change_key(self) -> str:
@@ -387,7 +388,7 @@ def _period(
     used_pct = 100 * total / budget if budget else None
     projected_pct = 100 * projected / budget if budget and projected is not None else None
     return Period(
-        start=start.astimezone(_UTC),
+        start=start,
         scope1_t=_r(float(sums[0])),
         scope2_location_t=_r(float(sums[1])),
         scope2_market_t=_r(float(sums[2])),

@@ -107,7 +107,7 @@ def declaration(
         "exclusions": fp.exclusions,
         "factors": [factors[k] for k in sorted(factors)],
         "lot_ids": fp.lot_ids,
-        "generated_at": dt.datetime.now(dt.UTC).isoformat(),
+        "generated_at": dt.datetime.now(plant.zone).isoformat(),
         "generator": f"carbonstream {__version__}",
     }
 

@@ -3,9 +3,9 @@ the monthly report read. Every tonne names its unit; every part names where it c
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from carbonstream.localtime import LocalTime
 
 
 class _Out(BaseModel):
@@ -93,8 +93,8 @@ class LotFootprint(_Out):
     product: str
     line: str
     site: str
-    start: dt.datetime
-    end: dt.datetime
+    start: LocalTime
+    end: LocalTime
     quantity: float
     declared_unit: str
     allocation: AllocationTrace
@@ -107,11 +107,13 @@ class LotFootprint(_Out):
 
 
 class LineBalance(_Out):
-    """The line's figures over the window: allocated to lots + idle = total, per column."""
+    """The line's figures over the window: allocated to lots + idle = total, per column
+    (columns named with their unit; ``fuel.<fuel>``: the fuel burnt, in its meter's
+    canonical unit)."""
 
     line: str
-    start: dt.datetime
-    end: dt.datetime
+    start: LocalTime
+    end: LocalTime
     total: dict[str, float]
     allocated: dict[str, float]
     unallocated: dict[str, float] = Field(description="Minutes no lot touched (idle).")
@@ -121,8 +123,8 @@ class ProductFootprint(_Out):
     product: str
     name_zh: str
     name_en: str
-    start: dt.datetime
-    end: dt.datetime
+    start: LocalTime
+    end: LocalTime
     declared_unit: str
     lots: int
     quantity: float

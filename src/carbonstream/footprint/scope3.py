@@ -19,6 +19,7 @@ from carbonstream.core.upstream import Kind, UpstreamFactor, UpstreamLibrary
 from carbonstream.footprint.compute import ref, upstream_parts
 from carbonstream.footprint.model import FactorRef, MaterialPart, TransportPart
 from carbonstream.footprint.service import library, lots_ending
+from carbonstream.localtime import LocalTime
 from carbonstream.store import footprint as q
 from carbonstream.store.db import AsyncConn
 
@@ -37,8 +38,8 @@ class Category(BaseModel):
 class Scope3Block(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    start: dt.datetime
-    end: dt.datetime
+    start: LocalTime
+    end: LocalTime
     categories: list[Category]
     total_t: float
     in_net: bool = Field(description="Whether the zero-carbon net counts this block.")

@@ -229,7 +229,7 @@ async def gather(
     for r in rows:
         i = index[r[0].astimezone(zone).date()]
         has_data[i] = True
-        for c, v in zip(DAILY_COLUMNS, r[2:], strict=True):
+        for c, v in zip(DAILY_COLUMNS, (r[2], r[3], r[4], r[5]), strict=True):
             daily[site_of_key[r[1]]][c][i] += float(v or 0.0)
             daily[PLANT][c][i] += float(v or 0.0)
 

@@ -16,6 +16,7 @@ import functools
 import io
 from collections.abc import Callable, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
@@ -28,6 +29,13 @@ from openpyxl.worksheet.worksheet import Worksheet
 from carbonstream.domain.inventory_tables import sections, summary_rows
 from carbonstream.figures import excel_format
 from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg, catalogue, t
+from carbonstream.localtime import (
+    EXCEL_DATE_FORMAT,
+    EXCEL_TIME_FORMAT,
+    excel_time,
+    set_zone,
+    zoned_header,
+)
 from carbonstream.monthly.gather import PLANT, MonthlyReport
 
 SCOPE1 = "D95F02"
@@ -52,6 +60,8 @@ def render_xlsx(report: MonthlyReport, locale: Locale = DEFAULT_LOCALE) -> bytes
     """The workbook; in zh-CN its sheet names, chart titles and words in cells are Chinese,
     its column names (identifiers with their unit, as in the API) the same in both."""
     tr = functools.partial(_text, locale)
+    # Times are written as the plant's wall-clock time (Excel has no zones).
+    set_zone(ZoneInfo(report.inventory.timezone))
     wb = Workbook()
     ws = wb.active
     assert ws is not None
@@ -82,7 +92,7 @@ def _text(locale: Locale, key: str, **params: object) -> str:
 
 def _value(v: Any) -> Any:
     if isinstance(v, dt.datetime):
-        return v.isoformat()
+        return excel_time(v)  # a date cell in plant time; the header or unit names the zone
     if isinstance(v, list):
         return "|".join(str(x) for x in v)
     return v
@@ -99,8 +109,15 @@ def _write(
         ws.page_setup.fitToWidth = 1
         ws.page_setup.fitToHeight = 0
         ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    cols = [[r[j] if j < len(r) else None for r in rows] for j in range(len(columns))]
+    timed = {
+        j
+        for j, values in enumerate(cols)
+        if any(isinstance(v, dt.datetime) for v in values)
+        and all(v is None or isinstance(v, dt.datetime) for v in values)
+    }
     for j, c in enumerate(columns, start=1):
-        cell = ws.cell(row, j, c)
+        cell = ws.cell(row, j, zoned_header(c) if j - 1 in timed else c)
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="E8EEF4")
         letter = get_column_letter(j)
@@ -112,6 +129,10 @@ def _write(
             cell = ws.cell(i, j, _value(v))
             if isinstance(v, float):
                 cell.number_format = excel_format(v)
+            elif isinstance(v, dt.datetime):
+                cell.number_format = EXCEL_TIME_FORMAT
+            elif isinstance(v, dt.date):
+                cell.number_format = EXCEL_DATE_FORMAT
     return row + 1 + len(rows)
 
 
@@ -150,7 +171,7 @@ def _summary(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
         ["month", r.month, inv.timezone],
         [
             "period_end",
-            (r.until or r.days[-1] + dt.timedelta(days=1)).isoformat(),
+            r.until or r.days[-1] + dt.timedelta(days=1),
             "" if r.until is None else tr("report.in-progress", time=f"{r.until:%Y-%m-%d %H:%M}"),
         ],
         ["days_with_data", sum(r.has_data), tr("report.cell-of-days", n=len(r.days))],
@@ -158,11 +179,11 @@ def _summary(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
         ["remaining_to_zero_carbon_t", inv.net.remaining_t, "tCO2e"],
         [
             "evidence_chain_head_day",
-            str(r.chain.day) if r.chain else tr("report.cell-not-sealed"),
+            r.chain.day if r.chain else tr("report.cell-not-sealed"),
             "",
         ],
         ["evidence_chain_head_digest", r.chain.digest if r.chain else "", "SHA-256"],
-        ["generated_at", r.generated_at.isoformat(), ""],
+        ["generated_at", r.generated_at, inv.timezone],
         ["code_version", r.code_version, ""],
     ]
     _write(ws, "Summary", ["item", "value", "unit"], rows)
@@ -406,7 +427,7 @@ def _evidence(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     c = r.chain
     rows: list[list[Any]] = [
         ["sealed", tr("report.cell-yes") if c else tr("report.cell-no")],
-        ["head_day", str(c.day) if c else ""],
+        ["head_day", c.day if c else ""],
         ["head_digest_sha256", c.digest if c else ""],
         ["readings_that_day", c.readings if c else ""],
         ["sealed_days_in_month", c.sealed_days if c else 0],

@@ -1,21 +1,17 @@
-"""Evidence queries: readings of a period, the sealed hash chain, sealing new days."""
+"""Evidence queries: readings of a period, the sealed hash chain, appending sealed days."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
 
-from carbonstream.core.chain import GENESIS, DayDigest, day_digest
+from carbonstream.core.chain import DayDigest
 from carbonstream.store.db import Conn
-
-if TYPE_CHECKING:
-    from carbonstream.progress import Steps
 
 
 @dataclass
@@ -135,47 +131,26 @@ def chain(conn: Conn, first: dt.date | None = None, last: dt.date | None = None)
     return [DayDigest(r[0].isoformat(), int(r[1]), r[2], r[3]) for r in rows]
 
 
-def seal(conn: Conn, zone: ZoneInfo, until: dt.date, steps: Steps | None = None) -> list[DayDigest]:
-    """Seal every day with readings after the last sealed one, up to ``until`` inclusive;
-    ``steps`` hears each day.
-
-    Call it only for days that can no longer change (past the ingest lateness).
-    """
-    with conn.transaction():
-        conn.execute("LOCK TABLE evidence_chain IN EXCLUSIVE MODE")
-        head = conn.execute(
-            "SELECT day, digest FROM evidence_chain ORDER BY day DESC LIMIT 1"
-        ).fetchone()
-        prev = head[1] if head else GENESIS
-        first_ts = conn.execute(
-            "SELECT min(ts) FROM readings WHERE %s::date IS NULL OR ts >= %s",
-            (head[0] if head else None, _after(head[0], zone) if head else None),
-        ).fetchone()
-        if first_ts is None or first_ts[0] is None:
-            return []
-        day = first_ts[0].astimezone(zone).date()
-        sealed: list[DayDigest] = []
-        if steps is not None:
-            steps.phase(f"sealing {day}..{until}", max(0, (until - day).days + 1))
-        while day <= until:
-            lo, hi = local_bounds(day, day, zone)
-            r = readings(conn, lo, hi)
-            if len(r.ts_ns):
-                d = day_digest(
-                    prev, day.isoformat(), r.meter_ids, r.meter, r.ts_ns, r.value, r.quality
-                )
-                conn.execute(
-                    "INSERT INTO evidence_chain (day, readings, digest, prev)"
-                    " VALUES (%s, %s, %s, %s)",
-                    (day, len(r.ts_ns), d, prev),
-                )
-                sealed.append(DayDigest(day.isoformat(), len(r.ts_ns), d, prev))
-                prev = d
-            day += dt.timedelta(days=1)
-            if steps is not None:
-                steps.advance()
-        return sealed
+def lock_chain(conn: Conn) -> tuple[dt.date, str] | None:
+    """Lock the chain against concurrent sealing (until the transaction ends) and return
+    its head: the last sealed day and its digest (None: nothing sealed yet)."""
+    conn.execute("LOCK TABLE evidence_chain IN EXCLUSIVE MODE")
+    head = conn.execute(
+        "SELECT day, digest FROM evidence_chain ORDER BY day DESC LIMIT 1"
+    ).fetchone()
+    return None if head is None else (head[0], str(head[1]))
 
 
-def _after(day: dt.date, zone: ZoneInfo) -> dt.datetime:
-    return local_bounds(day, day, zone)[1]
+def first_reading_at(conn: Conn, after: dt.datetime | None) -> dt.datetime | None:
+    """Time of the first stored reading at or after ``after`` (any reading: None)."""
+    row = conn.execute(
+        "SELECT min(ts) FROM readings WHERE %s::timestamptz IS NULL OR ts >= %s", (after, after)
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def append_day(conn: Conn, day: dt.date, readings: int, digest: str, prev: str) -> None:
+    conn.execute(
+        "INSERT INTO evidence_chain (day, readings, digest, prev) VALUES (%s, %s, %s, %s)",
+        (day, readings, digest, prev),
+    )

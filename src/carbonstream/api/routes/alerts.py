@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -13,7 +12,7 @@ from carbonstream.alerts.signals import UNITS
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
 from carbonstream.api.problems import PROBLEM_RESPONSES
-from carbonstream.api.schemas.values import Instant
+from carbonstream.api.schemas.values import Instant, LocalTime
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"], responses=PROBLEM_RESPONSES)
 
@@ -31,7 +30,7 @@ class ActiveAlert(BaseModel):
     meter: str | None
     value: float | None = Field(description="The signal at the last evaluation")
     threshold: float
-    since: dt.datetime = Field(description="When the alert fired")
+    since: LocalTime = Field(description="When the alert fired")
     kind: str
     unit: str
 
@@ -40,8 +39,8 @@ class HistoryEntry(BaseModel):
     id: int
     rule: str
     status: Literal["firing", "resolved"]
-    at: dt.datetime
-    fired_at: dt.datetime
+    at: LocalTime
+    fired_at: LocalTime
     value: float
     threshold: float
     clear_threshold: float

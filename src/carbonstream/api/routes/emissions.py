@@ -86,20 +86,8 @@ def _check_points(n: int, bucket: Bucket, settings: ApiSettings, series_n: int) 
         )
 
 
-def bucket_end(start: dt.datetime, bucket: Bucket, zone: ZoneInfo) -> dt.datetime:
-    """The end of the plant-local bucket starting at ``start`` (an aware instant)."""
-    if bucket is Bucket.MINUTE:
-        return start + dt.timedelta(minutes=1)
-    if bucket is Bucket.QUARTER:
-        return start + dt.timedelta(minutes=15)
-    if bucket is Bucket.HOUR:
-        return start + dt.timedelta(hours=1)
-    d = start.astimezone(zone).date()
-    if bucket is Bucket.DAY:
-        d += dt.timedelta(days=1)
-    else:
-        d = dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
-    return dt.datetime(d.year, d.month, d.day, tzinfo=zone)
+def _pct(covered_s: float, span_s: float) -> float:
+    return min(100.0, 100.0 * covered_s / span_s) if span_s > 0 else 0.0
 
 
 @router.get(
@@ -142,26 +130,41 @@ async def site_emissions(
         _check_points(len(rows), bucket, settings, 1)
     names = {k: i for i, k in keys.items()}
     want = {sc.value + "_t" for sc in scopes}
-    cols = ["start", "site", *[c for c in series.SCOPE_COLUMNS if c in want], "grid_import_mwh"]
-    # Plain dicts, serialised once by pydantic-core: a month of minutes is 43 200 points
-    # (the response model documents the same shape).
-    points: list[dict[str, Any]] = [
-        {
-            "start": r[0].astimezone(zone),
-            "site": names[r[1]],
-            "scope1_t": r[2],
-            "scope2_location_t": r[3],
-            "scope2_market_t": r[4],
-            "grid_import_mwh": r[5],
-        }
-        for r in rows
+    cols = [
+        "start",
+        "site",
+        *[c for c in series.SCOPE_COLUMNS if c in want],
+        "grid_import_mwh",
+        "coverage_pct",
     ]
+    # Plain dicts, serialised once by pydantic-core: a month of minutes is 43 200 points
+    # (the response model documents the same shape). Every bucket of every site has a
+    # point: one without data is zeros with coverage 0.
+    by_key = {(r[0], r[1]): r for r in rows}
+    points: list[dict[str, Any]] = []
+    for b0, span in series.bucket_spans(s, e, bucket, zone):
+        local_b0 = b0.astimezone(zone)
+        for key in sorted(names):
+            r = by_key.get((b0, key))
+            if r is None:
+                r = (b0, key, 0.0, 0.0, 0.0, 0.0, 0)
+            points.append(
+                {
+                    "start": local_b0,
+                    "site": names[key],
+                    "scope1_t": r[2],
+                    "scope2_location_t": r[3],
+                    "scope2_market_t": r[4],
+                    "grid_import_mwh": r[5],
+                    "coverage_pct": _pct(60.0 * r[6], span),
+                }
+            )
     drop = [c for c in series.SCOPE_COLUMNS if c not in want]
     for p in points if drop else ():
         for c in drop:
             del p[c]
     if fmt is Format.CSV:
-        return csv_response(cols, points, f"emissions-{bucket.value}.csv")
+        return csv_response(cols[:2], cols[2:], points, f"emissions-{bucket.value}.csv")
     body = {
         "timezone": plant.timezone,
         "bucket": bucket.value,
@@ -209,24 +212,25 @@ async def meter_emissions(
         )
     params = request.app.state.params
     unit = str(params.canonical_unit[params.ids.index(meter_id)])
+    by_start = {r.start: r for r in rows}
     points = []
-    for r in rows:
-        b0 = max(r.start, s)
-        b1 = min(bucket_end(r.start, bucket, zone), e)
-        span = (b1 - b0).total_seconds()
+    for b0, span in series.bucket_spans(s, e, bucket, zone):
+        r = by_start.get(b0) or series.MeterPoint(b0, 0.0, 0.0, 0.0, 0)
         points.append(
             MeterPointPublic(
-                start=r.start.astimezone(zone),
+                start=b0,
                 quantity=r.quantity,
                 co2e_t=r.co2e_t,
-                coverage_pct=min(100.0, 100.0 * r.covered_s / span) if span > 0 else 0.0,
+                coverage_pct=_pct(r.covered_s, span),
                 flags=describe(r.flags),
             )
         )
     if fmt is Format.CSV:
-        cols = ["start", "quantity", "co2e_t", "coverage_pct", "flags"]
         return csv_response(
-            cols, (p.model_dump() for p in points), f"{meter_id}-{bucket.value}.csv"
+            ["start"],
+            ["quantity", "co2e_t", "coverage_pct", "flags"],
+            ({**p.model_dump(), "quantity_unit": unit} for p in points),
+            f"{meter_id}-{bucket.value}.csv",
         )
     return MeterSeries(
         timezone=plant.timezone,

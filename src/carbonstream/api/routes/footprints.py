@@ -22,6 +22,7 @@ from carbonstream.api.footprint_common import (
 )
 from carbonstream.api.guards import UPLOAD
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
+from carbonstream.api.schemas.values import LocalTime
 from carbonstream.config.products import Product
 from carbonstream.core.lots import (
     MAX_LOT_CSV_BYTES,
@@ -81,8 +82,8 @@ class LotPublic(BaseModel):
     id: str
     product: str
     line: str
-    start: dt.datetime
-    end: dt.datetime
+    start: LocalTime
+    end: LocalTime
     quantity: float
     declared_unit: str
     given_quantity: float

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from carbonstream.api.schemas.values import LocalTime
 from carbonstream.store.queries.series import Bucket
 
 
@@ -17,19 +17,23 @@ class Scope(StrEnum):
 
 
 class SitePointPublic(BaseModel):
-    start: dt.datetime = Field(description="Bucket start in the plant's time zone, with offset.")
+    start: LocalTime = Field(description="Bucket start in the plant's time zone, with offset.")
     site: str
     scope1_t: float | None = None
     scope2_location_t: float | None = None
     scope2_market_t: float | None = None
     grid_import_mwh: float = Field(description="Grid electricity imported in the bucket.")
+    coverage_pct: float = Field(
+        description="Share of the bucket's minutes (inside the range) with counted data. A "
+        "bucket without data is a point of zeros with coverage_pct 0, never left out."
+    )
 
 
 class SiteSeries(BaseModel):
     timezone: str
     bucket: Bucket
-    start: dt.datetime
-    end: dt.datetime = Field(description="Exclusive.")
+    start: LocalTime
+    end: LocalTime = Field(description="Exclusive.")
     sites: list[str]
     scopes: list[Scope]
     unit: str = "tCO2e"
@@ -37,18 +41,21 @@ class SiteSeries(BaseModel):
 
 
 class MeterPointPublic(BaseModel):
-    start: dt.datetime
+    start: LocalTime
     quantity: float = Field(description="Activity in the meter's canonical unit.")
     co2e_t: float = Field(description="tCO2e (grid meters: location-based).")
-    coverage_pct: float = Field(description="Share of the bucket covered by counted intervals.")
+    coverage_pct: float = Field(
+        description="Share of the bucket (inside the range) covered by counted intervals. A "
+        "bucket without data is a point of zeros with coverage_pct 0, never left out."
+    )
     flags: list[str]
 
 
 class MeterSeries(BaseModel):
     timezone: str
     bucket: Bucket
-    start: dt.datetime
-    end: dt.datetime
+    start: LocalTime
+    end: LocalTime
     meter: str
     site: str
     scope: int | None

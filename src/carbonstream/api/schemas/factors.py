@@ -7,7 +7,7 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from carbonstream.api.schemas.values import Line, Text
+from carbonstream.api.schemas.values import Line, LocalTime, Text
 
 FactorId = str
 
@@ -30,7 +30,7 @@ class FactorPublic(BaseModel):
     origin: str = Field(description="builtin:<table>, the plant's factor file, or api.")
     used: bool = Field(description="A stored figure uses this version (it is frozen).")
     created_by: str | None = None
-    created_at: dt.datetime | None = None
+    created_at: LocalTime | None = None
 
 
 class FactorCreate(BaseModel):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from carbonstream.api.schemas.values import LocalTime
 
 
 class ForecastMethod(BaseModel):
@@ -22,22 +23,22 @@ class ForecastMethod(BaseModel):
         description="Day-ahead MAPE of the chosen model on this history (slots above 5 % of "
         "the maximum); null when the history is too short to score."
     )
-    history_start: dt.datetime = Field(description="First quarter-hour of history used.")
-    history_end: dt.datetime = Field(description="End of the history (exclusive): the cut.")
+    history_start: LocalTime = Field(description="First quarter-hour of history used.")
+    history_end: LocalTime = Field(description="End of the history (exclusive): the cut.")
     history_days: float = Field(description="Length of the history used, in days.")
     history_quarters: int = Field(description="Quarter-hours with stored data in it.")
     history_missing: int = Field(description="Quarter-hours in it with nothing stored.")
 
 
 class ForecastPoint(BaseModel):
-    start: dt.datetime = Field(description="Start of the quarter-hour, plant time zone.")
+    start: LocalTime = Field(description="Start of the quarter-hour, plant time zone.")
     t: float = Field(description="Forecast tCO2e in this quarter-hour.")
 
 
 class PeriodForecast(BaseModel):
     period: Literal["day", "month", "year"]
-    start: dt.datetime = Field(description="Plant-local start of the period.")
-    end: dt.datetime = Field(description="Plant-local end of the period (exclusive).")
+    start: LocalTime = Field(description="Plant-local start of the period.")
+    end: LocalTime = Field(description="Plant-local end of the period (exclusive).")
     actual_t: float = Field(description="Stored tCO2e from the start to actual_until.")
     forecast_t: float = Field(description="Forecast tCO2e from actual_until to the end.")
     projected_t: float = Field(description="actual_t + forecast_t: the period's total.")
@@ -45,7 +46,7 @@ class PeriodForecast(BaseModel):
         description="The site's budget for the period (null: none, or another scope asked)."
     )
     projected_pct: float | None = Field(description="projected_t as % of budget_t.")
-    budget_reached_at: dt.datetime | None = Field(
+    budget_reached_at: LocalTime | None = Field(
         description="Start of the quarter-hour in which actual + forecast passes the budget "
         "(null: not within the period, or already passed by actual_t)."
     )
@@ -56,7 +57,7 @@ class SiteForecast(BaseModel):
     scope: str = Field(description="The measure forecast (the budget's basis by default).")
     unit: Literal["tCO2e"] = "tCO2e"
     timezone: str
-    generated_at: dt.datetime
+    generated_at: LocalTime
     status: Literal["ok", "insufficient_history"] = Field(
         description="insufficient_history: under a week of stored data since the site's "
         "first; method and next_t are null, points and periods empty, detail says why."
@@ -64,7 +65,7 @@ class SiteForecast(BaseModel):
     detail: str | None = Field(default=None, description="Why there is no forecast.")
     history_days: float = Field(description="Days of stored history the forecast can use.")
     needed_days: float = Field(description="Days of history a forecast needs.")
-    actual_until: dt.datetime = Field(
+    actual_until: LocalTime = Field(
         description="The cut: the last quarter-hour boundary a minute or more before now; "
         "stored data before it, forecast after it."
     )

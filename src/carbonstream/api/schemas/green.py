@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from carbonstream.api.schemas.values import Instant
+from carbonstream.api.schemas.values import Instant, LocalTime
 from carbonstream.domain.green_model import DateRange
 
 # --- hourly instrument data -------------------------------------------------------------------
@@ -40,7 +38,7 @@ class HourlyLoaded(BaseModel):
 
 
 class HourPublic(BaseModel):
-    hour: dt.datetime
+    hour: LocalTime
     mwh: float
 
 
@@ -51,6 +49,6 @@ class HourlyPublic(BaseModel):
     hours: int
     hourly_mwh: float
     hourly_pct: float = Field(description="Hourly MWh as % of the contract's certificates.")
-    first: dt.datetime | None
-    last: dt.datetime | None
+    first: LocalTime | None
+    last: LocalTime | None
     rows: list[HourPublic]

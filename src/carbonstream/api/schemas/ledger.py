@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from carbonstream.api.schemas.values import Line, Text
+from carbonstream.api.schemas.values import Line, LocalTime, Text
 from carbonstream.domain.green_model import DateRange as DateRange
 from carbonstream.ledger.offsets import CorrespondingAdjustment, Standard
 from carbonstream.ledger.rules import MAX_SERIAL
@@ -84,13 +84,13 @@ class AllocationPublic(BaseModel):
     period: DateRange
     allocated_on: dt.date
     used_mwh: float = Field(description="Consumption it has covered so far.")
-    created_at: dt.datetime
+    created_at: LocalTime
     created_by: str
 
 
 class Restatement(BaseModel):
-    start: dt.datetime
-    end: dt.datetime
+    start: LocalTime
+    end: LocalTime
     minutes: int = Field(description="Stored site minutes whose market-based Scope 2 was restated.")
     covered_mwh: float = Field(description="MWh covered by instruments in that span, after.")
 
@@ -113,7 +113,7 @@ class ContractPublic(BaseModel):
     allocated_mwh: float
     unallocated_mwh: float
     allocations: list[AllocationPublic]
-    created_at: dt.datetime
+    created_at: LocalTime
     created_by: str
 
 
@@ -190,7 +190,7 @@ class RetirementPublic(BaseModel):
     purpose: str
     site: str | None
     period: DateRange
-    created_at: dt.datetime
+    created_at: LocalTime
     created_by: str
 
 
@@ -212,5 +212,5 @@ class OffsetPublic(BaseModel):
     retired_t: float
     available_t: float
     retirements: list[RetirementPublic]
-    created_at: dt.datetime
+    created_at: LocalTime
     created_by: str | None

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pydantic import BaseModel, Field
 
+from carbonstream.api.schemas.values import LocalTime
 from carbonstream.core.health import MeterState
 from carbonstream.domain.live import Rate
 
@@ -15,10 +14,10 @@ __all__ = ["MeterState", "Rate"]
 class ConflictPublic(BaseModel):
     """A reading that arrived for a stored (meter, time) with another value: not stored."""
 
-    at: dt.datetime = Field(description="The reading's source time, plant time zone.")
+    at: LocalTime = Field(description="The reading's source time, plant time zone.")
     stored_value: float | None = Field(description="The value kept (null: a bad reading).")
     value: float | None = Field(description="The other value that arrived (null: bad).")
-    seen_at: dt.datetime = Field(description="When it last arrived, plant time zone.")
+    seen_at: LocalTime = Field(description="When it last arrived, plant time zone.")
 
 
 class MeterStatus(BaseModel):
@@ -27,7 +26,7 @@ class MeterStatus(BaseModel):
         description="Quality of the meter's data now, derived with state: good when ok, stale "
         "when silent, the newest reading's quality when it is unusable, null when never read."
     )
-    last_reading_at: dt.datetime | None = Field(
+    last_reading_at: LocalTime | None = Field(
         description="Source time of the newest reading (any quality), plant time zone."
     )
     last_value: float | None = Field(description="Its raw value (null when not good).")
@@ -36,11 +35,11 @@ class MeterStatus(BaseModel):
         "implausible_negative, implausible_high, implausible_jump (a silent meter's last "
         "reading may have been good; its data is stale: see quality)"
     )
-    last_good_at: dt.datetime | None = Field(description="The newest good reading's time.")
+    last_good_at: LocalTime | None = Field(description="The newest good reading's time.")
     seconds_silent: float | None = Field(
         description="Seconds since the newest reading (0 when it is in the future)."
     )
-    silent_since: dt.datetime | None = Field(
+    silent_since: LocalTime | None = Field(
         description="Set when the meter is silent: the time of its newest reading."
     )
     conflicts: int = Field(
@@ -85,8 +84,8 @@ class SitePublic(BaseModel):
     meters: int = Field(description="Number of meters.")
     meters_silent: int
     meters_bad_quality: int
-    last_reading_at: dt.datetime | None
-    rates_until: dt.datetime = Field(
+    last_reading_at: LocalTime | None
+    rates_until: LocalTime = Field(
         description="End of the last complete minute in the rates, plant time zone."
     )
     rates: list[Rate] = Field(

@@ -17,6 +17,19 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
+from carbonstream.localtime import LOCAL_TIME_PATTERN, LocalTime, set_zone
+
+__all__ = [
+    "EARLIEST",
+    "LATEST",
+    "LOCAL_TIME_PATTERN",
+    "Instant",
+    "Line",
+    "LocalTime",
+    "Text",
+    "set_zone",
+]
+
 # One line: no C0 control character, no DEL.
 Line = Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]*$")]
 # Free text (notes, purposes): tab and line breaks allowed, no other control character.
