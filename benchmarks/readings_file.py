@@ -9,10 +9,13 @@ and 70 % of their rating and wrap at their register range, rate meters sample it
 Then, each in its own subprocess so that its peak RSS (VmHWM) is its own:
 - compute: the file streamed through ``compute_file`` (readings_file + the numpy
   core), the whole account built;
+- shuffled: the same rows in random order (``--no-shuffled`` skips it), through
+  ``compute_file``'s external merge sort (spilled to a temporary file);
 - baseline: ``polars.read_csv`` of the same file, eagerly, nothing else.
 
 Prints one JSON object per line: rows per second and peak RSS / file size of each,
-with the ratio compute / baseline. Goal: compute's peak RSS / file size under 0.5.
+with the ratio compute / baseline (and shuffled / compute, the price of the sort).
+Goal: compute's peak RSS / file size under 0.5, shuffled too.
 Also the child's RSS after imports (idle), and peak minus idle per file size, since
 at small sizes the interpreter and libraries dominate the peak.
 
@@ -103,11 +106,25 @@ def generate(path: Path, rows: int, compress: str, seed: int = 3) -> int:
     return path.stat().st_size
 
 
+def shuffle(path: Path, out: Path, compress: str, seed: int = 5) -> int:
+    """The file's rows in random order (the parent's memory, not measured)."""
+    df = pl.read_csv(path, infer_schema=False)
+    data = df.sample(fraction=1.0, shuffle=True, seed=seed).write_csv().encode()
+    del df
+    match compress:
+        case "gzip":
+            data = gzip.compress(data, compresslevel=3)
+        case "zstd":
+            data = zstandard.ZstdCompressor(level=3).compress(data)
+    out.write_bytes(data)
+    return out.stat().st_size
+
+
 def child(kind: str, path: Path) -> None:
     """Run one side and print rows, seconds and memory as JSON (own process)."""
     idle_kb = status_kb("VmRSS")
     t = time.perf_counter()
-    if kind == "compute":
+    if kind in ("compute", "shuffled"):
         from carbonstream import report
         from carbonstream.compute import compute_file
 
@@ -118,7 +135,8 @@ def child(kind: str, path: Path) -> None:
         rows = None
         assert acc.bad.count == 0
         extra = {"scope2_location_t": rep["totals"]["plant"]["scope2_location_t"]}
-        assert acc.streamed, "the generated file is in time order: it must stream"
+        # the generated file is in time order and streams; its shuffle is merge-sorted
+        assert acc.streamed == (kind == "compute")
     else:
         df = pl.read_csv(path)
         rows = df.height
@@ -152,6 +170,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--compress", choices=["none", "gzip", "zstd"], default="none")
     ap.add_argument("--dir", type=Path, default=None, help="where to write the file")
+    ap.add_argument("--no-shuffled", action="store_true", help="skip the out-of-order file")
     ap.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -165,6 +184,12 @@ def main() -> None:
         emit("file_size_bytes", size, "B", rows=args.rows, generate_s=time.perf_counter() - t)
         base = run_child("eager", path)
         comp = run_child("compute", path)
+        shuf: dict[str, Any] | None = None
+        if not args.no_shuffled:
+            shuffled = Path(tmp) / f"shuffled{suffix}"
+            shuf_size = shuffle(path, shuffled, args.compress)
+            path.unlink()
+            shuf = run_child("shuffled", shuffled)
     rows = args.rows
     vs = "polars_read_csv_eager"
     c_rate, b_rate = rows / comp["seconds"], rows / base["seconds"]
@@ -192,6 +217,37 @@ def main() -> None:
         idle_rss_mb=comp["idle_kb"] / 1024,
     )
     emit("compute_scope2_location_t", comp["scope2_location_t"], "tCO2e")
+    if shuf is None:
+        return
+    s_rate = rows / shuf["seconds"]
+    s_mem = shuf["peak_kb"] * 1024 / shuf_size
+    s_above = (shuf["peak_kb"] - shuf["idle_kb"]) * 1024 / shuf_size
+    emit("shuffled_rows_per_s", s_rate, "rows/s", vs="compute", ratio=s_rate / c_rate)
+    emit(
+        "shuffled_peak_rss_per_file_size",
+        s_mem,
+        "1",
+        vs="compute",
+        ratio=s_mem / c_mem,
+        peak_rss_mb=shuf["peak_kb"] / 1024,
+        file_size_bytes=shuf_size,
+        goal="< 0.5",
+    )
+    emit(
+        "shuffled_peak_rss_above_idle_per_file_size",
+        s_above,
+        "1",
+        vs="compute",
+        ratio=s_above / c_above,
+        idle_rss_mb=shuf["idle_kb"] / 1024,
+    )
+    emit(
+        "shuffled_scope2_location_t",
+        shuf["scope2_location_t"],
+        "tCO2e",
+        vs="compute",
+        ratio=shuf["scope2_location_t"] / comp["scope2_location_t"],
+    )
 
 
 if __name__ == "__main__":

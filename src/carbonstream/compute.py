@@ -26,7 +26,7 @@ from carbonstream.core.intervals import Counts
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.state import NO_TIME, EngineState
 from carbonstream.errors import CarbonstreamError, ReadingsError
-from carbonstream.readings_file import BLOCK_BYTES, BadRows, ReadingsReader, load_readings
+from carbonstream.readings_file import BLOCK_BYTES, BadRows, ReadingsReader
 
 CHUNK = 100_000
 S = TypeVar("S", bound=np.generic)
@@ -72,7 +72,7 @@ class Account:
     window_ns: tuple[int, int] | None = None
 
     implausible: dict[str, int] = field(default_factory=dict)  # marked readings by kind
-    streamed: bool = True  # False: the file was out of time order, read whole and sorted
+    streamed: bool = True  # False: the file was out of time order, merge-sorted on disk
 
     @property
     def plant(self) -> Plant:
@@ -141,29 +141,27 @@ def compute_file(
     block_bytes: int = BLOCK_BYTES,
 ) -> Account:
     """The account of a readings file, streamed block by block when the file is in time
-    order (memory bounded by the block size), else read whole and sorted (see docs)."""
+    order, else sorted by an external merge sort and streamed (memory bounded by the block
+    and merge sizes either way; see docs)."""
     plant = load_plant(plant_path)
     library = FactorLibrary.load(plant.factor_files)
     engine = Engine(plant, library, base_s=base_s)
-    reader = ReadingsReader(
-        readings_path,
-        engine.params.ids,
-        skip_bad=skip_bad,
-        zone=plant.zone,
-        delimiter=delimiter,
-        block_bytes=block_bytes,
-    )
+
+    def reader() -> ReadingsReader:
+        return ReadingsReader(
+            readings_path,
+            engine.params.ids,
+            skip_bad=skip_bad,
+            zone=plant.zone,
+            delimiter=delimiter,
+            block_bytes=block_bytes,
+        )
+
     try:
-        return stream(engine, reader, progress)
+        return stream(engine, reader(), progress)
     except _OutOfOrderError:
         pass
-    loaded = load_readings(
-        readings_path, engine.params.ids, skip_bad=skip_bad, zone=plant.zone, delimiter=delimiter
-    )
-    batch, implausible = mark_implausible(engine, loaded.batch)
-    acc = run(engine, batch)
-    acc.bad = loaded.bad
-    acc.implausible = implausible
+    acc = stream(engine, reader(), progress, in_order=False)
     acc.streamed = False
     return acc
 
@@ -177,17 +175,19 @@ def stream(
     reader: ReadingsReader,
     progress: Callable[[ReadingsReader], None] | None = None,
     chunk: int = CHUNK,
+    in_order: bool = True,
 ) -> Account:
     """The account of a file in time order, block by block: each block sorted by time and
     marked as ingest marks it (the previous plausible reading carried per meter), so the
-    result equals ``run`` on the whole file."""
+    result equals ``run`` on the whole file. ``in_order=False`` reads the file through
+    its external merge sort (``ReadingsReader.sorted_batches``), for a file out of order."""
     state = engine.new_state()
     acc = Account(engine, state)
     n = len(engine.params.ids)
     prev_t = np.full(n, NO_TIME, dtype=np.int64)
     prev_v = np.zeros(n, dtype=np.float64)
     implausible = dict.fromkeys(plausible.QUALITY_NAMES.values(), 0)
-    for raw in reader.batches():
+    for raw in reader.batches() if in_order else reader.sorted_batches():
         if progress is not None:
             progress(reader)
         if not len(raw):

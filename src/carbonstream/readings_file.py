@@ -12,7 +12,10 @@ time zone: plant-local).
 The file may be plain, gzip or zstd compressed: the kind is read from the first
 bytes, not from the name. It is read in blocks of about ``BLOCK_BYTES`` with
 polars' CSV parser (Parquet: polars' streaming engine, ``collect_batches``), so
-memory stays bounded whatever the file's size.
+memory stays bounded whatever the file's size. A file out of time order is put in
+order by an external merge sort (:meth:`ReadingsReader.sorted_batches`): each parsed
+block is sorted and spilled to a temporary file, then the sorted runs are merged a
+bounded number of readings at a time.
 
 A bad row is an error naming its line, unless ``skip_bad`` is set: then it is
 counted and reported. An unknown meter id is always an error: it usually
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +46,7 @@ _MAX_REPORTED = 20
 _MAX_NAMED_LINES = 5  # lines named in a clock-change error
 BLOCK_BYTES = 4 << 20  # decompressed CSV bytes parsed at once: the memory bound's unit
 PARQUET_ROWS = 500_000  # Parquet rows per streamed batch
+MERGE_ROWS = 250_000  # readings held by the merge of an out-of-order file (~5 MB)
 DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\t": "\t"}
 _GZIP, _ZSTD, _PARQUET = b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"PAR1"
 
@@ -184,6 +189,21 @@ class ReadingsReader:
                 "(use --skip-bad to count and skip them)"
             )
 
+    def sorted_batches(self, rows: int = MERGE_ROWS) -> Iterator[ReadingBatch]:
+        """The file's readings in time order whatever the file's order, as batches of
+        about ``rows``: each block of :meth:`batches` sorted by time and spilled to one
+        temporary file (21 bytes a reading, in the system's temporary directory), then
+        the runs merged. Memory holds about ``rows`` readings of the merge besides one
+        block; a tie in time keeps file order. Errors are raised as by :meth:`batches`,
+        after the whole file is read and before anything is yielded."""
+        with tempfile.TemporaryFile(prefix="carbonstream-sort-") as spill:
+            runs: list[_Run] = []
+            for batch in self.batches():
+                if len(batch):
+                    runs.append(_Run.spill(spill, batch.take(np.argsort(batch.ts, kind="stable"))))
+            if runs:
+                yield from _merge(spill, runs, max(rows // len(runs), 1))
+
     def _frames(self) -> Iterator[pl.DataFrame]:
         kind = _kind(self.path)
         if kind == "parquet":
@@ -240,6 +260,74 @@ class ReadingsReader:
                 f"{self.path}: cannot read lines {line}-{last} as CSV: {e}"
             ) from None
         return df.with_row_index("line", offset=line).with_columns(pl.col("line").cast(pl.Int64))
+
+
+_COLUMNS: tuple[tuple[str, type[np.generic]], ...] = (
+    ("meter", np.int32),
+    ("ts", np.int64),
+    ("value", np.float64),
+    ("quality", np.uint8),
+)
+
+
+class _Run:
+    """One time-sorted block spilled to the sort file (column after column), and the
+    part of it read back and not yet merged."""
+
+    def __init__(self, offset: int, n: int) -> None:
+        self.offset, self.n = offset, n
+        self.read = 0  # readings read back from the file
+        self.buf = ReadingBatch.of([], [], [])
+
+    @classmethod
+    def spill(cls, f: BinaryIO, batch: ReadingBatch) -> _Run:
+        offset = f.seek(0, io.SEEK_END)
+        for name, _ in _COLUMNS:
+            f.write(getattr(batch, name).tobytes())
+        return cls(offset, len(batch))
+
+    @property
+    def more_on_disk(self) -> bool:
+        return self.read < self.n
+
+    def fill(self, f: BinaryIO, want: int) -> None:
+        """Read back until ``want`` readings are buffered, or the run is all read."""
+        k = min(want - len(self.buf), self.n - self.read)
+        if k <= 0:
+            return
+        cols = []
+        start = self.offset
+        for _, dtype in _COLUMNS:
+            size = np.dtype(dtype).itemsize
+            f.seek(start + self.read * size)
+            cols.append(np.frombuffer(f.read(k * size), dtype=dtype))
+            start += self.n * size
+        self.read += k
+        self.buf = ReadingBatch.concat([self.buf, ReadingBatch(*cols)])
+
+    def take_until(self, cut: int | None) -> ReadingBatch:
+        """The buffered readings up to time ``cut`` inclusive (all when None)."""
+        end = len(self.buf) if cut is None else int(np.searchsorted(self.buf.ts, cut, "right"))
+        out, self.buf = self.buf.take(slice(0, end)), self.buf.take(slice(end, None))
+        return out
+
+
+def _merge(f: BinaryIO, runs: list[_Run], per_run: int) -> Iterator[ReadingBatch]:
+    """The runs merged in time order. Each round buffers up to ``per_run`` readings of
+    every run and emits all buffered readings up to the earliest last-buffered time of a
+    run with more on disk: nothing unread can be earlier, and that run empties its buffer,
+    so every round moves on. Readings at the cut time still on disk come in the next
+    batch, which then starts at the time the previous one ended (allowed)."""
+    while True:
+        for r in runs:
+            r.fill(f, per_run)
+        runs = [r for r in runs if len(r.buf) or r.more_on_disk]
+        if not runs:
+            return
+        bounds = [int(r.buf.ts[-1]) for r in runs if r.more_on_disk]
+        cut = min(bounds) if bounds else None
+        out = ReadingBatch.concat([r.take_until(cut) for r in runs])
+        yield out.take(np.argsort(out.ts, kind="stable"))
 
 
 def _decompressed(raw: BinaryIO, kind: str, size: int) -> Iterator[bytes]:
