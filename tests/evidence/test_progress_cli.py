@@ -19,6 +19,9 @@ from carbonstream.evidence.seal import seal
 from carbonstream.store.db import connect
 from carbonstream.store.plant import stored_plant
 
+# slow: runs the restate and report commands (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
