@@ -19,6 +19,7 @@ tests at the end show that they do.
 from __future__ import annotations
 
 import contextvars
+import csv
 import datetime as dt
 import io
 import json
@@ -502,6 +503,9 @@ def test_monthly_xlsx_has_date_cells(example: Api) -> None:
         cell = summary[item][1]
         assert isinstance(cell.value, dt.datetime) and cell.is_date, (item, cell.value)
         assert str(summary[item][2].value).startswith("Asia/Shanghai")
+    daily = wb.worksheets[1]  # one row per plant-local day: its first cell a date cell
+    firsts = [row[0].value for row in daily.iter_rows(min_row=2, max_row=daily.max_row)]
+    assert firsts and all(isinstance(v, dt.datetime) for v in firsts), firsts[:3]
     texts = [
         c.value
         for ws in wb.worksheets
@@ -530,3 +534,24 @@ def test_xlsx_column_of_times_names_the_zone() -> None:
     assert ws is not None
     assert [c.value for c in ws[1]] == ["start (Asia/Shanghai)", "co2e_t"]
     assert ws["A2"].value == dt.datetime(2026, 11, 23, 0, 30) and ws["A2"].is_date
+
+
+def test_meter_series_csv_is_tidy_with_the_meters_unit(example: Api) -> None:
+    params = {"start": "2026-11-22T00:00:00", "end": "2026-11-24T00:00:00", "bucket": "day"}
+    h = example.headers("viewer")
+    body = example.client.get("/v1/meters/foundry-gas/emissions", params=params, headers=h).json()
+    r = example.client.get(
+        "/v1/meters/foundry-gas/emissions", params={**params, "format": "csv"}, headers=h
+    )
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert list(rows[0]) == ["start", "field", "value", "unit"]
+    units = {x["field"]: x["unit"] for x in rows}
+    assert units == {
+        "quantity": body["quantity_unit"],
+        "co2e_t": "tCO2e",
+        "coverage_pct": "%",
+        "flags": "",
+    } or units == {"quantity": body["quantity_unit"], "co2e_t": "tCO2e", "coverage_pct": "%"}
+    assert [x["start"] for x in rows if x["field"] == "quantity"] == [
+        p["start"] for p in body["points"]
+    ]

@@ -179,7 +179,7 @@ def _summary(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
         ["remaining_to_zero_carbon_t", inv.net.remaining_t, "tCO2e"],
         [
             "evidence_chain_head_day",
-            str(r.chain.day) if r.chain else tr("report.cell-not-sealed"),
+            r.chain.day if r.chain else tr("report.cell-not-sealed"),
             "",
         ],
         ["evidence_chain_head_digest", r.chain.digest if r.chain else "", "SHA-256"],
@@ -427,7 +427,7 @@ def _evidence(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     c = r.chain
     rows: list[list[Any]] = [
         ["sealed", tr("report.cell-yes") if c else tr("report.cell-no")],
-        ["head_day", str(c.day) if c else ""],
+        ["head_day", c.day if c else ""],
         ["head_digest_sha256", c.digest if c else ""],
         ["readings_that_day", c.readings if c else ""],
         ["sealed_days_in_month", c.sealed_days if c else 0],

@@ -197,18 +197,34 @@ def bucket_spans(
 ) -> list[tuple[dt.datetime, float]]:
     """Every bucket with a minute in [start, end), and the seconds of those minutes in it:
     a series has a point for each, so an empty bucket is a zero with coverage 0, never a
-    gap. The rows are minutes, counted when their start is in the range."""
+    gap. The rows are minutes, counted when their start is in the range. Starts are UTC
+    (a local time of a repeated hour never equals an instant of another zone)."""
     first, last = _ceil_minute(start), _ceil_minute(end)
-    spans = []
     b0 = floor_bucket(first, bucket, zone)
+    size = _FIXED.get(bucket)
+    if size is not None:  # a month of minutes is 43 200 buckets: no per-bucket calls
+        utc0 = b0.astimezone(dt.UTC)
+        n = max(0, -(-int((last - utc0).total_seconds()) // size))
+        step = dt.timedelta(seconds=size)
+        spans = [(utc0 + i * step, float(size)) for i in range(n)]
+        for i in {0, n - 1} if n else ():  # the ends, cut by the range
+            b = spans[i][0]
+            spans[i] = (b, (min(b + step, last) - max(b, first)).total_seconds())
+        return spans
+    spans = []
     while b0 < last:
-        b1 = next_bucket(b0, bucket, zone)
-        spans.append((b0, (min(b1, last) - max(b0, first)).total_seconds()))
-        b0 = b1
+        # In UTC: aware times of one zone subtract as wall-clock times (a 25-hour day).
+        u0, u1 = b0.astimezone(dt.UTC), next_bucket(b0, bucket, zone).astimezone(dt.UTC)
+        spans.append((u0, (min(u1, last) - max(u0, first)).total_seconds()))
+        b0 = u1.astimezone(zone)
     return spans
 
 
+_FIXED = {Bucket.MINUTE: 60, Bucket.QUARTER: 900, Bucket.HOUR: 3600}
+
+
 def _ceil_minute(t: dt.datetime) -> dt.datetime:
+    t = t.astimezone(dt.UTC)
     down = t.replace(second=0, microsecond=0)
     return down if down == t else down + dt.timedelta(minutes=1)
 
