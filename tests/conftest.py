@@ -17,6 +17,8 @@ SLOW_FIXTURES = {
     "bare_template": "ingests the example plant through Mosquitto (once per session)",
     "browser": "drives Chromium",
     "own_pg": "starts a PostgreSQL cluster of its own",
+    "api": "starts the whole app (lifespan, pool, alert service) for each test",
+    "live_server": "serves the API with uvicorn in a thread, live hub and streams",
 }
 
 

@@ -36,6 +36,7 @@ def test_every_command_shows_examples_that_name_it() -> None:
     assert "examples:" in parser.format_help()
 
 
+@pytest.mark.slow
 def test_report_on_a_database_without_carbonstream_says_what_to_pass(
     db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

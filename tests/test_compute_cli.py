@@ -144,6 +144,7 @@ def test_epoch_seconds_and_parquet_agree(
     assert a == b == c
 
 
+@pytest.mark.slow
 def test_console_script_runs() -> None:
     out = subprocess.run(
         [

@@ -7,6 +7,8 @@ import importlib
 import inspect
 from pathlib import Path
 
+import pytest
+
 import carbonstream
 from carbonstream.errors import CarbonstreamError
 from carbonstream.ingest.sparkplug import WireError
@@ -31,6 +33,7 @@ def _defined_exceptions() -> dict[str, type[BaseException]]:
     return found
 
 
+@pytest.mark.slow
 def test_every_exception_defined_in_carbonstream_derives_from_the_root() -> None:
     found = _defined_exceptions()
     # The walk must see the errors named in errors.py and elsewhere, or it proves nothing.

@@ -164,6 +164,7 @@ def _close(a: object, b: object) -> None:
 
 
 @pytest.mark.parametrize("bucket", list(BUCKETS))
+@pytest.mark.slow
 def test_streamed_equals_whole_file(bucket: str) -> None:
     base_s = BUCKETS[bucket]
     engine = _engine(base_s)

@@ -181,6 +181,7 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--from", dest="first", required=True, help="first local day, YYYY-MM-DD")
     ex.add_argument("--to", dest="last", required=True, help="last local day, YYYY-MM-DD")
     ex.add_argument("--out", required=True, type=Path, help="folder to write")
+    _quiet_args(ex)
     ex.set_defaults(func=_export_evidence)
 
     ve = sub.add_parser("verify", help="verify an evidence export (chain and every figure)")
@@ -273,6 +274,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--plant", type=Path, help="plant file (default config/plant.example.yaml)")
     d.add_argument("--log-level", default="warning", choices=["debug", "info", "warning"])
+    d.add_argument(
+        "--history-days",
+        type=int,
+        metavar="N",
+        help="store N days of simulated history with planted waste first, so the "
+        "opportunities show (default: the detectors' four-week window; 0: start empty)",
+    )
     d.add_argument(
         "--gateway",
         type=Path,
@@ -650,6 +658,7 @@ def _demo(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             plant=args.plant,
             gateways=args.gateway,
+            **({} if args.history_days is None else {"history_days": args.history_days}),
         ),
         log_level=args.log_level,
     )
@@ -712,11 +721,11 @@ def _seal(args: argparse.Namespace) -> int:
 
 def _export_evidence(args: argparse.Namespace) -> int:
     from carbonstream.evidence.export import export
+    from carbonstream.progress import step_progress
 
-    with _connection(args) as conn:
-        m = export(
-            conn, dt.date.fromisoformat(args.first), dt.date.fromisoformat(args.last), args.out
-        )
+    first, last = dt.date.fromisoformat(args.first), dt.date.fromisoformat(args.last)
+    with _connection(args) as conn, step_progress("export", enabled=not args.quiet) as bar:
+        m = export(conn, first, last, args.out, bar)
     print(f"exported {m['readings']} readings and {m['sealed_days']} sealed days to {args.out}")
     return 0
 

@@ -31,6 +31,7 @@ RULES: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 async def test_fires_days_before_the_month_budget_is_spent(
     plant: Plant, plant_db: str, pool: AsyncConnectionPool[AsyncConn]
 ) -> None:

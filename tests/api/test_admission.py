@@ -21,6 +21,9 @@ from tests.api.conftest import Api
 
 from .fix_live import HTTP_TIMEOUT_S, LivePlant, Server, live_plant, live_server
 
+# slow: renders reports in parallel against the live server's limits (out of make test-fast)
+pytestmark = pytest.mark.slow
+
 __all__ = ["live_plant", "live_server"]  # fixtures
 
 

@@ -110,6 +110,7 @@ def test_history_is_bounded(api: Api, query: str) -> None:
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem")
 
 
+@pytest.mark.slow
 def test_lifespan_runs_the_alert_service(api: Api) -> None:
     with connect(api.db_url) as conn:
         sync_plant(conn, load_plant(PLANT))

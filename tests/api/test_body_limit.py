@@ -29,6 +29,9 @@ from carbonstream.store.migrate import migrate
 from tests.api.conftest import PLANT, make_keys
 from tests.services import free_port
 
+# slow: runs carbonstream serve and sends 200 MB bodies (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 MB = 1024 * 1024
 ATTACK_BYTES = 200 * MB
 CHUNK = 64 * 1024

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -35,6 +36,9 @@ from tests.api.agree import compare_inventory, compare_matching, register_offset
 from tests.api.conftest import serve
 from tests.hypothesis_profiles import examples
 from tests.services import PG_ADMIN_URL, create_db, drop_db, url_with_db
+
+# slow: a database and an app per Hypothesis example (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
 
 DAY = dt.date(2026, 3, 10)
 TZ = dt.timezone(dt.timedelta(hours=8))

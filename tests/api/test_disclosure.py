@@ -22,7 +22,10 @@ from tests.api.conftest import ROOT, Api, serve
 ENV = "CARBONSTREAM_DISCLOSURE_KEY_FILE"
 BASE = "/public/example-suzhou"
 OPENSSL = shutil.which("openssl")
-pytestmark = pytest.mark.skipif(OPENSSL is None, reason="openssl is installed by .ci/run")
+pytestmark = [
+    pytest.mark.skipif(OPENSSL is None, reason="openssl is installed by .ci/run"),
+    pytest.mark.slow,  # signs and verifies disclosures with openssl (out of make test-fast)
+]
 
 
 @pytest.fixture

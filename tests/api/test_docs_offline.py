@@ -19,6 +19,9 @@ from tests.tools import require_tool
 
 from .fix_live import LivePlant, Server, live_plant, live_server
 
+# slow: drives Chromium (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 __all__ = ["live_plant", "live_server"]  # fixtures
 
 OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"

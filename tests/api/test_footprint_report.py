@@ -15,6 +15,9 @@ from openpyxl import load_workbook
 from carbonstream.cli import main
 from tests.api.conftest import Api
 
+# slow: renders a monthly PDF (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 
 def test_monthly_report_shows_castings_footprint_per_tonne(example: Api, tmp_path: Path) -> None:
     api_fp: dict[str, Any] = example.client.get(

@@ -14,6 +14,9 @@ from carbonstream.forecast.model import NS
 from tests.api.conftest import Api
 from tests.forecast.history import S1, S2M, ZONE, write
 
+# slow: stores months of history (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 NOW = dt.datetime(2026, 11, 20, 12, 0, 30, tzinfo=ZONE)  # a Friday
 CUT = dt.datetime(2026, 11, 20, 11, 45, tzinfo=ZONE)  # a quarter-hour a minute or more before
 NOV, DEC = dt.datetime(2026, 11, 1, tzinfo=ZONE), dt.datetime(2026, 12, 1, tzinfo=ZONE)

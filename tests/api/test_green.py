@@ -31,6 +31,9 @@ import pytest
 from carbonstream.store.db import connect
 from tests.api.conftest import Api, serve
 
+# slow: stores a year of hourly matching data (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 DAY = {"start": "2026-11-02", "end": "2026-11-02"}
 PPA = {
     "id": "PPA-SUN",

@@ -41,6 +41,7 @@ def _call(client: httpx.Client, method: str, url: str, headers: dict[str, str]) 
         _check(r, f"{method} {url} -> {r.status_code}")  # streams: the headers suffice
 
 
+@pytest.mark.slow
 def test_every_route_has_the_security_headers(live_plant: LivePlant, live_server: Server) -> None:
     base = live_server.base
     with httpx.Client(base_url=base, timeout=60) as client:

@@ -20,6 +20,9 @@ from tests.api.conftest import Api, make_keys, serve
 from tests.ingest import helpers as h
 from tests.services import PG_ADMIN_URL, drop_db, unique, url_with_db
 
+# slow: ingests and restates the example plant (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 GEC = {
     "id": "GEC-2026-0001",
     "type": "gec",

@@ -25,6 +25,9 @@ from tests.tools import require_tool
 
 from .fix_live import LivePlant, Server, live_plant, live_server, rates_end, safe_now
 
+# slow: drives Chromium (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 __all__ = ["live_plant", "live_server"]  # fixtures
 
 ROOT = Path(__file__).resolve().parents[2]

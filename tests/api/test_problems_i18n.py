@@ -12,6 +12,9 @@ import yaml
 
 from tests.api.conftest import PLANT, Api, serve
 
+# slow: starts the app for each request language (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 
 

@@ -35,6 +35,9 @@ from carbonstream.store.db import connect
 from tests.api.conftest import PLANT, Api
 from tests.ingest import helpers as h
 
+# slow: renders monthly PDFs (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 MONTH = "2026-11"
 TOTALS = (
     "scope1_t",

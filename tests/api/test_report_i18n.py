@@ -19,6 +19,9 @@ from carbonstream import monthly
 from carbonstream.i18n import Locale
 from tests.api.conftest import Api
 
+# slow: renders monthly PDFs in both languages (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 MONTH = "2026-11"
 IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 KEPT = {

@@ -21,6 +21,9 @@ from carbonstream.config.loader import load_plant
 from carbonstream.ingest.settings import load_ingest_settings
 from tests.tools import require_tool
 
+# slow: renders the compose stack (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 SERVICES = {"mosquitto", "db", "migrate", "ingest", "api", "prometheus", "alertmanager", "grafana"}

@@ -34,6 +34,7 @@ def _routes() -> list[re.Pattern[str]]:
     ]
 
 
+@pytest.mark.slow
 def test_api_paths_named_in_docs_and_deploy_exist() -> None:
     routes = _routes()
     unknown = []

@@ -26,6 +26,9 @@ from tests.ingested import NS, Feeder, ingest_example
 from tests.services import PgServer
 from tests.tools import require_tool
 
+# slow: starts a PostgreSQL cluster of its own (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))

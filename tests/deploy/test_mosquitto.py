@@ -38,6 +38,9 @@ from carbonstream.ingest.settings import MqttSettings
 from tests.services import _wait_port, free_port, unique
 from tests.tools import require_tool
 
+# slow: runs Mosquitto with the deploy ACLs (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "mosquitto"
 PLANT = ROOT / "config" / "plant.example.yaml"

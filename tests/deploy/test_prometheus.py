@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.deploy.metric_names import exposed
@@ -26,6 +27,7 @@ def run(cmd: list[str], cwd: Path | None = None) -> str:
     return out
 
 
+@pytest.mark.slow
 def test_alert_rules_pass_their_unit_tests() -> None:
     promtool = require_tool("promtool")
     out = run([promtool, "test", "rules", "carbonstream.test.yml"], cwd=PROM / "tests")

@@ -23,6 +23,9 @@ from tests.energy.simplant import (
     store_sim,
 )
 
+# slow: stores a simulated plant and serves it (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 STEP_S = 900
 END = (START + dt.timedelta(days=DAYS)).isoformat()
 

@@ -15,6 +15,9 @@ import yaml
 from tests.api.conftest import Api, serve
 from tests.energy.simplant import DAYS, START, plant_data, run_sim, store_sim
 
+# slow: stores a simulated plant and renders its monthly report (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 STEP_S = 900  # counters read every 15 minutes: a third of the rows to store
 END = (START + dt.timedelta(days=DAYS)).isoformat()
 

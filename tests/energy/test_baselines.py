@@ -15,6 +15,9 @@ from carbonstream.core.energy import for_plant
 from carbonstream.energy.baselines import assess
 from tests.energy.simplant import DAYS, START, Sim, hourly_lines, run_sim
 
+# slow: simulates a plant for weeks (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 NS = 1_000_000_000
 
 

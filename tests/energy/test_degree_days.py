@@ -31,6 +31,9 @@ from tests.energy.simplant import (
     run_sim,
 )
 
+# slow: simulates a plant for weeks (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 NS = 1_000_000_000
 ZONE = dt.timezone(dt.timedelta(hours=8))
 

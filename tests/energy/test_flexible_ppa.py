@@ -32,6 +32,9 @@ from carbonstream.store.migrate import migrate
 from tests.api.conftest import Api, serve
 from tests.api.data import PLANT, plant_variant
 
+# slow: simulates a plant for weeks (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 TZ = dt.timezone(dt.timedelta(hours=8))
 FIRST = dt.date(2026, 11, 2)
 DAYS = 7

@@ -25,6 +25,9 @@ from tests.api.test_live_page import browser
 from tests.energy.simplant import DAYS, plant_data, store_sim
 from tests.services import PG_ADMIN_URL, create_db, drop_db, free_port, url_with_db
 
+# slow: stores a simulated plant and drives Chromium (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 __all__ = ["browser"]  # fixture
 
 

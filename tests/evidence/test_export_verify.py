@@ -15,6 +15,9 @@ import pytest
 
 from carbonstream.cli import main
 
+# slow: ingests the example plant, exports and verifies it (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 
 def _export(url: str, out: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["seal", "--db-url", url, "--until", "2026-11-25"]) == 0

@@ -127,6 +127,7 @@ def test_battery_template_per_kwh_by_stage() -> None:
     assert "distribution" in b["not_known_to_the_factory"]
 
 
+@pytest.mark.slow
 def test_declaration_has_boundary_unit_allocation_quality_exclusions_and_renders() -> None:
     p, lots = _castings("aluminium")
     prod = p.footprint.products[0]

@@ -12,6 +12,9 @@ import pytest
 from carbonstream.cli import main
 from tests.forecast.history import ZONE, plant_db, write
 
+# slow: stores months of history and runs the CLI (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 START = dt.datetime(2026, 1, 5, tzinfo=ZONE)  # a Monday
 END = START + dt.timedelta(weeks=8)
 

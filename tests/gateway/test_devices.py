@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 from pathlib import Path
 
+import pytest
+
 from carbonstream.gateway.decode import Conversion, DataType, Order
 from carbonstream.gateway.grouping import Table
 from carbonstream.gateway.links import Link
@@ -48,6 +50,7 @@ def _point(meter: str) -> list[ModbusPoint]:
     return [ModbusPoint(meter, "kWh", Table.HOLDING, 0, DataType.U32, Order.ABCD, Conversion())]
 
 
+@pytest.mark.slow
 async def test_dead_device_does_not_delay_the_others() -> None:
     hole, hole_port = await _black_hole()
     port = free_port()
@@ -99,6 +102,7 @@ async def test_dead_device_does_not_delay_the_others() -> None:
     assert all(r.q is Quality.GOOD for r in got if r.m == "live")
 
 
+@pytest.mark.slow
 async def test_modbus_server_goes_away_and_comes_back(tmp_path: Path, prefix: str) -> None:
     port = free_port()
     spec = counting_spec(1)

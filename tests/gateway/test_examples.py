@@ -111,6 +111,7 @@ def _local(path: Path, tmp_path: Path, prefix: str, modbus: int, opcua: int) -> 
     return gw
 
 
+@pytest.mark.slow
 async def test_example_gateways_read_the_simulated_plant(tmp_path: Path, prefix: str) -> None:
     plant = load_plant(ROOT / "config" / "plant.example.yaml")
     modbus, opcua = free_port(), free_port()

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from carbonstream.gateway.service import GatewayService
@@ -26,6 +27,7 @@ def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     }
 
 
+@pytest.mark.slow
 async def test_metrics_over_http(tmp_path: Path, prefix: str) -> None:
     port = free_port()
     server = RegisterServer([counting_spec(1)], port=port)

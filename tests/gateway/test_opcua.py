@@ -25,6 +25,7 @@ def _ms(t: dt.datetime) -> int:
 
 
 @pytest.mark.parametrize("mode", ["subscription", "poll"])
+@pytest.mark.slow
 async def test_source_time_and_status(mode: str, tmp_path: Path) -> None:
     port = free_port()
     server = VariableServer(["good", "unsure", "bad", "old"], port=port)

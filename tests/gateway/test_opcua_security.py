@@ -23,6 +23,9 @@ from carbonstream.transport.payload import Quality, Reading
 from .certs import opcua_app
 from .conftest import free_port, gateway_config
 
+# slow: makes certificates and runs secured OPC UA sessions (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 PASSWORD_ENV = "CARBONSTREAM_TEST_OPCUA_PASSWORD"
 CLIENT_URI = "urn:example.org:FreeOpcUa:opcua-asyncio"  # asyncua's client application URI
 

@@ -28,6 +28,7 @@ def _gateway(tmp_path: Path, data: dict[str, Any]) -> Gateway:
     return Gateway(file=validate(data, GatewayFile, "test"), plant=None, base_dir=tmp_path)
 
 
+@pytest.mark.slow
 async def test_the_gateway_signs_every_batch_it_publishes(tmp_path: Path, prefix: str) -> None:
     key = signing.generate(tmp_path / "gw1.key")
     port = free_port()

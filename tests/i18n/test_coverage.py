@@ -19,6 +19,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import get_args
 
+import pytest
+
 from carbonstream.alerts.rules import Measure
 from carbonstream.api.routes.alerts import ActiveAlert
 from carbonstream.config.fuels import Fuel
@@ -145,6 +147,7 @@ def _known(key: str) -> bool:
     return any(f"{stem}.{k}" in _keys() for stem in stems for k in (key, key.replace("_", "-")))
 
 
+@pytest.mark.slow
 def test_every_message_key_written_in_python_is_in_the_catalogue() -> None:
     missing = []
     n = 0
@@ -207,6 +210,7 @@ def _literal_text(node: ast.AST) -> bool:
     return any(_literal_text(child) for child in ast.iter_child_nodes(node))
 
 
+@pytest.mark.slow
 def test_no_problem_detail_is_written_as_english_text() -> None:
     """A detail is a Msg (translated), or passes on what it is given: a domain error's own
     message (`str(e)`, listed as not yet translated in docs/i18n.md) or a helper's

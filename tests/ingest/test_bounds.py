@@ -31,6 +31,9 @@ from carbonstream.store import intake
 from tests.ingest import helpers as h
 from tests.services import Mosquitto, unique
 
+# slow: publishes floods through Mosquitto into ingest (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 RSS_BOUND_MB = 400  # docs/security.md: the bound ingest keeps under this flood
 FLOOD = 160
 FLOOD_BYTES = 4_500_000

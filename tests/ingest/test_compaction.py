@@ -17,6 +17,9 @@ from carbonstream.core.batch import ReadingBatch
 from tests.ingest import helpers as h
 from tests.services import unique
 
+# slow: ingests the example plant through Mosquitto (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 METERS = 4
 STEP_S = 5
 STEPS = 150  # 12.5 minutes of readings every 5 s

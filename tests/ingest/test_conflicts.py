@@ -26,6 +26,9 @@ from tests.ingest import helpers as h
 from tests.ingest import signed as s
 from tests.services import Mosquitto, unique
 
+# slow: ingests the example plant through Mosquitto (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 T = 1_795_305_000_000  # 2026-11-22T20:30:00Z, ms
 TOPIC = "carbonstream/v1/assembly/gw-assembly/readings"
 

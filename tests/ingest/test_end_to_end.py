@@ -5,10 +5,14 @@ from __future__ import annotations
 import random
 
 import psycopg
+import pytest
 from prometheus_client import generate_latest
 
 from tests.ingest import helpers as h
 from tests.services import unique
+
+# slow: ingests the example plant through Mosquitto (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
 
 
 def test_totals_equal_compute_and_lineage_is_complete(db_url: str) -> None:

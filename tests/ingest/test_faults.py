@@ -26,6 +26,9 @@ from tests.services import (
     url_with_db,
 )
 
+# slow: kills and restarts ingest, the broker and a database mid-stream (out of test-fast)
+pytestmark = pytest.mark.slow
+
 
 def _ingest_process(
     tmp_path: Path, db_url: str, gw: str, client_id: str

@@ -7,6 +7,7 @@ import hashlib
 import json
 
 import psycopg
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,9 @@ from carbonstream.transport.payload import Quality
 from tests.hypothesis_profiles import examples
 from tests.ingest import helpers as h
 from tests.services import unique
+
+# slow: publishes thousands of payloads through Mosquitto (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
 
 GW = unique("gw")
 TOPIC = f"carbonstream/v1/plant/{GW}/readings"

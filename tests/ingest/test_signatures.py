@@ -32,6 +32,9 @@ from tests.ingest import helpers as h
 from tests.ingest import signed as s
 from tests.services import unique
 
+# slow: ingests signed batches through Mosquitto (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 UTC = dt.UTC
 T0 = 1_795_305_000_000  # 2026-11-22T... UTC, inside the example plant's period (ms)
 REFUSALS = "carbonstream_ingest_signature_refusals_total"

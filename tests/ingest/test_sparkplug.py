@@ -17,6 +17,9 @@ from tests.ingest import helpers as h
 from tests.ingest.sparkplug_encode import DOUBLE, FLOAT, INT32, INT64, STRING, UINT32, M, payload
 from tests.services import unique
 
+# slow: ingests through Mosquitto (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 T = 1_795_305_000_000
 NOW = T / 1000 + 60
 

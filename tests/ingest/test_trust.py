@@ -29,6 +29,9 @@ from tests.ingest import helpers as h
 from tests.ingest.sparkplug_encode import DOUBLE, M, payload
 from tests.services import Mosquitto
 
+# slow: ingests the example plant and its attacks through Mosquitto (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
+
 NODE = "plant1/neuron-hall2"  # the Sparkplug edge node that reports foundry-steam
 STEAM_METRIC = "SteamTotal"
 ASSEMBLY = {"assembly-grid", "assembly-pv", "assembly-export", "assembly-diesel", "warehouse-power"}

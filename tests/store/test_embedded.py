@@ -10,9 +10,13 @@ import tempfile
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from carbonstream.store.db import EmbeddedPostgres
 from carbonstream.store.migrate import Flavour, available
+
+# slow: starts an embedded PostgreSQL (make test-fast leaves it to CI)
+pytestmark = pytest.mark.slow
 
 
 def test_migrate_without_url_uses_embedded_postgres() -> None:

@@ -32,6 +32,7 @@ from typing import Any
 
 from carbonstream import __version__
 from carbonstream.core.engine import SITE_COLUMNS
+from carbonstream.progress import NoSteps, Steps
 from carbonstream.store import evidence as ev
 from carbonstream.store.db import Conn
 from carbonstream.store.plant import stored_plant
@@ -55,7 +56,15 @@ def code_version() -> str:
     return f"{__version__}+{rev}" if rev else __version__
 
 
-def export(conn: Conn, first: dt.date, last: dt.date, out: Path) -> dict[str, Any]:
+_ROWS_PER_STEP = 10_000  # readings written between two progress updates
+
+
+def export(
+    conn: Conn, first: dt.date, last: dt.date, out: Path, steps: Steps | None = None
+) -> dict[str, Any]:
+    """Write the period's evidence into ``out``; ``steps`` hears each phase and the readings
+    written."""
+    steps = steps or NoSteps()
     plant = stored_plant(conn)
     zone = plant.zone
     start, end = ev.local_bounds(first, last, zone)
@@ -66,14 +75,18 @@ def export(conn: Conn, first: dt.date, last: dt.date, out: Path) -> dict[str, An
     plant_doc = plant.model_dump(mode="json") | {"factor_files": ["user_factors.csv"]}
     _write_json(out / "plant.json", plant_doc)
 
+    steps.phase(f"export {first}..{last}: reading the stored readings")
     stored = ev.readings(conn, start, end)
+    steps.phase(f"export {first}..{last}: writing readings.csv", len(stored.ts_ns))
     with (out / "readings.csv").open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["meter", "ts_ns", "value", "quality", "batch"])
         assert stored.batch is not None
-        for m, t, v, q, b in zip(
-            stored.meter, stored.ts_ns, stored.value, stored.quality, stored.batch, strict=True
+        for i, (m, t, v, q, b) in enumerate(
+            zip(stored.meter, stored.ts_ns, stored.value, stored.quality, stored.batch, strict=True)
         ):
+            if i and i % _ROWS_PER_STEP == 0:
+                steps.advance(_ROWS_PER_STEP)
             w.writerow(
                 [
                     stored.meter_ids[m],
@@ -83,6 +96,7 @@ def export(conn: Conn, first: dt.date, last: dt.date, out: Path) -> dict[str, An
                     "" if b < 0 else int(b),
                 ]
             )
+    steps.phase(f"export {first}..{last}: batches, context, account and lineage")
     signed = ev.batches(conn, start, end)
     with (out / "batches.jsonl").open("w", encoding="utf-8") as f:
         f.writelines(json.dumps(b, sort_keys=True) + "\n" for b in signed)
