@@ -5,6 +5,7 @@ shutdown."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import json
@@ -295,3 +296,45 @@ def test_fifty_clients_on_a_small_pool(live_plant: LivePlant, live_server: Serve
         opened.wait()
         assert all(s.result() for s in streams)
     assert codes == [200] * 100
+
+
+@pytest.mark.slow
+def test_sites_and_metrics_on_a_small_pool(live_plant: LivePlant, live_server: Server) -> None:
+    """/v1/sites, /v1/sites/{id} and /metrics read the shared snapshot: 90 requests at once
+    on a pool of 4 connections all get an answer, because none holds a connection (for
+    its viewer check or its own queries) while it waits for the snapshot's build, which
+    needs one. Holding one starved the build until the pool's timeout: 500s and 10 s waits."""
+    headers = {"X-API-Key": live_plant.tokens["viewer"]}
+    paths = ["/v1/sites", "/v1/sites/foundry", "/metrics"] * 30
+
+    def get(path: str) -> int:
+        return httpx.get(f"{live_server.base}{path}", headers=headers, timeout=30).status_code
+
+    with ThreadPoolExecutor(50) as pool:
+        codes = list(pool.map(get, paths))
+    assert codes == [200] * len(paths)
+
+
+def test_concurrent_snapshots_share_one_build(live_server: Server) -> None:
+    """Requests that arrive while a snapshot is being built await that build: twenty at
+    once cost one round of queries, and all get the same snapshot."""
+    hub = live_server.hub
+    build = hub._build
+    builds = 0
+
+    async def counted(now: dt.datetime) -> Any:
+        nonlocal builds
+        builds += 1
+        return await build(now)
+
+    async def twenty() -> list[Any]:
+        hub._cached = None  # no snapshot younger than max_age_s from an earlier request
+        return await asyncio.gather(*(hub.snapshot() for _ in range(20)))
+
+    hub._build = counted  # type: ignore[method-assign]
+    try:
+        snaps = asyncio.run_coroutine_threadsafe(twenty(), live_server.loop).result(30)
+    finally:
+        hub._build = build  # type: ignore[method-assign]
+    assert builds == 1
+    assert all(s is snaps[0] for s in snaps)

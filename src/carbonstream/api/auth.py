@@ -87,11 +87,12 @@ def require(role: Role) -> Callable[[Request, Connection], Awaitable[Principal]]
 _viewer = require(Role.VIEWER)
 
 
-async def require_unless_public(request: Request, conn: Connection) -> Principal | None:
-    """A viewer key, unless the settings serve ``/metrics`` publicly."""
+async def require_unless_public(request: Request) -> Principal | None:
+    """A viewer key, unless the settings serve ``/metrics`` publicly (checked on a released
+    connection: ``/metrics`` waits for the shared live snapshot)."""
     if request.app.state.settings.public_metrics:
         return None
-    return await _viewer(request, conn)
+    return await viewer_released(request)
 
 
 Viewer = Annotated[Principal, Depends(_viewer)]

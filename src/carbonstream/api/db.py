@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 import psycopg
@@ -15,7 +16,7 @@ from carbonstream.api.problems import Problem
 from carbonstream.i18n import Msg
 from carbonstream.store.db import AsyncConn
 
-__all__ = ["AsyncConn", "Connection", "make_pool", "unavailable"]
+__all__ = ["AsyncConn", "Connection", "borrow", "make_pool", "unavailable"]
 
 _IDLE_CHECK_S = 10.0
 _returned: weakref.WeakKeyDictionary[AsyncConn, float] = weakref.WeakKeyDictionary()
@@ -56,13 +57,22 @@ def unavailable(e: Exception) -> Problem:
     )
 
 
-async def _connection(request: Request) -> AsyncIterator[AsyncConn]:
+@asynccontextmanager
+async def borrow(request: Request) -> AsyncIterator[AsyncConn]:
+    """A pooled connection for a block of a route: a route that first waits for the shared
+    live snapshot (whose build needs a connection of its own) borrows only after it, so
+    waiting requests never hold the pool's every connection and starve the build."""
     pool: AsyncConnectionPool[AsyncConn] = request.app.state.pool
     try:
         async with pool.connection(timeout=10) as conn:
             yield conn
-    except psycopg.OperationalError as e:
+    except psycopg.OperationalError as e:  # PoolTimeout included
         raise unavailable(e) from None
+
+
+async def _connection(request: Request) -> AsyncIterator[AsyncConn]:
+    async with borrow(request) as conn:
+        yield conn
 
 
 Connection = Annotated[AsyncConn, Depends(_connection)]

@@ -14,16 +14,18 @@ from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+import psycopg
 from fastapi import Depends, Query, Request
 
 from carbonstream.api.catalog import Catalog
+from carbonstream.api.db import unavailable
 from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.problems import Problem
 from carbonstream.api.schemas.values import Instant, set_zone
 from carbonstream.api.settings import ApiSettings
 from carbonstream.config.plant import Meter, Plant
 from carbonstream.domain.bounds import Bounds
-from carbonstream.domain.live import LiveHub
+from carbonstream.domain.live import LiveHub, LiveSnapshot
 from carbonstream.i18n import Msg
 from carbonstream.ledger import LedgerError, SerialRange
 
@@ -62,6 +64,16 @@ async def plant_times(request: Request) -> None:
 async def _live(request: Request) -> LiveHub:
     hub: LiveHub = request.app.state.live
     return hub
+
+
+async def live_snapshot(hub: LiveHub) -> LiveSnapshot:
+    """The shared live snapshot for a route. Await it before borrowing a connection
+    (:func:`carbonstream.api.db.borrow`, and a viewer check on a released one): its build
+    takes a connection of its own. A database that cannot be reached is a 503."""
+    try:
+        return await hub.snapshot()
+    except psycopg.OperationalError as e:  # PoolTimeout included
+        raise unavailable(e) from None
 
 
 PlantDep = Annotated[Plant, Depends(_plant)]

@@ -19,8 +19,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from carbonstream.api.auth import require_unless_public
-from carbonstream.api.db import Connection
-from carbonstream.api.deps import LiveDep, MetricsDep, timed
+from carbonstream.api.db import AsyncConn, borrow
+from carbonstream.api.deps import LiveDep, MetricsDep, live_snapshot, timed
 from carbonstream.api.problems import PROBLEM_RESPONSES
 from carbonstream.domain.live import Rate
 
@@ -100,7 +100,7 @@ class PlantSnapshot(Collector):
 
 
 async def _totals(
-    request: Request, conn: Connection, metrics: Any
+    request: Request, conn: AsyncConn, metrics: Any
 ) -> dict[str, tuple[float, float, float]]:
     cache = getattr(request.app.state, "metrics_totals", None)
     if cache is not None and time.monotonic() - cache[0] < _TOTALS_TTL_S:
@@ -120,15 +120,14 @@ async def _totals(
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
     dependencies=[Depends(require_unless_public)],
 )
-async def prometheus_metrics(
-    request: Request, conn: Connection, metrics: MetricsDep, live: LiveDep
-) -> Response:
+async def prometheus_metrics(request: Request, metrics: MetricsDep, live: LiveDep) -> Response:
+    snapshot = await live_snapshot(live)  # before borrowing: the build needs a connection
     now = dt.datetime.now(dt.UTC)
-    snapshot = await live.snapshot()
     rates = {s.id: next(r for r in s.rates if r.window_s == _RATE_WINDOW_S) for s in snapshot.sites}
-    async with timed(metrics, "metrics_live"):
-        rows = await (await conn.execute(STALENESS_SQL)).fetchall()
-    totals = await _totals(request, conn, metrics)
+    async with borrow(request) as conn:
+        async with timed(metrics, "metrics_live"):
+            rows = await (await conn.execute(STALENESS_SQL)).fetchall()
+        totals = await _totals(request, conn, metrics)
     meters = [(str(r[0]), str(r[1]), None if r[2] is None else int(r[2]) / 1e9) for r in rows]
     snap = CollectorRegistry(auto_describe=True)
     snap.register(PlantSnapshot(rates, totals, meters, now.timestamp()))

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from carbonstream.api.auth import Viewer
-from carbonstream.api.db import Connection
+from carbonstream.api.auth import Viewer, ViewerReleased
+from carbonstream.api.db import Connection, borrow
 from carbonstream.api.deps import (
     CatalogDep,
     LiveDep,
     MetricsDep,
     PlantDep,
     SettingsDep,
+    live_snapshot,
     meter_config,
     timed,
 )
@@ -105,19 +106,19 @@ def _site(
     "/sites", summary="Sites with live rates and meter health", response_model=list[SitePublic]
 )
 async def list_sites(
-    _: Viewer,
-    conn: Connection,
+    request: Request,
+    _: ViewerReleased,
     plant: PlantDep,
     settings: SettingsDep,
     metrics: MetricsDep,
     catalog: CatalogDep,
     live: LiveDep,
 ) -> list[SitePublic]:
+    snap = await live_snapshot(live)  # before borrowing: the build needs a connection
     now = dt.datetime.now(dt.UTC)
-    async with timed(metrics, "sites"):
+    async with borrow(request) as conn, timed(metrics, "sites"):
         site_rows = await catalog.sites(conn)
         meter_rows = await status.meters(conn)
-    snap = await live.snapshot()
     out = []
     for s in site_rows:
         ms = [
@@ -134,21 +135,21 @@ async def list_sites(
 )
 async def get_site(
     site_id: str,
-    _: Viewer,
-    conn: Connection,
+    request: Request,
+    _: ViewerReleased,
     plant: PlantDep,
     settings: SettingsDep,
     metrics: MetricsDep,
     catalog: CatalogDep,
     live: LiveDep,
 ) -> SiteDetail:
+    snap = await live_snapshot(live)  # before borrowing: the build needs a connection
     now = dt.datetime.now(dt.UTC)
-    async with timed(metrics, "site"):
+    async with borrow(request) as conn, timed(metrics, "site"):
         if not await catalog.site_keys(conn, [site_id]):
             raise not_found("site", site_id)
         row = next(s for s in await catalog.sites(conn) if s.id == site_id)
         meter_rows = await status.meters(conn, site=site_id)
-    snap = await live.snapshot()
     ms = [meter_public(m, plant, now, settings.silent_after_s) for m in meter_rows]
     base = _site(row, ms, snap, plant)
     return SiteDetail(**base.model_dump(), meter_status=ms)
