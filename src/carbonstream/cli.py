@@ -275,6 +275,13 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--plant", type=Path, help="plant file (default config/plant.example.yaml)")
     d.add_argument("--log-level", default="warning", choices=["debug", "info", "warning"])
     d.add_argument(
+        "--history-days",
+        type=int,
+        metavar="N",
+        help="store N days of simulated history with planted waste first, so the "
+        "opportunities show (default: the detectors' four-week window; 0: start empty)",
+    )
+    d.add_argument(
         "--gateway",
         type=Path,
         action="append",
@@ -651,6 +658,7 @@ def _demo(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             plant=args.plant,
             gateways=args.gateway,
+            **({} if args.history_days is None else {"history_days": args.history_days}),
         ),
         log_level=args.log_level,
     )

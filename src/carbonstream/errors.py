@@ -8,6 +8,12 @@ logged once by the stage that owns them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # i18n derives its own error from this module: no import at run time
+    from carbonstream.i18n import Msg
+
 
 class CarbonstreamError(Exception):
     """Base class: catch this to handle any carbonstream failure."""
@@ -40,15 +46,22 @@ class ReadingsError(CarbonstreamError):
 
 
 class FootprintError(CarbonstreamError):
-    """A product footprint cannot be computed as asked (unknown product or lot)."""
+    """A product footprint cannot be computed as asked (unknown product or lot). ``detail``
+    says why: a catalogue message (both languages; ``str()`` is the English), or text."""
+
+    def __init__(self, detail: Msg | str) -> None:
+        super().__init__(str(detail))
+        self.detail = detail
 
 
 class FootprintInputError(FootprintError):
-    """A lot, bill of materials or upstream factor as given is refused; says why and how."""
+    """A lot, bill of materials or upstream factor as given is refused; says why and how,
+    and lists each refused item in ``problems`` (the detail itself for a single one)."""
 
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.problems = problems or [message]
+    def __init__(self, detail: Msg, problems: Sequence[Msg] | None = None) -> None:
+        super().__init__(detail)
+        self.detail: Msg = detail
+        self.problems: list[Msg] = list(problems) if problems else [detail]
 
 
 class SigningKeyError(FootprintError):

@@ -358,3 +358,82 @@ def test_a_footprint_too_large_for_one_request_is_a_422(
     )
     assert r.status_code == 422, r.text
     assert "exceed the bound of 100" in r.json()["detail"]
+
+
+ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
+
+
+def test_refused_lots_are_said_in_chinese_to_a_chinese_client(by_hand: Api) -> None:
+    api = by_hand
+    bad = (
+        b"lot,product,line,start,end,quantity,unit\n"
+        b"X,castings,casting-2,2026-11-22T00:00,2026-11-22T01:00,1,t\n"
+        b"Y,castings,casting-1,2026-11-22T02:00,2026-11-22T01:00,1,t\n"
+        b"Z,castings,casting-1,2026-11-22T00:00,2026-11-22T01:00,1,furlong\n"
+    )
+    headers = {**api.headers("operator"), "Content-Type": "text/csv"}
+    zh = api.client.post("/v1/lots/import", content=bad, headers={**headers, **ZH})
+    en = api.client.post("/v1/lots/import", content=bad, headers=headers)
+    assert zh.status_code == en.status_code == 422
+    z, e = zh.json(), en.json()
+    assert z["type"] == e["type"] == "https://carbonstream.dev/problems/input-refused"
+    assert z["title"] == "输入被拒绝" and e["title"] == "Input refused"
+    assert zh.headers["content-language"] == "zh-CN"
+    assert z["problems"] == [
+        "批次 'X'：line：产品 'castings' 在产线 ['casting-1'] 上生产，不在 'casting-2'",
+        "批次 'Y'：结束时间 2026-11-22T01:00:00+08:00 必须晚于开始时间 2026-11-22T02:00:00+08:00",
+        "批次 'Z'：unit：'furlong' 无法换算为产品 'castings' 的声明单位 't'",
+    ]
+    assert z["detail"] == "以下输入有误：" + "；".join(z["problems"])
+    # The English is the wording it always had.
+    assert e["problems"] == [
+        "lot 'X': line: product 'castings' is made on ['casting-1'], not 'casting-2'",
+        "lot 'Y': end 2026-11-22T01:00:00+08:00 must be after start 2026-11-22T02:00:00+08:00",
+        "lot 'Z': unit: 'furlong' cannot be converted to 'castings''s declared unit 't'",
+    ]
+    assert e["detail"] == "; ".join(e["problems"])
+    # A file that is not a lot file at all, and a JSON body: the same language.
+    r = api.client.post("/v1/lots/import", content=b"lot,product\n", headers={**headers, **ZH})
+    assert r.status_code == 422
+    assert r.json()["detail"] == (
+        "批次文件的列必须为 lot,product,line,start,end,quantity,unit"
+        "；缺少 ['line', 'start', 'end', 'quantity', 'unit']"
+    )
+    r = api.client.post(
+        "/v1/lots",
+        json=[{"id": "W", "product": "bolts", "line": "casting-1", "start": "2026-11-24T08:00",
+               "end": "2026-11-24T09:00", "quantity": 1, "unit": "t"}],
+        headers={**api.headers("operator"), **ZH},
+    )  # fmt: skip
+    assert r.status_code == 422
+    assert r.json()["detail"] == "批次 'W'：product：未知产品 'bolts'；已配置的产品：['castings']"
+
+
+def test_a_refused_bill_of_materials_is_said_in_chinese(writable: Api) -> None:
+    api = writable
+    headers = {**api.headers("operator"), "Content-Type": "text/csv"}
+    bad = b"material,quantity,unit,factor\nx,1,t,no.such\n"
+    path = "/v1/products/castings/bom/import?valid_from=2026-11-01"
+    zh = api.client.post(path, content=bad, headers={**headers, **ZH})
+    en = api.client.post(path, content=bad, headers=headers)
+    assert zh.status_code == en.status_code == 422
+    assert zh.json()["detail"] == "第 1 行（x）：未知的上游排放因子 'no.such'"
+    assert en.json()["detail"] == "line 1 (x): unknown upstream factor 'no.such'"
+    r = api.client.post(path, content=b"\xff\xfe\x00", headers={**headers, **ZH})
+    assert r.status_code == 422 and r.json()["detail"] == "物料清单(BOM)不是 UTF-8 文本"
+    r = api.client.post(path, content=b"material,quantity,unit,factor\n", headers={**headers, **ZH})
+    assert r.status_code == 422 and r.json()["detail"] == "物料清单(BOM)没有任何行"
+
+
+def test_a_footprint_too_large_for_one_request_is_said_in_chinese(
+    example: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carbonstream.core import allocation
+
+    monkeypatch.setattr(allocation, "MAX_CELLS", 100)  # a shift is 480 lot-minutes
+    r = example.client.get(
+        "/v1/lots/castings-20261123-0800/footprint", headers={**example.headers("viewer"), **ZH}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["title"] == "无法计算碳足迹"
+    assert r.json()["detail"] == "批次分钟数 480 超过上限 100：请缩短分配期间"

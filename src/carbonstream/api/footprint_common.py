@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
 from carbonstream.api.deps import PlantDep, SettingsDep, check_range, period_of
-from carbonstream.api.problems import MEDIA_TYPE, Problem, response
+from carbonstream.api.problems import MEDIA_TYPE, Problem, request_locale, response
 from carbonstream.errors import FootprintError, FootprintInputError
 from carbonstream.i18n import Msg
 
@@ -60,8 +60,14 @@ def too_large(size: int, limit: int) -> Problem:
     )
 
 
+MAX_PROBLEMS_LISTED = 100  # items of a refused input listed in the problem's `problems`
+
+
 def refused(e: FootprintInputError) -> Problem:
-    return Problem(422, "Input refused", str(e), "input-refused", problems=e.problems[:100])
+    """Each item in the reader's language, as the detail is (api.problems renders them)."""
+    return Problem(
+        422, "Input refused", e.detail, "input-refused", problems=e.problems[:MAX_PROBLEMS_LISTED]
+    )
 
 
 def _problem(text: str) -> dict[str, object]:
@@ -79,9 +85,11 @@ def install(app: FastAPI) -> None:
     an unknown factor a stored BOM names) is the client's 422, never a 500."""
 
     async def _footprint(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, FootprintError)  # registered for FootprintError only
         return response(
-            Problem(422, "Footprint not computable", str(exc), "footprint-not-computable"),
+            Problem(422, "Footprint not computable", exc.detail, "footprint-not-computable"),
             request.url.path,
+            request_locale(request),
         )
 
     app.add_exception_handler(FootprintError, _footprint)

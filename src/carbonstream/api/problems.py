@@ -87,6 +87,15 @@ def title_key(p: Problem) -> str:
     return f"problems.{p.type.removeprefix(TYPE_BASE)}.title"
 
 
+def _localized(value: Any, locale: Locale) -> Any:
+    """An extra member in the reader's language: a Msg, or a list of them, rendered."""
+    if isinstance(value, Msg):
+        return value.render(locale)
+    if isinstance(value, list):
+        return [_localized(v, locale) for v in value]
+    return value
+
+
 def response(p: Problem, instance: str, locale: Locale = DEFAULT_LOCALE) -> JSONResponse:
     key = title_key(p)
     title = catalogue().text(key, locale) if key in catalogue().entries else p.title
@@ -95,7 +104,7 @@ def response(p: Problem, instance: str, locale: Locale = DEFAULT_LOCALE) -> JSON
     if detail:
         body["detail"] = detail
     body["instance"] = instance
-    body.update(p.extra)
+    body.update({k: _localized(v, locale) for k, v in p.extra.items()})
     # The security headers here too: a 500 is sent from outside every middleware.
     headers = {
         "X-Content-Type-Options": "nosniff",

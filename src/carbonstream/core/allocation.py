@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from carbonstream.errors import FootprintError
+from carbonstream.i18n import Msg
 
 BUCKET_S = 60
 # A dense (lot x minute) grid would be large; the ragged cells are bounded instead.
@@ -80,7 +81,7 @@ def allocate(
     total = int(lens.sum())
     if total > MAX_CELLS:
         raise AllocationError(
-            f"{total} lot-minutes exceed the bound of {MAX_CELLS}: allocate a shorter period"
+            Msg("problems.detail.lot-minutes-bound", {"total": total, "limit": MAX_CELLS})
         )
     lot_idx = np.repeat(np.arange(n_lots), lens)
     offsets = np.concatenate(([0], np.cumsum(lens)[:-1]))

@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from carbonstream.config.plant import Plant
 from carbonstream.config.products import MASS_UNITS, Allocation, Identifier, Product
+from carbonstream.core.refused import column_parts, listed
 from carbonstream.errors import FootprintInputError
+from carbonstream.i18n import Msg
 
 # Limits, defined once: a lot file or request larger than this is refused before parsing.
 MAX_LOT_CSV_BYTES = 1_000_000
@@ -85,37 +87,59 @@ def key_unit(product: Product, allocation: Allocation) -> str:
 
 def check_lot(plant: Plant, lot: LotIn, source: str = "api") -> Lot:
     """A lot the plant can account, or FootprintInputError naming the field and the fix."""
-    where = f"lot {lot.id!r}"
+    where = Msg("problems.detail.lot-ref", {"id": lot.id})
     product = plant.footprint.product(lot.product)
     if product is None:
         known = [p.id for p in plant.footprint.products]
-        raise FootprintInputError(f"{where}: product: unknown product {lot.product!r}; {known}")
+        raise FootprintInputError(
+            Msg(
+                "problems.detail.lot-unknown-product",
+                {"where": where, "product": lot.product, "known": known},
+            )
+        )
     if product.lot_meter is not None:
         raise FootprintInputError(
-            f"{where}: product: lots of {product.id!r} come from its production meter "
-            f"{product.lot_meter!r} (one per shift); remove lot_meter to record lots by hand"
+            Msg(
+                "problems.detail.lot-from-meter",
+                {"where": where, "product": product.id, "meter": product.lot_meter},
+            )
         )
     if lot.line not in product.lines:
         raise FootprintInputError(
-            f"{where}: line: product {product.id!r} is made on {product.lines}, not {lot.line!r}"
+            Msg(
+                "problems.detail.lot-wrong-line",
+                {"where": where, "product": product.id, "lines": product.lines, "line": lot.line},
+            )
         )
     start, end = _aware(lot.start, plant), _aware(lot.end, plant)
     if end <= start:
         raise FootprintInputError(
-            f"{where}: end {end.isoformat()} must be after start {start.isoformat()}"
+            Msg(
+                "problems.detail.lot-end-before-start",
+                {"where": where, "end": end.isoformat(), "start": start.isoformat()},
+            )
         )
     if end - start > dt.timedelta(days=MAX_LOT_DAYS):
         raise FootprintInputError(
-            f"{where}: a lot of {(end - start).days} days is longer than {MAX_LOT_DAYS} days: "
-            "split it into the lots actually made"
+            Msg(
+                "problems.detail.lot-too-long",
+                {"where": where, "days": (end - start).days, "max_days": MAX_LOT_DAYS},
+            )
         )
     if not math.isfinite(lot.quantity):
-        raise FootprintInputError(f"{where}: quantity must be a finite number")
+        raise FootprintInputError(Msg("problems.detail.lot-quantity-not-finite", {"where": where}))
     quantity = convert(lot.quantity, lot.unit, product)
     if quantity is None:
         raise FootprintInputError(
-            f"{where}: unit: {lot.unit!r} cannot be converted to {product.id!r}'s declared "
-            f"unit {product.declared_unit!r}"
+            Msg(
+                "problems.detail.lot-unit",
+                {
+                    "where": where,
+                    "unit": lot.unit,
+                    "product": product.id,
+                    "declared": product.declared_unit,
+                },
+            )
         )
     return Lot(
         id=lot.id,
@@ -155,50 +179,52 @@ def check_lots(plant: Plant, lots: list[LotIn], source: str = "api") -> list[Lot
     """Every lot checked; all problems reported at once (an import is all or nothing)."""
     if len(lots) > MAX_LOTS_PER_REQUEST:
         raise FootprintInputError(
-            f"{len(lots)} lots in one request; at most {MAX_LOTS_PER_REQUEST}: split the file"
+            Msg("problems.detail.lots-too-many", {"n": len(lots), "limit": MAX_LOTS_PER_REQUEST})
         )
     out: list[Lot] = []
-    problems: list[str] = []
+    problems: list[Msg] = []
     seen: set[str] = set()
     for lot in lots:
         if lot.id in seen:
-            problems.append(f"lot {lot.id!r}: given twice")
+            where = Msg("problems.detail.lot-ref", {"id": lot.id})
+            problems.append(Msg("problems.detail.lot-given-twice", {"where": where}))
             continue
         seen.add(lot.id)
         try:
             out.append(check_lot(plant, lot, source))
         except FootprintInputError as e:
-            problems.append(str(e))
+            problems.append(e.detail)
     if problems:
-        raise FootprintInputError("; ".join(problems[:50]), problems)
+        raise listed(problems)
     return out
 
 
 def parse_lot_csv(data: bytes) -> list[LotIn]:
     """The lot CSV (columns ``lot,product,line,start,end,quantity,unit``), bounded."""
+    what = Msg("problems.noun.lot-file")
     if len(data) > MAX_LOT_CSV_BYTES:
         raise FootprintInputError(
-            f"the lot file is {len(data)} bytes; at most {MAX_LOT_CSV_BYTES}: split it"
+            Msg(
+                "problems.detail.file-too-large-split",
+                {"what": what, "size": len(data), "limit": MAX_LOT_CSV_BYTES},
+            )
         )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise FootprintInputError("the lot file is not UTF-8 text") from None
+        raise FootprintInputError(Msg("problems.detail.file-not-utf8", {"what": what})) from None
     reader = csv.DictReader(io.StringIO(text))
-    header = tuple(reader.fieldnames or ())
-    missing = [c for c in LOT_COLUMNS if c not in header]
-    extra = [c for c in header if c not in LOT_COLUMNS]
-    if missing or extra:
-        raise FootprintInputError(
-            f"lot file columns must be {','.join(LOT_COLUMNS)}"
-            + (f"; missing {missing}" if missing else "")
-            + (f"; unknown {extra}" if extra else "")
-        )
+    header = list(reader.fieldnames or ())
+    bad_header = column_parts(LOT_COLUMNS, header, LOT_COLUMNS)
+    if bad_header is not None:
+        raise FootprintInputError(Msg("problems.detail.lot-file-columns", bad_header))
     out: list[LotIn] = []
-    problems: list[str] = []
+    problems: list[Msg] = []
     for n, row in enumerate(reader, start=2):
         if len(out) + len(problems) >= MAX_LOTS_PER_REQUEST:
-            raise FootprintInputError(f"more than {MAX_LOTS_PER_REQUEST} lots: split the file")
+            raise FootprintInputError(
+                Msg("problems.detail.lots-more-than", {"limit": MAX_LOTS_PER_REQUEST})
+            )
         try:
             out.append(
                 LotIn(
@@ -215,7 +241,12 @@ def parse_lot_csv(data: bytes) -> list[LotIn]:
             reasons = "; ".join(
                 f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()
             )
-            problems.append(f"line {n} (lot {row.get('lot')!r}): {reasons}")
+            problems.append(
+                Msg(
+                    "problems.detail.lot-csv-line",
+                    {"n": n, "lot": row.get("lot"), "reasons": reasons},
+                )
+            )
     if problems:
-        raise FootprintInputError("; ".join(problems[:50]), problems)
+        raise listed(problems)
     return out

@@ -22,7 +22,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from carbonstream.config.products import Identifier
+from carbonstream.core.refused import column_parts, listed
 from carbonstream.errors import FootprintInputError
+from carbonstream.i18n import Msg
 
 MAX_FACTOR_CSV_BYTES = 1_000_000
 MAX_BOM_CSV_BYTES = 256_000
@@ -140,10 +142,7 @@ class UpstreamLibrary:
         for f in rows:
             old = seen.get((f.id, f.version))
             if old is not None and old != f:
-                raise FootprintInputError(
-                    f"factor {f.ref} is given twice with different content: a changed value "
-                    "needs a new version"
-                )
+                raise FootprintInputError(Msg("problems.detail.factor-given-twice", {"ref": f.ref}))
             seen[(f.id, f.version)] = f
         return cls(tuple(sorted(seen.values(), key=lambda f: (f.id, f.version))))
 
@@ -152,15 +151,19 @@ class UpstreamLibrary:
         fid, _, pinned = factor_id.partition("@")
         found = [f for f in self.factors if f.id == fid]
         if not found:
-            raise FootprintInputError(f"unknown upstream factor {fid!r}")
+            raise FootprintInputError(Msg("problems.detail.upstream-unknown", {"id": fid}))
         if pinned:
             exact = [f for f in found if str(f.version) == pinned]
             if not exact:
-                raise FootprintInputError(f"upstream factor {fid!r} has no version {pinned}")
+                raise FootprintInputError(
+                    Msg("problems.detail.upstream-no-version", {"id": fid, "version": pinned})
+                )
             return exact[0]
         valid = [f for f in found if f.valid_on(day)]
         if not valid:
-            raise FootprintInputError(f"upstream factor {fid!r} has no version valid on {day}")
+            raise FootprintInputError(
+                Msg("problems.detail.upstream-none-valid", {"id": fid, "day": day})
+            )
         return max(valid, key=lambda f: f.version)
 
     def find(self, kind: Kind, subject: str, day: dt.date) -> UpstreamFactor | None:
@@ -173,21 +176,32 @@ class UpstreamLibrary:
         return max(valid, key=lambda f: (f.data_type is DataType.SUPPLIER_SPECIFIC, f.version))
 
 
-def parse_factor_csv(data: bytes, what: str = "factor file") -> list[UpstreamFactor]:
+def parse_factor_csv(data: bytes, what: Msg | str | None = None) -> list[UpstreamFactor]:
+    """Factor rows from CSV; ``what`` names the file in problems (a path, else "factor
+    file")."""
+    what = what or Msg("problems.noun.factor-file")
     text = _text(data, MAX_FACTOR_CSV_BYTES, what)
-    rows, problems = [], []
+    rows: list[UpstreamFactor] = []
+    problems: list[Msg] = []
     reader = csv.DictReader(io.StringIO(text))
     _columns(reader.fieldnames, FACTOR_COLUMNS, what, required=_FACTOR_REQUIRED)
     for n, row in enumerate(reader, start=2):
         if n > MAX_ROWS + 1:
-            raise FootprintInputError(f"{what}: more than {MAX_ROWS} rows: split it")
+            raise FootprintInputError(
+                Msg("problems.detail.file-too-many-rows", {"what": what, "limit": MAX_ROWS})
+            )
         clean = {k: v for k, v in row.items() if v not in ("", None)}
         try:
             rows.append(UpstreamFactor.model_validate(clean))
         except ValidationError as e:
-            problems.append(f"{what} line {n} (id {row.get('id')!r}): {_reasons(e)}")
+            problems.append(
+                Msg(
+                    "problems.detail.factor-csv-line",
+                    {"what": what, "n": n, "id": row.get("id"), "reasons": _reasons(e)},
+                )
+            )
     if problems:
-        raise FootprintInputError("; ".join(problems[:50]), problems)
+        raise listed(problems)
     return rows
 
 
@@ -265,76 +279,104 @@ class Bom:
 
 def check_bom(lines: list[BomLine], library: UpstreamLibrary, day: dt.date) -> None:
     """Every line's factor exists, is a material factor, and its unit fits the line."""
-    problems = []
+    problems: list[Msg] = []
     materials = [ln.material for ln in lines]
     dupes = sorted({m for m in materials if materials.count(m) > 1})
     if dupes:
-        problems.append(f"material(s) {dupes} listed twice: one line per material")
+        problems.append(Msg("problems.detail.bom-materials-twice", {"materials": dupes}))
+
+    def line(i: int, ln: BomLine, problem: Msg) -> Msg:
+        return Msg(
+            "problems.detail.bom-line", {"n": i + 1, "material": ln.material, "problem": problem}
+        )
+
     for i, ln in enumerate(lines):
         try:
             f = library.get(ln.factor, day)
         except FootprintInputError as e:
-            problems.append(f"line {i + 1} ({ln.material}): {e}")
+            problems.append(line(i, ln, e.detail))
             continue
         if f.kind is not Kind.MATERIAL:
-            problems.append(f"line {i + 1} ({ln.material}): factor {f.ref} is {f.kind.value}")
+            problems.append(
+                line(
+                    i,
+                    ln,
+                    Msg("problems.detail.bom-factor-kind", {"ref": f.ref, "kind": f.kind.value}),
+                )
+            )
         elif f.canonical_unit != ln.canonical_quantity()[0]:
             problems.append(
-                f"line {i + 1} ({ln.material}): factor {f.ref} is per {f.canonical_unit}, "
-                f"the line is in {ln.unit}"
+                line(
+                    i,
+                    ln,
+                    Msg(
+                        "problems.detail.bom-factor-unit",
+                        {"ref": f.ref, "unit": f.canonical_unit, "line_unit": ln.unit},
+                    ),
+                )
             )
         if (
             ln.transport_mode is not None
             and library.find(Kind.TRANSPORT, ln.transport_mode, day) is None
         ):
             problems.append(
-                f"line {i + 1} ({ln.material}): no transport factor for {ln.transport_mode!r}"
+                line(
+                    i,
+                    ln,
+                    Msg("problems.detail.bom-no-transport-factor", {"mode": ln.transport_mode}),
+                )
             )
     if problems:
-        raise FootprintInputError("; ".join(problems), problems)
+        raise listed(problems)
 
 
 def parse_bom_csv(data: bytes) -> list[BomLine]:
-    text = _text(data, MAX_BOM_CSV_BYTES, "bill of materials")
+    what = Msg("problems.noun.bom")
+    text = _text(data, MAX_BOM_CSV_BYTES, what)
     reader = csv.DictReader(io.StringIO(text))
-    _columns(reader.fieldnames, BOM_COLUMNS, "bill of materials", required=BOM_COLUMNS[:4])
-    out, problems = [], []
+    _columns(reader.fieldnames, BOM_COLUMNS, what, required=BOM_COLUMNS[:4])
+    out: list[BomLine] = []
+    problems: list[Msg] = []
     for n, row in enumerate(reader, start=2):
         if n > MAX_ROWS + 1:
-            raise FootprintInputError(f"bill of materials: more than {MAX_ROWS} rows")
+            raise FootprintInputError(Msg("problems.detail.bom-too-many-rows", {"limit": MAX_ROWS}))
         clean = {k: v for k, v in row.items() if v not in ("", None)}
         try:
             out.append(BomLine.model_validate(clean))
         except ValidationError as e:
-            problems.append(f"line {n} ({row.get('material')!r}): {_reasons(e)}")
+            problems.append(
+                Msg(
+                    "problems.detail.bom-csv-line",
+                    {"n": n, "material": row.get("material"), "reasons": _reasons(e)},
+                )
+            )
     if problems:
-        raise FootprintInputError("; ".join(problems[:50]), problems)
+        raise listed(problems)
     if not out:
-        raise FootprintInputError("the bill of materials has no lines")
+        raise FootprintInputError(Msg("problems.detail.bom-empty"))
     return out
 
 
-def _text(data: bytes, limit: int, what: str) -> str:
+def _text(data: bytes, limit: int, what: Msg | str) -> str:
     if len(data) > limit:
-        raise FootprintInputError(f"the {what} is {len(data)} bytes; at most {limit}")
+        raise FootprintInputError(
+            Msg("problems.detail.file-too-large", {"what": what, "size": len(data), "limit": limit})
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise FootprintInputError(f"the {what} is not UTF-8 text") from None
+        raise FootprintInputError(Msg("problems.detail.file-not-utf8", {"what": what})) from None
 
 
 def _columns(
-    found: Iterable[str] | None, allowed: tuple[str, ...], what: str, required: tuple[str, ...]
+    found: Iterable[str] | None,
+    allowed: tuple[str, ...],
+    what: Msg | str,
+    required: tuple[str, ...],
 ) -> None:
-    header = list(found or [])
-    missing = [c for c in required if c not in header]
-    unknown = [c for c in header if c not in allowed]
-    if missing or unknown:
-        raise FootprintInputError(
-            f"{what}: columns are {','.join(allowed)}"
-            + (f"; missing {missing}" if missing else "")
-            + (f"; unknown {unknown}" if unknown else "")
-        )
+    parts = column_parts(allowed, list(found or []), required)
+    if parts is not None:
+        raise FootprintInputError(Msg("problems.detail.file-columns", {"what": what, **parts}))
 
 
 def _reasons(e: ValidationError) -> str:

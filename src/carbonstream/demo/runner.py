@@ -35,6 +35,7 @@ from psycopg.conninfo import make_conninfo
 from carbonstream.config.plant import Plant
 from carbonstream.demo import parts
 from carbonstream.demo.commands import try_commands
+from carbonstream.demo.history import HISTORY_DAYS, Seeded
 from carbonstream.errors import CarbonstreamError
 
 log = logging.getLogger("carbonstream.demo")
@@ -53,6 +54,7 @@ class Options:
     data_dir: Path = Path(".carbonstream/demo")
     plant: Path | None = None
     gateways: list[Path] = field(default_factory=list)
+    history_days: int = HISTORY_DAYS  # simulated past weeks stored first (0: none)
 
 
 class Progress:
@@ -93,7 +95,7 @@ class Demo:
     def __init__(self, opt: Options, out: TextIO = sys.stdout) -> None:
         self.opt = opt
         self.out = out
-        self.progress = Progress(out, 8)
+        self.progress = Progress(out, 9)
         self.stop_event = asyncio.Event()
         self.force = False
         self.run_id = secrets.token_hex(4)
@@ -103,6 +105,7 @@ class Demo:
         self.zone = ZoneInfo("UTC")
         self.disclosure: str | None = None  # the public disclosure's slug, when enabled
         self.footprint_product: str | None = None  # a product whose lots come from a meter
+        self.history: Seeded | None = None  # the simulated past weeks stored at start
 
     # --- signals ----------------------------------------------------------------------------
 
@@ -213,11 +216,24 @@ class Demo:
         )
         await self._step("creating a demo API key", asyncio.to_thread(self._make_key))
 
+        if opt.history_days < 0:
+            raise CarbonstreamError(f"--history-days {opt.history_days}: give 0 or more days")
+        if opt.history_days > 0:
+            await self._step(
+                f"storing {opt.history_days} days of simulated history (with planted waste)",
+                asyncio.to_thread(self._history, plant, opt.history_days),
+            )
         from carbonstream.sim.plant_sim import PlantSimulator, SimOptions
 
         self.modbus_port, self.opcua_port = parts.free_port(), parts.free_port()
         sim = PlantSimulator(
-            plant, SimOptions(modbus_port=self.modbus_port, opcua_port=self.opcua_port)
+            plant,
+            SimOptions(
+                modbus_port=self.modbus_port,
+                opcua_port=self.opcua_port,
+                # Counters carry on from the history's last registers: no reset at the seam.
+                start_values=self.history.registers if self.history else {},
+            ),
         )
         await self._step("starting the plant simulator (Modbus TCP, OPC UA)", sim.start())
         self._on_stop("simulator", sim.stop)
@@ -290,6 +306,21 @@ class Demo:
 
         with connect(self.db_url) as conn:
             _, self.token = keys.create(conn, f"demo {self.run_id}", keys.Role.VIEWER)
+
+    def _history(self, plant: Plant, days: int) -> None:
+        """The past weeks, unless the database has readings already (a reused --db-url)."""
+        from carbonstream.demo.history import seed
+        from carbonstream.store.db import connect
+
+        with connect(self.db_url) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM meter_state WHERE last_ts_ns IS NOT NULL"
+            ).fetchone()
+        if row and row[0]:
+            log.warning("the database has readings already: no simulated history stored")
+            return
+        end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+        self.history = seed(self.db_url, plant, end, days)
 
     async def _start_gateways(self, files: list[Path], plant_file: Path, prefix: str) -> None:
         from carbonstream.gateway.service import GatewayService
@@ -386,9 +417,13 @@ class Demo:
     async def _first_data(self) -> None:
         from carbonstream.store.db import connect
 
-        def count() -> int:
+        since = self.history.end if self.history else dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+        def count() -> int:  # live data: after the stored history
             with connect(self.db_url) as conn:
-                row = conn.execute("SELECT count(*) FROM site_minute").fetchone()
+                row = conn.execute(
+                    "SELECT count(*) FROM site_minute WHERE bucket >= %s", (since,)
+                ).fetchone()
             return int(row[0]) if row else 0
 
         end = time.monotonic() + FIRST_DATA_TIMEOUT_S
@@ -437,6 +472,7 @@ class Demo:
             f"  PostgreSQL  {self.db_label}",
             *self._footprint_lines(base),
             f"  database    {self.db_url}",
+            *self._history_lines(base),
             "  Rates appear after the first complete minute; totals grow from now on.",
             "Try these while it runs (another terminal, this folder):",
             *(
@@ -449,6 +485,17 @@ class Demo:
             + (f" (stops by itself after {self.opt.duration:g} s)" if self.opt.duration else ""),
         ]
         self.progress.line("\n".join(lines))
+
+    def _history_lines(self, base: str) -> list[str]:
+        h = self.history
+        if h is None:
+            return []
+        return [
+            f"  history     {h.readings} simulated readings "
+            f"{h.start.astimezone(self.zone):%Y-%m-%d %H:%M} .. "
+            f"{h.end.astimezone(self.zone):%Y-%m-%d %H:%M}, with waste planted: "
+            f"{base}/v1/opportunities"
+        ]
 
     def _footprint_lines(self, base: str) -> list[str]:
         out = []

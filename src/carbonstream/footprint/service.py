@@ -18,6 +18,7 @@ from carbonstream.errors import FootprintError
 from carbonstream.footprint.compute import LineResult, footprint_line, product_footprint
 from carbonstream.footprint.meter_lots import meter_lot, meter_lots
 from carbonstream.footprint.model import LotFootprint, ProductFootprint
+from carbonstream.i18n import Msg
 from carbonstream.store import footprint as q
 from carbonstream.store.db import AsyncConn
 
@@ -134,7 +135,7 @@ async def product_period(
     running shift of a meter-lot product so far (provisional, and said so)."""
     product = plant.footprint.product(product_id)
     if product is None:
-        raise FootprintError(f"unknown product {product_id!r}")
+        raise FootprintError(Msg("problems.detail.unknown-product", {"product": product_id}))
     lots = await lots_ending(conn, plant, [product_id], start, end, include_open)
     lib = await library(conn, plant)
     fps = await _lots_exact(conn, plant, lib, lots, include_open) if lots else []

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from carbonstream.errors import SigningKeyError
+from carbonstream.i18n import Msg
 
 MAX_KEY_FILE_BYTES = 16_384
 
@@ -40,23 +41,31 @@ def load_signer(env_var: str) -> Signer:
     """The key in the file named by ``$env_var``, or SigningKeyError saying what to do."""
     path = os.environ.get(env_var, "").strip()
     if not path:
-        raise SigningKeyError(
-            f"the disclosure is signed: set {env_var} to an Ed25519 private key file "
-            "(openssl genpkey -algorithm ed25519 -out disclosure.key)"
-        )
+        raise SigningKeyError(Msg("problems.detail.signing-key-unset", {"env": env_var}))
     p = Path(path)
     try:
         if p.stat().st_size > MAX_KEY_FILE_BYTES:
-            raise SigningKeyError(f"{env_var}: {path} is too large for a key file")
+            raise SigningKeyError(
+                Msg("problems.detail.signing-key-too-large", {"env": env_var, "path": path})
+            )
         data = p.read_bytes()
     except OSError as e:
-        raise SigningKeyError(f"{env_var}: cannot read {path}: {e.strerror}") from None
+        raise SigningKeyError(
+            Msg(
+                "problems.detail.signing-key-unreadable",
+                {"env": env_var, "path": path, "reason": e.strerror},
+            )
+        ) from None
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
-        raise SigningKeyError(f"{env_var}: {path} is not an unencrypted PEM private key") from None
+        raise SigningKeyError(
+            Msg("problems.detail.signing-key-not-pem", {"env": env_var, "path": path})
+        ) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise SigningKeyError(f"{env_var}: {path} is not an Ed25519 key")
+        raise SigningKeyError(
+            Msg("problems.detail.signing-key-not-ed25519", {"env": env_var, "path": path})
+        )
     return Signer(key)
 
 

@@ -37,19 +37,32 @@ def _fields(text: str) -> set[str]:
     return {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
 
 
+# How a list of messages given as one parameter is joined (a tuple of Msg, see Msg.render).
+_LIST_SEPARATOR = {Locale.EN: "; ", Locale.ZH_CN: "；"}
+
+
 @dataclass(frozen=True)
 class Msg:
-    """A message to render later, in the reader's locale: a key and its parameters."""
+    """A message to render later, in the reader's locale: a key and its parameters. A
+    parameter may itself be a Msg, or a tuple of Msg (rendered and joined as a list)."""
 
     key: str
     params: Mapping[str, object] = field(default_factory=dict)
 
     def render(self, locale: Locale) -> str:
-        params = {k: v.render(locale) if isinstance(v, Msg) else v for k, v in self.params.items()}
+        params = {k: _rendered(v, locale) for k, v in self.params.items()}
         return catalogue().text(self.key, locale, **params)
 
     def __str__(self) -> str:
         return self.render(Locale.EN)
+
+
+def _rendered(value: object, locale: Locale) -> object:
+    if isinstance(value, Msg):
+        return value.render(locale)
+    if isinstance(value, tuple) and value and all(isinstance(v, Msg) for v in value):
+        return _LIST_SEPARATOR[locale].join(v.render(locale) for v in value)
+    return value
 
 
 class Catalogue:

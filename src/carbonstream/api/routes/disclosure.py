@@ -65,7 +65,7 @@ def _signer(request: Request, plant: Plant) -> Signer:
         signer = load_signer(plant.footprint.disclosure.key_file_env)
     except SigningKeyError as e:
         raise Problem(
-            503, "Disclosure signing key missing", str(e), "signing-key-missing"
+            503, "Disclosure signing key missing", e.detail, "signing-key-missing"
         ) from None
     request.app.state.disclosure_signer = signer
     return signer
