@@ -8,12 +8,6 @@ logged once by the stage that owns them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # i18n derives its own error from this module: no import at run time
-    from carbonstream.i18n import Msg
-
 
 class CarbonstreamError(Exception):
     """Base class: catch this to handle any carbonstream failure."""
@@ -43,26 +37,3 @@ class FactorOverlapError(FactorError):
 
 class ReadingsError(CarbonstreamError):
     """A readings file or batch cannot be used as given (bad row, unknown meter)."""
-
-
-class FootprintError(CarbonstreamError):
-    """A product footprint cannot be computed as asked (unknown product or lot). ``detail``
-    says why: a catalogue message (both languages; ``str()`` is the English), or text."""
-
-    def __init__(self, detail: Msg | str) -> None:
-        super().__init__(str(detail))
-        self.detail = detail
-
-
-class FootprintInputError(FootprintError):
-    """A lot, bill of materials or upstream factor as given is refused; says why and how,
-    and lists each refused item in ``problems`` (the detail itself for a single one)."""
-
-    def __init__(self, detail: Msg, problems: Sequence[Msg] | None = None) -> None:
-        super().__init__(detail)
-        self.detail: Msg = detail
-        self.problems: list[Msg] = list(problems) if problems else [detail]
-
-
-class SigningKeyError(FootprintError):
-    """The disclosure signing key is missing or is not an Ed25519 private key."""

@@ -298,3 +298,29 @@ def test_writes_are_recorded_with_the_key(bare: Api) -> None:
     tokens = make_keys(bare.db_url)
     r = bare.client.post("/v1/contracts", json=GEC, headers={"X-API-Key": tokens["admin"]})
     assert r.status_code == 201 and "test ADMIN" in r.json()["created_by"]
+
+
+def test_ledger_refusals_are_said_in_chinese_to_a_chinese_client(bare: Api) -> None:
+    zh = {**bare.headers("operator"), "Accept-Language": "zh-CN"}
+    r = bare.client.post("/v1/contracts", json={**GEC, "id": "X2", "serials": "A9-A1"}, headers=zh)
+    assert r.status_code == 422 and r.json()["title"] == "证书序列号无效"
+    assert r.json()["detail"] == "序列号范围 'A9-A1' 的结束号小于起始号"
+    en = post(bare, "/v1/contracts", {**GEC, "id": "X2", "serials": "A9-A1"})
+    assert en.json()["detail"] == "serial range 'A9-A1' ends before it starts"
+    assert post(bare, "/v1/contracts", GEC).status_code == 201
+    url = "/v1/contracts/GEC-2026-0001/allocations"
+    outside = {"site": "assembly", "period": NOVEMBER, "serials": "GEC2026110019-GEC2026110021"}
+    r = bare.client.post(url, json=outside, headers=zh)
+    assert r.status_code == 422 and r.json()["title"] == "台账规则拒绝"
+    assert r.json()["detail"] == (
+        "序列号 GEC2026110019-GEC2026110021 不属于绿证 GEC-2026-0001（GEC2026110001-GEC2026110020）"
+    )
+    assert post(bare, "/v1/offsets", CCER).status_code == 201
+    retire = "/v1/offsets/CCER-OW-1/retirements"
+    period = {"start": "2026-11-22", "end": "2026-11-24"}
+    body = {"serials": "CCER2025000001-CCER2025000002", "purpose": "claim", "period": period}
+    assert post(bare, retire, body).status_code == 201
+    r = bare.client.post(retire, json={**body, "purpose": "again"}, headers=zh)
+    assert r.status_code == 409
+    assert r.json()["detail"].startswith("减排量 CCER2025000001-CCER2025000002 与")
+    assert "已注销的减排量不能再次使用" in r.json()["detail"]

@@ -51,6 +51,10 @@ def test_validation_errors_keep_their_fields_and_say_the_rest_in_chinese(api: Ap
 def test_unknown_paths_are_404_in_chinese(api: Api) -> None:
     r = api.client.get("/v1/nowhere", headers=ZH)
     assert r.status_code == 404 and r.json()["title"] == "未找到"
+    assert r.json()["detail"] == "没有这个路径"
+    assert api.client.get("/v1/nowhere").json()["detail"] == "Not Found"
+    r = api.client.delete("/v1/sites", headers=ZH)
+    assert r.status_code == 405 and r.json()["detail"] == "此路径不接受该请求方法"
 
 
 @pytest.fixture

@@ -62,7 +62,7 @@ QUERIES: list[tuple[str, dict[str, str]]] = [
     ("/v1/inventory", SPAN),
     ("/v1/inventory", {"month": "2026-11"}),
     ("/v1/zero-carbon", SPAN),
-    ("/v1/intensity", {**SPAN, "bucket": "day"}),
+    ("/v1/intensity", SPAN),
     ("/v1/matching", {**SPAN, "site": "foundry"}),
     ("/v1/matching", {**SPAN, "site": "assembly"}),
     ("/v1/factors", {}),

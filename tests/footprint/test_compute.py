@@ -11,8 +11,8 @@ import pytest
 
 from carbonstream.core.lots import LotIn, check_lot, check_lots
 from carbonstream.core.upstream import Bom, BomLine, UpstreamFactor, check_bom
-from carbonstream.errors import FootprintInputError
 from carbonstream.footprint.compute import bom_for, footprint_line, product_footprint
+from carbonstream.refusals import FootprintInputError
 from tests.footprint.helpers import library, local, plant, series
 
 

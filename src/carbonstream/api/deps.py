@@ -199,7 +199,7 @@ def parse_serials(text: str) -> SerialRange:
     try:
         return SerialRange.parse(text)
     except LedgerError as e:
-        raise Problem(422, "Invalid serials", str(e), "invalid-serials") from None
+        raise Problem(422, "Invalid serials", e.detail, "invalid-serials") from None
 
 
 _METERS: dict[int, tuple[Plant, dict[str, Meter]]] = {}

@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 
 from carbonstream.api.deps import PlantDep, SettingsDep, check_range, period_of
 from carbonstream.api.problems import MEDIA_TYPE, Problem, request_locale, response
-from carbonstream.errors import FootprintError, FootprintInputError
 from carbonstream.i18n import Msg
+from carbonstream.refusals import FootprintError, FootprintInputError
 
 _MONTH = r"^20\d{2}-(0[1-9]|1[0-2])$"
 

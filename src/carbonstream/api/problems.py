@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from http import HTTPStatus
 from typing import Any, assert_never
 
 import psycopg
@@ -134,6 +135,15 @@ def refused(exc: RefusalError) -> Problem:
             assert_never(exc.kind)
 
 
+def _http_detail(exc: StarletteHTTPException) -> str | Msg:
+    """Starlette's own detail (the status phrase, for an unknown path or method) in the
+    reader's language; any other detail as given."""
+    key = f"problems.detail.http-{exc.status_code}"
+    if exc.detail == HTTPStatus(exc.status_code).phrase and key in catalogue().entries:
+        return Msg(key)
+    return str(exc.detail)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -147,7 +157,7 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
         return response(
-            Problem(exc.status_code, title, str(exc.detail), headers=dict(exc.headers or {})),
+            Problem(exc.status_code, title, _http_detail(exc), headers=dict(exc.headers or {})),
             request.url.path,
             request_locale(request),
         )

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from carbonstream.errors import FootprintError
 from carbonstream.i18n import Msg
+from carbonstream.refusals import FootprintError
 
 BUCKET_S = 60
 # A dense (lot x minute) grid would be large; the ragged cells are bounded instead.

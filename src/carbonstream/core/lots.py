@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from carbonstream.config.plant import Plant
 from carbonstream.config.products import MASS_UNITS, Allocation, Identifier, Product
 from carbonstream.core.refused import column_parts, listed
-from carbonstream.errors import FootprintInputError
 from carbonstream.i18n import Msg
+from carbonstream.refusals import FootprintInputError
 
 # Limits, defined once: a lot file or request larger than this is refused before parsing.
 MAX_LOT_CSV_BYTES = 1_000_000

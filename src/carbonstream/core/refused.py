@@ -3,8 +3,8 @@ header that does not fit, each said as a catalogue message (zh-CN and en)."""
 
 from __future__ import annotations
 
-from carbonstream.errors import FootprintInputError
 from carbonstream.i18n import Msg
+from carbonstream.refusals import FootprintInputError
 
 MAX_LISTED = 50  # problems written into the detail; ``problems`` keeps them all
 

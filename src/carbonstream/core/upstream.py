@@ -23,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from carbonstream.config.products import Identifier
 from carbonstream.core.refused import column_parts, listed
-from carbonstream.errors import FootprintInputError
 from carbonstream.i18n import Msg
+from carbonstream.refusals import FootprintInputError
 
 MAX_FACTOR_CSV_BYTES = 1_000_000
 MAX_BOM_CSV_BYTES = 256_000

@@ -104,7 +104,7 @@ async def allocate(
         try:
             check_allocation(certificate(c), new, old, consumption, claimed)
         except LedgerError as e:
-            raise RefusalError("ledger-rule", str(e)) from None
+            raise RefusalError("ledger-rule", e.detail) from None
         instrument = f"{c.id}:{len(existing) + 1}"
         await ledger.insert_allocation(
             conn, c, instrument, serials, site_key, (first, last), on, who

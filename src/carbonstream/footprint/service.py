@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from carbonstream.config.plant import Plant
 from carbonstream.core.lots import Lot
 from carbonstream.core.upstream import UpstreamLibrary, load_library
-from carbonstream.errors import FootprintError
 from carbonstream.footprint.compute import LineResult, footprint_line, product_footprint
 from carbonstream.footprint.meter_lots import meter_lot, meter_lots
 from carbonstream.footprint.model import LotFootprint, ProductFootprint
 from carbonstream.i18n import Msg
+from carbonstream.refusals import FootprintError
 from carbonstream.store import footprint as q
 from carbonstream.store.db import AsyncConn
 

@@ -18,8 +18,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from carbonstream.errors import SigningKeyError
 from carbonstream.i18n import Msg
+from carbonstream.refusals import SigningKeyError
 
 MAX_KEY_FILE_BYTES = 16_384
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from carbonstream.i18n import Msg
 from carbonstream.ledger.rules import LedgerError
 
 
@@ -114,18 +115,24 @@ def check_credit(
     """Raise LedgerError when credits of this holding may not be retired for a claim."""
     if ets_surrendered:
         raise LedgerError(
-            f"credits of {offset_id} were surrendered for national ETS compliance: they are "
-            f"cancelled and cannot offset a zero-carbon claim (rule ets-surrendered: "
-            f"{RULE['ets-surrendered'].source})"
+            Msg(
+                "problems.detail.credits-ets-surrendered",
+                {"offset": offset_id, "source": RULE["ets-surrendered"].source},
+            )
         )
     if standard is Standard.CCER:
         return  # a domestic credit used in its own country: no adjustment involved
     if corresponding_adjustment is not CorrespondingAdjustment.APPLIED:
         raise LedgerError(
-            f"{offset_id} is an international credit ({standard.value}) with corresponding "
-            f"adjustment '{corresponding_adjustment.value}': it counts only when the host "
-            "country applied one (rule corresponding-adjustment, "
-            f"{RULE['corresponding-adjustment'].source})"
+            Msg(
+                "problems.detail.credits-no-adjustment",
+                {
+                    "offset": offset_id,
+                    "standard": standard.value,
+                    "adjustment": corresponding_adjustment.value,
+                    "source": RULE["corresponding-adjustment"].source,
+                },
+            )
         )
 
 

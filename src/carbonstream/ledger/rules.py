@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 
 from carbonstream.errors import CarbonstreamError
+from carbonstream.i18n import Msg
 
 # Serial numbers are stored as int8 and ranges as int8range(start, end + 1): with 18
 # digits at most, end + 1 always fits (2^63 - 1 has 19).
@@ -31,7 +32,12 @@ _SERIALS = re.compile(r"^(?P<prefix>[A-Za-z0-9_-]*?)(?P<start>\d+)-(?P=prefix)(?
 
 
 class LedgerError(CarbonstreamError):
-    """A claim the ledger refuses; the message says which rule and what to do."""
+    """A claim the ledger refuses; ``detail`` says which rule and what to do (a catalogue
+    message in both languages; ``str()`` is the English)."""
+
+    def __init__(self, detail: Msg) -> None:
+        super().__init__(str(detail))
+        self.detail = detail
 
 
 @dataclass(frozen=True, order=True)
@@ -45,15 +51,13 @@ class SerialRange:
         """'GEC2026110001-GEC2026110020' -> prefix 'GEC', 2026110001 .. 2026110020."""
         m = _SERIALS.match(text.strip())
         if not m:
-            raise LedgerError(
-                f"serial range {text!r} is not 'PREFIX<start>-PREFIX<end>' (same prefix, digits)"
-            )
+            raise LedgerError(Msg("problems.detail.serials-malformed", {"text": text}))
         r = cls(m["prefix"], int(m["start"]), int(m["end"]))
         if r.end < r.start:
-            raise LedgerError(f"serial range {text!r} ends before it starts")
+            raise LedgerError(Msg("problems.detail.serials-reversed", {"text": text}))
         if r.end > MAX_SERIAL:
             raise LedgerError(
-                f"serial numbers above {MAX_SERIAL} (18 digits) are not supported (got {r.end})"
+                Msg("problems.detail.serials-too-long", {"max": MAX_SERIAL, "end": r.end})
             )
         return r
 
@@ -114,36 +118,67 @@ def check_allocation(
 ) -> None:
     """Raise LedgerError if ``new`` breaks a rule; ``existing`` are all of cert's allocations."""
     if new.certificate != cert.id:
-        raise LedgerError(f"allocation names certificate {new.certificate}, not {cert.id}")
+        raise LedgerError(
+            Msg(
+                "problems.detail.allocation-other-certificate",
+                {"named": new.certificate, "cert": cert.id},
+            )
+        )
     if not cert.serials.contains(new.serials):
         raise LedgerError(
-            f"serials {new.serials} are not part of certificate {cert.id} ({cert.serials})"
+            Msg(
+                "problems.detail.serials-not-in-certificate",
+                {"serials": new.serials, "cert": cert.id, "cert_serials": cert.serials},
+            )
         )
     for a in existing:
         if a.serials.overlaps(new.serials):
             raise LedgerError(
-                f"serials {new.serials} overlap {a.serials}, already allocated to {a.site} "
-                f"for {a.period_start}..{a.period_end}: a certificate is claimed once"
+                Msg(
+                    "problems.detail.serials-allocated",
+                    {
+                        "serials": new.serials,
+                        "other": a.serials,
+                        "site": a.site,
+                        "start": a.period_start,
+                        "end": a.period_end,
+                    },
+                )
             )
     if new.period_end < new.period_start:
-        raise LedgerError("allocation period ends before it starts")
+        raise LedgerError(Msg("problems.detail.allocation-period-reversed"))
     if new.allocated_on > cert.valid_until:
         raise LedgerError(
-            f"certificate {cert.id} expired on {cert.valid_until}: it can no longer be claimed"
+            Msg("problems.detail.certificate-expired", {"cert": cert.id, "until": cert.valid_until})
         )
     if (new.period_start.year, new.period_end.year) != (
         cert.generation_start.year,
         cert.generation_start.year,
     ):
         raise LedgerError(
-            f"certificate {cert.id} was generated in {cert.generation_start.year}; it can cover "
-            f"consumption in that year only (vintage), not {new.period_start}..{new.period_end}"
+            Msg(
+                "problems.detail.certificate-vintage",
+                {
+                    "cert": cert.id,
+                    "year": cert.generation_start.year,
+                    "start": new.period_start,
+                    "end": new.period_end,
+                },
+            )
         )
     room = consumption_mwh - already_covered_mwh
     if new.serials.count > room + 1e-9:
         raise LedgerError(
-            f"{new.serials.count} MWh would exceed the {room:.3f} MWh of {new.site}'s consumption "
-            f"in {new.period_start}..{new.period_end} not yet covered: allocate fewer certificates"
+            Msg(
+                "problems.detail.certificate-exceeds-consumption",
+                {
+                    "mwh": new.serials.count,
+                    "room": room,
+                    "site": new.site,
+                    "start": new.period_start,
+                    "end": new.period_end,
+                },
+            )
         )
 
 
@@ -172,15 +207,27 @@ class Retirement:
 
 def check_retirement(offset: Offset, new: Retirement, existing: list[Retirement]) -> None:
     if not offset.serials.contains(new.serials):
-        raise LedgerError(f"serials {new.serials} are not part of offset {offset.id}")
+        raise LedgerError(
+            Msg(
+                "problems.detail.serials-not-in-offset",
+                {"serials": new.serials, "offset": offset.id},
+            )
+        )
     for r in existing:
         if r.serials.overlaps(new.serials):
             raise LedgerError(
-                f"credits {new.serials} overlap {r.serials}, retired on {r.retired_on} for "
-                f"{r.purpose!r}: a retired credit cannot be used again"
+                Msg(
+                    "problems.detail.credits-retired",
+                    {
+                        "serials": new.serials,
+                        "other": r.serials,
+                        "on": r.retired_on,
+                        "purpose": r.purpose,
+                    },
+                )
             )
     if not new.purpose.strip():
-        raise LedgerError("a retirement needs a purpose (what claim it supports)")
+        raise LedgerError(Msg("problems.detail.retirement-needs-purpose"))
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ from carbonstream.api.deps import PlantDep
 from carbonstream.api.disclosure_page import render_page
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.config.plant import Plant
-from carbonstream.errors import SigningKeyError
 from carbonstream.footprint import disclosure
 from carbonstream.footprint.signing import Signer, canonical, load_signer
 from carbonstream.i18n import Msg
+from carbonstream.refusals import SigningKeyError
 
 router = APIRouter(tags=["disclosure"], responses=PROBLEM_RESPONSES)
 CACHE_S = 60.0

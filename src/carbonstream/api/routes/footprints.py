@@ -43,11 +43,11 @@ from carbonstream.core.upstream import (
     parse_bom_csv,
     parse_factor_csv,
 )
-from carbonstream.errors import FootprintInputError
 from carbonstream.footprint import scope3 as s3
 from carbonstream.footprint import selfeval, service
 from carbonstream.footprint.model import LineBalance, LotFootprint, ProductFootprint
 from carbonstream.i18n import Msg, catalogue
+from carbonstream.refusals import FootprintInputError
 from carbonstream.store import footprint as q
 
 router = APIRouter(prefix="/v1", tags=["footprints"], responses=PROBLEM_RESPONSES)

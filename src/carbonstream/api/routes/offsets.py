@@ -221,8 +221,8 @@ async def retire(
                 check_retirement(Offset(o.id, o.serials, o.project, o.vintage), new, old)
             except LedgerError as e:
                 if any(r.serials.overlaps(serials) for r in old):
-                    raise conflict(str(e)) from None
-                raise Problem(422, "Refused by the ledger", str(e), "ledger-rule") from None
+                    raise conflict(e.detail) from None
+                raise Problem(422, "Refused by the ledger", e.detail, "ledger-rule") from None
             rid = await ledger.insert_retirement(
                 conn,
                 o.id,

@@ -1,4 +1,4 @@
-"""Live status of sites and meters: newest reading, quality, silence (rates: api.live)."""
+"""Live status of sites and meters: newest reading, quality, silence (rates: domain.live)."""
 
 from __future__ import annotations
 
