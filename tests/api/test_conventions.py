@@ -400,6 +400,15 @@ def test_empty_buckets_are_zero_with_coverage_0(example: Api, bucket: str) -> No
     with_data = [p for p in a["points"] if p["start"] >= "2026-11-22"]
     assert with_data == b["points"]
     assert any(p["coverage_pct"] > 0 for p in with_data)
+    # The energy account's rows per bucket and site follow the same grid.
+    ea = example.client.get("/v1/energy", params=before, headers=h).json()
+    eb = example.client.get("/v1/energy", params=only, headers=h).json()
+    assert sorted((r["start"], r["site"]) for r in ea["buckets"]) == sorted(
+        (p["start"], p["site"]) for p in a["points"]
+    )
+    for r in (r for r in ea["buckets"] if r["start"] < "2026-11-22"):
+        assert r["coverage_pct"] == 0 and r["total_tce"] == r["total_equal_tce"] == 0
+    assert [r for r in ea["buckets"] if r["start"] >= "2026-11-22"] == eb["buckets"]
 
 
 def test_meter_series_has_every_bucket(example: Api) -> None:

@@ -108,3 +108,35 @@ def test_buckets_agree_with_the_core_calendar(berlin: Api) -> None:
             29 * MWH_PER_H,
             rel=1e-9,  # 23:00 to 03:00 two days on: 28 h on the clock + 1
         )
+
+
+def _energy(api: Api, bucket: str, start: str, end: str) -> list[dict[str, Any]]:
+    r = api.client.get(
+        "/v1/energy",
+        params={"bucket": bucket, "start": start, "end": end, "by": "meter"},
+        headers=api.headers("viewer"),
+    )
+    assert r.status_code == 200, r.text
+    return [b for b in r.json()["buckets"] if b["meter"] == "assembly-grid"]
+
+
+def test_energy_rows_follow_the_series_grid(berlin: Api) -> None:
+    """/v1/energy has the emission series' buckets: 25 hours on the fall-back day (the
+    repeated 02:00 twice), each fully covered, and a day without data as zeros."""
+    hours = _energy(berlin, "hour", "2026-10-25T00:00", "2026-10-26T00:00")
+    series = _series(berlin, "hour", "2026-10-25T00:00", "2026-10-26T00:00")
+    assert [r["start"] for r in hours] == [p["start"] for p in series]
+    assert len(hours) == 25
+    for r in hours:
+        assert r["coverage_pct"] == pytest.approx(100.0, rel=1e-12)
+        assert r["electricity_mwh"] == pytest.approx(MWH_PER_H, rel=1e-9)
+    days = _energy(berlin, "day", "2026-10-24T00:00", "2026-10-28T00:00")
+    assert [r["start"][:10] for r in days] == [f"2026-10-{d}" for d in (24, 25, 26, 27)]
+    assert days[1]["coverage_pct"] == pytest.approx(100.0, rel=1e-12)  # all 25 hours
+    assert days[1]["electricity_mwh"] == pytest.approx(25 * MWH_PER_H, rel=1e-9)
+    assert 0 < days[2]["coverage_pct"] < 100
+    assert (
+        days[3]["coverage_pct"] == 0
+        and days[3]["electricity_mwh"] == 0
+        and days[3]["total_tce"] == 0
+    )

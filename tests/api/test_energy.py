@@ -3,16 +3,22 @@ on the same readings (stored per-minute quantities vs the batch account)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from psycopg import sql
 
 from carbonstream import report
 from carbonstream.compute import run
 from carbonstream.core.engine import Engine
 from carbonstream.core.library import FactorLibrary
-from tests.api.conftest import Api
+from carbonstream.store.db import connect
+from tests.api.conftest import Api, serve
 from tests.ingest import helpers as h
+
+ZONE = ZoneInfo("Asia/Shanghai")  # the example plant's
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +68,9 @@ def test_per_bucket_rows_by_meter_and_day(example: Api, computed: dict[str, Any]
     total = sum(r["total_tce"] for r in rows)
     assert total == pytest.approx(computed["totals"]["plant"]["total_tce"], rel=1e-9)
     days = sorted({r["start"][:10] for r in rows})
-    assert days[0] == "2026-11-22" and all(r["start"].endswith("+08:00") for r in rows)
+    assert days == [f"2026-11-{d:02d}" for d in range(1, 31)]  # every day of the month
+    assert all(r["start"].endswith("+08:00") for r in rows)
+    assert min(r["start"][:10] for r in rows if r["coverage_pct"] > 0) == "2026-11-22"
     plant = get(example, month="2026-11", by="plant", bucket="month")["buckets"]
     assert len(plant) == 1
     assert plant[0]["total_tce"] == pytest.approx(total, rel=1e-9)
@@ -83,3 +91,79 @@ def test_bad_requests_are_problems(example: Api) -> None:
     )
     assert r.status_code == 422
     assert example.client.get("/v1/energy").status_code == 401
+
+
+def _local_day(t: dt.datetime) -> dt.datetime:
+    d = t.astimezone(ZONE).date()
+    return dt.datetime(d.year, d.month, d.day, tzinfo=ZONE)
+
+
+def test_a_day_without_data_is_a_row_of_zeros(example_db: str) -> None:
+    """The stored day in the middle of the data is deleted: /v1/energy still has a row per
+    day and group, the empty day's zeros with coverage_pct 0, and every meter's coverage is
+    the one its own series shows."""
+    with connect(example_db) as conn:
+        row = conn.execute("SELECT min(bucket), max(bucket) FROM emission_lines").fetchone()
+        assert row is not None
+        lo, hi = row
+        first, last = _local_day(lo), _local_day(hi) + dt.timedelta(days=1)
+        days = (last - first).days
+        assert days >= 3
+        gap = first + dt.timedelta(days=days // 2)
+        for table in ("emission_lines", "site_minute"):
+            conn.execute(
+                sql.SQL("DELETE FROM {} WHERE bucket >= %s AND bucket < %s").format(
+                    sql.Identifier(table)
+                ),
+                (gap, gap + dt.timedelta(days=1)),
+            )
+        conn.commit()
+    period = {
+        "start": first.strftime("%Y-%m-%dT00:00:00"),
+        "end": last.strftime("%Y-%m-%dT00:00:00"),
+    }
+    for api in serve(example_db):
+        by_site = get(api, **period, bucket="day", by="site")
+        sites = list(by_site["totals"]["site"])
+        rows = by_site["buckets"]
+        want = [(first + dt.timedelta(days=i)).isoformat() for i in range(days)]
+        assert [r["start"] for r in rows] == [d for d in want for _ in sites]
+        assert [r["site"] for r in rows] == sites * days
+        empty = [r for r in rows if r["start"] == gap.isoformat()]
+        assert len(empty) == len(sites)
+        for r in empty:
+            assert r["coverage_pct"] == 0 and r["total_tce"] == 0 and r["total_equal_tce"] == 0
+            assert r["green_power_mwh"] == 0
+        assert all(
+            r["coverage_pct"] > 0
+            for r in rows
+            if r["start"] == first.isoformat()
+            and by_site["totals"]["site"][r["site"]]["total_tce"] > 0
+        )
+        total = sum(r["total_tce"] for r in rows)
+        assert total == pytest.approx(by_site["totals"]["plant"]["total_tce"], rel=1e-9)
+        # The empty day's hours are there too, in order, as zeros.
+        hours = get(
+            api,
+            start=gap.strftime("%Y-%m-%dT00:00:00"),
+            end=(gap + dt.timedelta(days=1)).strftime("%Y-%m-%dT00:00:00"),
+            bucket="hour",
+            by="plant",
+        )["buckets"]
+        assert [r["start"] for r in hours] == [
+            (gap + dt.timedelta(hours=i)).isoformat() for i in range(24)
+        ]
+        assert all(r["coverage_pct"] == 0 and r["total_tce"] == 0 for r in hours)
+        # A meter's coverage per day is its series' coverage_pct, the gap day included.
+        by_meter = get(api, **period, bucket="day", by="meter")["buckets"]
+        for meter in {r["meter"] for r in by_meter}:
+            s = api.client.get(
+                f"/v1/meters/{meter}/emissions",
+                params={**period, "bucket": "day"},
+                headers=api.headers("viewer"),
+            ).json()["points"]
+            mine = [r for r in by_meter if r["meter"] == meter]
+            assert [r["start"] for r in mine] == [p["start"] for p in s]
+            for r, p in zip(mine, s, strict=True):
+                assert r["coverage_pct"] == pytest.approx(p["coverage_pct"], rel=1e-12)
+        assert any(r["coverage_pct"] > 0 for r in by_meter)

@@ -12,10 +12,10 @@ from carbonstream.core import energy as core
 from carbonstream.core.batch import to_ns
 from carbonstream.energy import baselines
 from carbonstream.energy import opportunities as opp
-from carbonstream.energy.tce import Grouping, Lines, assemble
+from carbonstream.energy.tce import Grid, Grouping, Lines, assemble
 from carbonstream.store.db import AsyncConn
 from carbonstream.store.queries import energy as q
-from carbonstream.store.queries.series import Bucket
+from carbonstream.store.queries.series import Bucket, bucket_spans
 
 
 async def energy_account(
@@ -40,8 +40,14 @@ async def energy_account(
         green_site=np.array([sites[r[1]] for r in green], dtype=np.intp),
         green_bucket=np.array([to_ns(r[0]) for r in green], dtype=np.int64),
         green_mwh=np.array([r[2] for r in green], dtype=np.float64),
+        covered_s=np.array([r[3] for r in rows], dtype=np.float64),
     )
-    out = assemble(ep, lines, plant.zone, by)
+    spans = bucket_spans(start, end, bucket, plant.zone)
+    grid = Grid(
+        start=np.array([to_ns(b) for b, _ in spans], dtype=np.int64),
+        span_s=np.array([s for _, s in spans], dtype=np.float64),
+    )
+    out = assemble(ep, lines, plant.zone, by, grid)
     return {
         "timezone": plant.timezone,
         "bucket": bucket.value,

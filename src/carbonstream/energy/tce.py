@@ -57,6 +57,16 @@ class Lines:
     green_site: NDArray[np.intp]
     green_bucket: NDArray[np.int64]
     green_mwh: NDArray[np.float64]
+    covered_s: NDArray[np.float64] | None = None  # per line; needed with a Grid
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Every bucket of a period (UTC ns of the local start) and its seconds in the period:
+    with one, a bucket without data is a row of zeros with coverage_pct 0, never left out."""
+
+    start: NDArray[np.int64]
+    span_s: NDArray[np.float64]
 
 
 def local_years(bucket: NDArray[np.int64], zone: ZoneInfo) -> NDArray[np.int64]:
@@ -133,10 +143,16 @@ def _finish(row: dict[str, float], unit: str | None, with_green: bool) -> dict[s
 
 
 def assemble(
-    ep: core.EnergyParams, lines: Lines, zone: ZoneInfo, by: Grouping = Grouping.SITE
+    ep: core.EnergyParams,
+    lines: Lines,
+    zone: ZoneInfo,
+    by: Grouping = Grouping.SITE,
+    grid: Grid | None = None,
 ) -> dict[str, Any]:
     """Totals per meter, line, site and plant over all buckets, and per-bucket rows of
-    the chosen grouping. Plain dicts (rendered as JSON by compute and the API)."""
+    the chosen grouping: with a grid, one per bucket of it and group, with coverage_pct;
+    without, only the buckets with lines. Plain dicts (rendered as JSON by compute and
+    the API)."""
     years = local_years(lines.bucket, zone)
     cols = core.columns(ep, lines.meter, lines.quantity, years)
     green_years = local_years(lines.green_bucket, zone)
@@ -178,7 +194,7 @@ def assemble(
         "method": METHOD,
         "grouping": by.value,
         "totals": totals,
-        "buckets": _bucket_rows(ep, lines, cols, green_eq, green_equal, zone, by),
+        "buckets": _bucket_rows(ep, lines, cols, green_eq, green_equal, zone, by, grid),
         "coefficients": [vars(c) for c in ep.coefficients if c is not None],
         "equal_values": [
             {
@@ -213,13 +229,18 @@ def _bucket_rows(
     green_equal: NDArray[np.float64],
     zone: ZoneInfo,
     by: Grouping,
+    grid: Grid | None,
 ) -> list[dict[str, Any]]:
     names, of_meter = group_of(ep, by)
     grp = of_meter[lines.meter] if len(lines.meter) else np.empty(0, dtype=np.intp)
     keep = grp >= 0
     with_green = by in (Grouping.SITE, Grouping.PLANT)
     gsite = lines.green_site if by is Grouping.SITE else np.zeros_like(lines.green_site)
-    all_buckets = np.unique(np.concatenate([lines.bucket[keep], lines.green_bucket]))
+    if grid is None:
+        all_buckets = np.unique(np.concatenate([lines.bucket[keep], lines.green_bucket]))
+    else:
+        all_buckets = grid.start
+        _check_on_grid(all_buckets, np.concatenate([lines.bucket, lines.green_bucket]))
     nb, ng = len(all_buckets), len(names)
     if nb == 0:
         return []
@@ -233,9 +254,44 @@ def _bucket_rows(
         sums["green_power_equal_tce"] = core.bincount(gkey, green_equal, nb * ng)
         seen |= np.bincount(gkey, minlength=nb * ng) > 0
     units = _production_units(ep, by, names)
+    coverage = None if grid is None else _coverage(lines, grid, key, keep, of_meter, ng)
     rows = []
-    for k in np.flatnonzero(seen):
+    for k in np.flatnonzero(seen) if grid is None else range(nb * ng):
         b, g = divmod(int(k), ng)
         row = _finish({c: float(v[k]) for c, v in sums.items()}, units[g], with_green)
+        if coverage is not None:
+            row["coverage_pct"] = float(coverage[k])
         rows.append({"start": label(int(all_buckets[b]), zone), by.value: names[g]} | row)
     return rows
+
+
+def _check_on_grid(grid: NDArray[np.int64], buckets: NDArray[np.int64]) -> None:
+    """A line whose bucket is not one of the grid's would be summed into a wrong row."""
+    if len(buckets) == 0:
+        return
+    at = np.minimum(np.searchsorted(grid, buckets), len(grid) - 1)
+    bad = len(buckets) if len(grid) == 0 else int((grid[at] != buckets).sum())
+    if bad:
+        raise RuntimeError(f"energy: {bad} lines outside the buckets of the period")
+
+
+def _coverage(
+    lines: Lines,
+    grid: Grid,
+    key: NDArray[np.intp],
+    keep: NDArray[np.bool_],
+    of_meter: NDArray[np.intp],
+    ng: int,
+) -> NDArray[np.float64]:
+    """Per (bucket, group): the mean of its meters' coverage, each the share of the bucket
+    its counted intervals cover (a meter's coverage_pct in its own series)."""
+    if lines.covered_s is None:
+        raise ValueError("energy: a bucket grid needs the lines' covered seconds")
+    nb = len(grid.start)
+    covered = np.bincount(key, lines.covered_s[keep], minlength=nb * ng)
+    meters = np.bincount(of_meter[of_meter >= 0], minlength=ng).astype(np.float64)
+    span = np.repeat(grid.span_s, ng) * np.tile(meters, nb)
+    pct: NDArray[np.float64] = np.divide(
+        100.0 * covered, span, out=np.zeros(nb * ng), where=span > 0
+    )
+    return np.minimum(pct, 100.0)

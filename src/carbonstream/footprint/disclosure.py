@@ -49,7 +49,10 @@ async def energy_tce(
     if ep is None:
         return {}, None, "energy in tce: not available (no energy parameters)"
     acc = await energy_account(conn, ep, start, end, Bucket.MONTH, Grouping.PLANT)
-    months = {str(r["start"])[:7]: float(r["total_tce"]) for r in acc["buckets"]}
+    # The account has a row per month; one without data stays "not available", never 0.
+    months = {
+        str(r["start"])[:7]: float(r["total_tce"]) for r in acc["buckets"] if r["coverage_pct"] > 0
+    }
     total = float(acc["totals"]["plant"]["total_tce"]) if months else None
     return months, total, "energy: " + acc["method"]
 

@@ -28,7 +28,10 @@ class EnergyReport(BaseModel):
     totals: EnergyTotals
     buckets: list[dict[str, Any]] = Field(
         description="Per bucket and group: total_tce, total_equal_tce, by carrier, on-site "
-        "renewables and green power apart, production and tce per unit."
+        "renewables and green power apart, production and tce per unit, and coverage_pct "
+        "(the mean of the group's meters' coverage: each the share of the bucket its "
+        "counted intervals cover). Every bucket of the period has a row for every group: "
+        "a bucket without data is a row of zeros with coverage_pct 0, never left out."
     )
     coefficients: list[dict[str, Any]] = Field(description="Per meter: the coefficient used.")
     equal_values: list[dict[str, Any]] = Field(

@@ -26,34 +26,42 @@ _LOCAL = {
 _WHERE = sql.SQL("bucket >= %(start)s AND bucket < %(end)s")
 
 
-def _binned(table: str, key: str, value: str, bucket: Bucket) -> sql.Composed:
-    """(bucket start, key, sum(value)) of a minute table in plant-local buckets."""
-    if bucket is Bucket.MINUTE:
-        return sql.SQL(
-            "SELECT bucket AS b, {k} AS k, sum({v}) AS v FROM {t} WHERE {w} GROUP BY 1, 2"
-        ).format(k=sql.Identifier(key), v=sql.Identifier(value), t=sql.Identifier(table), w=_WHERE)
-    quarter = sql.SQL(
-        "SELECT date_bin('15 minutes', bucket, {o}) AS q, {k} AS k, sum({v}) AS v"
-        " FROM {t} WHERE {w} GROUP BY 1, 2"
-    ).format(
-        o=_ORIGIN, k=sql.Identifier(key), v=sql.Identifier(value), t=sql.Identifier(table), w=_WHERE
+def _binned(table: str, key: str, values: tuple[str, ...], bucket: Bucket) -> sql.Composed:
+    """(bucket start, key, sum of each value as v0, v1, ...) of a minute table in
+    plant-local buckets."""
+    names = [sql.Identifier(f"v{i}") for i in range(len(values))]
+    sums = sql.SQL(", ").join(
+        sql.SQL("sum({v}) AS {n}").format(v=sql.Identifier(v), n=n)
+        for v, n in zip(values, names, strict=True)
     )
+    again = sql.SQL(", ").join(sql.SQL("sum({n}) AS {n}").format(n=n) for n in names)
+    cols = sql.SQL(", ").join(names)
+    if bucket is Bucket.MINUTE:
+        return sql.SQL("SELECT bucket AS b, {k} AS k, {s} FROM {t} WHERE {w} GROUP BY 1, 2").format(
+            k=sql.Identifier(key), s=sums, t=sql.Identifier(table), w=_WHERE
+        )
+    quarter = sql.SQL(
+        "SELECT date_bin('15 minutes', bucket, {o}) AS q, {k} AS k, {s}"
+        " FROM {t} WHERE {w} GROUP BY 1, 2"
+    ).format(o=_ORIGIN, k=sql.Identifier(key), s=sums, t=sql.Identifier(table), w=_WHERE)
     if bucket is Bucket.QUARTER:
-        return sql.SQL("SELECT q AS b, k, v FROM ({inner}) AS x").format(inner=quarter)
-    return sql.SQL("SELECT {b} AS b, k, sum(v) AS v FROM ({inner}) AS x GROUP BY 1, 2").format(
-        b=_LOCAL[bucket], inner=quarter
+        return sql.SQL("SELECT q AS b, k, {c} FROM ({inner}) AS x").format(c=cols, inner=quarter)
+    return sql.SQL("SELECT {b} AS b, k, {a} FROM ({inner}) AS x GROUP BY 1, 2").format(
+        b=_LOCAL[bucket], a=again, inner=quarter
     )
 
 
 async def meter_quantities(
     conn: AsyncConn, start: dt.datetime, end: dt.datetime, bucket: Bucket, zone: str
-) -> list[tuple[dt.datetime, str, float]]:
-    """(bucket start, meter id, quantity in the canonical unit) for every meter."""
+) -> list[tuple[dt.datetime, str, float, float]]:
+    """(bucket start, meter id, quantity in the canonical unit, covered seconds) for every
+    meter."""
     q = sql.SQL(
-        "SELECT x.b, m.id, x.v FROM ({inner}) AS x JOIN meters m ON m.key = x.k ORDER BY 1, 2"
-    ).format(inner=_binned("emission_lines", "meter", "quantity", bucket))
+        "SELECT x.b, m.id, x.v0, x.v1 FROM ({inner}) AS x JOIN meters m ON m.key = x.k"
+        " ORDER BY 1, 2"
+    ).format(inner=_binned("emission_lines", "meter", ("quantity", "covered_s"), bucket))
     cur = await conn.execute(q, {"start": start, "end": end, "zone": zone})
-    return [(r[0], str(r[1]), float(r[2])) for r in await cur.fetchall()]
+    return [(r[0], str(r[1]), float(r[2]), float(r[3])) for r in await cur.fetchall()]
 
 
 async def meter_coverage(
@@ -81,9 +89,9 @@ async def site_green(
 ) -> list[tuple[dt.datetime, str, float]]:
     """(bucket start, site id, MWh covered by certificates, trades and PPAs)."""
     q = sql.SQL(
-        "SELECT x.b, s.id, x.v FROM ({inner}) AS x JOIN sites s ON s.key = x.k"
-        " WHERE x.v <> 0 ORDER BY 1, 2"
-    ).format(inner=_binned("site_minute", "site", "covered_mwh", bucket))
+        "SELECT x.b, s.id, x.v0 FROM ({inner}) AS x JOIN sites s ON s.key = x.k"
+        " WHERE x.v0 <> 0 ORDER BY 1, 2"
+    ).format(inner=_binned("site_minute", "site", ("covered_mwh",), bucket))
     cur = await conn.execute(q, {"start": start, "end": end, "zone": zone})
     return [(r[0], str(r[1]), float(r[2])) for r in await cur.fetchall()]
 
