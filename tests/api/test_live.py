@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from psycopg_pool import PoolTimeout
 
 from carbonstream.api import sse
 from carbonstream.store import keys
@@ -342,3 +343,29 @@ def test_concurrent_snapshots_share_one_build(live_server: Server) -> None:
         hub._build = build  # type: ignore[method-assign]
     assert builds == 1
     assert all(s is snaps[0] for s in snaps)
+
+
+def test_live_is_a_503_problem_when_the_snapshot_gets_no_connection(
+    live_plant: LivePlant, live_server: Server
+) -> None:
+    """A snapshot build the pool cannot lend a connection to (PoolTimeout) answers /v1/live
+    with the database-unavailable problem, as /v1/sites does, not with a 500."""
+    hub = live_server.hub
+    build = hub._build
+
+    async def starved(now: dt.datetime) -> Any:
+        raise PoolTimeout("couldn't get a connection after 10.00 sec")
+
+    hub._build = starved  # type: ignore[method-assign]
+    hub._cached = None
+    try:
+        r = httpx.get(
+            f"{live_server.base}/v1/live",
+            headers={"X-API-Key": live_plant.tokens["viewer"]},
+            timeout=30,
+        )
+    finally:
+        hub._build = build  # type: ignore[method-assign]
+    assert r.status_code == 503, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["type"].endswith("/database-unavailable")

@@ -11,6 +11,7 @@ from starlette.types import Receive, Scope, Send
 from carbonstream.api import sse
 from carbonstream.api.admission import TOO_MANY, Gate, Slot
 from carbonstream.api.auth import ViewerReleased, viewer_released
+from carbonstream.api.deps import live_snapshot
 from carbonstream.api.problems import PROBLEM_RESPONSES
 from carbonstream.domain.live import LiveHub, LiveSnapshot
 
@@ -55,7 +56,8 @@ class _HeldStream(StreamingResponse):
     response_model=LiveSnapshot,
 )
 async def live(request: Request, _: ViewerReleased) -> LiveSnapshot:
-    return await _hub(request).snapshot(max_age_s=1.0)
+    # A pool that cannot lend the build its connection is a 503, as on /v1/sites.
+    return await live_snapshot(_hub(request))
 
 
 @router.get(
