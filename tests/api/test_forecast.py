@@ -117,3 +117,11 @@ def test_forecast_errors(api: Api) -> None:
     )  # fmt: skip
     assert f["points"] == [] and f["periods"] == []
     assert 2.9 < f["history_days"] < 3.1 and "needs 7 days of history" in f["detail"]
+    # The detail is read by people: in Chinese to a reader who asks for it, same figures.
+    zh = c.get("/v1/forecast?site=foundry", headers={**h, "Accept-Language": "zh-CN"}).json()
+    have = f"{f['history_days']:.1f}"
+    assert f["detail"] == f"a forecast needs 7 days of history; the site has {have} days"
+    assert zh["detail"] == f"预测需要 7 天的历史数据；该厂区目前有 {have} 天"
+    assert {k: v for k, v in zh.items() if k not in ("detail", "generated_at")} == {
+        k: v for k, v in f.items() if k not in ("detail", "generated_at")
+    }

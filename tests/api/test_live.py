@@ -214,13 +214,23 @@ def test_stream_events_and_heartbeat(
     assert kinds[-1] == "comment"
 
 
+# The stream's problem events in the reader's language (Accept-Language), as the API's
+# problem responses: (title, detail) of a revoked key.
+REVOKED = {
+    "en": ("Unauthorized", "unknown or revoked API key"),
+    "zh-CN": ("未授权", "API 密钥不存在或已吊销"),
+}
+
+
+@pytest.mark.parametrize("lang", list(REVOKED))
 def test_stream_ends_on_revocation(
-    live_plant: LivePlant, live_server: Server, monkeypatch: pytest.MonkeyPatch
+    live_plant: LivePlant, live_server: Server, monkeypatch: pytest.MonkeyPatch, lang: str
 ) -> None:
     monkeypatch.setattr(sse, "RECHECK_S", 0.0)  # the key is checked again every round
     url = f"{live_server.base}/v1/live/stream?interval=1"
     revoked = math.inf
-    headers = {"X-API-Key": live_plant.tokens["viewer"]}
+    headers = {"X-API-Key": live_plant.tokens["viewer"], "Accept-Language": lang}
+    problems: list[dict[str, Any]] = []
     with httpx.stream("GET", url, headers=headers, timeout=HTTP_TIMEOUT_S) as r:
         kinds = []
         for kind, fields in _events(r):
@@ -229,12 +239,53 @@ def test_stream_ends_on_revocation(
                 _revoke(live_plant, "viewer")
                 revoked = time.monotonic()
             if kind == "problem":
-                assert json.loads(fields["data"])["status"] == 401
+                problems.append(json.loads(fields["data"]))
         # the iteration ended: the server closed the stream
     assert kinds[-1] == "problem"
+    [p] = problems
+    assert (p["status"], p["type"]) == (401, "https://carbonstream.dev/problems/unauthorized")
+    assert (p["title"], p["detail"]) == REVOKED[lang]
     # Ended by the next round's check, long before the default RECHECK_S (60 s) would: a
     # hang bound, not a speed check (the whole exchange once took 38 s under load).
     assert time.monotonic() - revoked < 30
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "detail"),
+    [
+        ("en", "Database unavailable", "{error}"),
+        ("zh-CN", "数据库不可用", "无法连接数据库，请数秒后重试（{error}）"),
+    ],
+)
+def test_stream_tells_of_the_database_away_in_the_readers_language(
+    live_plant: LivePlant, live_server: Server, lang: str, title: str, detail: str
+) -> None:
+    """The pool cannot lend the snapshot a connection (our own build made to raise the
+    pool's PoolTimeout, as the pool does when the database is away): the stream says so
+    once in a problem event, in the request's language, and stays open."""
+    hub = live_server.hub
+    build = hub._build
+    error = "couldn't get a connection after 10.00 sec"
+
+    async def starved(now: dt.datetime) -> Any:
+        raise PoolTimeout(error)
+
+    hub._build = starved  # type: ignore[method-assign]
+    hub._cached = None
+    url = f"{live_server.base}/v1/live/stream?interval=1"
+    headers = {"X-API-Key": live_plant.tokens["viewer"], "Accept-Language": lang}
+    try:
+        with httpx.stream("GET", url, headers=headers, timeout=HTTP_TIMEOUT_S) as r:
+            assert r.status_code == 200
+            for kind, fields in _events(r):
+                if kind == "problem":
+                    p = json.loads(fields["data"])
+                    break
+                assert kind == "retry", kind  # nothing before the problem but the retry
+    finally:
+        hub._build = build  # type: ignore[method-assign]
+    assert (p["status"], p["type"]) == (503, "https://carbonstream.dev/problems/database")
+    assert (p["title"], p["detail"]) == (title, detail.format(error=error))
 
 
 def test_stream_stops_on_disconnect_and_shutdown(

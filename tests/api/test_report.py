@@ -267,6 +267,38 @@ def test_api_serves_the_report(example: Api, made: Made) -> None:
         assert r.headers["content-type"].startswith("application/problem+json")
 
 
+@pytest.mark.parametrize(
+    ("month", "en", "zh"),
+    [
+        (
+            "2999-12",
+            "month 2999-12 has not begun (it starts 2999-12-01T00:00:00+08:00)",
+            "2999-12 月尚未开始（开始于 2999-12-01T00:00:00+08:00）",
+        ),
+        (
+            "0000-01",
+            "month '0000-01': the year must be between 1970 and 2999",
+            "月份 '0000-01'：年份须在 1970 至 2999 之间",
+        ),
+    ],
+)
+def test_a_refused_report_month_is_told_in_the_readers_language(
+    example: Api, month: str, en: str, zh: str
+) -> None:
+    c, viewer = example.client, example.headers("viewer")
+    for lang, title, detail in (("en", "Invalid request", en), ("zh-CN", "请求无效", zh)):
+        r = c.get(
+            "/v1/reports/monthly",
+            params={"month": month},
+            headers={**viewer, "Accept-Language": lang},
+        )
+        assert r.status_code == 422, r.text
+        assert r.headers["content-language"] == lang
+        p = r.json()
+        assert p["type"] == "https://carbonstream.dev/problems/invalid-request"
+        assert (p["title"], p["detail"]) == (title, detail)
+
+
 def test_cli_refuses_a_bad_month_and_an_unknown_site(example: Api, tmp_path: Path) -> None:
     base = ["report", "--db-url", example.db_url, "--pdf", str(tmp_path / "x.pdf")]
     assert main([*base, "--month", "2026-13"]) == 1

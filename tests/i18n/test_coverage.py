@@ -210,11 +210,16 @@ def _literal_text(node: ast.AST) -> bool:
     return any(_literal_text(child) for child in ast.iter_child_nodes(node))
 
 
+def _english_str(node: ast.AST) -> bool:
+    """`str(e)`: an error's message passed on as text, its English."""
+    return isinstance(node, ast.Call) and getattr(node.func, "id", None) == "str"
+
+
 @pytest.mark.slow
 def test_no_problem_detail_is_written_as_english_text() -> None:
-    """A detail is a Msg (translated), or passes on what it is given: a domain error's own
-    message (`str(e)`, listed as not yet translated in docs/i18n.md) or a helper's
-    parameter, whose callers are checked the same way."""
+    """A detail is a Msg (translated), or passes on what it is given: a domain error's
+    own detail (a Msg: `e.detail`, never its English `str(e)`) or a helper's parameter,
+    whose callers are checked the same way."""
     helpers: dict[str, int] = {}  # function name -> index of the parameter used as detail
     for _, tree in _trees():
         for fn in ast.walk(tree):
@@ -234,6 +239,7 @@ def test_no_problem_detail_is_written_as_english_text() -> None:
     written = []
     for name, index in [("Problem", 2), *helpers.items()]:
         for path, call in _calls(name):
-            if len(call.args) > index and _literal_text(call.args[index]):
+            detail = call.args[index] if len(call.args) > index else None
+            if detail is not None and (_literal_text(detail) or _english_str(detail)):
                 written.append(f"{path.relative_to(ROOT)}:{call.lineno} {name}")
     assert written == []

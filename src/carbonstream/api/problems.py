@@ -97,15 +97,22 @@ def _localized(value: Any, locale: Locale) -> Any:
     return value
 
 
-def response(p: Problem, instance: str, locale: Locale = DEFAULT_LOCALE) -> JSONResponse:
+def document(p: Problem, instance: str | None, locale: Locale = DEFAULT_LOCALE) -> dict[str, Any]:
+    """The problem's JSON members, title and detail in ``locale``."""
     key = title_key(p)
     title = catalogue().text(key, locale) if key in catalogue().entries else p.title
     detail = p.detail.render(locale) if isinstance(p.detail, Msg) else p.detail
     body: dict[str, Any] = {"type": p.type, "title": title, "status": p.status}
     if detail:
         body["detail"] = detail
-    body["instance"] = instance
+    if instance is not None:
+        body["instance"] = instance
     body.update({k: _localized(v, locale) for k, v in p.extra.items()})
+    return body
+
+
+def response(p: Problem, instance: str, locale: Locale = DEFAULT_LOCALE) -> JSONResponse:
+    body = document(p, instance, locale)
     # The security headers here too: a 500 is sent from outside every middleware.
     headers = {
         "X-Content-Type-Options": "nosniff",

@@ -25,13 +25,14 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from carbonstream.api.problems import Problem
+from carbonstream.api.db import unavailable
+from carbonstream.api.problems import TYPE_BASE, Problem, document
 from carbonstream.domain.live import LiveHub
+from carbonstream.i18n import DEFAULT_LOCALE, Locale
 
 log = logging.getLogger(__name__)
 
@@ -50,22 +51,22 @@ def event(name: str, data: str, event_id: str | None = None) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def _problem(status: int, title: str, detail: str, type_: str) -> str:
-    body: dict[str, Any] = {
-        "type": f"https://carbonstream.dev/problems/{type_}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    return event("problem", json.dumps(body))
+def _problem(p: Problem, type_: str, locale: Locale) -> str:
+    """A ``problem`` event in the reader's language. Its ``type`` is the stream's own
+    (``database``, ``unauthorized``), as clients of the stream have always seen it."""
+    body = document(p, None, locale)
+    body["type"] = TYPE_BASE + type_
+    return event("problem", json.dumps(body, ensure_ascii=False))
 
 
 async def stream(
     hub: LiveHub,
     recheck: Callable[[], Awaitable[None]],
     interval_s: float,
+    locale: Locale = DEFAULT_LOCALE,
 ) -> AsyncIterator[str]:
-    """The event stream of one client; ends on disconnect (cancelled), revocation or close."""
+    """The event stream of one client; ends on disconnect (cancelled), revocation or close.
+    Its ``problem`` events are in ``locale`` (the request's Accept-Language)."""
     heartbeat_s, recheck_s = HEARTBEAT_S, RECHECK_S
     hub.bind()
     hub.streams += 1
@@ -81,7 +82,7 @@ async def stream(
             except (psycopg.OperationalError, PoolTimeout) as e:
                 if not db_down:
                     log.warning("live stream: database unavailable: %s", e)
-                    yield _problem(503, "Database unavailable", str(e).strip(), "database")
+                    yield _problem(unavailable(e), "database", locale)
                     last_sent = time.monotonic()
                     db_down = True
             else:
@@ -100,7 +101,7 @@ async def stream(
                     await recheck()
                 except Problem as p:
                     if p.status in (401, 403):
-                        yield _problem(p.status, p.title, str(p.detail), "unauthorized")
+                        yield _problem(p, "unauthorized", locale)
                         return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(hub.closing.wait(), interval_s)

@@ -26,6 +26,7 @@ from carbonstream.forecast.model import (
     HoltWintersWeekly,
     fit_auto,
 )
+from carbonstream.i18n import Msg
 
 STEP_NS = STEP_S * NS
 PERIODS = ("day", "month", "year")
@@ -36,10 +37,11 @@ class NotEnoughHistoryError(CarbonstreamError, ValueError):
 
     def __init__(self, have_s: float, need_s: float) -> None:
         self.have_s, self.need_s = have_s, need_s
-        super().__init__(
-            f"a forecast needs {need_s / 86400:g} days of history; the site has "
-            f"{have_s / 86400:.1f} days"
+        self.detail = Msg(
+            "problems.detail.not-enough-history",
+            {"need_days": f"{need_s / 86400:g}", "have_days": f"{have_s / 86400:.1f}"},
         )
+        super().__init__(str(self.detail))
 
 
 def quarter_floor(t_s: float) -> int:

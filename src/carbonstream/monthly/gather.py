@@ -50,7 +50,12 @@ FLAG_NOTES = {
 
 
 class ReportError(CarbonstreamError):
-    """The report cannot be made as asked (bad month, unknown site, no plant)."""
+    """The report cannot be made as asked (bad month, unknown site, no plant). ``detail``
+    says why in both languages (a catalogue message; ``str()`` is the English)."""
+
+    def __init__(self, detail: Msg) -> None:
+        super().__init__(str(detail))
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -125,10 +130,10 @@ def month_bounds(month: str, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
     """[local midnight of the 1st, local midnight of the next month's 1st)."""
     m = MONTH.match(month)
     if m is None:
-        raise ReportError(f"month {month!r}: give it as YYYY-MM, e.g. 2026-11")
+        raise ReportError(Msg("problems.detail.report-month-format", {"month": month}))
     y, mo = int(m.group(1)), int(m.group(2))
     if not 1970 <= y <= 2999:
-        raise ReportError(f"month {month!r}: the year must be between 1970 and 2999")
+        raise ReportError(Msg("problems.detail.report-month-year", {"month": month}))
     start = dt.datetime(y, mo, 1, tzinfo=zone)
     end = dt.datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=zone)
     return start, end
@@ -167,7 +172,9 @@ def report_period(
     progress: a report stops at now, so hours to come are neither data nor gaps."""
     start, month_end = month_bounds(month, zone)
     if now <= start:
-        raise ReportError(f"month {month} has not begun (it starts {start.isoformat()})")
+        raise ReportError(
+            Msg("problems.detail.report-not-begun", {"month": month, "start": start.isoformat()})
+        )
     if now >= month_end:
         return start, month_end, None
     until = now.astimezone(zone).replace(microsecond=0)
@@ -206,7 +213,8 @@ async def gather(
     wanted = [s.id for s in plant.sites] if sites is None else sites
     unknown = sorted(set(wanted) - {s.id for s in plant.sites} | (set(wanted) - set(keys)))
     if unknown:
-        raise ReportError(f"unknown site {', '.join(unknown)}")
+        sites_text = ", ".join(unknown)
+        raise ReportError(Msg("problems.detail.report-unknown-site", {"sites": sites_text}))
     site_ids = [s.id for s in plant.sites if s.id in wanted]
     site_keys = [keys[s] for s in site_ids]
     days = local_days(start, end)

@@ -12,7 +12,7 @@ from carbonstream.api import sse
 from carbonstream.api.admission import TOO_MANY, Gate, Slot
 from carbonstream.api.auth import ViewerReleased, viewer_released
 from carbonstream.api.deps import live_snapshot
-from carbonstream.api.problems import PROBLEM_RESPONSES
+from carbonstream.api.problems import PROBLEM_RESPONSES, request_locale
 from carbonstream.domain.live import LiveHub, LiveSnapshot
 
 router = APIRouter(prefix="/v1", tags=["live"], responses=PROBLEM_RESPONSES)
@@ -80,7 +80,7 @@ async def live_stream(
     gate: Gate = request.app.state.streams
     return _HeldStream(
         gate.admit(who.key_id),
-        sse.stream(_hub(request), recheck, interval),
+        sse.stream(_hub(request), recheck, interval, request_locale(request)),
         media_type=sse.MEDIA_TYPE,
         headers=sse.HEADERS,
     )

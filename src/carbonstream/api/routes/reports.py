@@ -93,7 +93,7 @@ async def _render(
                     _version(),
                 )
     except monthly.ReportError as e:
-        raise Problem(422, "Invalid request", str(e), "invalid-request") from None
+        raise Problem(422, "Invalid request", e.detail, "invalid-request") from None
     except (psycopg.OperationalError, PoolTimeout) as e:
         raise unavailable(e) from None
     locale = request_locale(request)  # Accept-Language, else the plant's locale

@@ -163,7 +163,10 @@ async function problemDetail(res) {
 async function connect() {
   const controller = new AbortController();
   state.controller = controller;
-  const headers = { "X-API-Key": state.key, Accept: "text/event-stream" };
+  // The stream's problem events and the forecast's detail come in the page's language.
+  const headers = {
+    "X-API-Key": state.key, Accept: "text/event-stream", "Accept-Language": state.locale,
+  };
   if (state.lastId) headers["Last-Event-ID"] = state.lastId;
   const res = await fetch(STREAM, { headers, signal: controller.signal, cache: "no-store" });
   if (res.status === 401 || res.status === 403) {
@@ -533,7 +536,7 @@ async function pollForecasts() {
     await Promise.all(sites.map(async (id) => {
       try {
         const res = await fetch(FORECAST + "?site=" + encodeURIComponent(id),
-          { headers: { "X-API-Key": state.key }, cache: "no-store" });
+          { headers: { "X-API-Key": state.key, "Accept-Language": state.locale }, cache: "no-store" });
         const body = res.ok ? await res.json() : null;
         if (body && body.status === "ok") state.forecasts[id] = { ok: body };
         else if (body && body.status === "insufficient_history") {
