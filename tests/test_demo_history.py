@@ -1,6 +1,7 @@
 """The demo's simulated past weeks: stored through ingest's commit path in the real
 PostgreSQL, they make ``/v1/opportunities`` find the planted waste on the right meters,
-and the live simulator carries on from the stored registers without a reset."""
+``/v1/flexible-loads`` plan the planted batch for tomorrow, and the live simulator
+carries on from the stored registers without a reset."""
 
 from __future__ import annotations
 
@@ -18,7 +19,18 @@ from carbonstream.config.plant import Plant
 from carbonstream.core import Engine, FactorLibrary
 from carbonstream.core.energy import for_plant
 from carbonstream.core.flags import Flag
-from carbonstream.demo.history import DRIFT_METER, WEEKEND_KW, WEEKEND_METER, Seeded, seed
+from carbonstream.demo.history import (
+    BATCH_AT_HOUR,
+    BATCH_HOURS,
+    BATCH_KW,
+    BATCH_METER,
+    DRIFT_METER,
+    WEEKEND_KW,
+    WEEKEND_METER,
+    Seeded,
+    seed,
+)
+from carbonstream.energy.flexible import site_history, tomorrow
 from carbonstream.energy.stored import stored_opportunities
 from carbonstream.ingest.commit import Committer, Part
 from carbonstream.sim.plant_sim import PlantSimulator, SimOptions
@@ -71,6 +83,75 @@ def test_the_planted_waste_is_found_on_the_right_meters(
     assert idle["energy_unit"] == "MWh"
     assert idle["energy_per_year"] == pytest.approx(WEEKEND_KW * 8760 * 2 / 7 / 1000, rel=0.05)
     assert drift["tco2e_per_year"] > 0 and drift["energy_unit"] == "MWh"
+
+
+def test_the_batch_is_no_false_opportunity(seeded: tuple[str, Plant, Seeded]) -> None:
+    url, plant, _ = seeded
+    found = _opportunities(url, plant)
+    # The chargers run in production hours: the feeder's only idle load is the weekend's,
+    # a batch at the same hours every weekday is no drift, and 80 kW is too little of the
+    # site's peak to be worth moving for the demand charge: the planted waste is all.
+    assert {(o["kind"], o["meter"]) for o in found} == {
+        ("idle_load", WEEKEND_METER),
+        ("drift", DRIFT_METER),
+    }, found
+    (idle,) = [o for o in found if o["meter"] == BATCH_METER]
+    assert {h.split()[0] for h in idle["hours"].split(", ")} == {"sat", "sun"}, idle["hours"]
+
+
+def test_the_batch_is_stored_as_planted(seeded: tuple[str, Plant, Seeded]) -> None:
+    url, plant, s = seeded
+    with connect(url) as conn:
+        rows = conn.execute(
+            "SELECT e.bucket, e.quantity FROM emission_lines e JOIN meters m ON m.key = e.meter"
+            " WHERE m.id = %s ORDER BY e.bucket",
+            (BATCH_METER,),
+        ).fetchall()
+    zone = plant.zone
+    first, last = s.start.astimezone(zone).date(), s.end.astimezone(zone).date()
+    run: dict[dt.date, float] = {}
+    rest: dict[dt.date, float] = {}
+    for bucket, mwh in rows:
+        local = bucket.astimezone(zone)
+        if local.weekday() >= 5 or not first < local.date() < last:
+            continue  # weekends carry the idle compressor; the ends are part days
+        hour = local.hour + local.minute / 60
+        if BATCH_AT_HOUR <= hour < BATCH_AT_HOUR + BATCH_HOURS:
+            run[local.date()] = run.get(local.date(), 0.0) + float(mwh)
+        elif hour >= BATCH_AT_HOUR + BATCH_HOURS + 1:
+            rest[local.date()] = rest.get(local.date(), 0.0) + float(mwh)
+    # 19 whole weekdays in the 28 days. Per run, the chargers' 80 kW x 3 h = 240 kWh on top
+    # of the feeder's standby, taken as its mean kW from 14:00 to 24:00 of the same day.
+    assert len(run) == 19 and run.keys() == rest.keys()
+    after = 24 - (BATCH_AT_HOUR + BATCH_HOURS + 1)
+    per_run_kwh = [(run[d] - rest[d] / after * BATCH_HOURS) * 1000 for d in run]
+    assert BATCH_KW * BATCH_HOURS == 240
+    assert float(np.mean(per_run_kwh)) == pytest.approx(240, rel=0.05)
+    assert min(per_run_kwh) == pytest.approx(240, rel=0.05)
+
+
+def test_the_batch_is_planned_for_tomorrow(seeded: tuple[str, Plant, Seeded]) -> None:
+    url, plant, _ = seeded
+    (load,) = [f for f in plant.energy.flexible_loads if f.meter == BATCH_METER]
+    assert (load.kw, load.hours) == (BATCH_KW, BATCH_HOURS)  # the plant file names the batch
+
+    async def go() -> tuple[list[dict[str, Any]], float]:
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+            factor, _ = await site_history(conn, plant, load.site, END)
+            return await tomorrow(conn, plant, END), factor
+
+    plans, factor = asyncio.run(go())
+    (plan,) = [p for p in plans if p["load"] == load.id]
+    assert plan["day"] == "2026-12-01" and plan["meter"] == BATCH_METER
+    start, end = int(plan["start"][:2]), int(plan["end"][:2])
+    assert end - start == BATCH_HOURS and start >= 6 and end <= 22
+    # With no PV surplus (evenings), 80 kW x 3 h = 0.24 MWh of grid power at the site's
+    # own location-based factor of the last 7 days; the weekend's PV export makes midday
+    # cheaper, so the plan is neither flat nor the worst.
+    assert factor > 0
+    assert plan["worst_tco2e"] == pytest.approx(BATCH_KW * BATCH_HOURS / 1000 * factor, rel=1e-9)
+    assert 0 < plan["tco2e"] < plan["worst_tco2e"] and not plan["all_hours_alike"]
+    assert start >= 9 and end <= 16  # around noon, where the PV export is
 
 
 def test_the_live_simulator_carries_on_from_the_stored_registers(

@@ -3,12 +3,18 @@
 The opportunity detectors look at the last four weeks of stored data; a demo that
 starts from an empty database would show none. So the demo first stores
 ``HISTORY_DAYS`` of the simulator's readings up to now through ingest's own commit
-path (the transactions the ingest service runs), with two patterns planted
+path (the transactions the ingest service runs), with three patterns planted
 (``sim.patterns``) on meters of the example plant:
 
 * the warehouse feeder left on at weekends (``WEEKEND_KW``, a compressor);
 * the foundry incomer drifting up by ``DRIFT`` from ``DRIFT_DAYS`` days ago (a
-  fouling chiller on that feeder).
+  fouling chiller on that feeder);
+* a movable batch on the warehouse feeder: the forklift chargers, ``BATCH_KW`` for
+  ``BATCH_HOURS`` from ``BATCH_AT_HOUR`` on weekdays, in the day shift's peak. The
+  plant file names it as a flexible load (``energy.flexible_loads``), so the demo's
+  ``/v1/flexible-loads`` plans it for tomorrow. It is no waste: it runs in production
+  hours, and the simulator lets a batch meter idle at its standby otherwise, so the
+  feeder's weekend load stays the only idle load on it.
 
 The live simulator then carries on from each counter's last stored register, so
 the seam is neither a reset nor a jump. The history is unsigned (no gateway sent
@@ -34,6 +40,9 @@ HISTORY_DAYS = 28  # the detectors' default window
 STEP_S = 900  # counters every 15 minutes: the detectors' resolution (rate meters: 60 s)
 WEEKEND_METER, WEEKEND_KW = "warehouse-power", 40.0
 DRIFT_METER, DRIFT, DRIFT_DAYS = "foundry-grid", 0.20, 8.0
+# The chargers' batch; the plant file's flexible load of that meter has the same kW
+# and hours (tests/test_demo_history.py holds them equal).
+BATCH_METER, BATCH_KW, BATCH_HOURS, BATCH_AT_HOUR = "warehouse-power", 80.0, 3, 10.0
 CHUNK = 20_000  # readings per transaction
 BASE_S = 900  # the history's buckets (ingest's are 60 s)
 
@@ -47,7 +56,7 @@ class Seeded:
 
 
 def patterns(plant: Plant, end: dt.datetime) -> tuple[Pattern, ...]:
-    """The planted waste, on the meters of the plant that have those ids."""
+    """The planted patterns, on the meters of the plant that have those ids."""
     ids = {m.id for m in plant.meters}
     out = []
     if WEEKEND_METER in ids:
@@ -55,6 +64,9 @@ def patterns(plant: Plant, end: dt.datetime) -> tuple[Pattern, ...]:
     if DRIFT_METER in ids:
         start = end - dt.timedelta(days=DRIFT_DAYS)
         out.append(Pattern("drift", DRIFT_METER, start=start, ramp_days=1.0, fraction=DRIFT))
+    if BATCH_METER in ids:
+        batch = Pattern("batch", BATCH_METER, kw=BATCH_KW, at_hour=BATCH_AT_HOUR, hours=BATCH_HOURS)
+        out.append(batch)
     return tuple(out)
 
 
