@@ -176,8 +176,8 @@ def find(ep: EnergyParams, w: Window) -> list[dict[str, Any]]:
             "drift",
             float(dr.excess_per_hour[k]) * det.HOURS_PER_YEAR,
             {
-                "hours": "all hours since about "
-                + c.start(int(dr.start[k])).astimezone(zone).isoformat(),
+                # Language-neutral (the page shows it as is in zh-CN and en): from then on.
+                "hours": "≥ " + c.start(int(dr.start[k])).astimezone(zone).isoformat(),
                 "flagged_hours": len(flagged),
                 "detail": {
                     "excess_per_hour": float(dr.excess_per_hour[k]),
@@ -271,7 +271,7 @@ def _demand(
                 "tce_per_year": 0.0,
                 "tco2e_per_year": 0.0,
                 "cost_yuan_per_year": None if tariff is None else kw_saved * tariff * 12,
-                "hours": f"{f.hours} h between {f.earliest} and {f.latest_end}",
+                "hours": f"{f.hours} h, {f.earliest}-{f.latest_end}",
                 "flagged_hours": 0,
                 "first": start.astimezone(zone).isoformat(),
                 "last": end.astimezone(zone).isoformat(),
