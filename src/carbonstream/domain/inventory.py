@@ -405,17 +405,7 @@ def build(
         lineage=lineage,
         certificates=certificates,
         offsets=offsets,
-        net=Net(
-            scope1_t=n.scope1_t,
-            scope2_t=n.scope2_t,
-            scope2_basis=basis,
-            offsets_t=n.offsets_t,
-            net_t=n.net_t,
-            zero_carbon=n.zero_carbon,
-            remaining_t=n.remaining_t,
-            over_offset=n.over_offset,
-            over_offset_t=n.over_offset_t,
-        ),
+        net=green.from_net(Net, n),
         offsetting=OffsettingPart.model_validate(asdict(offsetting)),
         zero_carbon=ZeroCarbonPart(
             scope2_basis=basis,
