@@ -12,10 +12,12 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 
 from carbonstream.api import ApiSettings, create_app, server
 from carbonstream.api.settings import ApiLimits
@@ -119,7 +121,13 @@ class Server:
 @pytest.fixture
 def live_server(live_plant: LivePlant, live_limits: ApiLimits) -> Iterator[Server]:
     settings = ApiSettings(plant=str(PLANT), pool_size=4, limits=live_limits)
-    app = create_app(settings, live_plant.url)
+    with serve(create_app(settings, live_plant.url)) as srv:
+        yield srv
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[Server]:
+    """The app under a real uvicorn in a thread of its own, stopped at the end."""
     port = free_port()
     api = server.ApiServer(app, server.config(app, "127.0.0.1", port, "warning"), own_signals=False)
     loop = asyncio.new_event_loop()

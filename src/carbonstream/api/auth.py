@@ -12,11 +12,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-import psycopg
 from fastapi import Depends, Request
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from carbonstream.api.db import AsyncConn, Connection, unavailable
+from carbonstream.api.db import AsyncConn, borrow, lent
 from carbonstream.api.problems import Problem
 from carbonstream.i18n import Msg
 from carbonstream.store import keys
@@ -53,65 +51,68 @@ def _unauthorized(detail: Msg) -> Problem:
     )
 
 
-def require(role: Role) -> Callable[[Request, Connection], Awaitable[Principal]]:
-    async def dependency(request: Request, conn: Connection) -> Principal:
-        token = _token(request)
-        if token is None:
-            raise _unauthorized(Msg("problems.detail.send-key", {"header": HEADER}))
-        parsed = keys.parse_token(token)
-        if parsed is None:
-            raise _unauthorized(Msg("problems.detail.key-malformed"))
-        key_id, secret = parsed
-        row = await (
-            await conn.execute(keys.AUTH_SQL, {"id": key_id, "digest": keys.digest(secret)})
-        ).fetchone()
-        if row is None or not keys.matches(secret, row[2]):
-            raise _unauthorized(Msg("problems.detail.key-unknown"))
-        have = Role.parse(row[1])
-        if have < role:
-            raise Problem(
-                403,
-                "Forbidden",
-                Msg(
-                    "problems.detail.role-needed",
-                    {"role": role.name.lower(), "key_id": key_id, "have": have.name.lower()},
-                ),
-                "forbidden",
-            )
-        return Principal(key_id, row[0], have)
+def _parsed(request: Request) -> tuple[str, str]:
+    """The key's id and secret; no key or a malformed one is refused before any query."""
+    token = _token(request)
+    if token is None:
+        raise _unauthorized(Msg("problems.detail.send-key", {"header": HEADER}))
+    parsed = keys.parse_token(token)
+    if parsed is None:
+        raise _unauthorized(Msg("problems.detail.key-malformed"))
+    return parsed
+
+
+async def _principal(conn: AsyncConn, key_id: str, secret: str, role: Role) -> Principal:
+    row = await (
+        await conn.execute(keys.AUTH_SQL, {"id": key_id, "digest": keys.digest(secret)})
+    ).fetchone()
+    if row is None or not keys.matches(secret, row[2]):
+        raise _unauthorized(Msg("problems.detail.key-unknown"))
+    have = Role.parse(row[1])
+    if have < role:
+        raise Problem(
+            403,
+            "Forbidden",
+            Msg(
+                "problems.detail.role-needed",
+                {"role": role.name.lower(), "key_id": key_id, "have": have.name.lower()},
+            ),
+            "forbidden",
+        )
+    return Principal(key_id, row[0], have)
+
+
+def require(role: Role) -> Callable[[Request], Awaitable[Principal]]:
+    """The key check of a route: on the connection the route holds (its ``Connection``,
+    when resolved first), else on one borrowed for the check and returned before the route
+    runs. So a request never holds two connections at once, and a route that holds none
+    (a stream, one that waits for the shared live snapshot, whose build needs one) holds
+    none for its key either: with the pool's every connection held by such requests, the
+    build would starve."""
+
+    async def dependency(request: Request) -> Principal:
+        key_id, secret = _parsed(request)
+        held = lent(request)
+        if held is not None:
+            return await _principal(held, key_id, secret, role)
+        async with borrow(request) as conn:
+            return await _principal(conn, key_id, secret, role)
 
     dependency.role = role  # type: ignore[attr-defined]  # read by the route audit test
     return dependency
 
 
-_viewer = require(Role.VIEWER)
+check_viewer = require(Role.VIEWER)
+"""The viewer check as a call: also mid-stream, so a revoked key loses its stream."""
 
 
 async def require_unless_public(request: Request) -> Principal | None:
-    """A viewer key, unless the settings serve ``/metrics`` publicly (checked on a released
-    connection: ``/metrics`` waits for the shared live snapshot)."""
+    """A viewer key, unless the settings serve ``/metrics`` publicly."""
     if request.app.state.settings.public_metrics:
         return None
-    return await viewer_released(request)
+    return await check_viewer(request)
 
 
-Viewer = Annotated[Principal, Depends(_viewer)]
+Viewer = Annotated[Principal, Depends(check_viewer)]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
-
-
-async def viewer_released(request: Request) -> Principal:
-    """The viewer check of every route, on a connection held only for the check: a stream
-    must not keep a pooled connection for its life, and a snapshot request must not hold
-    one while it waits for the shared snapshot (which needs one: with the pool's every
-    connection held by waiting requests, it would starve)."""
-    pool: AsyncConnectionPool[AsyncConn] = request.app.state.pool
-    try:
-        async with pool.connection(timeout=10) as conn:
-            return await require(Role.VIEWER)(request, conn)
-    except (psycopg.OperationalError, PoolTimeout) as e:
-        raise unavailable(e) from None
-
-
-viewer_released.role = Role.VIEWER  # type: ignore[attr-defined]  # read by the route audit test
-ViewerReleased = Annotated[Principal, Depends(viewer_released)]

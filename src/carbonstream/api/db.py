@@ -16,9 +16,10 @@ from carbonstream.api.problems import Problem
 from carbonstream.i18n import Msg
 from carbonstream.store.db import AsyncConn
 
-__all__ = ["AsyncConn", "Connection", "borrow", "make_pool", "unavailable"]
+__all__ = ["AsyncConn", "Connection", "borrow", "lent", "make_pool", "unavailable"]
 
 _IDLE_CHECK_S = 10.0
+_LENT = "lent_connection"  # the request's state: the connection its Connection holds
 _returned: weakref.WeakKeyDictionary[AsyncConn, float] = weakref.WeakKeyDictionary()
 
 
@@ -72,7 +73,18 @@ async def borrow(request: Request) -> AsyncIterator[AsyncConn]:
 
 async def _connection(request: Request) -> AsyncIterator[AsyncConn]:
     async with borrow(request) as conn:
-        yield conn
+        setattr(request.state, _LENT, conn)
+        try:
+            yield conn
+        finally:
+            setattr(request.state, _LENT, None)
+
+
+def lent(request: Request) -> AsyncConn | None:
+    """The connection the request's route holds (its :data:`Connection`), if it holds one
+    now: a check before the route (the key's) uses it rather than take a second."""
+    conn: AsyncConn | None = getattr(request.state, _LENT, None)
+    return conn
 
 
 Connection = Annotated[AsyncConn, Depends(_connection)]

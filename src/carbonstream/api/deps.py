@@ -72,8 +72,8 @@ async def _live(request: Request) -> LiveHub:
 
 async def live_snapshot(hub: LiveHub) -> LiveSnapshot:
     """The shared live snapshot for a route. Await it before borrowing a connection
-    (:func:`carbonstream.api.db.borrow`, and a viewer check on a released one): its build
-    takes a connection of its own. A database that cannot be reached is a 503."""
+    (:func:`carbonstream.api.db.borrow`; the key check has returned its own by then): its
+    build takes a connection of its own. A database that cannot be reached is a 503."""
     try:
         return await hub.snapshot()
     except psycopg.OperationalError as e:  # PoolTimeout included

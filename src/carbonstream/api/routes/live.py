@@ -10,7 +10,7 @@ from starlette.types import Receive, Scope, Send
 
 from carbonstream.api import sse
 from carbonstream.api.admission import TOO_MANY, Gate, Slot
-from carbonstream.api.auth import ViewerReleased, viewer_released
+from carbonstream.api.auth import Viewer, check_viewer
 from carbonstream.api.deps import ReaderLocale, live_snapshot
 from carbonstream.api.problems import PROBLEM_RESPONSES
 from carbonstream.domain.live import LiveHub, LiveSnapshot
@@ -55,7 +55,7 @@ class _HeldStream(StreamingResponse):
     summary="Live rates by scope, today's and this month's totals against budget, meters",
     response_model=LiveSnapshot,
 )
-async def live(request: Request, _: ViewerReleased) -> LiveSnapshot:
+async def live(request: Request, _: Viewer) -> LiveSnapshot:
     # A pool that cannot lend the build its connection is a 503, as on /v1/sites.
     return await live_snapshot(_hub(request))
 
@@ -69,14 +69,14 @@ async def live(request: Request, _: ViewerReleased) -> LiveSnapshot:
 )
 async def live_stream(
     request: Request,
-    who: ViewerReleased,
+    who: Viewer,
     locale: ReaderLocale,
     interval: Annotated[
         float, Query(ge=1, le=60, description="Seconds between checks for a new snapshot.")
     ] = 2.0,
 ) -> StreamingResponse:
     async def recheck() -> None:
-        await viewer_released(request)
+        await check_viewer(request)
 
     gate: Gate = request.app.state.streams
     return _HeldStream(

@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from carbonstream import monthly
 from carbonstream.api.admission import TOO_MANY, Gate
-from carbonstream.api.auth import ViewerReleased
+from carbonstream.api.auth import Viewer
 from carbonstream.api.catalog import Catalog
 from carbonstream.api.db import unavailable
 from carbonstream.api.deps import XLSX_MEDIA, CatalogDep, MetricsDep, PlantDep, timed
@@ -47,7 +47,7 @@ _version = functools.cache(code_version)
 )
 async def monthly_report(
     request: Request,
-    who: ViewerReleased,
+    who: Viewer,
     plant: PlantDep,
     catalog: CatalogDep,
     metrics: MetricsDep,

@@ -6,7 +6,7 @@ import datetime as dt
 
 from fastapi import APIRouter, Request
 
-from carbonstream.api.auth import Viewer, ViewerReleased
+from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection, borrow
 from carbonstream.api.deps import (
     CatalogDep,
@@ -107,7 +107,7 @@ def _site(
 )
 async def list_sites(
     request: Request,
-    _: ViewerReleased,
+    _: Viewer,
     plant: PlantDep,
     settings: SettingsDep,
     metrics: MetricsDep,
@@ -136,7 +136,7 @@ async def list_sites(
 async def get_site(
     site_id: str,
     request: Request,
-    _: ViewerReleased,
+    _: Viewer,
     plant: PlantDep,
     settings: SettingsDep,
     metrics: MetricsDep,
