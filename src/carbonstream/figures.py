@@ -13,6 +13,8 @@ import math
 from decimal import ROUND_HALF_UP, Decimal
 
 SIGNIFICANT = 3
+# A report's tables (the PDF's and the XLSX's) show three decimals at least.
+TABLE_DECIMALS = 3
 
 
 def decimals(value: float, min_decimals: int = 0, significant: int = SIGNIFICANT) -> int:
@@ -33,7 +35,7 @@ def figure(value: float, min_decimals: int = 0, significant: int = SIGNIFICANT) 
     return f"{exact:,.{d}f}"
 
 
-def excel_format(value: float, min_decimals: int = 3) -> str:
+def excel_format(value: float, min_decimals: int = TABLE_DECIMALS) -> str:
     """An Excel number format showing ``value`` as :func:`figure` writes it."""
     d = decimals(value, min_decimals)
     return "#,##0" + ("." + "0" * d if d else "")

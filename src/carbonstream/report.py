@@ -35,13 +35,6 @@ from carbonstream.fieldunits import tidy_rows
 # factors carry their unit in the name; meters give their own unit, gases and the
 # intervals not counted.
 SCHEMA = "carbonstream.compute/v2"
-DERIVED_TOTALS = (
-    "scope1_ch4_co2e_t",
-    "scope1_n2o_co2e_t",
-    "ghg_total_location_t",
-    "ghg_total_market_t",
-    "cn_total_t",
-)
 GAS_CO2E = ("scope1_ch4_co2e_t", "scope1_n2o_co2e_t")
 
 

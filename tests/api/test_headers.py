@@ -71,3 +71,44 @@ def test_static_files_of_the_page_may_be_cached(
     r = httpx.get(live_server.base + path, timeout=HTTP_TIMEOUT_S)
     assert r.status_code == 200
     assert r.headers.get("cache-control") != "no-store"  # no data, no key: cacheable
+
+
+# Responses in the reader's language: (what, method, path, role or None for no key, status).
+# Problems from a route, from the guard before routing and from an unknown path; the
+# forecast (its insufficient-history detail is localised); the stream; the page's
+# messages; the monthly report.
+IN_THE_READERS_LANGUAGE = [
+    ("401 problem", "/v1/sites", None, 401),
+    ("404 problem, unknown path", "/v1/nosuch", "viewer", 404),
+    ("422 problem, unknown parameter", "/v1/sites?colour=blue", "viewer", 422),
+    ("422 problem from the guard", "/v1/sites%01", "viewer", 422),
+    ("forecast", "/v1/forecast?site=assembly", "viewer", 200),
+    ("live stream", "/v1/live/stream", "viewer", 200),
+    ("live page messages", "/i18n/live.json", None, 200),
+    ("monthly report", "/v1/reports/monthly?month=2026-11&format=xlsx", "viewer", 200),
+]
+
+
+def _vary(r: httpx.Response) -> list[str]:
+    return [v.strip().lower() for h in r.headers.get_list("vary") for v in h.split(",")]
+
+
+def test_every_response_in_the_readers_language_says_vary_accept_language(
+    live_plant: LivePlant, live_server: Server
+) -> None:
+    """A cache keyed without Accept-Language would serve one reader's language to another:
+    each of these says ``Vary: Accept-Language`` once; a response that is the same in
+    every language (the sites' figures, the OpenAPI document) does not."""
+    with httpx.Client(base_url=live_server.base, timeout=HTTP_TIMEOUT_S) as client:
+        for what, path, role, status in IN_THE_READERS_LANGUAGE:
+            headers = {"Accept-Language": "zh-CN"}
+            if role is not None:
+                headers["X-API-Key"] = live_plant.tokens[role]
+            with client.stream("GET", path, headers=headers) as r:
+                assert r.status_code == status, (what, r.status_code)
+                assert _vary(r).count("accept-language") == 1, (what, r.headers)
+        viewer = {"X-API-Key": live_plant.tokens["viewer"], "Accept-Language": "zh-CN"}
+        for path in ("/v1/sites", "/openapi.json"):
+            r = client.get(path, headers=viewer)
+            assert r.status_code == 200, (path, r.text[:200])
+            assert "accept-language" not in _vary(r), (path, r.headers)

@@ -21,6 +21,7 @@ import pytest
 from psycopg_pool import PoolTimeout
 
 from carbonstream.api import sse
+from carbonstream.api.db import unavailable
 from carbonstream.store import keys
 from carbonstream.store.db import connect
 
@@ -284,7 +285,9 @@ def test_stream_tells_of_the_database_away_in_the_readers_language(
                 assert kind == "retry", kind  # nothing before the problem but the retry
     finally:
         hub._build = build  # type: ignore[method-assign]
-    assert (p["status"], p["type"]) == (503, "https://carbonstream.dev/problems/database")
+    # The type the API's 503 has (db.unavailable), not one of the stream's own.
+    assert (p["status"], p["type"]) == (503, unavailable(PoolTimeout(error)).type)
+    assert p["type"] == "https://carbonstream.dev/problems/database-unavailable"
     assert (p["title"], p["detail"]) == (title, detail.format(error=error))
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from carbonstream.api.settings import load_api_settings
-from carbonstream.config.settings import ServiceSettings, env_secret
+from carbonstream.config.settings import ServiceSettings
+from carbonstream.envsecret import env_secret
 from carbonstream.errors import ConfigError
 from carbonstream.ingest.settings import MqttSettings, load_ingest_settings
 

@@ -146,7 +146,8 @@ def test_unset_password_variable_fails_at_start(
     data = gateway_config(tmp_path, [device], prefix="")
     gateway = Gateway(file=validate(data, GatewayFile, "test"), plant=None, base_dir=tmp_path)
     assert check(gateway) == [
-        f"devices[0] (id 'scada').password_env: environment variable {PASSWORD_ENV} is not set"
+        f"devices[0] (id 'scada').password_env: environment variable {PASSWORD_ENV} is not "
+        "set: set it, or remove password_env"
     ]
     # The source refuses too, so a service built without check() cannot start with "".
     opcua_device = gateway.file.devices[0]

@@ -20,13 +20,13 @@ from fastapi import Depends, Query, Request
 from carbonstream.api.catalog import Catalog
 from carbonstream.api.db import unavailable
 from carbonstream.api.metrics import ApiMetrics
-from carbonstream.api.problems import Problem
+from carbonstream.api.problems import Problem, request_locale
 from carbonstream.api.schemas.values import Instant, set_zone
 from carbonstream.api.settings import ApiSettings
 from carbonstream.config.plant import Meter, Plant
 from carbonstream.domain.bounds import Bounds
 from carbonstream.domain.live import LiveHub, LiveSnapshot
-from carbonstream.i18n import Msg
+from carbonstream.i18n import Locale, Msg
 from carbonstream.ledger import LedgerError, SerialRange
 
 
@@ -53,6 +53,10 @@ async def _catalog(request: Request) -> Catalog:
 async def _metrics(request: Request) -> ApiMetrics:
     metrics: ApiMetrics = request.app.state.metrics
     return metrics
+
+
+async def _reader_locale(request: Request) -> Locale:
+    return request_locale(request)
 
 
 async def plant_times(request: Request) -> None:
@@ -82,6 +86,9 @@ SettingsDep = Annotated[ApiSettings, Depends(_settings)]
 MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]
 CatalogDep = Annotated[Catalog, Depends(_catalog)]
 BoundsDep = Annotated[Bounds, Depends(_bounds)]
+ReaderLocale = Annotated[Locale, Depends(_reader_locale)]
+"""The reader's language (Accept-Language, else the plant's). A route that takes it says
+``Vary: Accept-Language`` on every response, whichever of its branches renders text."""
 
 
 @asynccontextmanager

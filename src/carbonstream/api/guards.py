@@ -16,7 +16,9 @@ come too late. Six unauthenticated 200 MB POSTs took an API without this from
   client names (site, meter, contract) has one.
 - Every response says ``X-Content-Type-Options: nosniff``; every response but the
   live page's static files says ``Cache-Control: no-store`` (keyed data must not
-  sit in a shared cache or a browser's history).
+  sit in a shared cache or a browser's history); every response in the reader's
+  language (a problem, or a route that asked ``problems.request_locale``) says
+  ``Vary: Accept-Language``.
 """
 
 from __future__ import annotations
@@ -181,7 +183,8 @@ async def _refuse(scope: Scope, send: Send, p: problems.Problem, close: bool = F
 
 
 class SecurityHeaders:
-    """nosniff on every response; no-store on every response but static files."""
+    """nosniff on every response; no-store on every response but static files; Vary:
+    Accept-Language on every response in the reader's language."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -191,6 +194,9 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         cacheable = scope["path"].startswith(_CACHEABLE_PREFIX)
+        # The request's state, shared with the routes' Request objects: where
+        # request_locale leaves its mark.
+        state: dict[str, Any] = scope.setdefault("state", {})
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -198,6 +204,8 @@ class SecurityHeaders:
                 headers["X-Content-Type-Options"] = "nosniff"
                 if not cacheable:
                     headers["Cache-Control"] = "no-store"
+                if state.get(problems.LANGUAGE_MARK):
+                    problems.vary_language(headers)
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -20,6 +20,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from carbonstream.domain.errors import NotFoundError, RefusalError
@@ -73,8 +74,23 @@ def client_data_error(exc: psycopg.DataError) -> bool:
     return isinstance(exc, _CLIENT_DATA_ERRORS) or exc.sqlstate is None
 
 
+# The mark (in the request's state) of a response whose body is in the reader's language;
+# guards.SecurityHeaders then says Vary: Accept-Language on it.
+LANGUAGE_MARK = "language_varies"
+
+
+def vary_language(headers: MutableHeaders) -> None:
+    """``Vary: Accept-Language`` on a response, once, beside any other Vary it has: a
+    cache must not serve one reader's language to another."""
+    have = {v.strip().lower() for v in headers.get("vary", "").split(",")}
+    if "accept-language" not in have:
+        headers.add_vary_header("Accept-Language")
+
+
 def request_locale(request: Request) -> Locale:
-    """The reader's locale: Accept-Language, else the plant's configured locale."""
+    """The reader's locale: Accept-Language, else the plant's configured locale. Asking
+    marks the response as varying by Accept-Language (:data:`LANGUAGE_MARK`)."""
+    setattr(request.state, LANGUAGE_MARK, True)
     plant = getattr(request.app.state, "plant", None)
     default = plant.locale if plant is not None else DEFAULT_LOCALE
     return negotiate(request.headers.get("accept-language"), default)
@@ -120,7 +136,9 @@ def response(p: Problem, instance: str, locale: Locale = DEFAULT_LOCALE) -> JSON
         **p.headers,
         "Content-Language": str(locale),
     }
-    return JSONResponse(body, status_code=p.status, media_type=MEDIA_TYPE, headers=headers)
+    r = JSONResponse(body, status_code=p.status, media_type=MEDIA_TYPE, headers=headers)
+    vary_language(r.headers)  # here too: a 500 and a guard's refusal pass no middleware
+    return r
 
 
 def refused(exc: RefusalError) -> Problem:

@@ -7,8 +7,9 @@ complete with the first event it gets and nothing needs replaying. Events:
 - ``snapshot``: a :class:`~carbonstream.domain.live.LiveSnapshot` as JSON, sent at
   once and then whenever it changed (checked every ``interval`` seconds); the
   ``id`` is its time in epoch milliseconds.
-- ``problem``: an RFC 9457 problem (database away: the stream stays open and
-  resumes; key revoked: the stream ends).
+- ``problem``: an RFC 9457 problem, of the type the API gives the same condition
+  (``database-unavailable``: the stream stays open and resumes; ``unauthorized``, a
+  revoked key: the stream ends).
 - ``bye``: the server is shutting down; reconnect after ``retry``.
 - a ``: heartbeat`` comment when nothing else was sent for ``heartbeat_s``, so
   proxies and clients can tell a quiet stream from a dead one.
@@ -30,7 +31,7 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from carbonstream.api.db import unavailable
-from carbonstream.api.problems import TYPE_BASE, Problem, document
+from carbonstream.api.problems import Problem, document
 from carbonstream.domain.live import LiveHub
 from carbonstream.i18n import DEFAULT_LOCALE, Locale
 
@@ -51,12 +52,11 @@ def event(name: str, data: str, event_id: str | None = None) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def _problem(p: Problem, type_: str, locale: Locale) -> str:
-    """A ``problem`` event in the reader's language. Its ``type`` is the stream's own
-    (``database``, ``unauthorized``), as clients of the stream have always seen it."""
-    body = document(p, None, locale)
-    body["type"] = TYPE_BASE + type_
-    return event("problem", json.dumps(body, ensure_ascii=False))
+def _problem(p: Problem, locale: Locale) -> str:
+    """A ``problem`` event in the reader's language, the very document the API answers
+    the same condition with (``database-unavailable``, ``unauthorized``): one type per
+    condition, whichever way a client reads it."""
+    return event("problem", json.dumps(document(p, None, locale), ensure_ascii=False))
 
 
 async def stream(
@@ -82,7 +82,7 @@ async def stream(
             except (psycopg.OperationalError, PoolTimeout) as e:
                 if not db_down:
                     log.warning("live stream: database unavailable: %s", e)
-                    yield _problem(unavailable(e), "database", locale)
+                    yield _problem(unavailable(e), locale)
                     last_sent = time.monotonic()
                     db_down = True
             else:
@@ -101,7 +101,7 @@ async def stream(
                     await recheck()
                 except Problem as p:
                     if p.status in (401, 403):
-                        yield _problem(p, "unauthorized", locale)
+                        yield _problem(p, locale)
                         return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(hub.closing.wait(), interval_s)

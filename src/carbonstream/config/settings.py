@@ -3,13 +3,12 @@
 A settings file is one validated model (YAML or TOML, every problem named by its
 field, see ``config.loader``); its ``plant`` path is relative to the file; a
 secret never sits in the file: a ``*_env`` field names the environment variable
-that holds it, read when it is needed. Each service keeps its own model
-(``IngestSettings``, ``ApiSettings``) built on ``ServiceSettings``.
+that holds it, read when it is needed (``carbonstream.envsecret``). Each service keeps
+its own model (``IngestSettings``, ``ApiSettings``) built on ``ServiceSettings``.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from carbonstream.config.database import DatabaseSettings
 from carbonstream.config.loader import load_model
-from carbonstream.errors import ConfigError
 
 
 class ServiceSettings(BaseModel):
@@ -40,15 +38,3 @@ def load_settings(path: str | Path, model: type[S]) -> S:
     if plant.is_absolute():
         return s
     return s.model_copy(update={"plant": str((path.parent / plant).resolve())})
-
-
-def env_secret(field: str, variable: str) -> str:
-    """The secret in the environment variable a settings ``field`` names; unset, a
-    ``ConfigError`` naming the field and what to do."""
-    value = os.environ.get(variable)
-    if value is None:
-        raise ConfigError(
-            field,
-            [f"environment variable {variable} is not set: set it, or remove {field}"],
-        )
-    return value

@@ -12,7 +12,11 @@ import datetime as dt
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import asdict
+from typing import TypeVar
 from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
 
 from carbonstream.config.plant import MeterKind, Plant
 from carbonstream.core.intensity import intensity, line_emissions
@@ -30,6 +34,7 @@ from carbonstream.domain.green_model import (
 from carbonstream.domain.selection import Selection, Timer, untimed
 from carbonstream.i18n import Msg
 from carbonstream.ledger.offsets import whole_days
+from carbonstream.ledger.rules import NetEmissions
 from carbonstream.ledger.status import Status, zero_carbon
 from carbonstream.store import green as q
 from carbonstream.store.db import AsyncConn
@@ -40,6 +45,8 @@ ZERO_CARBON_RULE = (
     "<= 0; remaining_t is what is left to reduce or offset"
 )
 LIVE_LABEL = "live account (as ingest stored it)"
+
+M = TypeVar("M", bound=BaseModel)
 
 # --- versions --------------------------------------------------------------------------------
 
@@ -119,19 +126,19 @@ async def site_sums(
 # --- zero-carbon -------------------------------------------------------------------------------
 
 
+def from_net(model: type[M], n: NetEmissions, **more: object) -> M:
+    """A public model of the ledger's net: the fields it shares with ``n``, and ``more``."""
+    return model.model_validate(
+        {k: v for k, v in asdict(n).items() if k in model.model_fields} | more
+    )
+
+
 def _status(s: Status) -> ZeroCarbonStatus:
-    n = s.net
-    return ZeroCarbonStatus(
+    return from_net(
+        ZeroCarbonStatus,
+        s.net,
         site=s.site,
-        scope1_t=n.scope1_t,
-        scope2_t=n.scope2_t,
-        gross_t=n.scope1_t + n.scope2_t,
-        offsets_t=n.offsets_t,
-        net_t=n.net_t,
-        zero_carbon=n.zero_carbon,
-        remaining_t=n.remaining_t,
-        over_offset=n.over_offset,
-        over_offset_t=n.over_offset_t,
+        gross_t=s.net.scope1_t + s.net.scope2_t,
         retirements=s.retirements,
     )
 

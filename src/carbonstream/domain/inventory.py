@@ -21,6 +21,7 @@ from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import MeterParams
 from carbonstream.domain import green
 from carbonstream.domain.inventory_model import (
+    GASES,
     ActivityLine,
     ActivityTotal,
     CertificateAllocated,
@@ -177,22 +178,14 @@ def build(
                 quantity=0,
                 unit=s.unit,
                 energy_gj=0,
-                co2_t=0,
-                ch4_t=0,
-                ch4_co2e_t=0,
-                n2o_t=0,
-                n2o_co2e_t=0,
                 co2e_t=0,
                 meters=[],
+                **dict.fromkeys(GASES, 0.0),
             )
         f.quantity += s.quantity
         f.energy_gj += s.energy_gj or 0.0
-        f.co2_t += s.co2_t
-        f.ch4_t += s.ch4_t
-        f.ch4_co2e_t += s.ch4_co2e_t
-        f.n2o_t += s.n2o_t
-        f.n2o_co2e_t += s.n2o_co2e_t
-        f.co2e_t += s.co2e_t
+        for g in (*GASES, "co2e_t"):
+            setattr(f, g, getattr(f, g) + getattr(s, g))
         f.meters.append(s.meter)
 
     # --- sites and the plant ------------------------------------------------------
@@ -252,16 +245,7 @@ def build(
             u = used.get(key)
             if u is None:
                 u = used[key] = FactorUsed(
-                    factor_id=ref.factor_id,
-                    version=ref.version,
-                    role=ref.role,
-                    value=ref.value,
-                    unit=ref.unit,
-                    source=ref.source,
-                    table=ref.table,
-                    data_year=ref.data_year,
-                    verified=ref.verified,
-                    fallback=ref.fallback,
+                    **asdict(ref),
                     used_by=[],
                     months=[],
                     **_as_published(library, ref.factor_id, ref.version),
@@ -383,13 +367,9 @@ def build(
         by_site=site_totals,
         scope1=Scope1(
             total_t=totals.scope1_t,
-            co2_t=totals.scope1_co2_t,
-            ch4_t=totals.scope1_ch4_t,
-            ch4_co2e_t=totals.scope1_ch4_co2e_t,
-            n2o_t=totals.scope1_n2o_t,
-            n2o_co2e_t=totals.scope1_n2o_co2e_t,
             by_fuel=list(by_fuel.values()),
             by_source=fuel_sources,
+            **{g: getattr(totals, f"scope1_{g}") for g in GASES},
         ),
         scope2=Scope2(
             location_t=totals.scope2_location_t,
@@ -416,17 +396,7 @@ def build(
         lineage=lineage,
         certificates=certificates,
         offsets=offsets,
-        net=Net(
-            scope1_t=n.scope1_t,
-            scope2_t=n.scope2_t,
-            scope2_basis=basis,
-            offsets_t=n.offsets_t,
-            net_t=n.net_t,
-            zero_carbon=n.zero_carbon,
-            remaining_t=n.remaining_t,
-            over_offset=n.over_offset,
-            over_offset_t=n.over_offset_t,
-        ),
+        net=green.from_net(Net, n),
         offsetting=OffsettingPart.model_validate(asdict(offsetting)),
         zero_carbon=ZeroCarbonPart(
             scope2_basis=basis,

@@ -68,7 +68,25 @@ class SiteTotals(Totals):
     minutes_with_data: int
 
 
-class SourceLine(BaseModel):
+class GasSplit(BaseModel):
+    """Scope 1 by gas: the CO2, and the CH4 and N2O both as the mass of the gas and as CO2e.
+
+    A model listing it among its bases *first* (``class X(GasSplit, _XHead)``) gets the
+    head's fields, then these, then its own: pydantic orders fields by the bases in reverse,
+    and the JSON and the inventory's tables have always had the split in that place.
+    """
+
+    co2_t: float = Field(description="tCO2.")
+    ch4_t: float = Field(description="tCH4 (gas mass).")
+    ch4_co2e_t: float = Field(description="tCO2e of the CH4.")
+    n2o_t: float = Field(description="tN2O (gas mass).")
+    n2o_co2e_t: float = Field(description="tCO2e of the N2O.")
+
+
+GASES = tuple(GasSplit.model_fields)
+
+
+class _SourceHead(BaseModel):
     meter: str
     site: str
     kind: str
@@ -76,35 +94,29 @@ class SourceLine(BaseModel):
     quantity: float
     unit: str
     energy_gj: float | None = Field(description="Fuel energy (quantity x NCV), fuels only.")
-    co2_t: float = Field(description="tCO2.")
-    ch4_t: float = Field(description="tCH4 (gas mass).")
-    ch4_co2e_t: float = Field(description="tCO2e of the CH4.")
-    n2o_t: float = Field(description="tN2O (gas mass).")
-    n2o_co2e_t: float = Field(description="tCO2e of the N2O.")
+
+
+class SourceLine(GasSplit, _SourceHead):
     co2e_t: float = Field(description="tCO2e, all gases.")
 
 
-class FuelLine(BaseModel):
+class _FuelHead(BaseModel):
     fuel: str
     quantity: float
     unit: str
     energy_gj: float
-    co2_t: float = Field(description="tCO2.")
-    ch4_t: float = Field(description="tCH4 (gas mass).")
-    ch4_co2e_t: float = Field(description="tCO2e of the CH4.")
-    n2o_t: float = Field(description="tN2O (gas mass).")
-    n2o_co2e_t: float = Field(description="tCO2e of the N2O.")
+
+
+class FuelLine(GasSplit, _FuelHead):
     co2e_t: float = Field(description="tCO2e, all gases.")
     meters: list[str]
 
 
-class Scope1(BaseModel):
+class _Scope1Head(BaseModel):
     total_t: float = Field(description="tCO2e, all gases.")
-    co2_t: float = Field(description="tCO2.")
-    ch4_t: float = Field(description="tCH4 (gas mass).")
-    ch4_co2e_t: float = Field(description="tCO2e of the CH4.")
-    n2o_t: float = Field(description="tN2O (gas mass).")
-    n2o_co2e_t: float = Field(description="tCO2e of the N2O.")
+
+
+class Scope1(GasSplit, _Scope1Head):
     by_fuel: list[FuelLine]
     by_source: list[SourceLine]
 

@@ -9,8 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from carbonstream.core.engine import SITE_COLUMNS
-from carbonstream.domain.inventory_model import Inventory
+from carbonstream.domain.green_model import ZeroCarbonStatus
+from carbonstream.domain.inventory_model import (
+    CertificateAllocated,
+    CreditUsePublic,
+    FuelLine,
+    Inventory,
+    LineagePublic,
+    NetStatusPublic,
+    SourceLine,
+)
 
 Section = tuple[str, list[str], list[dict[str, Any]]]
 
@@ -69,23 +80,14 @@ def summary_rows(inv: Inventory) -> list[dict[str, Any]]:
     return rows
 
 
+def _columns(model: type[BaseModel], *leave_out: str) -> list[str]:
+    """A section of one model: its fields in their order, the JSON's, less those left out."""
+    return [f for f in model.model_fields if f not in leave_out]
+
+
 def sections(inv: Inventory) -> list[Section]:
     """Every section of the inventory, the summary first."""
-    src_cols = [
-        "meter",
-        "site",
-        "kind",
-        "fuel",
-        "quantity",
-        "unit",
-        "energy_gj",
-        "co2_t",
-        "ch4_t",
-        "ch4_co2e_t",
-        "n2o_t",
-        "n2o_co2e_t",
-        "co2e_t",
-    ]
+    src_cols = _columns(SourceLine)
     site_cols = [
         "site",
         "minutes_with_data",
@@ -100,19 +102,7 @@ def sections(inv: Inventory) -> list[Section]:
         ("Sites", site_cols, [s.model_dump() for s in inv.by_site]),
         (
             "Scope 1 by fuel",
-            [
-                "fuel",
-                "quantity",
-                "unit",
-                "energy_gj",
-                "co2_t",
-                "ch4_t",
-                "ch4_co2e_t",
-                "n2o_t",
-                "n2o_co2e_t",
-                "co2e_t",
-                "meters",
-            ],
+            _columns(FuelLine),
             [f.model_dump() for f in inv.scope1.by_fuel],
         ),
         ("Scope 1 by source", src_cols, [s.model_dump() for s in inv.scope1.by_source]),
@@ -155,18 +145,7 @@ def sections(inv: Inventory) -> list[Section]:
         ),
         (
             "Lineage",
-            [
-                "id",
-                "subject",
-                "month",
-                "method",
-                "gwp",
-                "quantity_unit",
-                "ef_co2e_t_per_unit",
-                "factors",
-                "basis",
-                "notes",
-            ],
+            _columns(LineagePublic),
             [
                 x.model_dump() | {"basis": [f"{k}: {v}" for k, v in x.basis.items()]}
                 for x in inv.lineage
@@ -174,19 +153,7 @@ def sections(inv: Inventory) -> list[Section]:
         ),
         (
             "Certificates",
-            [
-                "instrument",
-                "contract",
-                "type",
-                "site",
-                "serials",
-                "claim_start",
-                "claim_end",
-                "instrument_mwh",
-                "allocated_mwh",
-                "emission_factor_t_per_mwh",
-                "source",
-            ],
+            _columns(CertificateAllocated),
             [c.model_dump() for c in inv.certificates],
         ),
         (
@@ -212,18 +179,7 @@ def sections(inv: Inventory) -> list[Section]:
         ),
         (
             "Zero carbon",
-            [
-                "site",
-                "scope1_t",
-                "scope2_t",
-                "gross_t",
-                "offsets_t",
-                "net_t",
-                "zero_carbon",
-                "remaining_t",
-                "over_offset",
-                "over_offset_t",
-            ],
+            _columns(ZeroCarbonStatus, "retirements"),
             [
                 {**z.model_dump(), "site": z.site or "(all)"}
                 for z in [*inv.zero_carbon.sites, inv.zero_carbon.total]
@@ -231,22 +187,7 @@ def sections(inv: Inventory) -> list[Section]:
         ),
         (
             "Net both bases",
-            [
-                "item",
-                "site",
-                "scope2_basis",
-                "scope1_t",
-                "scope2_t",
-                "gross_t",
-                "ccer_t",
-                "international_t",
-                "offsets_t",
-                "net_t",
-                "zero_carbon",
-                "over_offset",
-                "over_offset_t",
-                "remaining_t",
-            ],
+            ["item", *_columns(NetStatusPublic, "credits")],
             [
                 {
                     **n.model_dump(exclude={"credits"}),
@@ -263,7 +204,7 @@ def sections(inv: Inventory) -> list[Section]:
         ),
         (
             "Credits applied",
-            ["id", "kind", "standard", "tco2e", "applied_t", "surplus_t"],
+            _columns(CreditUsePublic),
             [
                 c.model_dump()
                 for c in getattr(inv.offsetting, inv.offsetting.zero_carbon_basis).credits

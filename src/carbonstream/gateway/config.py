@@ -7,7 +7,6 @@ start with each problem as ``field.path: reason`` (pydantic checks the shape;
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, model_validat
 
 from carbonstream.config.loader import load_model, load_plant
 from carbonstream.config.plant import Identifier, Plant
+from carbonstream.envsecret import env_secret
 from carbonstream.errors import ConfigError
 from carbonstream.gateway import registry
 from carbonstream.gateway.links import Link
@@ -48,6 +48,9 @@ class Buffer(ConfigModel):
         default="normal",
         description="normal survives a killed process; full also survives power loss.",
     )
+
+
+_KEYGEN = "(create a key with `carbonstream gateway keygen --config <gateway file>`)"
 
 
 class Signing(ConfigModel):
@@ -144,20 +147,18 @@ class Gateway(BaseModel):
             if path is not None:
                 return Signer(signing.load_private(path))
             assert s.private_key_env is not None
-            pem = os.environ.get(s.private_key_env)
-            if pem is None:
-                raise signing.SigningKeyError(
-                    f"environment variable {s.private_key_env} is not set"
-                )
+            pem = env_secret(
+                "signing.private_key_env",
+                s.private_key_env,
+                source="gateway file",
+                fix=f"set it to the key's PEM text, or give signing.private_key_file {_KEYGEN}",
+            )
             return Signer(signing.private_from_pem(pem.encode(), s.private_key_env))
         except signing.SigningKeyError as e:
             where = "private_key_file" if s.private_key_file else "private_key_env"
             raise ConfigError(
                 "gateway file",
-                [
-                    f"signing.{where}: {e} (create a key with "
-                    "`carbonstream gateway keygen --config <gateway file>`)"
-                ],
+                [f"signing.{where}: {e} {_KEYGEN}"],
             ) from None
 
     @property
@@ -224,10 +225,10 @@ def check(gateway: Gateway) -> list[str]:
     gw, plant = gateway.file, gateway.plant
     if plant is not None and gw.site not in {s.id for s in plant.sites}:
         problems.append(f"site: {gw.site!r} is not a site of plant {plant.name!r}")
-    if gw.broker.password_env and gw.broker.password_env not in os.environ:
-        problems.append(
-            f"broker.password_env: environment variable {gw.broker.password_env} is not set"
-        )
+    try:
+        gw.broker.password()
+    except ConfigError as e:
+        problems.extend(f"{e.source}: {p}" for p in e.problems)
     if gw.signing is not None:
         try:
             gateway.signer()

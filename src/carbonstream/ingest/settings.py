@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from carbonstream.config.settings import ServiceSettings, env_secret, load_settings
+from carbonstream.config.settings import ServiceSettings, load_settings
+from carbonstream.envsecret import env_secret
 from carbonstream.transport.topics import READINGS_SUBSCRIPTION, SIGNED_READINGS_SUBSCRIPTION
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]

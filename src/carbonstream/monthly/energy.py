@@ -23,7 +23,6 @@ TOP = 8  # opportunities in the report
 class EnergySection:
     plant: dict[str, Any]  # totals of the month (tce both ways, renewables apart, intensity)
     sites: dict[str, dict[str, Any]]
-    equal_values: list[dict[str, Any]]
     unverified: list[str]
     opportunities: list[dict[str, Any]]
     window_start: dt.datetime  # plant-local
@@ -41,7 +40,6 @@ async def gather_energy(
     return EnergySection(
         plant=acct["totals"]["plant"],
         sites=acct["totals"]["site"],
-        equal_values=acct["equal_values"],
         unverified=acct["unverified"],
         opportunities=found[:TOP],
         window_start=window_start.astimezone(plant.zone),

@@ -386,11 +386,6 @@ def _span(run: list[dt.date]) -> str:
     return run[0].isoformat() if len(run) == 1 else f"{run[0]}..{run[-1]}"
 
 
-def quality_notes(r: MonthlyReport) -> list[str]:
-    """The data-quality notes in English (the XLSX and API wording); see quality_messages."""
-    return [str(m) for m in quality_messages(r)]
-
-
 def quality_messages(r: MonthlyReport) -> list[Msg | str]:
     """What a reader must know about the figures: missing data, estimated or derived
     intervals, fallback and unverified factors, and whether the readings are sealed.

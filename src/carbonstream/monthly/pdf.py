@@ -25,7 +25,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.table import Table
 
-from carbonstream.figures import figure
+from carbonstream.figures import TABLE_DECIMALS, figure
 from carbonstream.fonts import cjk_font, quiet_font_lookup
 from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg, catalogue, localized, t
 from carbonstream.monthly.gather import PLANT, MonthlyReport
@@ -104,11 +104,6 @@ class _Text:
         if key not in catalogue().entries:  # a fuel the plant declared: its name_zh, if any
             return self.names.get(f"{kind}-{code}", code)
         return self.t(key)
-
-
-def _fmt(v: float, digits: int = 3) -> str:
-    """At least ``digits`` decimals, more where they would hide significant digits."""
-    return figure(v, digits)
 
 
 def _label(digits: int) -> Callable[[float], str]:
@@ -378,30 +373,30 @@ def _summary(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     )
     certificates = sum(c.allocated_mwh for c in inv.certificates)
     rows: list[tuple[str, str, str]] = [
-        (tr("report.row-scope1"), _fmt(t.scope1_t), "tCO2e"),
-        (tr("report.row-s2-location"), _fmt(t.scope2_location_t), "tCO2e"),
-        (tr("report.row-s2-market"), _fmt(t.scope2_market_t), "tCO2e"),
-        (tr("report.row-heat"), _fmt(t.scope2_heat_t), "tCO2e"),
-        (tr("report.row-ghg-location"), _fmt(t.ghg_total_location_t), "tCO2e"),
-        (tr("report.row-ghg-market"), _fmt(t.ghg_total_market_t), "tCO2e"),
-        (tr("report.row-cn-total"), _fmt(t.cn_total_t), "tCO2e"),
-        (tr("report.row-export"), _fmt(t.export_deduction_t), "tCO2e"),
-        (tr("report.row-grid"), _fmt(t.grid_import_mwh), "MWh"),
-        (tr("report.row-covered"), _fmt(certificates), "MWh"),
-        (tr("report.row-offsets"), _fmt(inv.net.offsets_t), "tCO2e"),
+        (tr("report.row-scope1"), figure(t.scope1_t, TABLE_DECIMALS), "tCO2e"),
+        (tr("report.row-s2-location"), figure(t.scope2_location_t, TABLE_DECIMALS), "tCO2e"),
+        (tr("report.row-s2-market"), figure(t.scope2_market_t, TABLE_DECIMALS), "tCO2e"),
+        (tr("report.row-heat"), figure(t.scope2_heat_t, TABLE_DECIMALS), "tCO2e"),
+        (tr("report.row-ghg-location"), figure(t.ghg_total_location_t, TABLE_DECIMALS), "tCO2e"),
+        (tr("report.row-ghg-market"), figure(t.ghg_total_market_t, TABLE_DECIMALS), "tCO2e"),
+        (tr("report.row-cn-total"), figure(t.cn_total_t, TABLE_DECIMALS), "tCO2e"),
+        (tr("report.row-export"), figure(t.export_deduction_t, TABLE_DECIMALS), "tCO2e"),
+        (tr("report.row-grid"), figure(t.grid_import_mwh, TABLE_DECIMALS), "MWh"),
+        (tr("report.row-covered"), figure(certificates, TABLE_DECIMALS), "MWh"),
+        (tr("report.row-offsets"), figure(inv.net.offsets_t, TABLE_DECIMALS), "tCO2e"),
         (
             tr("report.row-net", basis=text.basis(inv.net.scope2_basis)),
-            _fmt(inv.net.net_t),
+            figure(inv.net.net_t, TABLE_DECIMALS),
             "tCO2e",
         ),
         (
             tr("report.row-zc"),
             tr("report.zc-reached")
             if inv.net.zero_carbon
-            else tr("report.zc-not", left=_fmt(inv.net.remaining_t)),
+            else tr("report.zc-not", left=figure(inv.net.remaining_t, TABLE_DECIMALS)),
             "",
         ),
-        (tr("report.row-coverage"), _fmt(inv.coverage_pct, 1), "%"),
+        (tr("report.row-coverage"), figure(inv.coverage_pct, 1), "%"),
     ]
     ax = fig.add_axes((0.03, 0.29, 0.5, 0.56))
     _table(
@@ -421,16 +416,16 @@ def _summary(fig: Figure, r: MonthlyReport, text: _Text) -> None:
             budget, basis = r.budgets[s.site]
             value = s.ghg_total_market_t if basis == "market" else s.ghg_total_location_t
             used = tr(
-                "report.budget-used", budget=_fmt(budget, 0), pct=_fmt(100 * value / budget, 0)
+                "report.budget-used", budget=figure(budget, 0), pct=figure(100 * value / budget, 0)
             )
             used += tr("report.budget-location") if basis == "location" else ""
         site_rows.append(
             (
                 text.name(s.site),
-                _fmt(s.scope1_t),
-                _fmt(s.scope2_location_t),
-                _fmt(s.scope2_market_t),
-                _fmt(s.cn_total_t),
+                figure(s.scope1_t, TABLE_DECIMALS),
+                figure(s.scope2_location_t, TABLE_DECIMALS),
+                figure(s.scope2_market_t, TABLE_DECIMALS),
+                figure(s.cn_total_t, TABLE_DECIMALS),
                 used,
             )
         )
@@ -467,7 +462,7 @@ def _summary(fig: Figure, r: MonthlyReport, text: _Text) -> None:
         ax.pie(
             [p[1] for p in parts],
             colors=[p[2] for p in parts],
-            labels=[f"{p[0]}\n{_fmt(p[1], 1)} t" for p in parts],
+            labels=[f"{p[0]}\n{figure(p[1], 1)} t" for p in parts],
             startangle=90,
             counterclock=False,
             wedgeprops={"width": 0.38, "edgecolor": "white"},
@@ -481,9 +476,9 @@ def _summary(fig: Figure, r: MonthlyReport, text: _Text) -> None:
         tr(
             "report.summary-certs",
             n=len(inv.certificates),
-            mwh=_fmt(certificates, 1),
+            mwh=figure(certificates, 1),
             k=len(inv.offsets),
-            t=_fmt(inv.net.offsets_t, 1),
+            t=figure(inv.net.offsets_t, 1),
         ),
         tr("report.summary-data", days=sum(r.has_data), total=len(r.days)),
     ]
@@ -649,13 +644,13 @@ def _scope2(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     rows = [
         (
             text.name(s.site),
-            _fmt(s.grid_import_mwh),
-            _fmt(s.covered_mwh),
-            _fmt(s.supplier_mwh),
-            _fmt(s.residual_mwh),
-            _fmt(s.heat_import_gj),
-            _fmt(s.scope2_location_t),
-            _fmt(s.scope2_market_t),
+            figure(s.grid_import_mwh, TABLE_DECIMALS),
+            figure(s.covered_mwh, TABLE_DECIMALS),
+            figure(s.supplier_mwh, TABLE_DECIMALS),
+            figure(s.residual_mwh, TABLE_DECIMALS),
+            figure(s.heat_import_gj, TABLE_DECIMALS),
+            figure(s.scope2_location_t, TABLE_DECIMALS),
+            figure(s.scope2_market_t, TABLE_DECIMALS),
         )
         for s in inv.by_site
     ]
@@ -684,8 +679,8 @@ def _scope2(fig: Figure, r: MonthlyReport, text: _Text) -> None:
             text.name(c.site),
             c.serials or "-",
             f"{c.claim_start}..{c.claim_end}",
-            _fmt(c.allocated_mwh),
-            _fmt(c.emission_factor_t_per_mwh, 4),
+            figure(c.allocated_mwh, TABLE_DECIMALS),
+            figure(c.emission_factor_t_per_mwh, 4),
             textwrap.shorten(text(c.source), 48),
         )
         for c in inv.certificates
@@ -766,8 +761,8 @@ def _sources(fig: Figure, r: MonthlyReport, text: _Text) -> None:
         (
             text.name(s.meter),
             text.category(s.category),
-            _fmt(s.co2e_t),
-            f"{_fmt(100 * s.co2e_t / total, 1)} %",
+            figure(s.co2e_t, TABLE_DECIMALS),
+            f"{figure(100 * s.co2e_t / total, 1)} %",
         )
         for s in top
     ]
@@ -785,14 +780,14 @@ def _sources(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     fuel_rows = [
         (
             text.fuel(f.fuel),
-            f"{_fmt(f.quantity)} {f.unit}",
-            _fmt(f.energy_gj),
-            _fmt(f.co2_t),
-            _fmt(f.ch4_t, 6),
-            _fmt(f.ch4_co2e_t),
-            _fmt(f.n2o_t, 6),
-            _fmt(f.n2o_co2e_t),
-            _fmt(f.co2e_t),
+            f"{figure(f.quantity, TABLE_DECIMALS)} {f.unit}",
+            figure(f.energy_gj, TABLE_DECIMALS),
+            figure(f.co2_t, TABLE_DECIMALS),
+            figure(f.ch4_t, 6),
+            figure(f.ch4_co2e_t, TABLE_DECIMALS),
+            figure(f.n2o_t, 6),
+            figure(f.n2o_co2e_t, TABLE_DECIMALS),
+            figure(f.co2e_t, TABLE_DECIMALS),
             ", ".join(text.name(m) for m in f.meters),
         )
         for f in inv.scope1.by_fuel
@@ -869,11 +864,11 @@ def _intensity(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     rows = [
         (
             text.name(i.site),
-            f"{_fmt(i.production)} {i.unit}",
-            _fmt(i.market.emissions_t),
-            "-" if i.market.value is None else _fmt(i.market.value, 4),
-            _fmt(i.location.emissions_t),
-            "-" if i.location.value is None else _fmt(i.location.value, 4),
+            f"{figure(i.production, TABLE_DECIMALS)} {i.unit}",
+            figure(i.market.emissions_t, TABLE_DECIMALS),
+            "-" if i.market.value is None else figure(i.market.value, 4),
+            figure(i.location.emissions_t, TABLE_DECIMALS),
+            "-" if i.location.value is None else figure(i.location.value, 4),
         )
         for i in r.intensity
     ]
@@ -1041,11 +1036,11 @@ def _energy(fig: Figure, r: MonthlyReport, text: _Text) -> None:
     rows = [
         (
             text.name(name),
-            _fmt(float(str(t["total_tce"]))),
-            _fmt(float(str(t["total_equal_tce"]))),
-            _fmt(float(str(t["onsite_renewable_tce"]))),
-            _fmt(float(str(t["green_power_mwh"]))),
-            _fmt(float(str(t["total_excl_green_tce"]))),
+            figure(float(str(t["total_tce"])), TABLE_DECIMALS),
+            figure(float(str(t["total_equal_tce"])), TABLE_DECIMALS),
+            figure(float(str(t["onsite_renewable_tce"])), TABLE_DECIMALS),
+            figure(float(str(t["green_power_mwh"])), TABLE_DECIMALS),
+            figure(float(str(t["total_excl_green_tce"])), TABLE_DECIMALS),
             per_unit(t),
         )
         for name, t in [*e.sites.items(), (tr("energy.report-plant"), e.plant)]
@@ -1071,8 +1066,8 @@ def _energy(fig: Figure, r: MonthlyReport, text: _Text) -> None:
             o["title"][lang],
             o["meter"] or text.name(o["site"]),
             o["hours"],
-            _fmt(o["tco2e_per_year"], 2),
-            "-" if o["cost_yuan_per_year"] is None else _fmt(o["cost_yuan_per_year"], 0),
+            figure(o["tco2e_per_year"], 2),
+            "-" if o["cost_yuan_per_year"] is None else figure(o["cost_yuan_per_year"], 0),
         )
         for o in e.opportunities
     ]
@@ -1131,7 +1126,7 @@ def _quality(fig: Figure, r: MonthlyReport, text: _Text) -> None:
 
 def _per_unit(t: float, quantity: float) -> str:
     """tCO2e over a quantity, as kgCO2e per unit."""
-    return _fmt(t * 1000 / quantity, 1) if quantity > 0 else "-"
+    return figure(t * 1000 / quantity, 1) if quantity > 0 else "-"
 
 
 def _footprints(fig: Figure, r: MonthlyReport, text: _Text) -> None:
@@ -1158,9 +1153,9 @@ def _footprints(fig: Figure, r: MonthlyReport, text: _Text) -> None:
             [
                 f.name_zh if zh else f.name_en,
                 str(f.lots),
-                f"{_fmt(q)} {f.declared_unit}",
-                _fmt(f.parts.kgco2e_per_unit_market, 1) if f.lots else "-",
-                _fmt(f.parts.kgco2e_per_unit_location, 1) if f.lots else "-",
+                f"{figure(q, TABLE_DECIMALS)} {f.declared_unit}",
+                figure(f.parts.kgco2e_per_unit_market, 1) if f.lots else "-",
+                figure(f.parts.kgco2e_per_unit_location, 1) if f.lots else "-",
                 _per_unit(f.parts.materials_t, q),
                 _per_unit(f.parts.energy_market_t, q),
                 _per_unit(f.parts.transport_t, q),

@@ -6,12 +6,11 @@ environment variable that holds the password.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from carbonstream.errors import ConfigError
+from carbonstream.envsecret import env_secret
 
 
 class Tls(BaseModel):
@@ -53,10 +52,4 @@ class BrokerSettings(BaseModel):
     def password(self) -> str | None:
         if self.password_env is None:
             return None
-        value = os.environ.get(self.password_env)
-        if value is None:
-            raise ConfigError(
-                "broker.password_env",
-                [f"environment variable {self.password_env} is not set"],
-            )
-        return value
+        return env_secret("broker.password_env", self.password_env)

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query, Request
 from carbonstream.alerts.rules import Measure
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
-from carbonstream.api.deps import MetricsDep, PlantDep, timed
-from carbonstream.api.problems import PROBLEM_RESPONSES, not_found, request_locale
+from carbonstream.api.deps import MetricsDep, PlantDep, ReaderLocale, timed
+from carbonstream.api.problems import PROBLEM_RESPONSES, not_found
 from carbonstream.api.schemas.forecast import (
     ForecastMethod,
     ForecastPoint,
@@ -114,6 +114,7 @@ async def site_forecast(
     conn: Connection,
     plant: PlantDep,
     metrics: MetricsDep,
+    locale: ReaderLocale,
     site: Annotated[str, Query(description="Site id.", max_length=64)],
     scope: Annotated[
         Measure | None,
@@ -139,7 +140,7 @@ async def site_forecast(
             timezone=str(zone),
             generated_at=dt.datetime.fromtimestamp(now, zone),
             status="insufficient_history",
-            detail=e.detail.render(request_locale(request)),  # read by people: their language
+            detail=e.detail.render(locale),  # read by people: their language
             history_days=round(e.have_s / 86400, 2),
             needed_days=NEEDED_DAYS,
             actual_until=_at(f.cut(now), zone),

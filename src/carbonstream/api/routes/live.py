@@ -11,8 +11,8 @@ from starlette.types import Receive, Scope, Send
 from carbonstream.api import sse
 from carbonstream.api.admission import TOO_MANY, Gate, Slot
 from carbonstream.api.auth import ViewerReleased, viewer_released
-from carbonstream.api.deps import live_snapshot
-from carbonstream.api.problems import PROBLEM_RESPONSES, request_locale
+from carbonstream.api.deps import ReaderLocale, live_snapshot
+from carbonstream.api.problems import PROBLEM_RESPONSES
 from carbonstream.domain.live import LiveHub, LiveSnapshot
 
 router = APIRouter(prefix="/v1", tags=["live"], responses=PROBLEM_RESPONSES)
@@ -70,6 +70,7 @@ async def live(request: Request, _: ViewerReleased) -> LiveSnapshot:
 async def live_stream(
     request: Request,
     who: ViewerReleased,
+    locale: ReaderLocale,
     interval: Annotated[
         float, Query(ge=1, le=60, description="Seconds between checks for a new snapshot.")
     ] = 2.0,
@@ -80,7 +81,7 @@ async def live_stream(
     gate: Gate = request.app.state.streams
     return _HeldStream(
         gate.admit(who.key_id),
-        sse.stream(_hub(request), recheck, interval, request_locale(request)),
+        sse.stream(_hub(request), recheck, interval, locale),
         media_type=sse.MEDIA_TYPE,
         headers=sse.HEADERS,
     )

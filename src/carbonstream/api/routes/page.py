@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from importlib import resources
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from carbonstream.api.problems import request_locale
+from carbonstream.api.deps import ReaderLocale
 from carbonstream.i18n import LOCALES, catalogue
 
 router = APIRouter(include_in_schema=False)
@@ -37,15 +37,15 @@ async def index() -> HTMLResponse:
 
 
 @router.get("/i18n/live.json")
-async def live_messages(request: Request) -> JSONResponse:
+async def live_messages(locale: ReaderLocale) -> JSONResponse:
     """The page's messages in both locales, and the locale the server would choose for this
     reader (Accept-Language, else the plant's locale); the page's switch overrides it."""
     body = {
-        "locale": str(request_locale(request)),
+        "locale": str(locale),
         "locales": [str(loc) for loc in LOCALES],
         "messages": {str(loc): catalogue().section("live", loc) for loc in LOCALES},
     }
-    return JSONResponse(body, headers={**HEADERS, "Vary": "Accept-Language"})
+    return JSONResponse(body, headers=HEADERS)
 
 
 def install(app: FastAPI) -> None:

@@ -97,7 +97,7 @@ async def _render(
         raise Problem(422, "Invalid request", e.detail, "invalid-request") from None
     except (psycopg.OperationalError, PoolTimeout) as e:
         raise unavailable(e) from None
-    locale = request_locale(request)  # Accept-Language, else the plant's locale
+    locale = request_locale(request)  # Accept-Language, else the plant's; says Vary
     if format == "pdf":
         body, media = await asyncio.to_thread(monthly.render_pdf, report, locale), PDF_MEDIA
     else:
@@ -108,6 +108,5 @@ async def _render(
         headers={
             "Content-Disposition": f'attachment; filename="report-{month}.{format}"',
             "Content-Language": str(locale),
-            "Vary": "Accept-Language",
         },
     )

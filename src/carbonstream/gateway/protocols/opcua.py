@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from asyncua.ua.status_codes import StatusCodes
 from asyncua.ua.uaerrors import UaStatusCodeError
 from pydantic import Field, model_validator
 
+from carbonstream.envsecret import env_secret
 from carbonstream.errors import ConfigError
 from carbonstream.gateway.points import meter_unit, resolve_each
 from carbonstream.gateway.source import (
@@ -168,13 +168,7 @@ def read_password(device: OpcuaDevice) -> str | None:
     """The login password, read once at start: a missing secret is fatal, not a retry."""
     if device.password_env is None:
         return None
-    value = os.environ.get(device.password_env)
-    if value is None:
-        raise ConfigError(
-            f"device {device.id!r}",
-            [f"password_env: environment variable {device.password_env} is not set"],
-        )
-    return value
+    return env_secret("password_env", device.password_env, source=f"device {device.id!r}")
 
 
 class _Session:
