@@ -4,6 +4,7 @@ against `carbonstream compute` on the same readings."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from typing import Any
 
@@ -160,3 +161,30 @@ def test_bounds_are_clear_problems(
     assert r.status_code in (404, 422), r.text
     body = r.json()
     assert body["type"].endswith(kind) and words in body["detail"], body
+
+
+def test_series_ask_for_the_same_parameters_and_default_to_24_hours(example: Api) -> None:
+    # The series take the shared dependencies (api.selection): the same query parameters as
+    # before, and start..end is by default the 24 hours before end (end: now).
+    paths = example.client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    names = {
+        path: sorted(p["name"] for p in paths[path]["get"]["parameters"] if p["in"] == "query")
+        for path in ("/v1/emissions", "/v1/meters/{meter_id}/emissions")
+    }
+    assert names == {
+        "/v1/emissions": ["bucket", "end", "format", "scope", "site", "start"],
+        "/v1/meters/{meter_id}/emissions": ["bucket", "end", "format", "start"],
+    }
+    h = example.headers("viewer")
+    end = {"end": "2026-11-24T00:00:00"}
+    for url in ("/v1/emissions", "/v1/meters/foundry-gas/emissions"):
+        body = example.client.get(url, params=end, headers=h).json()
+        assert (body["start"], body["end"]) == (
+            "2026-11-23T00:00:00+08:00",
+            "2026-11-24T00:00:00+08:00",
+        )
+    now = example.client.get("/v1/emissions", params={"site": "foundry"}, headers=h).json()
+    start, stop = (dt.datetime.fromisoformat(now[k]) for k in ("start", "end"))
+    assert stop - start == dt.timedelta(days=1)
+    assert abs(stop - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
+    assert now["sites"] == ["foundry"] and {p["site"] for p in now["points"]} == {"foundry"}

@@ -68,6 +68,11 @@ def test_the_report_stops_at_now(report: MonthlyReport, example: Api) -> None:
     assert report.inventory.totals.scope2_market_t == pytest.approx(
         api["totals"]["scope2_market_t"]
     )
+    # One call makes both (domain.inventory.assemble): the net, and the Scope 3 block of a
+    # plant-wide period, are the API's too.
+    assert report.inventory.net.net_t == pytest.approx(api["net"]["net_t"])
+    assert report.inventory.net.offsets_t == pytest.approx(api["net"]["offsets_t"])
+    assert report.inventory.scope3 is not None and "scope3" in api
 
 
 def test_hours_after_now_are_not_gaps(report: MonthlyReport) -> None:

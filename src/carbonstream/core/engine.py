@@ -46,11 +46,8 @@ class EmissionLines:
         return len(self.lines)
 
 
-SITE_COLUMNS = (
-    "scope1_t",
-    "scope1_co2_t",
-    "scope1_ch4_t",
-    "scope1_n2o_t",
+# A site's Scope 2: both methods' tCO2e (heat in both), then the imports behind them.
+SCOPE2_COLUMNS = (
     "scope2_location_t",
     "scope2_market_t",
     "scope2_heat_t",
@@ -59,6 +56,13 @@ SITE_COLUMNS = (
     "supplier_mwh",
     "residual_mwh",
     "heat_import_gj",
+)
+SITE_COLUMNS = (
+    "scope1_t",
+    "scope1_co2_t",
+    "scope1_ch4_t",
+    "scope1_n2o_t",
+    *SCOPE2_COLUMNS,
     "grid_export_mwh",
     "heat_export_gj",
     "export_deduction_t",

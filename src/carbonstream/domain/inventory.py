@@ -245,16 +245,7 @@ def build(
             u = used.get(key)
             if u is None:
                 u = used[key] = FactorUsed(
-                    factor_id=ref.factor_id,
-                    version=ref.version,
-                    role=ref.role,
-                    value=ref.value,
-                    unit=ref.unit,
-                    source=ref.source,
-                    table=ref.table,
-                    data_year=ref.data_year,
-                    verified=ref.verified,
-                    fallback=ref.fallback,
+                    **asdict(ref),
                     used_by=[],
                     months=[],
                     **_as_published(library, ref.factor_id, ref.version),

@@ -44,5 +44,8 @@ async def from_database(
     async with conn:
         if plant is None:
             plant = await stored_plant_async(conn)
-        params = build_params(plant, FactorLibrary.load(plant.factor_files))
-        return await gather(conn, plant, params, month, sites, basis, code_version())
+        library = FactorLibrary.load(plant.factor_files)
+        params = build_params(plant, library)
+        return await gather(
+            conn, plant, params, month, sites, basis, code_version(), library=library
+        )

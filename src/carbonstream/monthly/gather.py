@@ -2,8 +2,9 @@
 
 No accounting and no second copy of the inventory queries: the month's totals,
 Scope 1 by fuel and source, Scope 2 both ways, exports, factors, certificates,
-offsets and net are the inventory builder's (``domain.inventory.build`` over
-``store.queries.inventory.load``), exactly what ``GET /v1/inventory`` serves.
+offsets and net are the inventory's (``domain.inventory.assemble`` of the month's
+:class:`~carbonstream.domain.selection.Selection`), the call ``GET /v1/inventory``
+makes, so the report serves exactly what the API does for the same period.
 The daily series are the emission series queries (``store.queries.series``,
 what ``GET /v1/emissions`` and ``/v1/meters/{id}/emissions`` serve) in day
 buckets of the plant's time zone. Intensity divides with ``core.intensity``.
@@ -20,16 +21,17 @@ from zoneinfo import ZoneInfo
 
 from carbonstream.config.plant import MeterKind, Plant
 from carbonstream.core.intensity import Intensity, intensity
+from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import MeterParams
 from carbonstream.domain import inventory as inventory_builder
 from carbonstream.domain.inventory_model import Inventory
+from carbonstream.domain.selection import Selection
 from carbonstream.errors import CarbonstreamError
 from carbonstream.footprint import service as footprint_service
 from carbonstream.footprint.model import ProductFootprint
 from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg
 from carbonstream.monthly.energy import EnergySection, gather_energy
 from carbonstream.store.db import AsyncConn
-from carbonstream.store.queries import inventory as inventory_queries
 from carbonstream.store.queries import series
 from carbonstream.store.queries.series import Bucket
 
@@ -204,8 +206,10 @@ async def gather(
     basis: Literal["market", "location"] = "market",
     code_version: str = "",
     now: dt.datetime | None = None,
+    library: FactorLibrary | None = None,
 ) -> MonthlyReport:
-    """The month's figures, up to ``now`` (the clock, unless given) for a month in progress."""
+    """The month's figures, up to ``now`` (the clock, unless given) for a month in progress;
+    ``library`` is the plant's factor library (loaded from its files unless given)."""
     zone = plant.zone
     clock = dt.datetime.now(zone) if now is None else now
     start, end, until = report_period(month, zone, clock)
@@ -220,8 +224,17 @@ async def gather(
     days = local_days(start, end)
     first, last = days[0], days[-1]
 
-    stored = await inventory_queries.load(conn, site_keys, sites is None, start, end, first, last)
-    inv = inventory_builder.build(stored, plant, params, start, end, site_ids, basis)
+    sel = Selection(
+        start=start,
+        end=end,
+        sites=site_ids,
+        site_keys=site_keys,
+        plant_wide=sites is None,
+        basis=basis,
+    )
+    inv = await inventory_builder.assemble(
+        conn, plant, params, library or FactorLibrary.load(plant.factor_files), sel
+    )
 
     # --- daily series per site and for the plant -------------------------------------
     index = {d: i for i, d in enumerate(days)}

@@ -26,6 +26,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
+from carbonstream.core.engine import SCOPE2_COLUMNS
 from carbonstream.domain.inventory_tables import sections, summary_rows
 from carbonstream.figures import excel_format
 from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg, catalogue, t
@@ -164,6 +165,35 @@ def _colour(chart: BarChart | LineChart, colours: Sequence[str]) -> None:
             s.graphicalProperties.line.solidFill = c
 
 
+def _bars(
+    ws: Worksheet,
+    title: str,
+    columns: Sequence[tuple[int, int]],
+    n: int,
+    colours: Sequence[str],
+    *,
+    across: bool = False,
+    stacked: bool = False,
+) -> BarChart:
+    """Bars of the table's columns (each span first..last, titled by the header row) over
+    its first column, rows 2..n: upright, or across with the categories top-down."""
+    chart = BarChart()
+    chart.type = "bar" if across else "col"
+    if stacked:
+        chart.grouping = "stacked"
+        chart.overlap = 100
+    chart.title = title
+    for first, last in columns:
+        chart.add_data(
+            Reference(ws, min_col=first, max_col=last, min_row=1, max_row=n),
+            titles_from_data=True,
+        )
+    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n))
+    _colour(chart, colours)
+    _axes(chart, reversed_categories=across)
+    return chart
+
+
 def _summary(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     inv = r.inventory
     rows: list[list[Any]] = [[x["item"], x["value"], x["unit"]] for x in summary_rows(inv)]
@@ -227,60 +257,35 @@ def _daily(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
     if not any(r.has_data):
         _no_chart(ws, f"C{len(rows) + 4}", tr("report.chart-empty"))
         return
-    bar = BarChart()
-    bar.type = "col"
-    bar.grouping = "stacked"
-    bar.overlap = 100
-    bar.title = tr("report.chart-by-scope")
+    bar = _bars(ws, tr("report.chart-by-scope"), [(3, 4)], n, [SCOPE1, SCOPE2_MARKET], stacked=True)
     bar.y_axis.title = "tCO2e"
     bar.x_axis.title = tr("report.axis-day")
-    bar.add_data(Reference(ws, min_col=3, max_col=4, min_row=1, max_row=n), titles_from_data=True)
-    bar.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n))
-    _colour(bar, [SCOPE1, SCOPE2_MARKET])
     line = LineChart()
     line.add_data(Reference(ws, min_col=5, min_row=1, max_row=n), titles_from_data=True)
     _colour(line, [SCOPE2_LOCATION])
     bar += line
     bar.height, bar.width = 9, 24
-    _axes(bar)
     ws.add_chart(bar, f"C{len(rows) + 4}")  # under the table: it is wide
 
 
 def _scope2(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
-    cols = [
-        "site",
-        "scope2_location_t",
-        "scope2_market_t",
-        "scope2_heat_t",
-        "grid_import_mwh",
-        "covered_mwh",
-        "supplier_mwh",
-        "residual_mwh",
-        "heat_import_gj",
-    ]
+    cols = ["site", *SCOPE2_COLUMNS]
     rows = [[getattr(s, c) for c in cols] for s in r.inventory.by_site]
     _write(ws, "Scope 2", cols, rows)
     n = len(rows) + 1
     if not any(s.scope2_location_t or s.scope2_market_t for s in r.inventory.by_site):
         _no_chart(ws, "K2", tr("report.chart-empty"))
         return
-    both = BarChart()
-    both.type = "col"
-    both.title = tr("report.chart-scope2-both")
-    both.add_data(Reference(ws, min_col=2, max_col=3, min_row=1, max_row=n), titles_from_data=True)
-    both.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n))
-    _colour(both, [SCOPE2_LOCATION, SCOPE2_MARKET])
-    _axes(both)
+    both = _bars(ws, tr("report.chart-scope2-both"), [(2, 3)], n, [SCOPE2_LOCATION, SCOPE2_MARKET])
     ws.add_chart(both, "K2")
-    mwh = BarChart()
-    mwh.type = "col"
-    mwh.grouping = "stacked"
-    mwh.overlap = 100
-    mwh.title = tr("report.grid-by-treatment")
-    mwh.add_data(Reference(ws, min_col=6, max_col=8, min_row=1, max_row=n), titles_from_data=True)
-    mwh.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n))
-    _colour(mwh, [SCOPE2_MARKET, "66A61E", GREY])
-    _axes(mwh)
+    mwh = _bars(
+        ws,
+        tr("report.grid-by-treatment"),
+        [(6, 8)],
+        n,
+        [SCOPE2_MARKET, "66A61E", GREY],
+        stacked=True,
+    )
     ws.add_chart(mwh, "K18")
 
 
@@ -294,14 +299,8 @@ def _sources(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
         _no_chart(ws, "H2", tr("report.chart-empty"))
         return
     n = len(rows) + 1
-    chart = BarChart()
-    chart.type = "bar"
-    chart.title = tr("report.chart-top-sources")
-    chart.add_data(Reference(ws, min_col=5, min_row=1, max_row=n), titles_from_data=True)
-    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n))
+    chart = _bars(ws, tr("report.chart-top-sources"), [(5, 5)], n, [SCOPE1], across=True)
     chart.legend = None
-    _colour(chart, [SCOPE1])
-    _axes(chart, reversed_categories=True)
     ws.add_chart(chart, "H2")
 
 
@@ -335,14 +334,13 @@ def _intensity(ws: Worksheet, r: MonthlyReport, tr: Tr) -> None:
         _no_chart(ws, "J2", tr("report.chart-empty-intensity"))
         return
     n = len(rows) + 1
-    month = BarChart()
-    month.type = "col"
-    month.title = tr("report.chart-intensity-month")
-    month.add_data(Reference(ws, min_col=5, min_row=1, max_row=n), titles_from_data=True)
-    month.add_data(Reference(ws, min_col=7, min_row=1, max_row=n), titles_from_data=True)
-    month.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n))
-    _colour(month, [SCOPE2_MARKET, SCOPE2_LOCATION])
-    _axes(month)
+    month = _bars(
+        ws,
+        tr("report.chart-intensity-month"),
+        [(5, 5), (7, 7)],
+        n,
+        [SCOPE2_MARKET, SCOPE2_LOCATION],
+    )
     ws.add_chart(month, "J2")
 
     top = end + 2
@@ -380,18 +378,17 @@ def _coverage(ws: Worksheet, by_day: Worksheet, r: MonthlyReport, tr: Tr) -> Non
     _write(ws, "Coverage", cols, rows)
     if rows:
         n = len(rows) + 1
-        chart = BarChart()
-        chart.type = "bar"
-        chart.title = tr("report.chart-coverage")
-        chart.add_data(
-            Reference(ws, min_col=4, max_col=5, min_row=1, max_row=n), titles_from_data=True
+        chart = _bars(
+            ws,
+            tr("report.chart-coverage"),
+            [(4, 5)],
+            n,
+            [SCOPE2_LOCATION, SCOPE2_MARKET],
+            across=True,
         )
-        chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n))
         chart.y_axis.scaling.min = 0
         chart.y_axis.scaling.max = 100
-        _colour(chart, [SCOPE2_LOCATION, SCOPE2_MARKET])
         chart.height = 10
-        _axes(chart, reversed_categories=True)
         ws.add_chart(chart, "H2")
     else:
         _no_chart(ws, "H2", tr("report.chart-empty-coverage"))

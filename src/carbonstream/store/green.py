@@ -19,6 +19,7 @@ from psycopg import sql
 
 from carbonstream.core.engine import SITE_COLUMNS
 from carbonstream.store.db import AsyncConn
+from carbonstream.store.queries.series import Bucket, bucket_start
 
 # --- hourly instrument data -------------------------------------------------------------------
 
@@ -106,11 +107,11 @@ async def hourly_rows(
 # Per local hour of one site: grid import, the residual factor its minutes used, and the
 # account as stored (covered MWh, electricity's market- and location-based tonnes).
 # Minutes go to UTC quarter hours first, then to local hours (DST-correct, as the series).
-HOURLY_CONSUMPTION_SQL = """
-SELECT date_trunc('hour', q, %(zone)s) AS h, sum(mwh), max(ef), sum(covered),
+HOURLY_CONSUMPTION_SQL = sql.SQL("""
+SELECT {hour} AS h, sum(mwh), max(ef), sum(covered),
        sum(market_t), sum(location_t)
 FROM (
-    SELECT date_bin('15 minutes', m.bucket, timestamptz '2000-01-01 00:00+00') AS q,
+    SELECT {quarter} AS q,
            sum(m.grid_import_mwh) AS mwh, max(l.ef_co2e) AS ef, sum(m.covered_mwh) AS covered,
            sum(m.scope2_market_t - m.scope2_heat_t) AS market_t,
            sum(m.scope2_location_t - m.scope2_heat_t) AS location_t
@@ -119,7 +120,10 @@ FROM (
     GROUP BY 1
 ) AS quarters
 GROUP BY 1 ORDER BY 1
-"""
+""").format(
+    hour=bucket_start(Bucket.HOUR, sql.Identifier("q")),
+    quarter=bucket_start(Bucket.QUARTER, sql.Identifier("m", "bucket")),
+)
 
 SITE_INSTRUMENTS_SQL = """
 SELECT i.id, i.type, i.mwh, i.claim_start, i.claim_end, i.ef_t_per_mwh, i.source, i.serials,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -13,21 +12,15 @@ from pydantic_core import to_json
 from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
 from carbonstream.api.deps import (
-    CatalogDep,
-    EndQuery,
     Format,
     FormatQuery,
     MetricsDep,
     PlantDep,
     SettingsDep,
-    StartQuery,
-    check_range,
-    local,
-    meter_config,
     timed,
     wanted_format,
 )
-from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, not_found
+from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.render import csv_response
 from carbonstream.api.schemas.emissions import (
     MeterPointPublic,
@@ -35,6 +28,7 @@ from carbonstream.api.schemas.emissions import (
     Scope,
     SiteSeries,
 )
+from carbonstream.api.selection import BucketQuery, MeterDep, SeriesRangeDep, SeriesSelectionDep
 from carbonstream.api.settings import ApiSettings
 from carbonstream.core.flags import describe
 from carbonstream.i18n import Msg
@@ -46,16 +40,6 @@ router = APIRouter(prefix="/v1", tags=["emissions"], responses=PROBLEM_RESPONSES
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The series"}
 }
-BucketQuery = Annotated[Bucket, Query(description="Calendar bucket in the plant's time zone.")]
-
-
-def _range(
-    start: dt.datetime | None, end: dt.datetime | None, zone: ZoneInfo, settings: ApiSettings
-) -> tuple[dt.datetime, dt.datetime]:
-    e = local(end, zone) if end else dt.datetime.now(dt.UTC)
-    s = local(start, zone) if start else e - dt.timedelta(days=1)
-    check_range(s, e, settings)
-    return s, e
 
 
 def _check_points(n: int, bucket: Bucket, settings: ApiSettings, series_n: int) -> None:
@@ -104,31 +88,23 @@ async def site_emissions(
     plant: PlantDep,
     settings: SettingsDep,
     metrics: MetricsDep,
-    catalog: CatalogDep,
-    site: Annotated[list[str] | None, Query(description="Site ids (default: all).")] = None,
+    sel: SeriesSelectionDep,
     scope: Annotated[list[Scope] | None, Query(description="Scopes (default: all).")] = None,
     bucket: BucketQuery = Bucket.HOUR,
-    start: StartQuery = None,
-    end: EndQuery = None,
     format: FormatQuery = None,
 ) -> Any:
     fmt = wanted_format(request, format, (Format.JSON, Format.CSV))
     zone = plant.zone
-    s, e = _range(start, end, zone, settings)
-    keys = await catalog.site_keys(conn, site)
-    if site is not None:
-        missing = sorted(set(site) - set(keys))
-        if missing:
-            raise not_found("site", ", ".join(missing))
-    _check_points(series.estimate_buckets(s, e, bucket), bucket, settings, max(len(keys), 1))
+    s, e = sel.start, sel.end
+    _check_points(series.estimate_buckets(s, e, bucket), bucket, settings, max(len(sel.sites), 1))
     scopes = scope or list(Scope)
     async with timed(metrics, "emissions_site"):
         rows = await series.site_series(
-            conn, sorted(keys.values()), s, e, bucket, plant.timezone, settings.max_points + 1
+            conn, sel.site_keys, s, e, bucket, plant.timezone, settings.max_points + 1
         )
     if len(rows) > settings.max_points:
         _check_points(len(rows), bucket, settings, 1)
-    names = {k: i for i, k in keys.items()}
+    names = dict(zip(sel.site_keys, sel.sites, strict=True))
     want = {sc.value + "_t" for sc in scopes}
     cols = [
         "start",
@@ -142,7 +118,7 @@ async def site_emissions(
     # point: one without data is zeros with coverage 0.
     # Rows come ordered by (bucket, site key), as the buckets and the keys here are: one
     # walk pairs them (no hashing of 43 200 datetimes).
-    order = sorted(names)
+    order = sel.site_keys
     points: list[dict[str, Any]] = []
     i, n = 0, len(rows)
     for b0, span in series.bucket_spans(s, e, bucket, zone):
@@ -180,7 +156,7 @@ async def site_emissions(
         "bucket": bucket.value,
         "start": s.astimezone(zone),
         "end": e.astimezone(zone),
-        "sites": sorted(keys),
+        "sites": sorted(sel.sites),
         "scopes": [sc.value for sc in scopes],
         "unit": "tCO2e",
         "points": points,
@@ -195,30 +171,25 @@ async def site_emissions(
     responses=CSV_RESPONSE,
 )
 async def meter_emissions(
-    meter_id: str,
     request: Request,
     _: Viewer,
     conn: Connection,
     plant: PlantDep,
     settings: SettingsDep,
     metrics: MetricsDep,
-    catalog: CatalogDep,
+    period: SeriesRangeDep,
+    meter: MeterDep,
     bucket: BucketQuery = Bucket.HOUR,
-    start: StartQuery = None,
-    end: EndQuery = None,
     format: FormatQuery = None,
 ) -> Any:
     fmt = wanted_format(request, format, (Format.JSON, Format.CSV))
     zone = plant.zone
-    s, e = _range(start, end, zone, settings)
-    key = await catalog.meter_key(conn, meter_id)
-    conf = meter_config(plant).get(meter_id)
-    if key is None or conf is None:
-        raise not_found("meter", meter_id)
+    s, e = period
+    meter_id = meter.id
     _check_points(series.estimate_buckets(s, e, bucket), bucket, settings, 1)
     async with timed(metrics, "emissions_meter"):
         rows = await series.meter_series(
-            conn, key, s, e, bucket, plant.timezone, settings.max_points + 1
+            conn, meter.key, s, e, bucket, plant.timezone, settings.max_points + 1
         )
     params = request.app.state.params
     unit = str(params.canonical_unit[params.ids.index(meter_id)])
@@ -248,8 +219,8 @@ async def meter_emissions(
         start=s.astimezone(zone),
         end=e.astimezone(zone),
         meter=meter_id,
-        site=conf.site,
-        scope=conf.effective_scope,
+        site=meter.conf.site,
+        scope=meter.conf.effective_scope,
         quantity_unit=unit,
         points=points,
     )

@@ -20,6 +20,7 @@ from carbonstream.api.deps import (
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.api.schemas.energy import BaselineReport, EnergyReport
 from carbonstream.api.schemas.values import Instant
+from carbonstream.api.selection import BucketQuery, MonthQuery
 from carbonstream.core.energy import EnergyParams
 from carbonstream.energy.baselines import METHOD as BASELINE_METHOD
 from carbonstream.energy.stored import energy_account, stored_baselines
@@ -28,10 +29,6 @@ from carbonstream.i18n import Msg
 from carbonstream.store.queries.series import Bucket, estimate_buckets
 
 router = APIRouter(prefix="/v1", tags=["energy"], responses=PROBLEM_RESPONSES)
-
-MonthQuery = Annotated[
-    str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM, plant time.")
-]
 
 
 def energy_params(request: Request) -> EnergyParams:
@@ -80,7 +77,7 @@ async def energy(
     ] = None,
     end: Annotated[Instant | None, Query(description="End, exclusive (default now).")] = None,
     month: MonthQuery = None,
-    bucket: Annotated[Bucket, Query(description="Calendar bucket, plant time.")] = Bucket.DAY,
+    bucket: BucketQuery = Bucket.DAY,
     by: Annotated[Grouping, Query(description="Rows per meter, line, site or plant.")] = (
         Grouping.SITE
     ),

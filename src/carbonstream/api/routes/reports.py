@@ -91,6 +91,7 @@ async def _render(
                     None if site is None else sorted(set(site)),
                     scope2_basis,
                     _version(),
+                    library=request.app.state.library,
                 )
     except monthly.ReportError as e:
         raise Problem(422, "Invalid request", e.detail, "invalid-request") from None

@@ -15,14 +15,8 @@ from numpy.typing import NDArray
 from psycopg import sql
 
 from carbonstream.store.db import AsyncConn
-from carbonstream.store.queries.series import Bucket
+from carbonstream.store.queries.series import Bucket, bucket_start
 
-_ORIGIN = sql.SQL("timestamptz '2000-01-01 00:00+00'")
-_LOCAL = {
-    Bucket.HOUR: sql.SQL("date_trunc('hour', q, %(zone)s)"),
-    Bucket.DAY: sql.SQL("date_trunc('day', q, %(zone)s)"),
-    Bucket.MONTH: sql.SQL("date_trunc('month', q, %(zone)s)"),
-}
 _WHERE = sql.SQL("bucket >= %(start)s AND bucket < %(end)s")
 
 
@@ -40,14 +34,17 @@ def _binned(table: str, key: str, values: tuple[str, ...], bucket: Bucket) -> sq
         return sql.SQL("SELECT bucket AS b, {k} AS k, {s} FROM {t} WHERE {w} GROUP BY 1, 2").format(
             k=sql.Identifier(key), s=sums, t=sql.Identifier(table), w=_WHERE
         )
-    quarter = sql.SQL(
-        "SELECT date_bin('15 minutes', bucket, {o}) AS q, {k} AS k, {s}"
-        " FROM {t} WHERE {w} GROUP BY 1, 2"
-    ).format(o=_ORIGIN, k=sql.Identifier(key), s=sums, t=sql.Identifier(table), w=_WHERE)
+    quarter = sql.SQL("SELECT {q} AS q, {k} AS k, {s} FROM {t} WHERE {w} GROUP BY 1, 2").format(
+        q=bucket_start(Bucket.QUARTER, sql.Identifier("bucket")),
+        k=sql.Identifier(key),
+        s=sums,
+        t=sql.Identifier(table),
+        w=_WHERE,
+    )
     if bucket is Bucket.QUARTER:
         return sql.SQL("SELECT q AS b, k, {c} FROM ({inner}) AS x").format(c=cols, inner=quarter)
     return sql.SQL("SELECT {b} AS b, k, {a} FROM ({inner}) AS x GROUP BY 1, 2").format(
-        b=_LOCAL[bucket], a=again, inner=quarter
+        b=bucket_start(bucket, sql.Identifier("q")), a=again, inner=quarter
     )
 
 
@@ -75,11 +72,11 @@ async def meter_coverage(
     """(bucket start, meter id, quantity, covered seconds) of the named meters, for the
     few whose bucket value is a mean (temperatures: degree-hours over covered hours)."""
     q = sql.SQL(
-        "SELECT date_trunc({unit}, e.bucket, %(zone)s) AS b, m.id, sum(e.quantity),"
+        "SELECT {b} AS b, m.id, sum(e.quantity),"
         " sum(e.covered_s) FROM emission_lines e JOIN meters m ON m.key = e.meter"
         " WHERE m.id = ANY(%(meters)s) AND e.bucket >= %(start)s AND e.bucket < %(end)s"
         " GROUP BY 1, 2 ORDER BY 1, 2"
-    ).format(unit=sql.Literal(bucket.value))
+    ).format(b=bucket_start(bucket, sql.Identifier("e", "bucket")))
     cur = await conn.execute(q, {"meters": meters, "start": start, "end": end, "zone": zone})
     return [(r[0], str(r[1]), float(r[2]), float(r[3])) for r in await cur.fetchall()]
 

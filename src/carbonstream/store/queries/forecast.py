@@ -12,6 +12,7 @@ import datetime as dt
 from psycopg import sql
 
 from carbonstream.store.db import AsyncConn, Conn
+from carbonstream.store.queries.series import Bucket, bucket_start
 
 # What a forecast can be asked for: the alert rules' measures (heat is in both Scope 2 columns).
 MEASURES: dict[str, str] = {
@@ -23,7 +24,7 @@ MEASURES: dict[str, str] = {
 }
 
 _QUARTERS = sql.SQL(
-    "SELECT date_bin('15 minutes', bucket, timestamptz '2000-01-01 00:00+00') AS q, sum({m})"
+    "SELECT {q} AS q, sum({m})"
     " FROM site_minute WHERE site = (SELECT key FROM sites WHERE id = %(site)s)"
     " AND bucket >= %(lo)s AND bucket < %(hi)s GROUP BY 1 ORDER BY 1"
 )
@@ -45,7 +46,9 @@ def _measure(measure: str) -> sql.SQL:
 
 def quarters_sql(measure: str) -> sql.Composed:
     """Per quarter-hour with data in [lo, hi): its start and the measure's tonnes."""
-    return _QUARTERS.format(m=_measure(measure))
+    return _QUARTERS.format(
+        q=bucket_start(Bucket.QUARTER, sql.Identifier("bucket")), m=_measure(measure)
+    )
 
 
 def total_sql(measure: str) -> sql.Composed:

@@ -30,12 +30,28 @@ class Bucket(StrEnum):
     MONTH = "month"
 
 
-_QUARTER = sql.SQL("date_bin('15 minutes', bucket, timestamptz '2000-01-01 00:00+00')")
-_LOCAL = {
-    Bucket.HOUR: sql.SQL("date_trunc('hour', q, %(zone)s)"),
-    Bucket.DAY: sql.SQL("date_trunc('day', q, %(zone)s)"),
-    Bucket.MONTH: sql.SQL("date_trunc('month', q, %(zone)s)"),
-}
+def bucket_start(bucket: Bucket, ts: sql.Composable) -> sql.Composed:
+    """SQL for the start of the ``bucket`` holding the instant ``ts`` (a column or an
+    expression) in the plant's zone, the query's ``%(zone)s`` parameter, as
+    :func:`floor_bucket` computes it in Python. Quarters are UTC-aligned (the same bins in
+    every zone); the rest is ``date_trunc(unit, ts, zone)``, DST-correct. The one home of
+    that truncation: every query that buckets time in SQL builds it here.
+    """
+    match bucket:
+        case Bucket.QUARTER:
+            # date_bin's origin is a multiple of 900 s, so the bins are UTC quarters.
+            return sql.SQL(
+                "date_bin('15 minutes', {ts}, timestamptz '2000-01-01 00:00+00')"
+            ).format(ts=ts)
+        case Bucket.MINUTE | Bucket.HOUR | Bucket.DAY | Bucket.MONTH:
+            return sql.SQL("date_trunc({unit}, {ts}, {zone})").format(
+                unit=sql.Literal(bucket.value), ts=ts, zone=sql.Placeholder("zone")
+            )
+        case _:
+            assert_never(bucket)
+
+
+_QUARTER = bucket_start(Bucket.QUARTER, sql.Identifier("bucket"))
 SCOPE_COLUMNS = ("scope1_t", "scope2_location_t", "scope2_market_t")
 
 
@@ -69,7 +85,7 @@ def site_series_sql(bucket: Bucket) -> sql.Composed:
         "SELECT {b} AS b, site, sum(scope1_t), sum(scope2_location_t), sum(scope2_market_t),"
         " sum(grid_import_mwh), sum(minutes)::integer"
         " FROM ({inner}) AS q GROUP BY 1, 2 ORDER BY 1, 2 LIMIT %(limit)s"
-    ).format(b=_LOCAL[bucket], inner=quarter)
+    ).format(b=bucket_start(bucket, sql.Identifier("q")), inner=quarter)
 
 
 def meter_series_sql(bucket: Bucket) -> sql.Composed:
@@ -87,7 +103,7 @@ def meter_series_sql(bucket: Bucket) -> sql.Composed:
     return sql.SQL(
         "SELECT {b} AS b, sum(quantity), sum(co2e_t), sum(covered_s), bit_or(flags)"
         " FROM ({inner}) AS q GROUP BY 1 ORDER BY 1 LIMIT %(limit)s"
-    ).format(b=_LOCAL[bucket], inner=quarter)
+    ).format(b=bucket_start(bucket, sql.Identifier("q")), inner=quarter)
 
 
 # (bucket start, site key, scope 1, scope 2 location, scope 2 market, grid MWh, minutes with
