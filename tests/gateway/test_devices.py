@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from pymodbus.constants import ExcCodes
 
 from carbonstream.gateway.decode import Conversion, DataType, Order
 from carbonstream.gateway.grouping import Table
@@ -17,7 +21,7 @@ from carbonstream.gateway.modbus import ModbusDevicePoll, ModbusLink, ModbusPoin
 from carbonstream.gateway.poller import Poller, PollObserver
 from carbonstream.gateway.service import GatewayService
 from carbonstream.gateway.source import PollResult
-from carbonstream.sim.modbus_server import RegisterServer
+from carbonstream.sim.modbus_server import RegisterServer, SimSpec
 from carbonstream.transport.payload import Quality, Reading
 
 from .conftest import Collector, free_port, make_gateway
@@ -140,3 +144,112 @@ async def test_modbus_server_goes_away_and_comes_back(tmp_path: Path, prefix: st
     assert {r.q for r in failed} <= {Quality.COMM_ERROR, Quality.TIMEOUT}
     good = [r.v for r in readings if r.q is Quality.GOOD]
     assert good == sorted(good)  # one counter, read in order before and after the outage
+
+
+async def _poll(poller: Poller, polls: int) -> None:
+    """Run the poller until it has polled ``polls`` times (a hang bound, not a speed check)."""
+    task = asyncio.create_task(poller.run())
+    deadline = time.monotonic() + 60
+    while poller.polls < polls:
+        assert time.monotonic() < deadline, "the poller did not get round"
+        await asyncio.sleep(0.02)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def _device(name: str, link: ModbusLink, unit: int, points: list[ModbusPoint]) -> ModbusDevicePoll:
+    return ModbusDevicePoll(
+        name,
+        unit,
+        link,
+        points,
+        timeout_s=2.0,
+        retries=2,
+        grouping=True,
+        max_gap=10,
+        max_registers=125,
+    )
+
+
+def _said(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "carbonstream.gateway"]
+
+
+async def test_a_register_the_device_has_not_is_said_once_as_needing_attention(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Exception 2 (illegal data address) for a point the device has not: a misconfigured
+    point, not a device that is away. Said once at ERROR, naming the registers, the meter
+    and the fix; the point is flagged on every poll, asked once a poll (no retries), and
+    the device's good point is read on every poll, on its interval, without backoff."""
+    port = free_port()
+    server = RegisterServer([counting_spec(1)], port=port)  # holding registers 0 and 1 only
+    await server.start()
+    server.keep_log = True
+    link = ModbusLink(Link(id="l", host="127.0.0.1", port=port))
+    points = [*_point("good"), *_point("wrong")]
+    points[1] = replace(points[1], address=300)
+    got: list[Reading] = []
+    poller = Poller(
+        "meter", _device("meter", link, 1, points), got.extend, interval_s=0.05, backoff_max_s=5
+    )
+    with caplog.at_level(logging.INFO, logger="carbonstream.gateway"):
+        await _poll(poller, 6)
+    link.close()
+    await server.stop()
+    said = _said(caplog)
+    assert [level for level, _ in said] == [logging.ERROR], said
+    message = said[0][1]
+    for part in ("meter needs attention", "registers 300..301", "wrong", "exception 2"):
+        assert part in message, message
+    assert "good" not in message.split("meters ")[1]
+    assert poller.failures == 0  # the device answers: no backoff
+    polls = poller.polls
+    assert [r.q for r in got if r.m == "wrong"][:polls] == [Quality.EXCEPTION] * polls
+    good = [r for r in got if r.m == "good"]
+    assert len(good) >= polls and all(r.q is Quality.GOOD for r in good)
+    values = [r.v for r in good if r.v is not None]
+    assert len(values) == len(good) and values == sorted(values)  # the counter, every poll
+    # One request a poll for each point's block: a refusal is not asked again in the poll.
+    asked = Counter(address for _, _, address, _ in server.log)
+    assert asked[300] <= asked[0] + 1, asked
+
+
+async def test_a_refusal_that_clears_is_said_to_clear_and_a_busy_device_needs_no_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Exception 1 (illegal function) while it lasts: ERROR once; when the device reads
+    again: INFO once. Exception 6 (busy) passes by itself: flagged, never ERROR."""
+    answer: list[ExcCodes | None] = [ExcCodes.ILLEGAL_FUNCTION]
+    port = free_port()
+    server = RegisterServer(
+        [SimSpec(1, holding={0: 0, 1: 7}, refresh=lambda fc, start, regs: answer[0])], port=port
+    )
+    await server.start()
+    link = ModbusLink(Link(id="l", host="127.0.0.1", port=port))
+    got: list[Reading] = []
+    poller = Poller(
+        "meter",
+        _device("meter", link, 1, _point("m")),
+        got.extend,
+        interval_s=0.05,
+        backoff_max_s=5,
+    )
+    with caplog.at_level(logging.INFO, logger="carbonstream.gateway"):
+        await _poll(poller, 4)
+        refused = len(got)
+        answer[0] = None
+        await _poll(poller, poller.polls + 4)
+        cleared = len(got)
+        answer[0] = ExcCodes.DEVICE_BUSY
+        await _poll(poller, poller.polls + 4)
+    link.close()
+    await server.stop()
+    said = _said(caplog)
+    assert [level for level, _ in said] == [logging.ERROR, logging.INFO], said
+    assert "exception 1" in said[0][1] and "needs attention" in said[0][1]
+    assert said[1][1] == "device meter no longer needs attention"
+    assert {r.q for r in got[:refused]} == {Quality.EXCEPTION}
+    assert Quality.GOOD in {r.q for r in got[refused:cleared]}
+    assert got[-1].q is Quality.EXCEPTION  # busy: flagged, and no one was told
+    assert poller.failures == 0

@@ -14,6 +14,13 @@ resumes by itself when a device or a network comes back. After a timeout on a
 TCP link the connection is closed: a late answer must never be taken for the
 answer to the next request.
 
+A Modbus exception 1, 2 or 3 (illegal function, address or value) is the device
+saying the point is wrong for it: a misconfigured register, type or profile, which
+no retry will mend. The poll flags those points ``EXCEPTION`` and says so as
+needing a person (logged once at ERROR by the poller), while the device's other
+points are read as before. Other exceptions (busy, a gateway's target not
+answering) pass by themselves and are only flagged.
+
 Deadlines use ``asyncio.timeout``, never ``asyncio.wait_for``: on Python 3.11
 ``wait_for`` loses a cancellation that arrives in the loop iteration in which
 the awaited read completes (CPython gh-86296, fixed in 3.12), so a gateway
@@ -28,6 +35,7 @@ from dataclasses import dataclass
 
 from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ExceptionResponse
 
@@ -48,12 +56,22 @@ from carbonstream.transport.payload import Quality, Reading
 log = logging.getLogger("carbonstream.gateway")
 
 
-class ReadError(CarbonstreamError):
-    """A request that brought no registers; ``quality`` says why (timeout, exception, ...)."""
+# The exceptions that mean the request is wrong for the device, not that it is busy.
+MISCONFIGURED = {
+    ExcCodes.ILLEGAL_FUNCTION: "illegal function: the device has no such table",
+    ExcCodes.ILLEGAL_ADDRESS: "illegal data address: the device has no such register",
+    ExcCodes.ILLEGAL_VALUE: "illegal data value: the device refuses this register count",
+}
 
-    def __init__(self, quality: Quality, detail: str) -> None:
+
+class ReadError(CarbonstreamError):
+    """A request that brought no registers; ``quality`` says why (timeout, exception, ...),
+    ``code`` the Modbus exception code when the device answered with one."""
+
+    def __init__(self, quality: Quality, detail: str, code: int | None = None) -> None:
         super().__init__(detail)
         self.quality = quality
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +178,7 @@ class ModbusLink:
             raise ReadError(Quality.COMM_ERROR, str(e)) from None
         if isinstance(rr, ExceptionResponse) or rr.isError():
             code = getattr(rr, "exception_code", None)
-            raise ReadError(Quality.EXCEPTION, f"Modbus exception code {code}")
+            raise ReadError(Quality.EXCEPTION, f"Modbus exception code {code}", code)
         if req.table in (Table.COIL, Table.DISCRETE):
             return [1 if b else 0 for b in rr.bits[: req.count]]
         regs = list(rr.registers)
@@ -215,6 +233,7 @@ class ModbusDevicePoll(PolledSource):
         out: list[Reading] = []
         sent = 0
         failure: ReadError | None = None
+        wrong: list[str] = []  # requests the device refuses as misconfigured
         for req, decoder in zip(self.requests, self._decoders, strict=True):
             if failure is not None and failure.quality in (Quality.TIMEOUT, Quality.COMM_ERROR):
                 # The device is not answering: asking again now would only add timeouts.
@@ -233,12 +252,24 @@ class ModbusDevicePoll(PolledSource):
             if regs is None:
                 assert failure is not None
                 out.extend(self._failed(req, failure.quality))
+                if failure.code in MISCONFIGURED:
+                    wrong.append(self._misconfigured(req, failure.code))
                 continue
             out.extend(self._decode(req, decoder, regs, now_ms()))
         ok = failure is None or failure.quality not in (Quality.TIMEOUT, Quality.COMM_ERROR)
+        if ok and wrong:
+            return PollResult(out, ok, sent, "; ".join(wrong), needs_human=True)
         return PollResult(out, ok, sent, str(failure) if failure else "")
 
     __call__ = poll  # a device poll is also its own update method
+
+    def _misconfigured(self, req: Request, code: int) -> str:
+        meters = ", ".join(sorted({self.points[i].meter for i in req.members}))
+        return (
+            f"unit {self.unit} {req.table} registers {req.address}..{req.address + req.count - 1}"
+            f" (meters {meters}): Modbus exception {code}, {MISCONFIGURED[ExcCodes(code)]}; "
+            "check the points' register, type and table (or the profile), a retry will not help"
+        )
 
     def _failed(self, req: Request, q: Quality) -> list[Reading]:
         return failed((self.points[i] for i in req.members), q)

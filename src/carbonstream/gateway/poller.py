@@ -76,9 +76,12 @@ class Health:
         self.observer = observer
         self.failures = 0  # in a row
         self.needs_human = False  # the kind of the current outage
+        self.attention = ""  # what needs a person although the device answers
         self._reported = False  # device_up said at least once
 
-    def answered(self) -> None:
+    def answered(self, attention: str = "") -> None:
+        """The device answered; ``attention`` says what of it still needs a person (points
+        it refuses as misconfigured), logged once when it appears or changes."""
         if self.failures:
             log.info("device %s answers again", self.device)
         if self.failures or not self._reported:
@@ -86,6 +89,11 @@ class Health:
             self._reported = True
         self.failures = 0
         self.needs_human = False
+        if attention and attention != self.attention:
+            log.error("device %s needs attention (still polled): %s", self.device, attention)
+        elif self.attention and not attention:
+            log.info("device %s no longer needs attention", self.device)
+        self.attention = attention
 
     def failed(self, detail: str, *, needs_human: bool = False) -> bool:
         """Count a failure; True when the device has just gone down."""
@@ -157,7 +165,7 @@ class Poller:
             ok, detail, human = result.ok, result.detail, result.needs_human
             del result  # not kept for a whole interval: long-lived objects slow the GC
             if ok:
-                self.health.answered()
+                self.health.answered(detail if human else "")
                 next_slot = max(slot + 1, math.ceil((ended - start) / self.interval))
                 if next_slot > slot + 1:
                     self.observer.skipped(self.device, next_slot - slot - 1)

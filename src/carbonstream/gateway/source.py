@@ -91,7 +91,9 @@ class PollResult:
     ok: bool  # False when the device did not answer at all (timeout, no connection)
     requests: int
     detail: str = ""
-    needs_human: bool = False  # the failure will not pass by itself (refused login, ...)
+    # The failure will not pass by itself (refused login, ...); with ok, what the device
+    # answered still needs a person (a point it refuses as misconfigured): ``detail`` says.
+    needs_human: bool = False
 
 
 class SourceDownError(CarbonstreamError):
