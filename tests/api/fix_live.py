@@ -150,11 +150,13 @@ def minute_floor(t: dt.datetime) -> dt.datetime:
     return t.replace(second=0, microsecond=0)
 
 
-def safe_now() -> dt.datetime:
-    """Now, away from the moment the rates' end minute moves (SETTLE_S past a minute)."""
-    while SETTLE_S - 3 <= dt.datetime.now(UTC).second <= SETTLE_S + 3:
-        time.sleep(0.5)
-    return dt.datetime.now(UTC)
+def pin_clock(srv: Server) -> dt.datetime:
+    """Now, with the live hub's clock stopped there: every snapshot is of this instant
+    however long a busy machine takes to serve it, so the rates' end minute, today and
+    the meters' ages cannot move under the test."""
+    now = dt.datetime.now(UTC).replace(microsecond=0)  # exact through a float timestamp
+    srv.hub.clock = lambda: now.timestamp()
+    return now
 
 
 def rates_end(now: dt.datetime) -> dt.datetime:

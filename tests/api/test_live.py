@@ -31,8 +31,8 @@ from .fix_live import (
     Server,
     live_plant,
     live_server,
+    pin_clock,
     rates_end,
-    safe_now,
 )
 
 __all__ = ["live_plant", "live_server"]  # fixtures
@@ -62,7 +62,7 @@ def _events(resp: httpx.Response) -> Iterator[tuple[str, dict[str, str]]]:
 
 def test_snapshot_figures(live_plant: LivePlant, live_server: Server) -> None:
     p = live_plant
-    now = safe_now()
+    now = pin_clock(live_server)
     end = rates_end(now)
     # assembly: 0.01 / 0.03 / 0.02 t per minute for 90 minutes up to now (and 2 beyond);
     # its data began 2 hours ago, so every window is fully covered.
@@ -85,9 +85,9 @@ def test_snapshot_figures(live_plant: LivePlant, live_server: Server) -> None:
     )
     assert r.status_code == 200, r.text
     snap = r.json()
-    # Ages and projections are judged at the snapshot's own time: on a busy machine the
-    # request can take seconds, so "now" in this test is not the server's now.
+    # The snapshot is of the pinned instant, however long the request took.
     made = dt.datetime.fromisoformat(snap["generated_at"])
+    assert made == now
     # Plant-local with its offset, the instant the end of the last complete minute.
     until = dt.datetime.fromisoformat(snap["rates_until"])
     assert until == end and until.utcoffset() == end.astimezone(p.plant.zone).utcoffset()
@@ -135,15 +135,13 @@ def test_snapshot_figures(live_plant: LivePlant, live_server: Server) -> None:
 
     meters = {m["id"]: m for m in a["meters"]}
     assert meters["assembly-grid"]["status"] == "ok"
-    silent_s = (made - (now - dt.timedelta(seconds=2))).total_seconds()
-    assert meters["assembly-grid"]["silent_s"] == pytest.approx(silent_s, abs=0.2)
+    assert meters["assembly-grid"]["silent_s"] == 2
     assert meters["assembly-pv"]["status"] == "bad_quality"
     assert meters["assembly-pv"]["quality"] == "exception"
     assert meters["assembly-pv"]["last_good_at"] is not None
     assert meters["assembly-export"]["status"] == "silent"
     assert meters["assembly-export"]["quality"] == "stale"  # its last reading was good
-    silent_s = (made - (now - dt.timedelta(seconds=400))).total_seconds()
-    assert meters["assembly-export"]["silent_s"] == pytest.approx(silent_s, abs=0.2)
+    assert meters["assembly-export"]["silent_s"] == 400
     assert meters["assembly-diesel"]["status"] == "no_data"
     assert meters["assembly-diesel"]["quality"] is None
 
@@ -151,10 +149,10 @@ def test_snapshot_figures(live_plant: LivePlant, live_server: Server) -> None:
     h = {"X-API-Key": p.tokens["viewer"]}
     listed = {s["id"]: s for s in httpx.get(f"{live_server.base}/v1/sites", headers=h).json()}
     assert listed["foundry"]["rates"][1]["window_s"] == 900
-    if dt.datetime.fromisoformat(listed["foundry"]["rates_until"]) == end:  # same minute
-        for sid, live in sites.items():
-            assert listed[sid]["rates"] == live["rates"]
-        assert listed["foundry"]["rates"][1]["covered_s"] == 30  # its 15 minutes: over 30 s
+    assert dt.datetime.fromisoformat(listed["foundry"]["rates_until"]) == end
+    for sid, live in sites.items():
+        assert listed[sid]["rates"] == live["rates"]
+    assert listed["foundry"]["rates"][1]["covered_s"] == 30  # its 15 minutes: over 30 s
     api_meters = httpx.get(f"{live_server.base}/v1/meters?site=assembly", headers=h).json()
     for m in api_meters:
         assert (m["status"]["state"], m["status"]["quality"]) == (

@@ -23,7 +23,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.tools import require_tool
 
-from .fix_live import LivePlant, Server, live_plant, live_server, rates_end, safe_now
+from .fix_live import LivePlant, Server, live_plant, live_server, pin_clock, rates_end
 
 # slow: drives Chromium (make test-fast leaves it to CI)
 pytestmark = pytest.mark.slow
@@ -94,7 +94,7 @@ def test_the_page_reads_chinese_to_a_chinese_browser_and_english_after_the_switc
     live_plant: LivePlant, live_server: Server, chinese_browser: webdriver.Chrome, tmp_path: Path
 ) -> None:
     p = live_plant
-    now = safe_now()
+    now = pin_clock(live_server)
     end = rates_end(now)
     first = end - dt.timedelta(minutes=90)
     p.minutes("foundry", first, 93, 0.001, 0.002, 0.003)
