@@ -55,7 +55,7 @@ async def test_broker_outage_of_30_seconds(tmp_path: Path, mosquitto: Mosquitto)
     service = GatewayService(gw)
     async with Collector("127.0.0.1", mosquitto.port, "", persistent=True) as collector:
         task = asyncio.create_task(service.run())
-        await collector.wait_for(lambda: len(collector.messages) >= 5, 10)
+        await collector.wait_for(lambda: len(collector.messages) >= 5, 30)
         mosquitto.stop()
         down_at = time.time()
         await asyncio.sleep(30)
