@@ -35,6 +35,8 @@ UTC = dt.UTC
 # A hang detector, not a speed check: on a busy machine (CI, the soak's burner) the server
 # thread can wait seconds for the CPU, and httpx's default of 5 s then fails a good test.
 HTTP_TIMEOUT_S = 30.0
+# The same for a page's wait on what the browser shows (Chromium starts, the stream delivers).
+PAGE_WAIT_S = 60.0
 
 
 @dataclass

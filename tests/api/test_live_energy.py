@@ -26,7 +26,15 @@ from carbonstream.core.meters import build_params
 from carbonstream.store.db import connect
 from tests.api.test_live_page import _field, _shot, browser
 
-from .fix_live import HTTP_TIMEOUT_S, LivePlant, Server, live_plant, live_server, pin_clock
+from .fix_live import (
+    HTTP_TIMEOUT_S,
+    PAGE_WAIT_S,
+    LivePlant,
+    Server,
+    live_plant,
+    live_server,
+    pin_clock,
+)
 
 __all__ = ["browser", "live_plant", "live_server"]  # fixtures
 
@@ -96,7 +104,7 @@ def test_live_tce_per_site(
     assert a["production_unit"] is None
 
     browser.get(f"{live_server.base}/#key={p.tokens['viewer']}")
-    wait = WebDriverWait(browser, 20, poll_frequency=0.2)
+    wait = WebDriverWait(browser, PAGE_WAIT_S, poll_frequency=0.2)
     site = '[data-site="foundry"]'
     wait.until(lambda d: _field(d, f'{site} [data-field="energy-today-total_tce"]') is not None)
     shown = float(_field(browser, f'{site} [data-field="energy-today-total_tce"]') or 0)

@@ -22,7 +22,15 @@ from selenium.webdriver.support.ui import WebDriverWait
 from carbonstream.store.db import connect
 from tests.api.test_live_page import _field, _shot, browser
 
-from .fix_live import HTTP_TIMEOUT_S, LivePlant, Server, live_plant, live_server, pin_clock
+from .fix_live import (
+    HTTP_TIMEOUT_S,
+    PAGE_WAIT_S,
+    LivePlant,
+    Server,
+    live_plant,
+    live_server,
+    pin_clock,
+)
 
 __all__ = ["browser", "live_plant", "live_server"]  # fixtures
 
@@ -113,7 +121,7 @@ def test_live_zero_carbon_and_intensity(
     assert a["intensity"]["unit"] is None and a["zero_carbon"]["today"]["net_t"] == 0
 
     browser.get(f"{live_server.base}/#key={p.tokens['viewer']}")
-    wait = WebDriverWait(browser, 20, poll_frequency=0.2)
+    wait = WebDriverWait(browser, PAGE_WAIT_S, poll_frequency=0.2)
     site = '[data-site="foundry"]'
     wait.until(lambda d: _field(d, f'{site} [data-field="zc-today-net"]') is not None)
     assert _field(browser, f'{site} [data-field="zc-today-net"]') == "2"

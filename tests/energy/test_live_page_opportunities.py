@@ -18,7 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from carbonstream.api import ApiSettings, create_app
 from tests.api.conftest import make_keys
-from tests.api.fix_live import serve
+from tests.api.fix_live import PAGE_WAIT_S, serve
 from tests.api.test_live_page import browser
 from tests.energy.simplant import DAYS, plant_data, store_sim
 from tests.services import PG_ADMIN_URL, create_db, drop_db, url_with_db
@@ -59,7 +59,7 @@ def test_page_lists_the_top_opportunities(
 ) -> None:
     base, token = page_server
     browser.get(f"{base}/#key={token}")
-    wait = WebDriverWait(browser, 30, poll_frequency=0.2)
+    wait = WebDriverWait(browser, PAGE_WAIT_S, poll_frequency=0.2)
     wait.until(lambda d: len(_items(d)) >= 2)
     items = _items(browser)
     found = {(k, m) for k, m, _ in items}
