@@ -133,3 +133,11 @@ async def meter_newest(conn: AsyncConn) -> list[tuple[str, str, float | None]]:
     any) of every meter, by meter id."""
     rows = await (await conn.execute(NEWEST_SQL)).fetchall()
     return [(str(r[0]), str(r[1]), None if r[2] is None else int(r[2]) / 1e9) for r in rows]
+
+
+async def schema_version(conn: AsyncConn) -> int:
+    """The newest migration applied (0: none)."""
+    row = await (
+        await conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
+    ).fetchone()
+    return int(row[0]) if row else 0
