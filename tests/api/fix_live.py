@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +28,6 @@ from carbonstream.domain.live import SETTLE_S, LiveHub
 from carbonstream.store import keys
 from carbonstream.store.db import connect
 from carbonstream.store.plant import Keys, sync_plant
-from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANT = ROOT / "config" / "plant.example.yaml"
@@ -35,6 +35,8 @@ UTC = dt.UTC
 # A hang detector, not a speed check: on a busy machine (CI, the soak's burner) the server
 # thread can wait seconds for the CPU, and httpx's default of 5 s then fails a good test.
 HTTP_TIMEOUT_S = 30.0
+# The same for a page's wait on what the browser shows (Chromium starts, the stream delivers).
+PAGE_WAIT_S = 60.0
 
 
 @dataclass
@@ -127,11 +129,19 @@ def live_server(live_plant: LivePlant, live_limits: ApiLimits) -> Iterator[Serve
 
 @contextmanager
 def serve(app: FastAPI) -> Iterator[Server]:
-    """The app under a real uvicorn in a thread of its own, stopped at the end."""
-    port = free_port()
+    """The app under a real uvicorn in a thread of its own, stopped at the end.
+
+    Its socket is bound here, on a port the kernel picks, and handed to uvicorn: a port
+    only known free (free_port) can be taken before uvicorn binds it, e.g. by any process's
+    outgoing connection on a busy machine, since it comes from the ephemeral range."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     api = server.ApiServer(app, server.config(app, "127.0.0.1", port, "warning"), own_signals=False)
     loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(api.serve(),), daemon=True)
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(api.serve(sockets=[sock]),), daemon=True
+    )
     thread.start()
     end = time.monotonic() + 15
     while not api.started:

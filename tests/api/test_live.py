@@ -299,12 +299,15 @@ def test_stream_stops_on_disconnect_and_shutdown(
             if kind == "snapshot":
                 assert live_server.hub.streams == 1
                 break
-    end = time.monotonic() + 10
+    end = time.monotonic() + 30  # a hang bound
     while live_server.hub.streams and time.monotonic() < end:
         time.sleep(0.05)
     assert live_server.hub.streams == 0  # the client went: its stream ended
 
-    # Shutdown while a client listens: it is told, and the server stops at once.
+    # Shutdown while a client listens: it is told, and the server stops at once. uvicorn's
+    # backstop (timeout_graceful_shutdown) is raised far past the bound below, so a stream
+    # that held the server would fail it, and a slow machine's good stop would not.
+    live_server.api.config.timeout_graceful_shutdown = 120
     with httpx.stream("GET", url, headers=headers, timeout=HTTP_TIMEOUT_S) as r:
         kinds = []
         for kind, _ in _events(r):
@@ -313,8 +316,8 @@ def test_stream_stops_on_disconnect_and_shutdown(
                 t0 = time.monotonic()
                 live_server.loop.call_soon_threadsafe(live_server.api.stop)
     assert kinds[-1] == "bye"
-    live_server.shutdown(timeout=5)
-    assert time.monotonic() - t0 < 5
+    live_server.shutdown(timeout=60)
+    assert time.monotonic() - t0 < 60
 
 
 @pytest.mark.slow

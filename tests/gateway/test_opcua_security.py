@@ -21,7 +21,7 @@ from carbonstream.sim.opcua_server import VariableServer
 from carbonstream.transport.payload import Quality, Reading
 
 from .certs import opcua_app
-from .conftest import free_port, gateway_config
+from .conftest import gateway_config
 
 # slow: makes certificates and runs secured OPC UA sessions (make test-fast leaves it to CI)
 pytestmark = pytest.mark.slow
@@ -60,7 +60,7 @@ async def secure_server(tmp_path: Path) -> Any:
     cert, key = opcua_app(tmp_path, "client", CLIENT_URI, server=False)
     server = VariableServer(
         ["steam"],
-        port=free_port(),
+        port=0,  # bound by the server itself (free_port's could be taken before it binds)
         certificate=server_cert,
         private_key=server_key,
         users={"operator": "s3cret"},

@@ -143,7 +143,7 @@ class Running:
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         assert self.service.ready.wait(30)
-        assert self.service.subscriber.wait_connected(10)
+        assert self.service.subscriber.wait_connected(30)
         assert self.service.subscriber.wait_subscribed(10)
 
     def _run(self) -> None:

@@ -144,7 +144,9 @@ def test_thousands_of_malformed_payloads(db_url: str) -> None:
         assert run.thread.is_alive()
     finally:
         run.stop()
-    assert n_bad >= 2000  # repeats (same bytes) are one dead letter, counted in `seen`
+    # Every round ran, at least 150 each (2000 held only at CI depth, and not always there:
+    # 12 x 150 is 1800). Repeats (same bytes) are one dead letter, counted in `seen`.
+    assert n_bad >= 150 * examples(12)
     assert run.service.metrics.dead_letters._value.get() == n_bad
     with psycopg.connect(db_url) as c:
         rows = c.execute("SELECT digest, reason, topic FROM dead_letters").fetchall()
