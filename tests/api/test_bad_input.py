@@ -201,6 +201,20 @@ def test_a_time_outside_1970_to_2199_is_422(client: TestClient, query: str) -> N
 
 
 @pytest.mark.parametrize(
+    "query",
+    [
+        "/v1/energy?month=2806-05",  # past int64 nanoseconds: OverflowError, a 500
+        "/v1/inventory?month=0000-01",  # no year 0
+        "/v1/matching?site=foundry&month=1999-12",
+        "/v1/reports/monthly?month=2101-01",
+    ],
+)
+def test_a_month_outside_2000_to_2100_is_422(client: TestClient, query: str) -> None:
+    body = _problem(client.get(query), 422)
+    assert "month" in body["detail"], body
+
+
+@pytest.mark.parametrize(
     "csv_body",
     [
         "hour,mwh\n2026-11-02T11:00,1\r\x00",  # a lone CR inside a field: csv.Error, was a 500
