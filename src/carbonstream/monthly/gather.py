@@ -24,6 +24,7 @@ from carbonstream.core.intensity import Intensity, intensity
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import MeterParams
 from carbonstream.domain import inventory as inventory_builder
+from carbonstream.domain.bounds import FIRST_YEAR, LAST_YEAR
 from carbonstream.domain.inventory_model import Inventory
 from carbonstream.domain.selection import Selection
 from carbonstream.errors import CarbonstreamError
@@ -136,8 +137,13 @@ def month_bounds(month: str, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
     if m is None:
         raise ReportError(Msg("problems.detail.report-month-format", {"month": month}))
     y, mo = int(m.group(1)), int(m.group(2))
-    if not 1970 <= y <= 2999:
-        raise ReportError(Msg("problems.detail.report-month-year", {"month": month}))
+    if not FIRST_YEAR <= y <= LAST_YEAR:
+        raise ReportError(
+            Msg(
+                "problems.detail.report-month-year",
+                {"month": month, "first": FIRST_YEAR, "last": LAST_YEAR},
+            )
+        )
     start = dt.datetime(y, mo, 1, tzinfo=zone)
     end = dt.datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=zone)
     return start, end

@@ -19,7 +19,7 @@ from carbonstream.api.db import unavailable
 from carbonstream.api.deps import XLSX_MEDIA, CatalogDep, MetricsDep, PlantDep, timed
 from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, not_found, request_locale
-from carbonstream.api.selection import MONTH_PATTERN
+from carbonstream.api.selection import MONTH_MAX_CHARS
 from carbonstream.config.plant import Plant
 from carbonstream.evidence.export import code_version
 from carbonstream.store.db import AsyncConn
@@ -51,8 +51,10 @@ async def monthly_report(
     plant: PlantDep,
     catalog: CatalogDep,
     metrics: MetricsDep,
+    # No pattern here: monthly.month_bounds refuses a malformed or out-of-range month in
+    # the reader's language (a pattern's refusal is pydantic's English).
     month: Annotated[
-        str, Query(pattern=MONTH_PATTERN, description="YYYY-MM (2000-2100), plant time.")
+        str, Query(max_length=MONTH_MAX_CHARS, description="YYYY-MM (2000-2100), plant time.")
     ],
     site: Annotated[list[str] | None, Query(description="Site ids (default: all).")] = None,
     scope2_basis: Annotated[
