@@ -34,7 +34,6 @@ LONG_FIRST = (
     "tests/test_demo_to_report.py",
     "tests/alerts/test_forecast_rule.py",
     "tests/api/test_report",
-    "tests/api/test_footprint_report.py",
 )
 
 
