@@ -12,10 +12,14 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-10}
 shift || true
 # The tests where threads and processes meet real servers and wait on each other: ingest
-# (MQTT to PostgreSQL), the gateways (Modbus, OPC UA, MQTT, disk buffer), the store, and
-# the live server's streams. The alert service runs on an injected clock (not here).
-INTEGRATION=(tests/ingest tests/gateway tests/store tests/api/test_live.py
-    tests/api/test_admission.py)
+# (MQTT to PostgreSQL), the gateways (Modbus, OPC UA, MQTT, disk buffer), the store, the
+# evidence chain, the live server's streams and pages (real uvicorn, headless Chromium),
+# admission, body limits and a one-connection pool against a real server, the API's alert
+# service, and a private Mosquitto with the deploy ACL.
+INTEGRATION=(tests/ingest tests/gateway tests/store tests/evidence tests/api/test_live*.py
+    tests/api/test_admission.py tests/api/test_body_limit.py tests/api/test_small_pool.py
+    tests/api/test_alerts.py tests/energy/test_live_page_opportunities.py
+    tests/deploy/test_mosquitto.py)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${INTEGRATION[@]}"); fi
 PYTEST=${PYTEST:-.venv/bin/pytest}
 # Order and timing are what a soak shakes; the property tests' depth is not (CI has it).

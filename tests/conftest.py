@@ -22,10 +22,36 @@ SLOW_FIXTURES = {
 }
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# The longest tests (nodeid prefixes, longest first; --durations of a full run). Under
+# pytest-xdist they are handed out first, then the other slow ones: a long test that starts
+# last would keep one worker busy while the others idle.
+LONG_FIRST = (
+    "tests/api/test_timescale.py",
+    "tests/ingest/test_malformed.py::test_thousands_of_malformed_payloads",
+    "tests/api/test_schemathesis.py",
+    "tests/api/test_docs_offline.py",
+    "tests/test_demo.py",
+    "tests/test_demo_to_report.py",
+    "tests/alerts/test_forecast_rule.py",
+    "tests/api/test_report",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    if hasattr(config, "workerinput"):  # an xdist worker: all collect, then share this order
+        items.sort(key=_start_rank)
+
+
+def _start_rank(item: pytest.Item) -> int:
+    """Known-long tests in LONG_FIRST's order, then the other slow tests, then the rest
+    (a stable sort: collection order within each group)."""
+    for rank, prefix in enumerate(LONG_FIRST):
+        if item.nodeid.startswith(prefix):
+            return rank
+    return len(LONG_FIRST) + (0 if item.get_closest_marker("slow") else 1)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -1,8 +1,9 @@
 """Every secret a settings field names is read one way: ``carbonstream.envsecret``.
 
 Each reader (ingest's MQTT password, the gateway's broker password, an OPC UA device's
-password, the gateway's signing key) refuses an unset variable the same way: a
-ConfigError naming the field, the variable and the fix; set, it reads the value.
+password, the gateway's signing key, an alert webhook's HMAC secret) refuses an unset
+variable, and one set to nothing or only whitespace, the same way: a ConfigError naming
+the field, the variable and the fix; set, it reads the value as given.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from carbonstream.config.loader import validate
+from carbonstream.alerts.rules import AlertsConfig, bind
+from carbonstream.config.loader import load_plant, validate
 from carbonstream.envsecret import env_secret
 from carbonstream.errors import ConfigError
 from carbonstream.gateway.config import Gateway, GatewayFile, check
@@ -76,24 +78,58 @@ READERS: list[tuple[str, Callable[[Path], object], str, str]] = [
 ]
 
 
+# What the variable holds (None: unset), and how the refusal says it.
+UNUSABLE = [(None, "is not set"), ("", "is empty"), (" \t\n", "is only whitespace")]
+
+
+@pytest.mark.parametrize(("value", "state"), UNUSABLE, ids=["unset", "empty", "whitespace"])
 @pytest.mark.parametrize(
     ("reader", "field", "fix"), [r[1:] for r in READERS], ids=[r[0] for r in READERS]
 )
-def test_an_unset_secret_is_refused_naming_field_variable_and_fix(
+def test_an_unset_or_blank_secret_is_refused_naming_field_variable_and_fix(
     reader: Callable[[Path], object],
     field: str,
     fix: str,
+    value: str | None,
+    state: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv(VAR, raising=False)
+    if value is None:
+        monkeypatch.delenv(VAR, raising=False)
+    else:
+        monkeypatch.setenv(VAR, value)
     with pytest.raises(ConfigError) as e:
         reader(tmp_path)
     text = str(e.value)
-    assert f"{field}: environment variable {VAR} is not set: " in text or (
-        e.value.source == field and f"environment variable {VAR} is not set: " in text
+    assert f"{field}: environment variable {VAR} {state}: " in text or (
+        e.value.source == field and f"environment variable {VAR} {state}: " in text
     ), text
     assert fix in text, text
+
+
+@pytest.mark.parametrize(("value", "state"), UNUSABLE, ids=["unset", "empty", "whitespace"])
+def test_a_webhook_secret_is_read_the_same_way(
+    value: str | None, state: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plant = load_plant(Path(__file__).resolve().parents[1] / "config" / "plant.example.yaml")
+    hooks = AlertsConfig.model_validate(
+        {"webhooks": [{"id": "ops", "url": "http://127.0.0.1:9/", "secret_env": VAR}]}
+    )
+    if value is None:
+        monkeypatch.delenv(VAR, raising=False)
+    else:
+        monkeypatch.setenv(VAR, value)
+    with pytest.raises(ConfigError) as e:
+        bind(hooks, plant, source="alerts.yaml")
+    assert e.value.source == "alerts.yaml"
+    assert e.value.problems == [
+        f"webhooks[0] (id 'ops').secret_env: environment variable {VAR} {state}: "
+        "set it, or remove webhooks[0] (id 'ops').secret_env"
+    ]
+    monkeypatch.setenv(VAR, " s3cret ")
+    assert bind(hooks, plant).webhooks[0].secret_env == VAR
+    assert env_secret("secret_env", VAR) == " s3cret "  # as set: not stripped
 
 
 def test_a_set_secret_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

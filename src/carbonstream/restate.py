@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +25,9 @@ from carbonstream.core.library import FactorLibrary
 from carbonstream.evidence.export import code_version
 from carbonstream.progress import NoSteps, Steps
 from carbonstream.store import evidence as ev
+from carbonstream.store import green
 from carbonstream.store.db import Conn
-from carbonstream.store.plant import stored_plant
+from carbonstream.store.plant import site_keys, stored_plant
 
 
 @dataclass(frozen=True)
@@ -64,26 +64,17 @@ def restate(
     used = sorted(
         {(f.factor_id, f.version, f.value, f.unit) for lin in engine.lineages for f in lin.factors}
     )
-    site_keys: dict[str, int] = dict(conn.execute("SELECT id, key FROM sites").fetchall())
+    keys = site_keys(conn)
     with conn.transaction():
-        rid = conn.execute(
-            "INSERT INTO restatements (label, first_day, last_day, code_version, factor_files,"
-            " factors) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-            (
-                label,
-                first,
-                last,
-                code_version(),
-                json.dumps([_file_ref(f) for f in files]),
-                json.dumps(
-                    [
-                        dict(zip(("factor_id", "version", "value", "unit"), u, strict=True))
-                        for u in used
-                    ]
-                ),
-            ),
-        ).fetchone()
-        assert rid is not None
+        rid = green.insert_restatement(
+            conn,
+            label,
+            first,
+            last,
+            code_version(),
+            [_file_ref(f) for f in files],
+            [dict(zip(("factor_id", "version", "value", "unit"), u, strict=True)) for u in used],
+        )
         totals: dict[str, dict[str, float]] = {}
         n_site_days = sum(len(np.unique(days[rows.site == i])) for i in range(len(plant.sites)))
         steps.phase(f"restate {first}..{last}: writing site-days", n_site_days)
@@ -92,16 +83,12 @@ def restate(
                 sel = (rows.site == s_idx) & (days == day)
                 cols = {k: float(v[sel].sum()) for k, v in rows.values.items()}
                 local = dt.datetime.fromtimestamp(int(day) // 10**9, plant.zone).date()
-                conn.execute(
-                    "INSERT INTO restated_site_day (restatement, site, day, totals)"
-                    " VALUES (%s, %s, %s, %s)",
-                    (rid[0], site_keys[site.id], local, json.dumps(cols)),
-                )
+                green.insert_restated_day(conn, rid, keys[site.id], local, cols)
                 t = totals.setdefault(site.id, dict.fromkeys(SITE_COLUMNS, 0.0))
                 for k, v in cols.items():
                     t[k] += v
                 steps.advance()
-    return Restatement(int(rid[0]), label, first, last, totals)
+    return Restatement(rid, label, first, last, totals)
 
 
 def _stored_batch(conn: Conn, start: dt.datetime, end: dt.datetime, ids: list[str]) -> ReadingBatch:
@@ -124,10 +111,3 @@ def _stored_batch(conn: Conn, start: dt.datetime, end: dt.datetime, ids: list[st
 
 def _file_ref(path: Path) -> dict[str, str]:
     return {"name": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
-
-
-def list_restatements(conn: Conn) -> list[tuple[int, str, dt.date, dt.date, dt.datetime]]:
-    rows = conn.execute(
-        "SELECT id, label, first_day, last_day, created_at FROM restatements ORDER BY id"
-    ).fetchall()
-    return [(int(r[0]), str(r[1]), r[2], r[3], r[4]) for r in rows]

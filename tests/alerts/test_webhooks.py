@@ -79,3 +79,15 @@ async def test_missing_secret_is_reported(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("NOPE_SECRET", raising=False)
     d = await deliver(Webhook(id="ops", url="http://127.0.0.1:9/", secret_env="NOPE_SECRET"), {})
     assert not d.ok and "NOPE_SECRET" in (d.error or "")
+
+
+async def test_a_secret_emptied_after_load_fails_the_delivery_unsent(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOOK_SECRET", "")
+    hook = Webhook(id="ops", url=receiver.url, secret_env="HOOK_SECRET", backoff_s=0.01)
+    d = await deliver(hook, {"x": 1})
+    assert not d.ok and d.attempts == 0 and receiver.calls == []
+    assert d.error == "secret_env: environment variable HOOK_SECRET is empty: " + (
+        "set it, or remove secret_env"
+    )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +29,6 @@ from carbonstream.domain.live import SETTLE_S, LiveHub
 from carbonstream.store import keys
 from carbonstream.store.db import connect
 from carbonstream.store.plant import Keys, sync_plant
-from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANT = ROOT / "config" / "plant.example.yaml"
@@ -35,6 +36,12 @@ UTC = dt.UTC
 # A hang detector, not a speed check: on a busy machine (CI, the soak's burner) the server
 # thread can wait seconds for the CPU, and httpx's default of 5 s then fails a good test.
 HTTP_TIMEOUT_S = 30.0
+# Passed as httpx's ``verify`` by the tests that open many clients at once: httpx builds a
+# TLS context for every client otherwise (about 60 ms of CPU each, loading the CA bundle),
+# though these servers speak plain HTTP; 150 clients spent seconds there, beside the server.
+TLS = ssl.create_default_context()
+# The same for a page's wait on what the browser shows (Chromium starts, the stream delivers).
+PAGE_WAIT_S = 60.0
 
 
 @dataclass
@@ -127,11 +134,19 @@ def live_server(live_plant: LivePlant, live_limits: ApiLimits) -> Iterator[Serve
 
 @contextmanager
 def serve(app: FastAPI) -> Iterator[Server]:
-    """The app under a real uvicorn in a thread of its own, stopped at the end."""
-    port = free_port()
+    """The app under a real uvicorn in a thread of its own, stopped at the end.
+
+    Its socket is bound here, on a port the kernel picks, and handed to uvicorn: a port
+    only known free (free_port) can be taken before uvicorn binds it, e.g. by any process's
+    outgoing connection on a busy machine, since it comes from the ephemeral range."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     api = server.ApiServer(app, server.config(app, "127.0.0.1", port, "warning"), own_signals=False)
     loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(api.serve(),), daemon=True)
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(api.serve(sockets=[sock]),), daemon=True
+    )
     thread.start()
     end = time.monotonic() + 15
     while not api.started:
@@ -150,11 +165,13 @@ def minute_floor(t: dt.datetime) -> dt.datetime:
     return t.replace(second=0, microsecond=0)
 
 
-def safe_now() -> dt.datetime:
-    """Now, away from the moment the rates' end minute moves (SETTLE_S past a minute)."""
-    while SETTLE_S - 3 <= dt.datetime.now(UTC).second <= SETTLE_S + 3:
-        time.sleep(0.5)
-    return dt.datetime.now(UTC)
+def pin_clock(srv: Server) -> dt.datetime:
+    """Now, with the live hub's clock stopped there: every snapshot is of this instant
+    however long a busy machine takes to serve it, so the rates' end minute, today and
+    the meters' ages cannot move under the test."""
+    now = dt.datetime.now(UTC).replace(microsecond=0)  # exact through a float timestamp
+    srv.hub.clock = lambda: now.timestamp()
+    return now
 
 
 def rates_end(now: dt.datetime) -> dt.datetime:

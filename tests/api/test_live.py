@@ -27,12 +27,13 @@ from carbonstream.store.db import connect
 
 from .fix_live import (
     HTTP_TIMEOUT_S,
+    TLS,
     LivePlant,
     Server,
     live_plant,
     live_server,
+    pin_clock,
     rates_end,
-    safe_now,
 )
 
 __all__ = ["live_plant", "live_server"]  # fixtures
@@ -62,7 +63,7 @@ def _events(resp: httpx.Response) -> Iterator[tuple[str, dict[str, str]]]:
 
 def test_snapshot_figures(live_plant: LivePlant, live_server: Server) -> None:
     p = live_plant
-    now = safe_now()
+    now = pin_clock(live_server)
     end = rates_end(now)
     # assembly: 0.01 / 0.03 / 0.02 t per minute for 90 minutes up to now (and 2 beyond);
     # its data began 2 hours ago, so every window is fully covered.
@@ -85,9 +86,9 @@ def test_snapshot_figures(live_plant: LivePlant, live_server: Server) -> None:
     )
     assert r.status_code == 200, r.text
     snap = r.json()
-    # Ages and projections are judged at the snapshot's own time: on a busy machine the
-    # request can take seconds, so "now" in this test is not the server's now.
+    # The snapshot is of the pinned instant, however long the request took.
     made = dt.datetime.fromisoformat(snap["generated_at"])
+    assert made == now
     # Plant-local with its offset, the instant the end of the last complete minute.
     until = dt.datetime.fromisoformat(snap["rates_until"])
     assert until == end and until.utcoffset() == end.astimezone(p.plant.zone).utcoffset()
@@ -135,15 +136,13 @@ def test_snapshot_figures(live_plant: LivePlant, live_server: Server) -> None:
 
     meters = {m["id"]: m for m in a["meters"]}
     assert meters["assembly-grid"]["status"] == "ok"
-    silent_s = (made - (now - dt.timedelta(seconds=2))).total_seconds()
-    assert meters["assembly-grid"]["silent_s"] == pytest.approx(silent_s, abs=0.2)
+    assert meters["assembly-grid"]["silent_s"] == 2
     assert meters["assembly-pv"]["status"] == "bad_quality"
     assert meters["assembly-pv"]["quality"] == "exception"
     assert meters["assembly-pv"]["last_good_at"] is not None
     assert meters["assembly-export"]["status"] == "silent"
     assert meters["assembly-export"]["quality"] == "stale"  # its last reading was good
-    silent_s = (made - (now - dt.timedelta(seconds=400))).total_seconds()
-    assert meters["assembly-export"]["silent_s"] == pytest.approx(silent_s, abs=0.2)
+    assert meters["assembly-export"]["silent_s"] == 400
     assert meters["assembly-diesel"]["status"] == "no_data"
     assert meters["assembly-diesel"]["quality"] is None
 
@@ -151,10 +150,10 @@ def test_snapshot_figures(live_plant: LivePlant, live_server: Server) -> None:
     h = {"X-API-Key": p.tokens["viewer"]}
     listed = {s["id"]: s for s in httpx.get(f"{live_server.base}/v1/sites", headers=h).json()}
     assert listed["foundry"]["rates"][1]["window_s"] == 900
-    if dt.datetime.fromisoformat(listed["foundry"]["rates_until"]) == end:  # same minute
-        for sid, live in sites.items():
-            assert listed[sid]["rates"] == live["rates"]
-        assert listed["foundry"]["rates"][1]["covered_s"] == 30  # its 15 minutes: over 30 s
+    assert dt.datetime.fromisoformat(listed["foundry"]["rates_until"]) == end
+    for sid, live in sites.items():
+        assert listed[sid]["rates"] == live["rates"]
+    assert listed["foundry"]["rates"][1]["covered_s"] == 30  # its 15 minutes: over 30 s
     api_meters = httpx.get(f"{live_server.base}/v1/meters?site=assembly", headers=h).json()
     for m in api_meters:
         assert (m["status"]["state"], m["status"]["quality"]) == (
@@ -301,12 +300,15 @@ def test_stream_stops_on_disconnect_and_shutdown(
             if kind == "snapshot":
                 assert live_server.hub.streams == 1
                 break
-    end = time.monotonic() + 10
+    end = time.monotonic() + 30  # a hang bound
     while live_server.hub.streams and time.monotonic() < end:
         time.sleep(0.05)
     assert live_server.hub.streams == 0  # the client went: its stream ended
 
-    # Shutdown while a client listens: it is told, and the server stops at once.
+    # Shutdown while a client listens: it is told, and the server stops at once. uvicorn's
+    # backstop (timeout_graceful_shutdown) is raised far past the bound below, so a stream
+    # that held the server would fail it, and a slow machine's good stop would not.
+    live_server.api.config.timeout_graceful_shutdown = 120
     with httpx.stream("GET", url, headers=headers, timeout=HTTP_TIMEOUT_S) as r:
         kinds = []
         for kind, _ in _events(r):
@@ -315,8 +317,8 @@ def test_stream_stops_on_disconnect_and_shutdown(
                 t0 = time.monotonic()
                 live_server.loop.call_soon_threadsafe(live_server.api.stop)
     assert kinds[-1] == "bye"
-    live_server.shutdown(timeout=5)
-    assert time.monotonic() - t0 < 5
+    live_server.shutdown(timeout=60)
+    assert time.monotonic() - t0 < 60
 
 
 @pytest.mark.slow
@@ -329,7 +331,7 @@ def test_fifty_clients_on_a_small_pool(live_plant: LivePlant, live_server: Serve
 
     def listen(_: int) -> bool:
         with httpx.stream(
-            "GET", f"{live_server.base}/v1/live/stream", headers=headers, timeout=30
+            "GET", f"{live_server.base}/v1/live/stream", headers=headers, timeout=30, verify=TLS
         ) as r:
             events = _events(r)  # kept: a dropped generator would close the response
             got = any(kind == "snapshot" for kind, _ in itertools.islice(events, 2))
@@ -346,7 +348,7 @@ def test_fifty_clients_on_a_small_pool(live_plant: LivePlant, live_server: Serve
                 pool2.map(
                     lambda _: (
                         httpx.get(
-                            f"{live_server.base}/v1/live", headers=headers, timeout=30
+                            f"{live_server.base}/v1/live", headers=headers, timeout=30, verify=TLS
                         ).status_code
                     ),
                     range(100),
@@ -367,7 +369,8 @@ def test_sites_and_metrics_on_a_small_pool(live_plant: LivePlant, live_server: S
     paths = ["/v1/sites", "/v1/sites/foundry", "/metrics"] * 30
 
     def get(path: str) -> int:
-        return httpx.get(f"{live_server.base}{path}", headers=headers, timeout=30).status_code
+        r = httpx.get(f"{live_server.base}{path}", headers=headers, timeout=30, verify=TLS)
+        return r.status_code
 
     with ThreadPoolExecutor(50) as pool:
         codes = list(pool.map(get, paths))

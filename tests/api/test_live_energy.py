@@ -26,18 +26,24 @@ from carbonstream.core.meters import build_params
 from carbonstream.store.db import connect
 from tests.api.test_live_page import _field, _shot, browser
 
-from .fix_live import LivePlant, Server, live_plant, live_server
+from .fix_live import (
+    HTTP_TIMEOUT_S,
+    PAGE_WAIT_S,
+    LivePlant,
+    Server,
+    live_plant,
+    live_server,
+    pin_clock,
+)
 
 __all__ = ["browser", "live_plant", "live_server"]  # fixtures
 
-UTC = dt.UTC
 GAS_TCE, GRID_TCE = 200 * 1.2143e-3, 0.5 * 0.1229
 
 
-def store(p: LivePlant) -> bool:
+def store(p: LivePlant, now: dt.datetime) -> bool:
     """The case above; True when the month's first minute is today."""
     zone = p.plant.zone
-    now = dt.datetime.now(UTC)
     midnight = dt.datetime.combine(now.astimezone(zone).date(), dt.time(), zone)
     first = max(midnight, now - dt.timedelta(minutes=10)).replace(second=0, microsecond=0)
     minutes = [first + dt.timedelta(minutes=i) for i in range(4)]
@@ -69,11 +75,12 @@ def test_live_tce_per_site(
     live_plant: LivePlant, live_server: Server, browser: webdriver.Chrome, tmp_path: Path
 ) -> None:
     p = live_plant
-    first_day = store(p)
+    now = pin_clock(live_server)  # today is the stored day, even across midnight
+    first_day = store(p, now)
     req = urllib.request.Request(
         f"{live_server.base}/v1/live", headers={"X-API-Key": p.tokens["viewer"]}
     )
-    with urllib.request.urlopen(req, timeout=10) as r:
+    with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT_S) as r:
         snap = json.loads(r.read())
     sites = {s["id"]: s["energy"] for s in snap["sites"]}
     f, a = sites["foundry"], sites["assembly"]
@@ -88,7 +95,7 @@ def test_live_tce_per_site(
     # Equal value: electricity at the power-supply coal rate of the year instead.
     library = FactorLibrary.load(p.plant.factor_files)
     ep = for_plant(p.plant, build_params(p.plant, library).canonical_unit)
-    year = dt.datetime.now(UTC).astimezone(p.plant.zone).year
+    year = now.astimezone(p.plant.zone).year
     mwh_today = 4 * 0.5 + (1.0 if first_day else 0.0)
     rate = ep.equal_value(year).tce_per_mwh
     assert f["today"]["total_equal_tce"] == pytest.approx(4 * GAS_TCE + mwh_today * rate, rel=1e-5)
@@ -97,7 +104,7 @@ def test_live_tce_per_site(
     assert a["production_unit"] is None
 
     browser.get(f"{live_server.base}/#key={p.tokens['viewer']}")
-    wait = WebDriverWait(browser, 20, poll_frequency=0.2)
+    wait = WebDriverWait(browser, PAGE_WAIT_S, poll_frequency=0.2)
     site = '[data-site="foundry"]'
     wait.until(lambda d: _field(d, f'{site} [data-field="energy-today-total_tce"]') is not None)
     shown = float(_field(browser, f'{site} [data-field="energy-today-total_tce"]') or 0)

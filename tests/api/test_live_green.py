@@ -22,24 +22,29 @@ from selenium.webdriver.support.ui import WebDriverWait
 from carbonstream.store.db import connect
 from tests.api.test_live_page import _field, _shot, browser
 
-from .fix_live import HTTP_TIMEOUT_S, LivePlant, Server, live_plant, live_server
+from .fix_live import (
+    HTTP_TIMEOUT_S,
+    PAGE_WAIT_S,
+    LivePlant,
+    Server,
+    live_plant,
+    live_server,
+    pin_clock,
+)
 
 __all__ = ["browser", "live_plant", "live_server"]  # fixtures
 
-UTC = dt.UTC
 
-
-def _today_minutes(p: LivePlant) -> list[dt.datetime]:
+def _today_minutes(p: LivePlant, now: dt.datetime) -> list[dt.datetime]:
     """Four minutes of today (plant time), before now."""
     zone = p.plant.zone
-    now = dt.datetime.now(UTC)
     midnight = dt.datetime.combine(now.astimezone(zone).date(), dt.time(), zone)
     first = max(midnight, now - dt.timedelta(minutes=10)).replace(second=0, microsecond=0)
     return [first + dt.timedelta(minutes=i) for i in range(4)]
 
 
-def store(p: LivePlant) -> tuple[dt.date, dt.date, dt.date]:
-    minutes = _today_minutes(p)
+def store(p: LivePlant, now: dt.datetime) -> tuple[dt.date, dt.date, dt.date]:
+    minutes = _today_minutes(p, now)
     zone = p.plant.zone
     today = minutes[0].astimezone(zone).date()
     month_first = today.replace(day=1)
@@ -85,7 +90,7 @@ def test_live_zero_carbon_and_intensity(
     live_plant: LivePlant, live_server: Server, browser: webdriver.Chrome, tmp_path: Path
 ) -> None:
     p = live_plant
-    store(p)
+    store(p, pin_clock(live_server))  # today is the stored day, even across midnight
     req = urllib.request.Request(
         f"{live_server.base}/v1/live", headers={"X-API-Key": p.tokens["viewer"]}
     )
@@ -116,7 +121,7 @@ def test_live_zero_carbon_and_intensity(
     assert a["intensity"]["unit"] is None and a["zero_carbon"]["today"]["net_t"] == 0
 
     browser.get(f"{live_server.base}/#key={p.tokens['viewer']}")
-    wait = WebDriverWait(browser, 20, poll_frequency=0.2)
+    wait = WebDriverWait(browser, PAGE_WAIT_S, poll_frequency=0.2)
     site = '[data-site="foundry"]'
     wait.until(lambda d: _field(d, f'{site} [data-field="zc-today-net"]') is not None)
     assert _field(browser, f'{site} [data-field="zc-today-net"]') == "2"

@@ -14,7 +14,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.forecast.history import write
 
-from .fix_live import HTTP_TIMEOUT_S, LivePlant, Server, live_plant, live_server
+from .fix_live import HTTP_TIMEOUT_S, PAGE_WAIT_S, LivePlant, Server, live_plant, live_server
 from .test_live_page import _field, _shot, browser
 
 __all__ = ["browser", "live_plant", "live_server"]  # fixtures
@@ -30,7 +30,7 @@ def test_page_shows_the_month_projected_against_the_budget(
     # Two weeks of foundry history, busy enough to end the month over its 1150 t budget.
     write(p.url, "foundry", now - dt.timedelta(days=14), now, 15, k=6.0)
     browser.get(f"{live_server.base}/#key={p.tokens['viewer']}")
-    wait = WebDriverWait(browser, 20, poll_frequency=0.2)
+    wait = WebDriverWait(browser, PAGE_WAIT_S, poll_frequency=0.2)
     projected = '[data-forecast="foundry"] [data-field="forecast-month-projected"]'
     wait.until(lambda d: _field(d, projected) is not None)
     served = requests.get(

@@ -23,7 +23,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.tools import require_tool
 
-from .fix_live import LivePlant, Server, live_plant, live_server, rates_end, safe_now
+from .fix_live import PAGE_WAIT_S, LivePlant, Server, live_plant, live_server, pin_clock, rates_end
 
 # slow: drives Chromium (make test-fast leaves it to CI)
 pytestmark = pytest.mark.slow
@@ -94,7 +94,7 @@ def test_the_page_reads_chinese_to_a_chinese_browser_and_english_after_the_switc
     live_plant: LivePlant, live_server: Server, chinese_browser: webdriver.Chrome, tmp_path: Path
 ) -> None:
     p = live_plant
-    now = safe_now()
+    now = pin_clock(live_server)
     end = rates_end(now)
     first = end - dt.timedelta(minutes=90)
     p.minutes("foundry", first, 93, 0.001, 0.002, 0.003)
@@ -105,7 +105,7 @@ def test_the_page_reads_chinese_to_a_chinese_browser_and_english_after_the_switc
         p.reading(m.id, now - dt.timedelta(seconds=5))
     b = chinese_browser
     b.get(f"{live_server.base}/#key={p.tokens['viewer']}")
-    wait = WebDriverWait(b, 20, poll_frequency=0.2)
+    wait = WebDriverWait(b, PAGE_WAIT_S, poll_frequency=0.2)
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-site="foundry"] .big'))
     wait.until(lambda d: "无" in d.find_element(By.ID, "alerts-state").text)
 

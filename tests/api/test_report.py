@@ -1,7 +1,11 @@
 """The monthly report (`carbonstream report`, GET /v1/reports/monthly) on the example plant
 ingested through Mosquitto: the PDF renders (pages as images: none blank, the chart pages
 in colour), the XLSX opens with openpyxl with its sheets and native charts, and the
-figures equal the inventory API's and `carbonstream compute` on the same readings."""
+figures equal the inventory API's and `carbonstream compute` on the same readings.
+
+Rendering a month's PDF takes seconds of CPU: the command renders it once per module
+(``made``, its pages read once in ``made_pages``) and every test that reads the English
+PDF or the XLSX asserts on that; the API renders its own, which is what it is tested on."""
 
 from __future__ import annotations
 
@@ -57,6 +61,9 @@ CHART_SHEETS = ("Daily", "Scope 2", "Top sources", "Intensity", "Coverage")
 INVENTORY_SHEETS = ("Sites", "Scope 1 by fuel", "Scope 2 by source", "Activity", "Factors")
 
 
+Pages = list[tuple[np.ndarray[Any, Any], str]]  # each page as an RGB image and its text
+
+
 def close(a: float, b: float, rel: float = 1e-9) -> bool:
     return abs(a - b) <= rel * max(1.0, abs(b))
 
@@ -96,7 +103,20 @@ def made(example: Api, tmp_path_factory: pytest.TempPathFactory) -> Made:
     return Made(pdf.read_bytes(), xlsx.read_bytes(), buf.getvalue(), sealed[-1])
 
 
-def pages(pdf: bytes) -> list[tuple[np.ndarray[Any, Any], str]]:
+@pytest.fixture(scope="module")
+def made_pages(made: Made) -> Pages:
+    return pages(made.pdf)
+
+
+def page_count(pdf: bytes) -> int:
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        return len(doc)
+    finally:
+        doc.close()
+
+
+def pages(pdf: bytes) -> Pages:
     """Each page as an RGB image (50 dpi) and its text."""
     doc = pdfium.PdfDocument(pdf)
     try:
@@ -115,9 +135,9 @@ def sheet_rows(ws: Any) -> list[dict[str, Any]]:
     return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
 
 
-def test_pdf_pages_render_with_charts_in_colour(made: Made) -> None:
+def test_pdf_pages_render_with_charts_in_colour(made: Made, made_pages: Pages) -> None:
     assert made.pdf.startswith(b"%PDF")
-    got = pages(made.pdf)
+    got = made_pages
     assert len(got) >= 8
     titles = [
         "Summary",
@@ -140,9 +160,9 @@ def test_pdf_pages_render_with_charts_in_colour(made: Made) -> None:
 
 
 def test_pdf_figures_equal_compute_and_name_the_chain_head(
-    made: Made, computed: dict[str, Any]
+    made: Made, made_pages: Pages, computed: dict[str, Any]
 ) -> None:
-    got = pages(made.pdf)
+    got = made_pages
     summary = got[0][1]
     want = computed["totals"]["plant"]
     for col in (
@@ -242,7 +262,7 @@ def test_api_serves_the_report(example: Api, made: Made) -> None:
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/pdf"
     assert 'filename="report-2026-11.pdf"' in r.headers["content-disposition"]
-    assert len(pages(r.content)) == len(pages(made.pdf))
+    assert page_count(r.content) == page_count(made.pdf)
     r = c.get(
         "/v1/reports/monthly",
         params={"month": MONTH, "format": "xlsx", "site": "foundry"},
@@ -271,14 +291,24 @@ def test_api_serves_the_report(example: Api, made: Made) -> None:
     ("month", "en", "zh"),
     [
         (
-            "2999-12",
-            "month 2999-12 has not begun (it starts 2999-12-01T00:00:00+08:00)",
-            "2999-12 月尚未开始（开始于 2999-12-01T00:00:00+08:00）",
+            "2100-12",
+            "month 2100-12 has not begun (it starts 2100-12-01T00:00:00+08:00)",
+            "2100-12 月尚未开始（开始于 2100-12-01T00:00:00+08:00）",
         ),
         (
             "0000-01",
-            "month '0000-01': the year must be between 1970 and 2999",
-            "月份 '0000-01'：年份须在 1970 至 2999 之间",
+            "month '0000-01': the year must be between 2000 and 2100",
+            "月份 '0000-01'：年份须在 2000 至 2100 之间",
+        ),
+        (  # past the energy account's int64 nanoseconds (2262): refused, not a 500
+            "2806-05",
+            "month '2806-05': the year must be between 2000 and 2100",
+            "月份 '2806-05'：年份须在 2000 至 2100 之间",
+        ),
+        (
+            "2026-13",
+            "month '2026-13': give it as YYYY-MM, e.g. 2026-11",
+            "月份 '2026-13'：请写成 YYYY-MM，例如 2026-11",
         ),
     ],
 )
@@ -306,16 +336,51 @@ def test_cli_refuses_a_bad_month_and_an_unknown_site(example: Api, tmp_path: Pat
     assert not (tmp_path / "x.pdf").exists()
 
 
-def test_chinese_sources_always_print_in_the_font_the_package_installs(example: Api) -> None:
-    rep = asyncio.run(monthly.from_database(example.db_url, MONTH, ["foundry"]))
+def test_chinese_sources_always_print_in_the_font_the_package_installs(
+    example: Api, made: Made, made_pages: Pages
+) -> None:
+    rep = asyncio.run(monthly.from_database(example.db_url, MONTH))
     chinese = [f.source for f in rep.inventory.factors if re.search("[\u4e00-\u9fff]", f.source)]
     assert chinese  # the grid factor's MEE notice
-    data = monthly.render_pdf(rep)
-    text = "".join(t for _, t in pages(data))
+    data = made.pdf  # the report in English (the default locale)
+    text = "".join(t for _, t in made_pages)
     assert "电力二氧化碳排放因子" in text.replace("\r\n", "")
     assert "omitted" not in text
     # Noto Sans SC from the pylopdf-fonts-zh-cn wheel, embedded as a subset (no system font).
     assert b"NotoSansSC" in data and b"/FontFile" in data
+
+
+def test_the_pdf_in_english_keeps_its_words(
+    made_pages: Pages,
+) -> None:
+    text = "".join(t for _, t in made_pages)
+    assert "Summary" in text and "Scope 2, both ways, per site" in text
+    assert "Example Precision Components (Suzhou) Co.: carbon inventory, November 2026" in text
+    assert "范围一" not in text
+
+
+def test_monthly_report_shows_castings_footprint_per_tonne(
+    example: Api, made: Made, made_pages: Pages
+) -> None:
+    """The foundry's castings footprint per tonne (the example plant's lots come from its
+    production meter), equal to GET /v1/products/castings/footprint."""
+    api_fp: dict[str, Any] = example.client.get(
+        "/v1/products/castings/footprint",
+        params={"month": MONTH},
+        headers=example.headers("viewer"),
+    ).json()["footprint"]
+    assert api_fp["lots"] == 9 and api_fp["declared_unit"] == "t"
+    per_t = api_fp["parts"]["kgco2e_per_unit_market"]
+    assert per_t > 0
+    texts = [t for _, t in made_pages]
+    page = next(t for t in texts if "Product carbon footprints" in t)
+    assert "Aluminium die castings" in page and f"{per_t:,.1f}" in page
+    assert "Data-quality notes and evidence" in texts[-1]  # still the last page
+    ws = openpyxl.load_workbook(io.BytesIO(made.xlsx))["Footprints"]
+    rows = list(ws.iter_rows(values_only=True))
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row["product"] == "castings" and row["declared_unit"] == "t"
+    assert row["kgco2e_per_unit_market"] == pytest.approx(per_t, rel=1e-12)
 
 
 def test_a_declared_fuel_reads_by_its_chinese_name() -> None:

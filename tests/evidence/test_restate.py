@@ -10,9 +10,10 @@ import pytest
 from carbonstream.cli import main
 from carbonstream.compute import run, site_rows
 from carbonstream.core import Engine, FactorLibrary
-from carbonstream.restate import list_restatements, restate
+from carbonstream.restate import restate
 from carbonstream.store.db import connect
 from carbonstream.store.evidence import local_bounds
+from carbonstream.store.green import list_restatements
 from tests.ingest import helpers as h
 
 CORRECTION = (

@@ -125,9 +125,13 @@ async def test_modbus_server_goes_away_and_comes_back(tmp_path: Path, prefix: st
     service = GatewayService(gw)
     async with Collector("127.0.0.1", 1883, prefix) as collector:
         task = asyncio.create_task(service.run())
-        await collector.wait_for(lambda: len(collector.readings()) >= 5, 10)
+        await collector.wait_for(lambda: len(collector.readings()) >= 5, 30)
         await server.stop()
-        await asyncio.sleep(2.5)
+        # Away until the gateway has said so (a failed reading), however long a busy
+        # machine takes to get a poll in, not for a fixed time that it may not fill.
+        await collector.wait_for(
+            lambda: any(r.q is not Quality.GOOD for r in collector.readings()), 30
+        )
         server = RegisterServer([spec], port=port)  # same device, same counter, back again
         await server.start()
         back = len(collector.readings())

@@ -145,7 +145,7 @@ async def test_example_gateways_read_the_simulated_plant(tmp_path: Path, prefix:
         for s in services:
             s.stop()
         await asyncio.gather(*tasks)
-        await collector.wait_for(lambda: any(b"offline" in b for b in collector.status), 10)
+        await collector.wait_for(lambda: any(b"offline" in b for b in collector.status), 30)
     await sim.stop()
     readings = collector.readings()
     good = {r.m for r in readings if r.q is Quality.GOOD}

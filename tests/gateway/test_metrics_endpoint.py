@@ -41,7 +41,7 @@ async def test_metrics_over_http(tmp_path: Path, prefix: str) -> None:
     async with Collector("127.0.0.1", 1883, prefix) as collector:
         task = asyncio.create_task(service.run())
         try:
-            await collector.wait_for(lambda: len(collector.readings()) >= 5, 10)
+            await collector.wait_for(lambda: len(collector.readings()) >= 5, 30)
             await asyncio.sleep(0.5)  # a sealer round: buffer gauges refreshed
             assert service.metrics_port
             async with httpx.AsyncClient() as http:

@@ -17,8 +17,6 @@ from carbonstream.gateway.source import Polling, Site
 from carbonstream.sim.opcua_server import VariableServer
 from carbonstream.transport.payload import Quality, Reading
 
-from .conftest import free_port
-
 
 def _ms(t: dt.datetime) -> int:
     return int(t.timestamp() * 1000)
@@ -27,8 +25,9 @@ def _ms(t: dt.datetime) -> int:
 @pytest.mark.parametrize("mode", ["subscription", "poll"])
 @pytest.mark.slow
 async def test_source_time_and_status(mode: str, tmp_path: Path) -> None:
-    port = free_port()
-    server = VariableServer(["good", "unsure", "bad", "old"], port=port)
+    # Port 0: bound by the server itself, not free_port's, which another process may take
+    # before the server binds it.
+    server = VariableServer(["good", "unsure", "bad", "old"], port=0)
     await server.start()
     now = dt.datetime.now(dt.UTC)
     t_good = now - dt.timedelta(seconds=5, microseconds=250000)  # distinct, within max_age
@@ -60,7 +59,7 @@ async def test_source_time_and_status(mode: str, tmp_path: Path) -> None:
     runner = schedule("scada", hub.source(device, polling), got.extend, polling)
     task = asyncio.create_task(runner.run())
     try:
-        for _ in range(100):
+        for _ in range(300):  # at least 30 s: a hang bound, not a speed check
             if {r.m for r in got} == set(server.names):
                 break
             await asyncio.sleep(0.1)
@@ -73,7 +72,7 @@ async def test_source_time_and_status(mode: str, tmp_path: Path) -> None:
         assert first["old"].q is Quality.STALE and first["old"].v is None
         # A change arrives with its own source timestamp.
         await server.write("good", 10.0, at=t_good)
-        for _ in range(50):
+        for _ in range(300):
             if any(r.m == "good" and r.t == _ms(t_good) for r in got):
                 break
             await asyncio.sleep(0.1)

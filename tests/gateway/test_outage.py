@@ -55,14 +55,16 @@ async def test_broker_outage_of_30_seconds(tmp_path: Path, mosquitto: Mosquitto)
     service = GatewayService(gw)
     async with Collector("127.0.0.1", mosquitto.port, "", persistent=True) as collector:
         task = asyncio.create_task(service.run())
-        await collector.wait_for(lambda: len(collector.messages) >= 5, 10)
+        await collector.wait_for(lambda: len(collector.messages) >= 5, 30)
         mosquitto.stop()
         down_at = time.time()
         await asyncio.sleep(30)
         assert service.metrics.connected._value.get() == 0
         mosquitto.start()
         up_at = time.time()
-        await asyncio.sleep(3)
+        # Back until a reading taken after the broker returned has arrived: the backlog,
+        # sent in order before it, is through (a fixed 3 s was not on a busy machine).
+        await collector.wait_for(lambda: any(r.t > up_at * 1000 for r in collector.readings()), 60)
         service.stop()
         await asyncio.wait_for(task, 20)
         q = Queue(gw.buffer_path, gw.file.id)

@@ -20,20 +20,27 @@ from carbonstream.gateway.source import PollResult
 from carbonstream.transport.payload import Reading
 
 
-async def _swallowing_poll() -> PollResult:
+class _SwallowingPoll:
     """A poll that, like wait_for on 3.11, turns a cancel into a normal result."""
-    with contextlib.suppress(asyncio.CancelledError):  # the answer came with the cancel
-        await asyncio.sleep(0.05)
-    return PollResult([], ok=True, requests=1)
+
+    def __init__(self) -> None:
+        self.inside = asyncio.Event()
+
+    async def __call__(self) -> PollResult:
+        self.inside.set()
+        with contextlib.suppress(asyncio.CancelledError):  # the answer came with the cancel
+            await asyncio.sleep(10)  # only the cancel ends it
+        return PollResult([], ok=True, requests=1)
 
 
 async def test_poller_stops_although_the_poll_swallowed_the_cancel() -> None:
     got: list[list[Reading]] = []
-    poller = Poller("d", _swallowing_poll, got.append, interval_s=0.01, backoff_max_s=1)
+    poll = _SwallowingPoll()
+    poller = Poller("d", poll, got.append, interval_s=0.01, backoff_max_s=1)
     task = asyncio.create_task(poller.run())
-    await asyncio.sleep(0.02)  # inside a poll
+    await asyncio.wait_for(poll.inside.wait(), 30)  # the cancel lands inside a poll
     task.cancel()
-    done, _ = await asyncio.wait([task], timeout=1)
+    done, _ = await asyncio.wait([task], timeout=5)  # the poll alone would take 10 s
     assert task in done and task.cancelled()
 
 
@@ -73,7 +80,8 @@ async def test_cancel_all_gives_up_after_its_deadline(caplog: pytest.LogCaptureF
     await asyncio.sleep(0)
     t0 = asyncio.get_running_loop().time()
     await cancel_all([task], within_s=0.5)
-    assert asyncio.get_running_loop().time() - t0 < 1.5
+    # Its own deadline, not the default 10 s (a hang bound with room for a busy machine).
+    assert asyncio.get_running_loop().time() - t0 < 5
     assert "did not stop" in caplog.text
     mortal = True
     task.cancel()

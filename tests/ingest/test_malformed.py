@@ -23,6 +23,9 @@ GW = unique("gw")
 TOPIC = f"carbonstream/v1/plant/{GW}/readings"
 QUALITY_NAMES = {q.value for q in Quality}
 T0 = 1_795_305_000_000  # inside the example's period, ms
+# Read once: the filter below runs for every drawn meter id, and parsing the plant file per
+# draw took most of this test's time.
+KNOWN_METERS = frozenset(h.example_ids())
 
 
 def _msg(readings: list[dict[str, object]], **over: object) -> dict[str, object]:
@@ -71,7 +74,7 @@ not_numbers = st.sampled_from([b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-1
     lambda lit: _json(_msg([_reading(v="@")])).replace(b'"@"', lit)
 )
 unknown_meters = st.lists(
-    st.from_regex(r"\A[a-z][a-z0-9-]{0,20}\Z").filter(lambda m: m not in h.example_ids()),
+    st.from_regex(r"\A[a-z][a-z0-9-]{0,20}\Z").filter(lambda m: m not in KNOWN_METERS),
     min_size=1,
     max_size=5,
 ).map(lambda ms: _json(_msg([_reading(m=m) for m in ms])))
@@ -141,7 +144,9 @@ def test_thousands_of_malformed_payloads(db_url: str) -> None:
         assert run.thread.is_alive()
     finally:
         run.stop()
-    assert n_bad >= 2000  # repeats (same bytes) are one dead letter, counted in `seen`
+    # Every round ran, at least 150 each (2000 held only at CI depth, and not always there:
+    # 12 x 150 is 1800). Repeats (same bytes) are one dead letter, counted in `seen`.
+    assert n_bad >= 150 * examples(12)
     assert run.service.metrics.dead_letters._value.get() == n_bad
     with psycopg.connect(db_url) as c:
         rows = c.execute("SELECT digest, reason, topic FROM dead_letters").fetchall()

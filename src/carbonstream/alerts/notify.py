@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,8 @@ from typing import Any
 import httpx
 
 from carbonstream.alerts.rules import Webhook
+from carbonstream.envsecret import env_secret
+from carbonstream.errors import ConfigError
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Carbonstream-Signature"
@@ -59,9 +60,14 @@ async def deliver(
     hook: Webhook, payload: dict[str, Any], client: httpx.AsyncClient | None = None
 ) -> Delivery:
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    secret = os.environ.get(hook.secret_env) if hook.secret_env else None
-    if hook.secret_env and not secret:
-        return Delivery(hook.id, False, 0, None, f"environment variable {hook.secret_env} unset")
+    secret: str | None = None
+    if hook.secret_env:
+        # Checked at load (rules.bind); read again here, so a variable emptied since then
+        # fails the delivery with the reason instead of sending it unsigned.
+        try:
+            secret = env_secret("secret_env", hook.secret_env, source=f"webhook {hook.id!r}")
+        except ConfigError as e:
+            return Delivery(hook.id, False, 0, None, "; ".join(e.problems))
     own = client is None
     client = client or httpx.AsyncClient()
     delay = hook.backoff_s
@@ -70,7 +76,7 @@ async def deliver(
     try:
         for attempt in range(1, hook.max_attempts + 1):
             headers = {"Content-Type": "application/json", "User-Agent": "carbonstream-alerts"}
-            if secret:
+            if secret is not None:
                 headers[SIGNATURE_HEADER] = sign(secret, body, int(time.time()))
             try:
                 r = await client.post(

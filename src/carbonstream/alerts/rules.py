@@ -8,13 +8,13 @@ the threshold does not flap.
 
 from __future__ import annotations
 
-import os
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from carbonstream.config.plant import Plant
+from carbonstream.envsecret import env_secret
 from carbonstream.errors import ConfigError
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
@@ -152,7 +152,7 @@ def bind(config: AlertsConfig, plant: Plant, source: str = "alerts") -> AlertsCo
 
     Fails at start (ConfigError naming the rule) on an unknown site or meter, a
     budget rule whose site has no budget for the period, or a webhook secret
-    missing from the environment. ``of_budget`` rules come back with absolute
+    unset or empty in the environment. ``of_budget`` rules come back with absolute
     thresholds (tCO2e) and the measure of the budget's basis.
     """
     sites = {s.id: s for s in plant.sites}
@@ -186,11 +186,11 @@ def bind(config: AlertsConfig, plant: Plant, source: str = "alerts") -> AlertsCo
             )
         rules.append(r)
     for i, h in enumerate(config.webhooks):
-        if h.secret_env and not os.environ.get(h.secret_env):
-            problems.append(
-                f"webhooks[{i}] (id {h.id!r}).secret_env: environment variable "
-                f"{h.secret_env} is not set"
-            )
+        if h.secret_env:
+            try:
+                env_secret(f"webhooks[{i}] (id {h.id!r}).secret_env", h.secret_env, source=source)
+            except ConfigError as e:
+                problems += e.problems
     if problems:
         raise ConfigError(source, problems)
     return config.model_copy(update={"rules": rules})

@@ -213,3 +213,54 @@ async def finish(conn: AsyncConn, notification_id: int, d: Delivery) -> None:
         " http_status = %s, error = %s, finished_at = now() WHERE id = %s",
         ("delivered" if d.ok else "failed", d.attempts, d.status, d.error, notification_id),
     )
+
+
+# --- reads for the API --------------------------------------------------------------------------
+
+ACTIVE_SQL = (
+    "SELECT rule, status, severity, site, meter, value, threshold, fired_at, kind"
+    " FROM alert_state WHERE status IN ('firing', 'clearing')"
+    " ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,"
+    " fired_at, rule"
+)
+HISTORY_SQL = (
+    "SELECT id, rule, status, at, fired_at, value, threshold, clear_threshold, severity,"
+    " kind, measure, site, meter, description FROM alert_history"
+    " WHERE (%(before)s::bigint IS NULL OR id < %(before)s)"
+    " AND (%(rule)s::text IS NULL OR rule = %(rule)s)"
+    " AND (%(site)s::text IS NULL OR site = %(site)s)"
+    " AND (%(status)s::text IS NULL OR status = %(status)s)"
+    " AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)"
+    " AND (%(until)s::timestamptz IS NULL OR at < %(until)s)"
+    " ORDER BY id DESC LIMIT %(limit)s"
+)
+
+
+async def active(conn: AsyncConn) -> list[TupleRow]:
+    """Alerts firing or clearing, most severe first: the columns of ``ACTIVE_SQL``."""
+    return await (await conn.execute(ACTIVE_SQL)).fetchall()
+
+
+async def history(
+    conn: AsyncConn,
+    *,
+    limit: int,
+    before: int | None,
+    rule: str | None,
+    site: str | None,
+    status: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+) -> list[TupleRow]:
+    """Up to ``limit`` transitions older than ``before``, newest first, filtered (None: any):
+    the columns of ``HISTORY_SQL``."""
+    params = {
+        "before": before,
+        "rule": rule,
+        "site": site,
+        "status": status,
+        "since": since,
+        "until": until,
+        "limit": limit,
+    }
+    return await (await conn.execute(HISTORY_SQL, params)).fetchall()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from carbonstream.store.db import AsyncConn
-from carbonstream.store.queries import status
+from carbonstream.store.queries import energy, status
 
 _RELOAD_S = 1.0
 
@@ -20,8 +20,7 @@ class Catalog:
 
     async def _load(self, conn: AsyncConn) -> None:
         self._sites = await status.sites(conn)
-        rows = await (await conn.execute("SELECT id, key FROM meters")).fetchall()
-        self._meters = {str(r[0]): int(r[1]) for r in rows}
+        self._meters = await energy.meter_keys(conn)
         self._loaded = time.monotonic()
 
     async def _fresh(self, conn: AsyncConn, missing: bool) -> list[status.SiteRow]:

@@ -178,9 +178,13 @@ class LiveHub:
         pool: Callable[[], AsyncConnectionPool[AsyncConn]],
         silent_after_s: float,
         energy: EnergyParams | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.plant = plant
         self.silent_after_s = silent_after_s
+        # The instant a snapshot is of (rates' end minute, today, ages): injected so a test
+        # pins it instead of racing the minute boundary on a busy machine.
+        self.clock = clock
         self._pool = pool
         self._lock = asyncio.Lock()
         self._cached: tuple[float, LiveSnapshot] | None = None
@@ -218,7 +222,7 @@ class LiveHub:
         async with self._lock:
             if self._cached is not None and time.monotonic() - self._cached[0] < max_age_s:
                 return self._cached[1]
-            snap = await self._build(dt.datetime.now(_UTC))
+            snap = await self._build(dt.datetime.fromtimestamp(self.clock(), _UTC))
             self._cached = (time.monotonic(), snap)
             return snap
 

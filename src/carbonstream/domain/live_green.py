@@ -24,6 +24,7 @@ from carbonstream.domain import green
 from carbonstream.domain.green_model import ZeroCarbonStatus
 from carbonstream.store import green as q
 from carbonstream.store.db import AsyncConn
+from carbonstream.store.queries.series import site_keys
 
 MONTH_CACHE_S = 60.0
 Basis = Literal["market", "location"]
@@ -106,8 +107,7 @@ class GreenLive:
         self, conn: AsyncConn, day: dt.datetime, next_day: dt.datetime, month: dt.datetime
     ) -> GreenData:
         if self._sites is None or self._meters is None:
-            rows = await (await conn.execute("SELECT key FROM sites")).fetchall()
-            self._sites = [int(r[0]) for r in rows]
+            self._sites = list((await site_keys(conn, None)).values())
             self._meters = await q.line_meter_keys(conn)
         keys = self._sites
         today = await q.live_sums(conn, keys, day, next_day)

@@ -21,6 +21,8 @@ from carbonstream.config.energy import clock_minutes
 from carbonstream.config.plant import MeterKind, Plant
 from carbonstream.core import opportunities as det
 from carbonstream.store.db import AsyncConn
+from carbonstream.store.queries import energy as energy_q
+from carbonstream.store.queries.series import Bucket, floor_bucket
 
 HISTORY_DAYS = 7
 
@@ -77,26 +79,14 @@ async def site_history(
 ) -> tuple[float, NDArray[np.float64]]:
     """(grid tCO2e/MWh, forecast renewable surplus MWh per local hour) from the last days."""
     start = end - dt.timedelta(days=HISTORY_DAYS)
-    cur = await conn.execute(
-        "SELECT date_trunc('hour', e.bucket) AS h, m.kind, sum(e.quantity), sum(e.co2e_t)"
-        " FROM emission_lines e JOIN meters m ON m.key = e.meter JOIN sites s ON s.key = m.site"
-        " WHERE s.id = %s AND e.bucket >= %s AND e.bucket < %s"
-        " AND m.kind IN ('grid_import', 'grid_export') GROUP BY 1, 2",
-        (site, start, end),
-    )
-    rows = await cur.fetchall()
-    ppa = await (
-        await conn.execute(
-            "SELECT c.hour, sum(c.mwh) FROM contract_hourly c JOIN contracts k ON k.id = c.contract"
-            " WHERE k.type = 'ppa' AND c.hour >= %s AND c.hour < %s AND c.contract IN"
-            " (SELECT a.contract FROM contract_allocations a JOIN sites s ON s.key = a.site"
-            "  WHERE s.id = %s) GROUP BY 1",
-            (start, end, site),
-        )
-    ).fetchall()
+    grid = [MeterKind.GRID_IMPORT.value, MeterKind.GRID_EXPORT.value]
+    rows = await energy_q.site_meter_hours(conn, site, grid, start, end, plant.timezone)
+    ppa = await energy_q.site_ppa_hours(conn, site, start, end)
     zone = plant.zone
     n = HISTORY_DAYS * 24
-    t0 = start.replace(minute=0, second=0, microsecond=0)
+    # Hours are plant-local in both queries (an offset of :30 or :45 is not a UTC hour);
+    # counted in UTC so a fall-back night's repeated hour is a slot of its own.
+    t0 = floor_bucket(start, Bucket.HOUR, zone).astimezone(dt.UTC)
     imp, exp_, ppa_h = np.zeros(n), np.zeros(n), np.zeros(n)
     grid_mwh = grid_t = 0.0
     for h, kind, qty, co2e in rows:
@@ -104,15 +94,15 @@ async def site_history(
         if not 0 <= i < n:
             continue
         if kind == MeterKind.GRID_IMPORT.value:
-            imp[i] += float(qty)
-            grid_mwh += float(qty)
-            grid_t += float(co2e)
+            imp[i] += qty
+            grid_mwh += qty
+            grid_t += co2e
         else:
-            exp_[i] += float(qty)
+            exp_[i] += qty
     for h, mwh in ppa:
         i = int((h - t0).total_seconds() // 3600)
         if 0 <= i < n:
-            ppa_h[i] += float(mwh)
+            ppa_h[i] += mwh
     hod = np.array([(t0 + dt.timedelta(hours=i)).astimezone(zone).hour for i in range(n)])
     surplus = exp_ + np.clip(ppa_h - imp, 0.0, None)
     factor = grid_t / grid_mwh if grid_mwh > 0 else 0.0
@@ -121,7 +111,7 @@ async def site_history(
 
 async def tomorrow(conn: AsyncConn, plant: Plant, now: dt.datetime) -> list[dict[str, Any]]:
     """Every flexible load's lowest-emission hours for the next local day."""
-    end = now.replace(minute=0, second=0, microsecond=0)
+    end = floor_bucket(now, Bucket.HOUR, plant.zone).astimezone(dt.UTC)  # a whole local hour
     day = now.astimezone(plant.zone).date() + dt.timedelta(days=1)
     out: list[dict[str, Any]] = []
     for site in sorted({f.site for f in plant.energy.flexible_loads}):

@@ -53,6 +53,8 @@ class VariableServer:
         self.certificate = certificate
         self.private_key = private_key
         self.users = users
+        self.host = host
+        self.port = port  # 0: a free one, chosen by the kernel when the server binds (start)
         self.endpoint = f"opc.tcp://{host}:{port}/carbonstream/"
         self.nodes: dict[str, Node] = {}
         self._server: Server | None = None
@@ -78,6 +80,9 @@ class VariableServer:
             )
         await server.start()
         self._server = server
+        if self.port == 0 and server.bserver is not None:  # the port it bound, for clients
+            self.port = server.bserver.port
+            self.endpoint = f"opc.tcp://{self.host}:{self.port}/carbonstream/"
 
     async def write(
         self,

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from carbonstream.core.engine import SITE_COLUMNS
-from carbonstream.store.db import AsyncConn
+from carbonstream.store.db import AsyncConn, Conn
 from carbonstream.store.queries.series import Bucket, bucket_start
 
 # --- hourly instrument data -------------------------------------------------------------------
@@ -316,6 +317,43 @@ async def restatements(conn: AsyncConn, rid: int | None = None) -> list[Restatem
         )
         for r in rows
     ]
+
+
+def insert_restatement(
+    conn: Conn,
+    label: str,
+    first: dt.date,
+    last: dt.date,
+    code_version: str,
+    factor_files: list[dict[str, str]],
+    factors: list[dict[str, object]],
+) -> int:
+    """A new restated version (``carbonstream restate``); its id."""
+    row = conn.execute(
+        "INSERT INTO restatements (label, first_day, last_day, code_version, factor_files,"
+        " factors) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+        (label, first, last, code_version, Jsonb(factor_files), Jsonb(factors)),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def insert_restated_day(
+    conn: Conn, restatement: int, site: int, day: dt.date, totals: dict[str, float]
+) -> None:
+    """One site's totals (column -> tCO2e / MWh / GJ) for one local day of a restatement."""
+    conn.execute(
+        "INSERT INTO restated_site_day (restatement, site, day, totals) VALUES (%s, %s, %s, %s)",
+        (restatement, site, day, Jsonb(totals)),
+    )
+
+
+def list_restatements(conn: Conn) -> list[tuple[int, str, dt.date, dt.date, dt.datetime]]:
+    """(id, label, first day, last day, created) of every restatement, oldest first."""
+    rows = conn.execute(
+        "SELECT id, label, first_day, last_day, created_at FROM restatements ORDER BY id"
+    ).fetchall()
+    return [(int(r[0]), str(r[1]), r[2], r[3], r[4]) for r in rows]
 
 
 # --- production lines -------------------------------------------------------------------------

@@ -41,6 +41,11 @@ async def stored_plant_async(conn: AsyncConn) -> Plant:
     return _plant(await (await conn.execute(_SELECT_PLANT)).fetchone())
 
 
+def site_keys(conn: Conn) -> dict[str, int]:
+    """Site id -> the integer key the hot tables use."""
+    return {str(r[0]): int(r[1]) for r in conn.execute("SELECT id, key FROM sites").fetchall()}
+
+
 def _plant(row: tuple[object, ...] | None) -> Plant:
     if row is None:
         raise NoPlantError(_NO_PLANT)

@@ -12,7 +12,7 @@ from psycopg import sql
 from carbonstream.core.engine import SITE_COLUMNS
 from carbonstream.store import binary
 from carbonstream.store.binary import Column
-from carbonstream.store.common import Cur, ns_to_datetime
+from carbonstream.store.common import Cur, array_literal, ns_to_datetime, timestamptz_literal
 
 # --- emission lines and rollups ------------------------------------------------
 
@@ -120,12 +120,9 @@ def add_site_minutes(cur: Cur, rows: SiteRows, replace: bool = False) -> None:
     if not len(rows):
         return
     order = np.lexsort((rows.bucket, rows.site))
-    params: list[object] = [
-        rows.site[order].tolist(),
-        [ns_to_datetime(t) for t in rows.bucket[order].tolist()],
-    ]
-    params += [rows.values[c][order].tolist() for c in SITE_COLUMNS]
-    params.append(rows.residual_lineage[order].tolist())
+    params = [array_literal(rows.site[order]), timestamptz_literal(rows.bucket[order])]
+    params += [array_literal(rows.values[c][order]) for c in SITE_COLUMNS]
+    params.append(array_literal(rows.residual_lineage[order]))
     cur.execute(_SET_SITES if replace else _ADD_SITES, params)
 
 

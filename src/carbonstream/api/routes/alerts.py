@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from carbonstream.alerts import store as alert_store
 from carbonstream.alerts.rules import RuleKind
 from carbonstream.alerts.signals import UNITS
 from carbonstream.api.auth import Viewer
@@ -62,14 +63,7 @@ class HistoryPage(BaseModel):
 
 @router.get("/active", summary="Alerts firing now", response_model=list[ActiveAlert])
 async def active(_: Viewer, conn: Connection) -> list[ActiveAlert]:
-    rows = await (
-        await conn.execute(
-            "SELECT rule, status, severity, site, meter, value, threshold, fired_at, kind"
-            " FROM alert_state WHERE status IN ('firing', 'clearing')"
-            " ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,"
-            " fired_at, rule"
-        )
-    ).fetchall()
+    rows = await alert_store.active(conn)
     return [
         ActiveAlert(
             rule=r[0],
@@ -105,28 +99,16 @@ async def history(
     since: Annotated[Instant | None, Query(description="at >= since")] = None,
     until: Annotated[Instant | None, Query(description="at < until")] = None,
 ) -> HistoryPage:
-    rows = await (
-        await conn.execute(
-            "SELECT id, rule, status, at, fired_at, value, threshold, clear_threshold, severity,"
-            " kind, measure, site, meter, description FROM alert_history"
-            " WHERE (%(before)s::bigint IS NULL OR id < %(before)s)"
-            " AND (%(rule)s::text IS NULL OR rule = %(rule)s)"
-            " AND (%(site)s::text IS NULL OR site = %(site)s)"
-            " AND (%(status)s::text IS NULL OR status = %(status)s)"
-            " AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)"
-            " AND (%(until)s::timestamptz IS NULL OR at < %(until)s)"
-            " ORDER BY id DESC LIMIT %(limit)s",
-            {
-                "before": before,
-                "rule": rule,
-                "site": site,
-                "status": status,
-                "since": since,
-                "until": until,
-                "limit": limit + 1,
-            },
-        )
-    ).fetchall()
+    rows = await alert_store.history(
+        conn,
+        limit=limit + 1,
+        before=before,
+        rule=rule,
+        site=site,
+        status=status,
+        since=since,
+        until=until,
+    )
     items = [
         HistoryEntry(
             id=r[0],

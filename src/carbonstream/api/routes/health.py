@@ -10,6 +10,7 @@ from carbonstream.api.problems import Problem
 from carbonstream.i18n import Msg
 from carbonstream.store.db import AsyncConn
 from carbonstream.store.migrate import available
+from carbonstream.store.queries import status
 
 router = APIRouter(tags=["health"])
 
@@ -25,9 +26,7 @@ async def readyz(request: Request) -> dict[str, object]:
     want = max(m.version for m in available())
     try:
         async with pool.connection(timeout=3) as conn:
-            row = await (
-                await conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
-            ).fetchone()
+            have = await status.schema_version(conn)
     except (psycopg.Error, TimeoutError) as e:
         raise Problem(
             503,
@@ -35,7 +34,6 @@ async def readyz(request: Request) -> dict[str, object]:
             Msg("problems.detail.database-error", {"error": str(e).strip()}),
             "not-ready",
         ) from None
-    have = int(row[0]) if row else 0
     if have < want:
         raise Problem(
             503,

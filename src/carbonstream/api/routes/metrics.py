@@ -23,22 +23,13 @@ from carbonstream.api.db import AsyncConn, borrow
 from carbonstream.api.deps import LiveDep, MetricsDep, live_snapshot, timed
 from carbonstream.api.problems import PROBLEM_RESPONSES
 from carbonstream.domain.live import Rate
+from carbonstream.store.queries import status
 
 router = APIRouter(tags=["metrics"], responses=PROBLEM_RESPONSES)
 
 _TOTALS_TTL_S = 30.0
 _SCOPES = ("scope1", "scope2_location", "scope2_market")
 _RATE_WINDOW_S = 900  # the live rate a scraper gets: its trailing quarter hour
-
-TOTALS_SQL = """
-SELECT s.id, sum(m.scope1_t), sum(m.scope2_location_t), sum(m.scope2_market_t)
-FROM site_minute AS m JOIN sites AS s ON s.key = m.site GROUP BY s.id
-"""
-STALENESS_SQL = """
-SELECT m.id, s.id, ms.max_ts_ns FROM meters AS m
-JOIN sites AS s ON s.key = m.site LEFT JOIN meter_state AS ms ON ms.meter = m.key
-ORDER BY m.id
-"""
 
 
 class PlantSnapshot(Collector):
@@ -107,8 +98,7 @@ async def _totals(
         totals: dict[str, tuple[float, float, float]] = cache[1]
         return totals
     async with timed(metrics, "metrics_totals"):
-        rows = await (await conn.execute(TOTALS_SQL)).fetchall()
-    totals = {str(r[0]): (float(r[1] or 0), float(r[2] or 0), float(r[3] or 0)) for r in rows}
+        totals = await status.site_totals(conn)
     request.app.state.metrics_totals = (time.monotonic(), totals)
     return totals
 
@@ -126,9 +116,8 @@ async def prometheus_metrics(request: Request, metrics: MetricsDep, live: LiveDe
     rates = {s.id: next(r for r in s.rates if r.window_s == _RATE_WINDOW_S) for s in snapshot.sites}
     async with borrow(request) as conn:
         async with timed(metrics, "metrics_live"):
-            rows = await (await conn.execute(STALENESS_SQL)).fetchall()
+            meters = await status.meter_newest(conn)
         totals = await _totals(request, conn, metrics)
-    meters = [(str(r[0]), str(r[1]), None if r[2] is None else int(r[2]) / 1e9) for r in rows]
     snap = CollectorRegistry(auto_describe=True)
     snap.register(PlantSnapshot(rates, totals, meters, now.timestamp()))
     body = generate_latest(metrics.registry) + generate_latest(snap)

@@ -133,3 +133,39 @@ async def meter_sums(
         (meters, start, end),
     )
     return {int(r[0]): (float(r[1]), float(r[2])) for r in await cur.fetchall()}
+
+
+async def site_meter_hours(
+    conn: AsyncConn,
+    site: str,
+    kinds: list[str],
+    start: dt.datetime,
+    end: dt.datetime,
+    zone: str,
+) -> list[tuple[dt.datetime, str, float, float]]:
+    """(plant-local hour start, meter kind, quantity in the canonical unit, tCO2e) of the
+    site's meters of the given kinds in [start, end), summed per hour and kind."""
+    q = sql.SQL(
+        "SELECT {h} AS h, m.kind, sum(e.quantity), sum(e.co2e_t)"
+        " FROM emission_lines e JOIN meters m ON m.key = e.meter JOIN sites s ON s.key = m.site"
+        " WHERE s.id = %(site)s AND m.kind = ANY(%(kinds)s)"
+        " AND e.bucket >= %(start)s AND e.bucket < %(end)s GROUP BY 1, 2"
+    ).format(h=bucket_start(Bucket.HOUR, sql.Identifier("e", "bucket")))
+    params = {"site": site, "kinds": kinds, "start": start, "end": end, "zone": zone}
+    cur = await conn.execute(q, params)
+    return [(r[0], str(r[1]), float(r[2]), float(r[3])) for r in await cur.fetchall()]
+
+
+async def site_ppa_hours(
+    conn: AsyncConn, site: str, start: dt.datetime, end: dt.datetime
+) -> list[tuple[dt.datetime, float]]:
+    """(start of a plant-local hour, MWh) generated in [start, end) by the PPAs allocated to
+    the site (``contract_hourly`` keeps plant-local hours)."""
+    cur = await conn.execute(
+        "SELECT c.hour, sum(c.mwh) FROM contract_hourly c JOIN contracts k ON k.id = c.contract"
+        " WHERE k.type = 'ppa' AND c.hour >= %(start)s AND c.hour < %(end)s AND c.contract IN"
+        " (SELECT a.contract FROM contract_allocations a JOIN sites s ON s.key = a.site"
+        "  WHERE s.id = %(site)s) GROUP BY 1",
+        {"site": site, "start": start, "end": end},
+    )
+    return [(r[0], float(r[1])) for r in await cur.fetchall()]

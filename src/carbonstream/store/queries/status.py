@@ -107,3 +107,37 @@ async def meters(
             )
         )
     return out
+
+
+# Prometheus /metrics: every stored minute summed per site, and each meter's newest time.
+SITE_TOTALS_SQL = """
+SELECT s.id, sum(m.scope1_t), sum(m.scope2_location_t), sum(m.scope2_market_t)
+FROM site_minute AS m JOIN sites AS s ON s.key = m.site GROUP BY s.id
+"""
+NEWEST_SQL = """
+SELECT m.id, s.id, ms.max_ts_ns FROM meters AS m
+JOIN sites AS s ON s.key = m.site LEFT JOIN meter_state AS ms ON ms.meter = m.key
+ORDER BY m.id
+"""
+
+
+async def site_totals(conn: AsyncConn) -> dict[str, tuple[float, float, float]]:
+    """Per site id: Scope 1, Scope 2 location- and market-based tCO2e of every stored
+    minute."""
+    rows = await (await conn.execute(SITE_TOTALS_SQL)).fetchall()
+    return {str(r[0]): (float(r[1] or 0), float(r[2] or 0), float(r[3] or 0)) for r in rows}
+
+
+async def meter_newest(conn: AsyncConn) -> list[tuple[str, str, float | None]]:
+    """(meter id, site id, source time of its newest reading in Unix seconds, None before
+    any) of every meter, by meter id."""
+    rows = await (await conn.execute(NEWEST_SQL)).fetchall()
+    return [(str(r[0]), str(r[1]), None if r[2] is None else int(r[2]) / 1e9) for r in rows]
+
+
+async def schema_version(conn: AsyncConn) -> int:
+    """The newest migration applied (0: none)."""
+    row = await (
+        await conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
+    ).fetchone()
+    return int(row[0]) if row else 0
