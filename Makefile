@@ -48,8 +48,11 @@ unit: $(STAMP)
 
 # Quick local feedback: no tests marked slow, a tenth of the Hypothesis examples
 # (tests/hypothesis_profiles.py). CI runs `make test` at full depth.
+# Its tests are short and busy on the CPU: one worker per core (each worker pays the
+# imports and the collection again; 4 workers took longer than 1).
+PYTEST_FAST_WORKERS ?= 2
 test-fast: $(STAMP)
-	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -q $(XDIST) -m "not slow"
+	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -q -n $(PYTEST_FAST_WORKERS) --dist load -m "not slow"
 
 # Flake hunt: the integration tests SOAK_RUNS times, each in a new random order, with one
 # core kept busy; stops at the first failure and prints the seed that replays it.
