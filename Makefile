@@ -36,13 +36,23 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
+# The tests run on PYTEST_WORKERS processes (pytest-xdist): most of their time is spent
+# waiting on PostgreSQL, Mosquitto, servers and Chromium, so 4 workers fit on 2 cores.
+# `--dist load` hands out tests one by one, the known-long ones first (tests/conftest.py).
+# PYTEST_WORKERS=0 runs them in this process, one after another (for debugging).
+PYTEST_WORKERS ?= 4
+XDIST := -n $(PYTEST_WORKERS) --dist load
+
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(XDIST)
 
 # Quick local feedback: no tests marked slow, a tenth of the Hypothesis examples
 # (tests/hypothesis_profiles.py). CI runs `make test` at full depth.
+# Its tests are short and busy on the CPU: one worker per core (each worker pays the
+# imports and the collection again; 4 workers took longer than 1).
+PYTEST_FAST_WORKERS ?= 2
 test-fast: $(STAMP)
-	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -q -m "not slow"
+	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -q -n $(PYTEST_FAST_WORKERS) --dist load -m "not slow"
 
 # Flake hunt: the integration tests SOAK_RUNS times, each in a new random order, with one
 # core kept busy; stops at the first failure and prints the seed that replays it.

@@ -22,10 +22,62 @@ SLOW_FIXTURES = {
 }
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# The longest tests (nodeid prefixes, longest first; --durations of a full run). Under
+# pytest-xdist they start first, spread over the workers, then the other slow ones: a long
+# test that starts last would keep one worker busy while the others idle.
+LONG_FIRST = (
+    "tests/api/test_timescale.py",
+    "tests/ingest/test_malformed.py::test_thousands_of_malformed_payloads",
+    "tests/api/test_schemathesis.py",
+    "tests/api/test_docs_offline.py",
+    "tests/test_demo.py",
+    "tests/test_demo_to_report.py",
+    "tests/alerts/test_forecast_rule.py",
+    "tests/api/test_report",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    if hasattr(config, "workerinput"):  # an xdist worker: all collect, then share this order
+        items[:] = _long_first(items, int(config.workerinput["workercount"]))
+
+
+def _long_first(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
+    """The order that starts the known-long tests first on every worker.
+
+    ``--dist load`` first hands each worker a run of consecutive tests (a quarter of its
+    share), then the rest in order as they finish: the long modules are dealt one by one
+    to the front of those runs (a module stays whole: its module fixtures are built once).
+    """
+    ranked = sorted(items, key=_start_rank)
+    modules: dict[str, list[pytest.Item]] = {}
+    rest: list[pytest.Item] = []
+    for item in ranked:
+        if _start_rank(item) < len(LONG_FIRST):
+            modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+        else:
+            rest.append(item)
+    first = max(len(items) // workers // 4, 2)  # xdist's LoadScheduling first hand-out
+    runs: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    for i, module in enumerate(modules.values()):
+        runs[i % workers] += module
+    out: list[pytest.Item] = []
+    for run in runs:
+        out += run + rest[: max(first - len(run), 0)]
+        rest = rest[max(first - len(run), 0) :]
+    return out + rest
+
+
+def _start_rank(item: pytest.Item) -> int:
+    """Known-long tests in LONG_FIRST's order, then the other slow tests, then the rest
+    (a stable sort: collection order within each group)."""
+    for rank, prefix in enumerate(LONG_FIRST):
+        if item.nodeid.startswith(prefix):
+            return rank
+    return len(LONG_FIRST) + (0 if item.get_closest_marker("slow") else 1)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

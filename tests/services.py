@@ -18,7 +18,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -28,6 +30,7 @@ PG_ADMIN_URL = os.environ.get(
 MQTT = os.environ.get("CARBONSTREAM_TEST_MQTT", "127.0.0.1:1883")
 PG_BIN = Path(os.environ.get("CARBONSTREAM_PG_BIN", "/usr/lib/postgresql/15/bin"))
 MOSQUITTO = os.environ.get("CARBONSTREAM_MOSQUITTO", "/usr/sbin/mosquitto")
+T = TypeVar("T")
 
 
 def mqtt_host_port() -> tuple[str, int]:
@@ -39,11 +42,23 @@ def unique(prefix: str) -> str:
     return f"{prefix}{os.getpid()}x{uuid.uuid4().hex[:8]}"
 
 
+# Ports handed out by this process: two calls before either server binds must not get the
+# same port. Other processes (pytest-xdist workers, other checkouts' runs) get theirs from
+# the kernel too, which hands out bind(0) ports at random over the ephemeral range.
+_given: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A TCP port on 127.0.0.1 that was free a moment ago. A server that then fails to bind
+    it (another process took it meanwhile) starts again on a new one: see ``Mosquitto``
+    and ``PgServer``."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+        if port not in _given:
+            _given.add(port)
+            return port
 
 
 def url_with_db(admin_url: str, name: str) -> str:
@@ -56,10 +71,15 @@ class Mosquitto:
     queued messages survive a restart on the same port."""
 
     def __init__(self, workdir: Path, persist: bool = False) -> None:
-        self.port = free_port()
         self.conf = workdir / "mosquitto.conf"
+        self.port, self.proc = start_on_free_port(
+            lambda port: self._start_on(port, workdir, persist)
+        )
+
+    def _start_on(self, port: int, workdir: Path, persist: bool) -> subprocess.Popen[bytes]:
+        self.port = port
         lines = [
-            f"listener {self.port} 127.0.0.1",
+            f"listener {port} 127.0.0.1",
             "allow_anonymous true",
             "max_queued_messages 0",
             "max_inflight_messages 0",
@@ -72,12 +92,10 @@ class Mosquitto:
         else:
             lines.append("persistence false")
         self.conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        self.proc = self._start()
+        return self._start()
 
     def _start(self) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)])
-        _wait_port(self.port, 10)
-        return proc
+        return start_mosquitto([MOSQUITTO, "-c", str(self.conf)], self.port)
 
     def restart(self, down_s: float = 0.0) -> None:
         self.stop()
@@ -96,7 +114,7 @@ class PgServer:
     def __init__(self) -> None:
         workdir = Path(tempfile.mkdtemp(prefix="carbonstream-pg-"))
         self.workdir = workdir
-        self.port = free_port()
+        self.port = 0  # chosen when it starts
         self.data = workdir / "pgdata"
         self.log = workdir / "pg.log"
         self._as: list[str] = []
@@ -116,8 +134,15 @@ class PgServer:
                 "--no-sync",
             ]
         )
+        self.port = start_on_free_port(self._start_on)[0]
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        self.start()
+
+    def _start_on(self, port: int) -> None:
+        self.port = port
+        try:
+            self.start()
+        except subprocess.CalledProcessError as e:  # pg_ctl -w: the postmaster did not come up
+            raise PortTakenError(port, f"PostgreSQL ({self.log})") from e
 
     def _run(self, cmd: list[str]) -> None:
         subprocess.run(
@@ -158,6 +183,65 @@ class PgServer:
                 return
             time.sleep(0.05)
         os.kill(pid, signal.SIGKILL)
+
+
+class PortTakenError(Exception):
+    """A server could not listen on the port it was given: another process took it, or it
+    failed for another reason (then every attempt fails and the last one says so)."""
+
+    def __init__(self, port: int, what: str) -> None:
+        super().__init__(f"{what} could not listen on port {port} (taken, or see its log)")
+
+
+def start_on_free_port(start: Callable[[int], T], attempts: int = 5) -> tuple[int, T]:
+    """Call ``start(port)`` on a free port, again on a new port while it raises PortTakenError:
+    between ``free_port`` and the server's bind, another process may take the port."""
+    for _ in range(attempts - 1):
+        port = free_port()
+        try:
+            return port, start(port)
+        except PortTakenError:
+            continue
+    port = free_port()
+    return port, start(port)
+
+
+def start_mosquitto(cmd: list[str], port: int, **popen: Any) -> subprocess.Popen[bytes]:
+    """Start Mosquitto listening on ``port``; PortTakenError when it exits instead (it cannot
+    bind), so that the caller can try another port. Ready means that this process holds
+    the listening socket: a connection alone might reach whoever took the port."""
+    proc = subprocess.Popen(cmd, **popen)
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise PortTakenError(port, f"mosquitto (exit {proc.returncode})")
+        if listens(proc.pid, port):
+            return proc
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    raise RuntimeError(f"mosquitto does not listen on port {port} after 10 s")
+
+
+def listens(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds a TCP socket listening on ``port`` (Linux /proc)."""
+    sockets = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            f = line.split()  # local address hex ip:port, state 0A is LISTEN, inode
+            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                sockets.add(f"socket:[{f[9]}]")
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # it exited
+        return False
+    for fd in fds:
+        try:
+            if str(fd.readlink()) in sockets:
+                return True
+        except OSError:  # closed meanwhile
+            continue
+    return False
 
 
 def _wait_port(port: int, timeout: float) -> None:

@@ -769,7 +769,7 @@ def _restate(args: argparse.Namespace) -> int:
 
 def _backtest(args: argparse.Namespace) -> int:
     from carbonstream.forecast import report
-    from carbonstream.store.plant import stored_plant
+    from carbonstream.store.plant import site_keys, stored_plant
 
     if args.weeks < 3:
         raise CarbonstreamError("--weeks: at least 3 (two to start from, one to score)")
@@ -781,7 +781,7 @@ def _backtest(args: argparse.Namespace) -> int:
             plant = load_plant(load_api_settings(args.config).plant)
         else:
             plant = stored_plant(conn)
-        sites = [str(r[0]) for r in conn.execute("SELECT id FROM sites ORDER BY id")]
+        sites = sorted(site_keys(conn))
         if args.site not in sites:
             raise CarbonstreamError(
                 f"--site: no site {args.site!r} in the database (sites: {', '.join(sites)})"

@@ -21,6 +21,7 @@ from carbonstream.alerts.signals import period_bounds
 from carbonstream.api.db import make_pool
 from carbonstream.compute import run
 from carbonstream.core.engine import Engine
+from carbonstream.store.db import connect
 from tests.alerts.conftest import FakeClock, service
 from tests.ingested import NS, Feeder, feeder
 
@@ -69,22 +70,24 @@ def reference(f: Feeder, times: list[int]) -> list[tuple[str, float, str]]:
 async def test_replay_matches_the_core_and_survives_restart(db_url: str) -> None:
     f = feeder(db_url)
     start = f.first_ns + 24 * 3600 * NS  # the first day is a quiet night and a light day
-    f.until(start)  # one slice for it
     times = list(range(start + STEP * NS, f.last_ns + 1, STEP * NS))
     clock = FakeClock(start / NS)
     got: list[tuple[str, float, str]] = []
     half = len(times) // 2
-    for part in (times[:half], times[half:]):  # a restart between the halves
-        pool = make_pool(db_url, 2)
-        await pool.open()
-        svc = service(CONFIG, f.plant, pool, clock)
-        try:
-            for t_ns in part:
-                f.until(t_ns + 1)  # readings at exactly t close the minute before it
-                clock.now = t_ns / NS
-                got += [(t.rule.id, t.at, t.status) for t in await svc.evaluate()]
-        finally:
-            await pool.close()
+    # One connection feeds every slice, as an ingest writer's does (each slice commits).
+    with connect(db_url) as feed:
+        f.until(start, feed)  # one slice for it
+        for part in (times[:half], times[half:]):  # a restart between the halves
+            pool = make_pool(db_url, 2)
+            await pool.open()
+            svc = service(CONFIG, f.plant, pool, clock)
+            try:
+                for t_ns in part:
+                    f.until(t_ns + 1, feed)  # readings at exactly t close the minute before it
+                    clock.now = t_ns / NS
+                    got += [(t.rule.id, t.at, t.status) for t in await svc.evaluate()]
+            finally:
+                await pool.close()
     want = reference(f, times)
     assert got == want
     statuses = [(rid, s) for rid, _, s in want]

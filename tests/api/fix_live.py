@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -35,6 +36,10 @@ UTC = dt.UTC
 # A hang detector, not a speed check: on a busy machine (CI, the soak's burner) the server
 # thread can wait seconds for the CPU, and httpx's default of 5 s then fails a good test.
 HTTP_TIMEOUT_S = 30.0
+# Passed as httpx's ``verify`` by the tests that open many clients at once: httpx builds a
+# TLS context for every client otherwise (about 60 ms of CPU each, loading the CA bundle),
+# though these servers speak plain HTTP; 150 clients spent seconds there, beside the server.
+TLS = ssl.create_default_context()
 # The same for a page's wait on what the browser shows (Chromium starts, the stream delivers).
 PAGE_WAIT_S = 60.0
 

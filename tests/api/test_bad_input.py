@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,8 +16,9 @@ from fastapi.testclient import TestClient
 from carbonstream.api import ApiSettings, create_app
 from carbonstream.api.db import Connection
 from carbonstream.api.problems import MEDIA_TYPE
+from carbonstream.api.selection import MONTH_PATTERN
 from carbonstream.config.loader import load_plant
-from carbonstream.domain.bounds import MAX_OFFSET_T, Bounds
+from carbonstream.domain.bounds import FIRST_YEAR, LAST_YEAR, MAX_OFFSET_T, Bounds
 from carbonstream.ledger.rules import MAX_SERIAL
 from carbonstream.store.db import connect
 from carbonstream.store.migrate import migrate
@@ -201,6 +203,20 @@ def test_a_time_outside_1970_to_2199_is_422(client: TestClient, query: str) -> N
 
 
 @pytest.mark.parametrize(
+    "query",
+    [
+        "/v1/energy?month=2806-05",  # past int64 nanoseconds: OverflowError, a 500
+        "/v1/inventory?month=0000-01",  # no year 0
+        "/v1/matching?site=foundry&month=1999-12",
+        "/v1/reports/monthly?month=2101-01",
+    ],
+)
+def test_a_month_outside_2000_to_2100_is_422(client: TestClient, query: str) -> None:
+    body = _problem(client.get(query), 422)
+    assert "month" in body["detail"], body
+
+
+@pytest.mark.parametrize(
     "csv_body",
     [
         "hour,mwh\n2026-11-02T11:00,1\r\x00",  # a lone CR inside a field: csv.Error, was a 500
@@ -217,3 +233,12 @@ def test_an_unreadable_csv_is_422(client: TestClient, csv_body: str) -> None:
     )
     body = _problem(r, 422)
     assert body["detail"].startswith("the CSV cannot be read")
+
+
+def test_the_month_pattern_spells_the_years_a_period_may_name() -> None:
+    """MONTH_PATTERN and YearQuery take the same years (domain.bounds, defined once)."""
+    pattern = re.compile(MONTH_PATTERN)
+    for year in (FIRST_YEAR, FIRST_YEAR + 1, LAST_YEAR - 1, LAST_YEAR):
+        assert pattern.match(f"{year:04d}-01") and pattern.match(f"{year:04d}-12"), year
+    for year in (0, 1999, FIRST_YEAR - 1, LAST_YEAR + 1, 2262, 2806, 9999):
+        assert not pattern.match(f"{year:04d}-06"), year

@@ -20,8 +20,10 @@ from typing import Any
 import pytest
 import requests
 from fastapi.testclient import TestClient
+from starlette.routing import compile_path
 
 from carbonstream.api import ApiSettings, create_app
+from carbonstream.api.guards import UPLOAD_MARK, upload_operations
 from carbonstream.api.problems import MEDIA_TYPE
 from carbonstream.api.settings import ApiLimits
 from carbonstream.store.db import connect
@@ -211,3 +213,14 @@ def test_only_the_upload_route_takes_the_larger_limit(
     assert r.json()["max_bytes"] == 64 * 1024
     spec: dict[str, Any] = c.get("/openapi.json").json()
     assert spec["paths"]["/v1/contracts/{contract_id}/hourly"]["post"]["x-body-limit"] == "upload"
+    # The guard reads the marks from the routes: the same operations the document marks.
+    marked = {
+        (method.upper(), path)
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+        if isinstance(op, dict) and op.get(UPLOAD_MARK) == "upload"
+    }
+    routes = c.app.routes  # type: ignore[attr-defined]
+    guarded = {(m, regex.pattern) for m, regex in upload_operations(routes)}
+    assert len(marked) >= 7
+    assert guarded == {(m, compile_path(path)[0].pattern) for m, path in marked}

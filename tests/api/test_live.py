@@ -27,6 +27,7 @@ from carbonstream.store.db import connect
 
 from .fix_live import (
     HTTP_TIMEOUT_S,
+    TLS,
     LivePlant,
     Server,
     live_plant,
@@ -330,7 +331,7 @@ def test_fifty_clients_on_a_small_pool(live_plant: LivePlant, live_server: Serve
 
     def listen(_: int) -> bool:
         with httpx.stream(
-            "GET", f"{live_server.base}/v1/live/stream", headers=headers, timeout=30
+            "GET", f"{live_server.base}/v1/live/stream", headers=headers, timeout=30, verify=TLS
         ) as r:
             events = _events(r)  # kept: a dropped generator would close the response
             got = any(kind == "snapshot" for kind, _ in itertools.islice(events, 2))
@@ -347,7 +348,7 @@ def test_fifty_clients_on_a_small_pool(live_plant: LivePlant, live_server: Serve
                 pool2.map(
                     lambda _: (
                         httpx.get(
-                            f"{live_server.base}/v1/live", headers=headers, timeout=30
+                            f"{live_server.base}/v1/live", headers=headers, timeout=30, verify=TLS
                         ).status_code
                     ),
                     range(100),
@@ -368,7 +369,8 @@ def test_sites_and_metrics_on_a_small_pool(live_plant: LivePlant, live_server: S
     paths = ["/v1/sites", "/v1/sites/foundry", "/metrics"] * 30
 
     def get(path: str) -> int:
-        return httpx.get(f"{live_server.base}{path}", headers=headers, timeout=30).status_code
+        r = httpx.get(f"{live_server.base}{path}", headers=headers, timeout=30, verify=TLS)
+        return r.status_code
 
     with ThreadPoolExecutor(50) as pool:
         codes = list(pool.map(get, paths))

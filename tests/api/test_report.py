@@ -291,14 +291,24 @@ def test_api_serves_the_report(example: Api, made: Made) -> None:
     ("month", "en", "zh"),
     [
         (
-            "2999-12",
-            "month 2999-12 has not begun (it starts 2999-12-01T00:00:00+08:00)",
-            "2999-12 月尚未开始（开始于 2999-12-01T00:00:00+08:00）",
+            "2100-12",
+            "month 2100-12 has not begun (it starts 2100-12-01T00:00:00+08:00)",
+            "2100-12 月尚未开始（开始于 2100-12-01T00:00:00+08:00）",
         ),
         (
             "0000-01",
-            "month '0000-01': the year must be between 1970 and 2999",
-            "月份 '0000-01'：年份须在 1970 至 2999 之间",
+            "month '0000-01': the year must be between 2000 and 2100",
+            "月份 '0000-01'：年份须在 2000 至 2100 之间",
+        ),
+        (  # past the energy account's int64 nanoseconds (2262): refused, not a 500
+            "2806-05",
+            "month '2806-05': the year must be between 2000 and 2100",
+            "月份 '2806-05'：年份须在 2000 至 2100 之间",
+        ),
+        (
+            "2026-13",
+            "month '2026-13': give it as YYYY-MM, e.g. 2026-11",
+            "月份 '2026-13'：请写成 YYYY-MM，例如 2026-11",
         ),
     ],
 )

@@ -23,7 +23,7 @@ from carbonstream.api.auth import Viewer
 from carbonstream.api.db import Connection
 from carbonstream.api.settings import ApiLimits
 
-from .fix_live import HTTP_TIMEOUT_S, PLANT, LivePlant, Server, live_plant, serve
+from .fix_live import HTTP_TIMEOUT_S, PLANT, TLS, LivePlant, Server, live_plant, serve
 
 __all__ = ["live_plant"]  # fixtures
 
@@ -62,7 +62,7 @@ def test_one_connection_serves_streams_snapshots_and_queries_at_once(
 
     def listen(_: int) -> str:
         url = f"{base}/v1/live/stream"
-        with httpx.stream("GET", url, headers=headers, timeout=HTTP_TIMEOUT_S) as r:
+        with httpx.stream("GET", url, headers=headers, timeout=HTTP_TIMEOUT_S, verify=TLS) as r:
             lines = r.iter_lines()  # kept: a dropped generator would close the response
             first = _first_event(lines) if r.status_code == 200 else str(r.status_code)
             opened.wait()  # every stream is open while the others ask
@@ -70,7 +70,8 @@ def test_one_connection_serves_streams_snapshots_and_queries_at_once(
             return first
 
     def get(path: str) -> int:
-        return httpx.get(f"{base}{path}", headers=headers, timeout=HTTP_TIMEOUT_S).status_code
+        r = httpx.get(f"{base}{path}", headers=headers, timeout=HTTP_TIMEOUT_S, verify=TLS)
+        return r.status_code
 
     paths = [
         "/v1/sites",

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -25,15 +24,12 @@ import pytest
 from carbonstream.config.loader import validate
 from carbonstream.gateway.config import Gateway, GatewayFile
 from carbonstream.transport.payload import ReadingsMessage, decode_readings
+from tests.services import free_port, start_mosquitto
+
+__all__ = ["free_port"]  # the tests here import it from this conftest
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 SHARED_BROKER = ("127.0.0.1", 1883)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -63,18 +59,14 @@ class Mosquitto:
         )
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
+        """Start (again) on the port chosen at creation: tests configure gateways with it
+        before the first start, so a taken port fails the test (PortTakenError), never moves."""
+        self.proc = start_mosquitto(
             [MOSQUITTO, "-c", str(self.conf)],
+            self.port,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -188,11 +188,16 @@ def publish(
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``check`` until it holds: every 10 ms at first, backing off to every 100 ms (a
+    condition that holds soon is seen soon; a long wait polls, often with a database
+    query, no more often than before)."""
     end = time.monotonic() + timeout
+    pause = 0.01
     while time.monotonic() < end:
         if check():
             return
-        time.sleep(0.1)
+        time.sleep(pause)
+        pause = min(0.1, pause * 1.5)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 

@@ -34,7 +34,8 @@ CREATE FUNCTION time_bucket(interval, timestamptz) RETURNS timestamptz
 
 
 def _timescale_sql() -> str:
-    [m] = [m for m in available() if m.flavour is Flavour.TIMESCALE]
+    """0002, the TimescaleDB step with hypertables, policies and aggregates."""
+    [m] = [m for m in available() if m.flavour is Flavour.TIMESCALE and m.version == 2]
     return m.sql
 
 

@@ -148,7 +148,7 @@ def create_app(settings: ApiSettings, db_url: str) -> FastAPI:
     problems.install(app)
     footprint_common.install(app)
     # Outermost last: headers on every answer, then counting, then the guard before routing.
-    app.add_middleware(RequestGuard, limits=limits, openapi=app.openapi)
+    app.add_middleware(RequestGuard, limits=limits, routes=lambda: app.routes)
     app.add_middleware(_CountRequests, metrics=app.state.metrics)
     app.add_middleware(SecurityHeaders)
     for module in (

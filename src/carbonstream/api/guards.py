@@ -24,7 +24,7 @@ come too late. Six unauthenticated 200 MB POSTs took an API without this from
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -51,13 +51,27 @@ class BodyTooLargeError(CarbonstreamError):
     """A request body went past its limit while it was read."""
 
 
-def upload_operations(spec: dict[str, Any]) -> list[tuple[str, re.Pattern[str]]]:
-    """(METHOD, path regex) of every operation the OpenAPI document marks with UPLOAD."""
+def _flat(routes: Iterable[Any]) -> Iterable[Any]:
+    """Every route, those of included routers too (newer FastAPI includes routers lazily:
+    app.routes holds the routers; before, it held their routes)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:
+        return routes
+    return iter_route_contexts(list(routes))
+
+
+def upload_operations(routes: Iterable[Any]) -> list[tuple[str, re.Pattern[str]]]:
+    """(METHOD, path regex) of every route marked with UPLOAD (its ``openapi_extra``, which
+    the OpenAPI document shows). Read from the routes, not from ``app.openapi()``: building
+    the document on an app's first request took most of that request's time."""
     found = []
-    for path, ops in spec.get("paths", {}).items():
-        for method, op in ops.items():
-            if isinstance(op, dict) and op.get(UPLOAD_MARK) == "upload":
-                found.append((method.upper(), compile_path(path)[0]))
+    for route in _flat(routes):
+        extra = getattr(route, "openapi_extra", None) or {}
+        path = getattr(route, "path_format", None)
+        if extra.get(UPLOAD_MARK) == "upload" and path:
+            regex = compile_path(path)[0]
+            found += [(method, regex) for method in sorted(route.methods or ())]
     return found
 
 
@@ -65,16 +79,16 @@ class RequestGuard:
     """Refuses control characters in the URL and bodies over their limit (see module doc)."""
 
     def __init__(
-        self, app: ASGIApp, limits: ApiLimits, openapi: Callable[[], dict[str, Any]]
+        self, app: ASGIApp, limits: ApiLimits, routes: Callable[[], Iterable[Any]]
     ) -> None:
         self.app = app
         self.limits = limits
-        self._openapi = openapi
+        self._routes = routes
         self._uploads: list[tuple[str, re.Pattern[str]]] | None = None
 
     def limit(self, scope: Scope) -> int:
         if self._uploads is None:  # every route is registered by the first request
-            self._uploads = upload_operations(self._openapi())
+            self._uploads = upload_operations(self._routes())
         for method, path in self._uploads:
             if scope["method"] == method and path.match(scope["path"]):
                 return self.limits.upload_bytes

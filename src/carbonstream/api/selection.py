@@ -33,15 +33,22 @@ from carbonstream.api.deps import (
 )
 from carbonstream.api.problems import not_found
 from carbonstream.config.plant import Meter
+from carbonstream.domain.bounds import FIRST_YEAR, LAST_YEAR
 from carbonstream.domain.green import VERSION_PATTERN
 from carbonstream.domain.green_model import Basis
 from carbonstream.domain.selection import Selection
 from carbonstream.store.queries.series import Bucket
 
+# A month of the years YearQuery takes (domain.bounds FIRST_YEAR to LAST_YEAR, 2000 to
+# 2100): any four digits let month=2806-05 through, past the nanosecond timestamps of the
+# energy account (a 500 found by schemathesis), and 0000-01 is no date at all.
+MONTH_PATTERN = r"^(20\d\d|2100)-(0[1-9]|1[0-2])$"
+# A month the route checks itself (in the reader's language) is bounded before it is read.
+MONTH_MAX_CHARS = 32
 MonthQuery = Annotated[
-    str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM, plant time.")
+    str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM (2000-2100), plant time.")
 ]
-YearQuery = Annotated[int | None, Query(ge=2000, le=2100, description="Calendar year.")]
+YearQuery = Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR, description="Calendar year.")]
 SitesQuery = Annotated[list[str] | None, Query(description="Site ids (default: all).")]
 BasisQuery = Annotated[
     Basis | None,

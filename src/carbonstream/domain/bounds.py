@@ -26,6 +26,11 @@ from carbonstream.config.plant import MeterKind, Plant
 
 MAX_OFFSET_T = 10_000_000
 
+# The calendar years a period may name (a year, a month): the energy account counts
+# int64 nanoseconds, which end in 2262, and no plant reports before 2000. The API's
+# MONTH_PATTERN spells the same range as a regular expression (tests hold them equal).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
 
 @dataclass(frozen=True)
 class Bounds:

@@ -144,9 +144,12 @@ def _sweep(
     level0, add0, mul0 = _start(y, slot, init_n)
     ia, im = np.flatnonzero(~mult), np.flatnonzero(mult)
     aa, ga, am, gm = alphas[ia], gammas[ia], alphas[im], gammas[im]
-    ra, rm = np.arange(len(ia)), np.arange(len(im))
     la, lm = np.full(len(ia), level0), np.full(len(im), level0)
-    sa, sm = np.tile(add0, (len(ia), 1)), np.tile(mul0, (len(im), 1))
+    # Seasons slot-major (672, points): a step reads and writes one contiguous row by
+    # basic indexing, not a gathered column (same arithmetic, bit for bit; a fit about 1.2x
+    # faster: benchmarks/forecast_sweep.py).
+    sa = np.ascontiguousarray(np.tile(add0, (len(ia), 1)).T)
+    sm = np.ascontiguousarray(np.tile(mul0, (len(im), 1)).T)
     preds = np.zeros((len(origins), len(alphas), horizon))
     # The recursion is sequential in time; numpy runs it for every grid point at
     # once, so a 50-point grid over 8 weeks costs well under a second.
@@ -157,29 +160,29 @@ def _sweep(
     for k in range(init_n, len(y)):
         while nxt is not None and nxt[1] == k:
             ahead = slot[k : k + horizon]
-            preds[nxt[0], ia] = la[:, None] + sa[:, ahead]
-            preds[nxt[0], im] = lm[:, None] * sm[:, ahead]
+            preds[nxt[0], ia] = la[:, None] + sa[ahead].T
+            preds[nxt[0], im] = lm[:, None] * sm[ahead].T
             nxt = next(todo, None)
         v = yl[k]
         if v != v:  # NaN: no data in this quarter-hour
             continue
         s = sl[k]
         if len(ia):
-            sea = sa[ra, s]
+            sea = sa[s]  # a view: read in full before the row is written below
             new = la + aa * (v - sea - la)
-            sa[ra, s] = sea + ga * (v - new - sea)
+            sa[s] = sea + ga * (v - new - sea)
             la = new
         if len(im):
-            sea = sm[rm, s]
+            sea = sm[s]
             # A quiet quarter-hour (under a tenth of the usual level) says little
             # about the level: dividing by its small seasonal ratio would amplify noise.
             seen = np.where(sea >= MIN_RATIO, v / np.maximum(sea, MIN_RATIO), lm)
             new = lm + am * (seen - lm)
-            sm[rm, s] = np.where(new > 0, sea + gm * (v / np.maximum(new, 1e-300) - sea), sea)
+            sm[s] = np.where(new > 0, sea + gm * (v / np.maximum(new, 1e-300) - sea), sea)
             lm = new
     level = np.empty(len(alphas))
     season = np.empty((len(alphas), SLOTS_PER_WEEK))
-    level[ia], level[im], season[ia], season[im] = la, lm, sa, sm
+    level[ia], level[im], season[ia], season[im] = la, lm, sa.T, sm.T
     return _Sweep(alphas, gammas, mult, level, season, origins, np.maximum(preds, 0.0))
 
 

@@ -11,9 +11,8 @@ from carbonstream.config.plant import Plant
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import build_params
 from carbonstream.evidence.export import code_version
+from carbonstream.i18n import DEFAULT_LOCALE, Locale
 from carbonstream.monthly.gather import MonthlyReport, ReportError, gather, month_bounds
-from carbonstream.monthly.pdf import render_pdf
-from carbonstream.monthly.xlsx import render_xlsx
 from carbonstream.store.errors import DatabaseUnavailableError
 from carbonstream.store.plant import stored_plant_async
 
@@ -49,3 +48,22 @@ async def from_database(
         return await gather(
             conn, plant, params, month, sites, basis, code_version(), library=library
         )
+
+
+# matplotlib (with fontTools) and openpyxl are imported by the first report drawn, not with
+# this package: the API imports it for its routes, and loading them took about a third of
+# `carbonstream serve`'s import time, for requests most servers never get.
+
+
+def render_pdf(report: MonthlyReport, locale: Locale = DEFAULT_LOCALE) -> bytes:
+    """The report as PDF bytes, in zh-CN or en (monthly.pdf)."""
+    from carbonstream.monthly import pdf
+
+    return pdf.render_pdf(report, locale)
+
+
+def render_xlsx(report: MonthlyReport, locale: Locale = DEFAULT_LOCALE) -> bytes:
+    """The report as an XLSX workbook with native charts (monthly.xlsx)."""
+    from carbonstream.monthly import xlsx
+
+    return xlsx.render_xlsx(report, locale)

@@ -24,6 +24,7 @@ from carbonstream.core.intensity import Intensity, intensity
 from carbonstream.core.library import FactorLibrary
 from carbonstream.core.meters import MeterParams
 from carbonstream.domain import inventory as inventory_builder
+from carbonstream.domain.bounds import FIRST_YEAR, LAST_YEAR
 from carbonstream.domain.inventory_model import Inventory
 from carbonstream.domain.selection import Selection
 from carbonstream.errors import CarbonstreamError
@@ -31,7 +32,9 @@ from carbonstream.footprint import service as footprint_service
 from carbonstream.footprint.model import ProductFootprint
 from carbonstream.i18n import DEFAULT_LOCALE, Locale, Msg
 from carbonstream.monthly.energy import EnergySection, gather_energy
+from carbonstream.store import evidence as evidence_q
 from carbonstream.store.db import AsyncConn
+from carbonstream.store.queries import energy as energy_q
 from carbonstream.store.queries import series
 from carbonstream.store.queries.series import Bucket
 
@@ -134,8 +137,13 @@ def month_bounds(month: str, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
     if m is None:
         raise ReportError(Msg("problems.detail.report-month-format", {"month": month}))
     y, mo = int(m.group(1)), int(m.group(2))
-    if not 1970 <= y <= 2999:
-        raise ReportError(Msg("problems.detail.report-month-year", {"month": month}))
+    if not FIRST_YEAR <= y <= LAST_YEAR:
+        raise ReportError(
+            Msg(
+                "problems.detail.report-month-year",
+                {"month": month, "first": FIRST_YEAR, "last": LAST_YEAR},
+            )
+        )
     start = dt.datetime(y, mo, 1, tzinfo=zone)
     end = dt.datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=zone)
     return start, end
@@ -181,20 +189,6 @@ def report_period(
         return start, month_end, None
     until = now.astimezone(zone).replace(microsecond=0)
     return start, until, until
-
-
-async def sealed_days(
-    conn: AsyncConn, first: dt.date, last: dt.date
-) -> list[tuple[dt.date, str, int]]:
-    """(day, digest, readings) of the month's days in the readings hash chain, in order."""
-    rows = await (
-        await conn.execute(
-            "SELECT day, digest, readings FROM evidence_chain"
-            " WHERE day >= %s AND day <= %s ORDER BY day",
-            (first, last),
-        )
-    ).fetchall()
-    return [(r[0], str(r[1]), int(r[2])) for r in rows]
 
 
 async def gather(
@@ -256,8 +250,7 @@ async def gather(
 
     # --- per meter and day: coverage, and production --------------------------------
     seconds = day_seconds(days, zone, until)
-    meter_rows = await (await conn.execute("SELECT id, key FROM meters")).fetchall()
-    meter_keys = {str(r[0]): int(r[1]) for r in meter_rows}
+    meter_keys = await energy_q.meter_keys(conn)
     meters = [m for m in plant.meters if m.site in site_ids]
     coverage: dict[str, list[float]] = {}
     on_data_days: dict[str, float] = {}
@@ -325,7 +318,7 @@ async def gather(
             )
         )
 
-    sealed = await sealed_days(conn, first, last)
+    sealed = await evidence_q.sealed_days(conn, first, last)
     chain = None
     if sealed:
         day, digest, readings = sealed[-1]

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from carbonstream.core.chain import DayDigest
-from carbonstream.store.db import Conn
+from carbonstream.store.db import AsyncConn, Conn
 
 
 @dataclass
@@ -154,3 +154,18 @@ def append_day(conn: Conn, day: dt.date, readings: int, digest: str, prev: str) 
         "INSERT INTO evidence_chain (day, readings, digest, prev) VALUES (%s, %s, %s, %s)",
         (day, readings, digest, prev),
     )
+
+
+async def sealed_days(
+    conn: AsyncConn, first: dt.date, last: dt.date
+) -> list[tuple[dt.date, str, int]]:
+    """(day, digest, readings) of the days from ``first`` to ``last`` in the readings hash
+    chain, in order (the monthly report's evidence section)."""
+    rows = await (
+        await conn.execute(
+            "SELECT day, digest, readings FROM evidence_chain"
+            " WHERE day >= %s AND day <= %s ORDER BY day",
+            (first, last),
+        )
+    ).fetchall()
+    return [(r[0], str(r[1]), int(r[2])) for r in rows]

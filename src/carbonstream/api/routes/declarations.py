@@ -13,7 +13,7 @@ from carbonstream.api.deps import PlantDep
 from carbonstream.api.footprint_common import PeriodDep
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem
 from carbonstream.config.products import Product
-from carbonstream.footprint import cbam, declaration, pdf, service
+from carbonstream.footprint import cbam, declaration, service
 from carbonstream.i18n import Msg
 
 router = APIRouter(prefix="/v1", tags=["footprints"], responses=PROBLEM_RESPONSES)
@@ -52,6 +52,9 @@ async def get_declaration(
     r = await service.product_period(conn, plant, product_id, period[0], period[1])
     d = declaration.declaration(plant, product, r.footprint, r.lots)
     if format == "pdf":
+        # matplotlib is imported by the first PDF, not at the API's start-up (monthly too).
+        from carbonstream.footprint import pdf
+
         name = f"footprint-{product_id}-{period[0].date()}-{period[1].date()}.pdf"
         return Response(
             pdf.render(d),

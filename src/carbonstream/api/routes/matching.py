@@ -37,6 +37,7 @@ from carbonstream.api.schemas.green import (
 )
 from carbonstream.api.schemas.ledger import DateRange
 from carbonstream.api.schemas.values import Instant
+from carbonstream.api.selection import MonthQuery, YearQuery
 from carbonstream.config.plant import Plant
 from carbonstream.domain.green_model import MatchingReport
 from carbonstream.domain.matching import matching_report as assemble
@@ -329,10 +330,8 @@ async def matching(
         Query(description="Period start, a local hour (no offset: plant-local)."),
     ] = None,
     end: Annotated[Instant | None, Query(description="Period end, exclusive.")] = None,
-    month: Annotated[
-        str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM, plant time.")
-    ] = None,
-    year: Annotated[int | None, Query(ge=2000, le=2100, description="Calendar year.")] = None,
+    month: MonthQuery = None,
+    year: YearQuery = None,
     hours: Annotated[bool, Query(description="Include the figures of every hour.")] = False,
 ) -> MatchingReport:
     s, e = period_of(start, end, month, year, plant.zone)

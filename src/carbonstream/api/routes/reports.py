@@ -19,6 +19,7 @@ from carbonstream.api.db import unavailable
 from carbonstream.api.deps import XLSX_MEDIA, CatalogDep, MetricsDep, PlantDep, timed
 from carbonstream.api.metrics import ApiMetrics
 from carbonstream.api.problems import PROBLEM_RESPONSES, Problem, not_found, request_locale
+from carbonstream.api.selection import MONTH_MAX_CHARS
 from carbonstream.config.plant import Plant
 from carbonstream.evidence.export import code_version
 from carbonstream.store.db import AsyncConn
@@ -26,7 +27,6 @@ from carbonstream.store.db import AsyncConn
 router = APIRouter(prefix="/v1", tags=["reports"], responses=PROBLEM_RESPONSES)
 
 PDF_MEDIA = "application/pdf"
-_MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 _version = functools.cache(code_version)
 
 
@@ -51,7 +51,11 @@ async def monthly_report(
     plant: PlantDep,
     catalog: CatalogDep,
     metrics: MetricsDep,
-    month: Annotated[str, Query(pattern=_MONTH, description="YYYY-MM, plant time.")],
+    # No pattern here: monthly.month_bounds refuses a malformed or out-of-range month in
+    # the reader's language (a pattern's refusal is pydantic's English).
+    month: Annotated[
+        str, Query(max_length=MONTH_MAX_CHARS, description="YYYY-MM (2000-2100), plant time.")
+    ],
     site: Annotated[list[str] | None, Query(description="Site ids (default: all).")] = None,
     scope2_basis: Annotated[
         Literal["market", "location"], Query(description="Scope 2 basis of the net figure.")
