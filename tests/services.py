@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import queue
+import random
 import shutil
 import signal
 import socket
@@ -42,23 +43,32 @@ def unique(prefix: str) -> str:
     return f"{prefix}{os.getpid()}x{uuid.uuid4().hex[:8]}"
 
 
-# Ports handed out by this process: two calls before either server binds must not get the
-# same port. Other processes (pytest-xdist workers, other checkouts' runs) get theirs from
-# the kernel too, which hands out bind(0) ports at random over the ephemeral range.
-_given: set[int] = set()
+# Test servers take ports below the kernel's ephemeral range (32768-60999 on Linux), where
+# no outgoing connection is ever given a port: a bind(0) port, closed and handed to a
+# server, could be taken by any process's outgoing connection before the server bound it
+# (the soak met "address already in use" that way). Each process draws at random, so
+# pytest-xdist workers rarely meet; a server that still finds its port taken starts
+# again on a new one (``start_on_free_port``).
+TEST_PORTS = range(20_000, 32_768)
+_given: set[int] = set()  # two calls before either server binds must differ
+_draw = random.SystemRandom()
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago. A server that then fails to bind
-    it (another process took it meanwhile) starts again on a new one: see ``Mosquitto``
-    and ``PgServer``."""
+    """A TCP port on 127.0.0.1 that was free a moment ago, outside the ephemeral range.
+    A server that then fails to bind it starts again on a new one: see ``Mosquitto`` and
+    ``PgServer``."""
     while True:
+        port = _draw.choice(TEST_PORTS)
+        if port in _given:
+            continue
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port: int = s.getsockname()[1]
-        if port not in _given:
-            _given.add(port)
-            return port
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:  # in use (a listener, or another worker's server)
+                continue
+        _given.add(port)
+        return port
 
 
 def url_with_db(admin_url: str, name: str) -> str:
